@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The AET probe ABI, version 1.
+ *
+ * An application tells aet-collector about its semantic events by calling
+ * these functions, exported by libaetprobe.so. Every function does nothing:
+ * with no collector attached a call costs a plain function call. When
+ * aet-collector attaches to the process it places uprobes on these symbols
+ * and reads their arguments from registers, so the names, the argument
+ * order and the argument types below are a contract and never change within
+ * an ABI version.
+ *
+ * Every function starts with the 5-byte NOP `nopl 0x0(%rax,%rax,1)`
+ * (0f 1f 44 00 00) followed by `push %rbp` (55): recent kernels execute a
+ * uprobe on the NOP on an optimized path, older ones emulate the push
+ * cheaply. The build checks these bytes.
+ *
+ * Conventions:
+ *  - status: AET_STATUS_SUCCESS (0), AET_STATUS_FAILURE (1),
+ *    AET_STATUS_TIMEOUT (2), AET_STATUS_CANCELLED (3); any other value is
+ *    counted as failure.
+ *  - ids are chosen by the application and must be unique within the
+ *    process while the operation is open. A begin and its end are paired by
+ *    (process, kind, id), so an end may be called from another thread than
+ *    its begin. An end without a begin is counted by the collector as
+ *    unmatched and changes nothing else.
+ *  - strings are NUL-terminated and may hold any bytes. Label values (agent,
+ *    mode, operation, event_type) are read up to 63 bytes; longer values are
+ *    truncated at a UTF-8 character boundary.
+ */
+#ifndef AET_PROBE_H
+#define AET_PROBE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AET_PROBE_ABI_VERSION 1
+
+enum aet_status {
+	AET_STATUS_SUCCESS = 0,
+	AET_STATUS_FAILURE = 1,
+	AET_STATUS_TIMEOUT = 2,
+	AET_STATUS_CANCELLED = 3,
+};
+
+/* Returns AET_PROBE_ABI_VERSION of the loaded library. */
+int aet_probe_abi_version(void);
+
+/* An orchestrator cycle begins; cycle_id pairs it with its end. */
+void aet_probe_cycle_begin(uint64_t cycle_id);
+/* The cycle cycle_id ends with status (enum aet_status). */
+void aet_probe_cycle_end(uint64_t cycle_id, int32_t status);
+
+/* Task task_id begins, handled by agent in mode. */
+void aet_probe_task_begin(uint64_t task_id, const char *agent, const char *mode);
+/* Task task_id ends with status (enum aet_status). */
+void aet_probe_task_end(uint64_t task_id, int32_t status);
+
+/* Agent agent begins request request_id performing operation. */
+void aet_probe_agent_begin(uint64_t request_id, const char *agent, const char *operation);
+/* Agent request request_id ends with status (enum aet_status). */
+void aet_probe_agent_end(uint64_t request_id, int32_t status);
+
+/* One entry of type event_type was written to the event log. */
+void aet_probe_event(const char *event_type);
+
+/*
+ * A custom span begins. attributes is "key=value;key=value", at most 255
+ * bytes. Spans nest by thread: a span begun while another is open on the
+ * same thread is its child.
+ */
+void aet_probe_span_begin(uint64_t span_id, const char *name, const char *attributes);
+/* Custom span span_id ends with status (enum aet_status). */
+void aet_probe_span_end(uint64_t span_id, int32_t status);
+
+/*
+ * A W3C traceparent ("00-<32 hex trace id>-<16 hex parent id>-<2 hex
+ * flags>"): the next root span begun on the calling thread joins that trace
+ * as a child of the given parent.
+ */
+void aet_probe_trace_context(const char *traceparent);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AET_PROBE_H */
