@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: MIT
+# aet-collector: `make` builds into build/, `make test` runs every test,
+# `make demo` starts the collector on the reference workload. V=1 shows
+# every command.
+
+OUTPUT := build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PYTHON := /usr/bin/python3
+ARCH := x86
+PREFIX ?= /usr/local
+
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -MMD -MP $(EXTRA_CFLAGS)
+CPPFLAGS := -Iinclude -Iuser -I$(OUTPUT)
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread
+# CO-RE against the committed vmlinux.h; the asm headers of the host triplet.
+BPF_CFLAGS := -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -MMD -MP \
+	-Ivmlinux/$(ARCH) -Iinclude -I/usr/include/x86_64-linux-gnu
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+# Pure modules: no libbpf, unit-tested on their own.
+PURE := buf expo procfs config log
+PURE_OBJS := $(patsubst %,$(OUTPUT)/user/%.o,$(PURE))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(wildcard user/*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o
+.PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check install
+
+all: deps
+	$(Q)$(MAKE) --no-print-directory binaries
+
+deps:
+	$(Q)sh scripts/deps.sh
+
+binaries: $(OUTPUT)/aet-collector $(OUTPUT)/libaetprobe.so
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.bpf.o: bench/%.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# Objects include their skeletons: the first build needs them generated.
+$(USER_OBJS): | $(SKELS)
+
+$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
+
+$(OUTPUT)/libaetpure.a: $(PURE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUTPUT)/aet-collector: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The probe functions must begin with nop5; push %rbp (DESIGN section 2).
+$(OUTPUT)/libaetprobe.so: probe/aetprobe.S probe/check-entry.sh | $(OUTPUT)
+	$(call msg,LIB,$@)
+	$(Q)$(CC) -shared -fPIC -Wl,-z,noexecstack -Wl,-soname,libaetprobe.so -o $@ $<
+	$(Q)sh probe/check-entry.sh $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libaetpure.a | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(OUTPUT)/libaetpure.a -lcriterion -lz -o $@
+
+test: all
+	$(Q)$(MAKE) --no-print-directory test-unit test-e2e
+
+test-unit: $(UNIT_TESTS)
+	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 1; done
+
+# End-to-end: real BPF, the real workload. Needs root; see tests/e2e.
+test-e2e: binaries
+	$(Q)AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/python tests/e2e
+
+demo: all
+	$(Q)sh scripts/demo.sh
+
+BENCH_BINS := $(OUTPUT)/bench-floor $(OUTPUT)/bench-probe-hit
+
+$(OUTPUT)/bench-floor: bench/floor.c $(OUTPUT)/floor.skel.h
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(LDLIBS) -o $@
+
+$(OUTPUT)/bench-probe-hit: bench/probe_hit.c $(OUTPUT)/libaetprobe.so
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< -L$(OUTPUT) -laetprobe -Wl,-rpath,'$$ORIGIN' -o $@
+
+bench: all
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BINS)
+	$(Q)$(PYTHON) bench/run.py
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+format:
+	clang-format -i bpf/*.c user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c
+
+format-check:
+	clang-format --dry-run --Werror bpf/*.c user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c
+
+clean:
+	rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)

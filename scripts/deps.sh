@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the Debian packages the build, the tests and the benchmarks need,
+# when they are missing. Quiet when nothing is missing.
+set -eu
+
+# build: clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev
+# tests: libcriterion-dev, python3-pytest, prometheus (promtool)
+# bench: python3-prometheus-client (the earlier in-process approach)
+PKGS="gcc make clang llvm bpftool binutils pkg-config libbpf-dev libelf-dev zlib1g-dev
+libmicrohttpd-dev libcriterion-dev python3 python3-pytest prometheus
+python3-prometheus-client"
+
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing Debian packages:$missing; run 'make deps' as root" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086 # word splitting of the list is meant
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
