@@ -1,0 +1,637 @@
+#!/usr/bin/python3
+"""The reference AET workload: a deterministic model of AET, and its ground truth.
+
+An orchestrator (the main thread) runs cycles; each cycle hands tasks to a
+pool of worker threads and waits for them. A task is handled by an agent in a
+mode and makes 1-3 agent requests; each request sleeps (the model call),
+writes, reads, renames and deletes files in a registry (DIR/registry) and
+reads and writes a SQLite knowledge base (DIR/kb.sqlite). Some requests fail
+by raising (TimeoutError, asyncio.CancelledError, AgentError), which the
+aetprobe context managers turn into the end status. Everything the workload
+tells the probes or does to files and SQL is counted and written with
+--truth, so end-to-end tests can compare aet-collector's /metrics with it
+exactly.
+
+What happens depends only on --seed and the task's index, never on the
+thread count or scheduling: every task draws from its own random.Random.
+Durations are the exception; they are measured around the probe calls.
+
+aetprobe comes from probe/python, and libaetprobe.so from $AETPROBE_LIBRARY,
+else build/libaetprobe.so when built. A --dir given is left in place; the
+default temporary directory is removed unless --keep.
+
+    /usr/bin/python3 tests/workload/aet_workload.py --threads 4 --truth truth.json
+    /usr/bin/python3 tests/workload/aet_workload.py --wait   # prints READY <pid>, waits for a line
+    /usr/bin/python3 tests/workload/aet_workload.py --loop --rate 50   # a demo target
+"""
+import argparse
+import asyncio
+import collections
+import contextlib
+import itertools
+import json
+import os
+import queue
+import random
+import shutil
+import signal
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from types import SimpleNamespace
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+AGENTS = {
+    "planner": ("plan", "decompose", "estimate"),
+    "coder": ("write_code", "run_tests"),
+    "reviewer": ("review", "comment", "approve"),
+}
+MODES = ("analysis", "generation", "review")
+# With --hostile-labels, the first tasks of every round are handled by these
+# agents and they are also sent as event types: a quote, a backslash and a
+# newline; bytes that are not UTF-8; 100 bytes of 2-byte characters, so that
+# the collector's cut at 63 bytes falls inside a character.
+HOSTILE = ('say "hi"\\now\nplease', b"bad\xff\xfeagent", "\u00e9" * 50)
+HOSTILE_OPERATIONS = ("probe", "fuzz")
+
+STATUS = {"success": 0, "failure": 1, "timeout": 2, "cancelled": 3}
+END_EVENT = {"success": "task_completed", "failure": "task_failed",
+             "timeout": "task_timeout", "cancelled": "task_cancelled"}
+BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+           1, 2.5, 5, 10, 30, 60)
+# (multiple of --work-ms, weight): most agent operations are quick and a few
+# slow, so task durations spread over the buckets from 0.1 ms to about 25 ms.
+WORK_TIERS = ((0.1, 45), (0.5, 30), (1.5, 17), (5.0, 6), (15.0, 2))
+WORK_TIER_MEAN = sum(m * w for m, w in WORK_TIERS) / sum(w for _, w in WORK_TIERS)
+# Ids of the deliberate unmatched ends: far above any id the workload begins.
+UNMATCHED_BASE = 1 << 63
+
+INSERT = "INSERT INTO facts (task, agent, key, value, score) VALUES (?, ?, ?, ?, ?)"
+
+
+class AgentError(RuntimeError):
+    """An agent failed (the planned failures that are neither timeouts nor cancellations)."""
+
+
+FAILURES = {"failure": AgentError, "timeout": TimeoutError,
+            "cancelled": asyncio.CancelledError}
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
+def text(label):
+    """A label as the truth holds it: str, bytes decoded with surrogateescape."""
+    return label.decode("utf-8", "surrogateescape") if isinstance(label, bytes) else label
+
+
+def status_of(exc_type):
+    """The status aetprobe gives a block ending with exc_type (for the stand-ins)."""
+    if exc_type is None:
+        return STATUS["success"]
+    if issubclass(exc_type, TimeoutError):
+        return STATUS["timeout"]
+    return STATUS["failure" if issubclass(exc_type, Exception) else "cancelled"]
+
+
+def load_aetprobe():
+    sys.path.insert(0, os.path.join(ROOT, "probe", "python"))
+    built = os.path.join(ROOT, "build", "libaetprobe.so")
+    if os.path.exists(built):  # a workload run from the source tree uses the build
+        os.environ.setdefault("AETPROBE_LIBRARY", built)
+    import aetprobe
+    if not aetprobe.available:
+        print("aet_workload: probes off:", aetprobe.error, file=sys.stderr)
+    return aetprobe
+
+
+class NoProbe:
+    """--no-probe: no observability at all (the benchmarks' baseline)."""
+
+    def _nothing(self, *args):
+        pass
+
+    cycle_begin = cycle_end = task_begin = task_end = agent_end = event = _nothing
+
+    def task(self, *args):
+        return contextlib.nullcontext()
+
+    agent = task
+
+
+class _Scope:
+    """aetprobe's context managers, for PromProbe."""
+
+    def __init__(self, begin, end, id, *args):
+        self.begin, self.end, self.id, self.args = begin, end, id, args
+
+    def __enter__(self):
+        self.begin(self.id, *self.args)
+
+    def __exit__(self, exc_type, exc, tb):
+        self.end(self.id, status_of(exc_type))
+
+
+class PromProbe:
+    """--prom-client: the earlier in-process approach, prometheus_client
+    metrics kept by the application itself (a benchmark comparison)."""
+
+    def __init__(self):
+        try:
+            import prometheus_client as pc
+        except ImportError:
+            sys.exit("aet_workload: --prom-client needs prometheus_client "
+                     "(apt-get install python3-prometheus-client)")
+        reg = pc.CollectorRegistry()
+
+        def metric(cls, name, labels, **kw):
+            return cls(name, name.replace("_", " "), labels, registry=reg, **kw)
+
+        self.tasks = metric(pc.Counter, "aet_tasks_total", ("status", "mode", "agent"))
+        self.task_seconds = metric(pc.Histogram, "aet_task_duration_seconds",
+                                   ("agent", "mode"), buckets=BUCKETS)
+        self.active = metric(pc.Gauge, "aet_active_tasks", ("mode",))
+        self.requests = metric(pc.Counter, "aet_agent_requests_total", ("agent", "operation"))
+        self.errors = metric(pc.Counter, "aet_agent_errors_total", ("agent", "operation"))
+        self.response = metric(pc.Histogram, "aet_agent_response_seconds",
+                               ("agent", "operation"), buckets=BUCKETS)
+        self.events = metric(pc.Counter, "aet_events_total", ("event_type",))
+        self.cycles = metric(pc.Counter, "aet_cycles_total", ("status",))
+        self.cycle_seconds = metric(pc.Histogram, "aet_cycle_duration_seconds", (),
+                                    buckets=BUCKETS)
+        self.files = metric(pc.Counter, "aet_file_operations_total", ("operation", "status"))
+        self.status_names = {v: k for k, v in STATUS.items()}
+        self.open = {}  # (kind, id) -> (start, labels); dict ops are atomic under the GIL
+
+    def _end(self, kind, id, status):
+        """(seconds, labels, status name) of an open operation; None if it never began."""
+        begun = self.open.pop((kind, id), None)
+        if begun is None:
+            return None
+        start, labels = begun
+        return time.perf_counter() - start, labels, self.status_names.get(status, "failure")
+
+    def cycle_begin(self, id):
+        self.open["cycle", id] = (time.perf_counter(), ())
+
+    def cycle_end(self, id, status):
+        ended = self._end("cycle", id, status)
+        if ended:
+            self.cycle_seconds.observe(ended[0])
+            self.cycles.labels(ended[2]).inc()
+
+    def task_begin(self, id, agent, mode):
+        agent = text(agent)
+        self.open["task", id] = (time.perf_counter(), (agent, mode))
+        self.active.labels(mode).inc()
+
+    def task_end(self, id, status):
+        ended = self._end("task", id, status)
+        if ended:
+            seconds, (agent, mode), name = ended
+            self.active.labels(mode).dec()
+            self.tasks.labels(name, mode, agent).inc()
+            self.task_seconds.labels(agent, mode).observe(seconds)
+
+    def agent_begin(self, id, agent, operation):
+        self.open["agent", id] = (time.perf_counter(), (text(agent), operation))
+
+    def agent_end(self, id, status):
+        ended = self._end("agent", id, status)
+        if ended:
+            seconds, labels, name = ended
+            self.requests.labels(*labels).inc()
+            self.response.labels(*labels).observe(seconds)
+            if name in ("failure", "timeout"):
+                self.errors.labels(*labels).inc()
+
+    def event(self, event_type):
+        self.events.labels(text(event_type)).inc()
+
+    def file_op(self, operation, status):
+        self.files.labels(operation, status).inc()
+
+    def task(self, id, agent, mode):
+        return _Scope(self.task_begin, self.task_end, id, agent, mode)
+
+    def agent(self, id, agent, operation):
+        return _Scope(self.agent_begin, self.agent_end, id, agent, operation)
+
+
+class Tally:
+    """Thread-safe ground-truth counters: key -> [count, amount]."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = collections.defaultdict(lambda: [0, 0])
+
+    def add(self, key, amount=0):
+        with self._lock:
+            entry = self._counts[key]
+            entry[0] += 1
+            entry[1] += amount
+
+    def rows(self, kind, fields, amount=None, scale=1):
+        """The entries of one kind as truth rows, sorted by labels."""
+        out = []
+        for key, (count, total) in sorted(self._counts.items()):
+            if key[0] == kind:
+                row = dict(zip(fields, key[1:]), count=count)
+                if amount:
+                    row[amount] = total * scale
+                out.append(row)
+        return out
+
+
+def work_seconds(rng, mean_ms):
+    multiple = rng.choices([m for m, _ in WORK_TIERS], [w for _, w in WORK_TIERS])[0]
+    return mean_ms * multiple * rng.uniform(0.7, 1.3) / WORK_TIER_MEAN / 1000
+
+
+class Workload:
+    def __init__(self, args, probe):
+        self.args = args
+        self.probe = probe
+        self.file_hook = getattr(probe, "file_op", None)
+        self.tally = Tally()
+        self.ids = itertools.count(1)  # task, request and cycle ids, unique in the process
+        self.queue = queue.Queue()
+        self.crash = None  # an unplanned exception in a worker, raised by the orchestrator
+        self.kept = []  # registry files left by agents, removed at the end of a round
+        self.kb_lock = threading.Lock()  # one connection shared by the workers
+        self.rounds = 0
+        self.tasks_done = 0
+        self.own_dir = args.dir is None
+        self.dir = args.dir or tempfile.mkdtemp(prefix="aet-workload-")
+        self.registry = os.path.join(self.dir, "registry")
+        self.db_path = os.path.join(self.dir, "kb.sqlite")
+
+    # -- setup (before READY: none of this is counted) --
+
+    def setup(self):
+        shutil.rmtree(self.registry, ignore_errors=True)
+        os.makedirs(self.registry)
+        self.db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        # The work's SQL texts never appear here: Python caches prepared
+        # statements, and a collector attached after READY learns a
+        # statement's verb only from a prepare it sees.
+        for sql in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                    "DROP TABLE IF EXISTS facts",
+                    "CREATE TABLE facts (id INTEGER PRIMARY KEY, task INTEGER NOT NULL,"
+                    " agent TEXT NOT NULL, key TEXT NOT NULL UNIQUE, value TEXT, score REAL)",
+                    "CREATE INDEX facts_task ON facts (task)"):
+            self.db.execute(sql).fetchall()
+        self.workers = [threading.Thread(target=self._worker, daemon=True, name="worker-%d" % i)
+                        for i in range(self.args.threads)]
+        for w in self.workers:
+            w.start()
+
+    # -- counted operations --
+
+    def emit(self, event_type):
+        self.probe.event(event_type)
+        self.tally.add(("events", text(event_type)))
+
+    def fs(self, operation, fn, *args):
+        """One syscall (fn is an os function), counted as the collector sees it."""
+        try:
+            result = fn(*args)
+        except OSError:
+            self._count_file(operation, "error", 0)
+            raise
+        size = len(result) if operation == "read" else result if operation == "write" else 0
+        self._count_file(operation, "success", size)
+        return result
+
+    def _count_file(self, operation, status, size):
+        self.tally.add(("files", operation, status), size)
+        if self.file_hook:
+            self.file_hook(operation, status)
+
+    def sql(self, statement, params=()):
+        """Executes one statement, a SELECT through its last row, counted by
+        verb and status."""
+        verb = statement.split(None, 1)[0].lower()
+        try:
+            self.db.execute(statement, params).fetchall()
+        except sqlite3.Error:
+            self.tally.add(("sql", verb, "error"))
+            raise
+        self.tally.add(("sql", verb, "success"))
+
+    # -- the orchestrator --
+
+    def run(self):
+        rnd = 0
+        while True:
+            self._round(rnd)
+            rnd += 1
+            if not self.args.loop:
+                return
+            interruptible(time.sleep, self.args.pause)
+
+    def _round(self, rnd):
+        self.rounds += 1
+        self._housekeeping(rnd)
+        start = time.monotonic()
+        size = self.args.tasks_per_cycle
+        for first in range(0, self.args.tasks, size):
+            self._cycle(rnd, range(first, min(first + size, self.args.tasks)), start)
+            interruptible(lambda: None)  # the only point where a signal stops a round
+        self.compact()
+
+    def _housekeeping(self, rnd):
+        """Once a round: the deliberate unmatched ends, hostile events, a
+        rolled-back transaction and a statement that fails."""
+        self.probe.task_end(UNMATCHED_BASE + rnd, STATUS["failure"])
+        self.probe.agent_end(UNMATCHED_BASE + rnd, STATUS["failure"])
+        self.probe.cycle_end(UNMATCHED_BASE + rnd, STATUS["failure"])
+        if self.args.hostile_labels:
+            for label in HOSTILE:
+                self.emit(label)
+        with self.kb_lock:
+            self.sql("BEGIN")
+            self.sql(INSERT, (0, "orchestrator", "draft/%d" % rnd, "abandoned", 0.0))
+            self.sql("ROLLBACK")
+            try:
+                self.sql(INSERT, (0, None, "orphan/%d" % rnd, "no agent", 0.0))
+            except sqlite3.IntegrityError:
+                pass  # deliberate: agent is NOT NULL
+
+    def _cycle(self, rnd, indices, round_start):
+        cycle_id = next(self.ids)
+        t0 = time.monotonic_ns()
+        self.probe.cycle_begin(cycle_id)
+        tasks = []
+        for i in indices:
+            if self.args.rate > 0:
+                delay = round_start + i / self.args.rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            tasks.append(self._dispatch(rnd, i))
+        self.queue.join()
+        if self.crash:
+            raise self.crash
+        status = "success" if all(t.outcome == "success" for t in tasks) else "failure"
+        self.probe.cycle_end(cycle_id, STATUS[status])
+        self.tally.add(("cycles", status), time.monotonic_ns() - t0)
+        self.emit("cycle_completed")
+        self.tasks_done += len(tasks)
+
+    def _dispatch(self, rnd, i):
+        """Plans task i of round rnd from its own random stream and queues it."""
+        rng = random.Random("%d/%d/%d" % (self.args.seed, rnd, i))
+        agent = rng.choice(list(AGENTS))
+        if self.args.hostile_labels and i < len(HOSTILE):
+            agent = HOSTILE[i]
+        t = SimpleNamespace(id=next(self.ids), rng=rng, agent=agent, mode=rng.choice(MODES),
+                            requests=rng.randint(1, 3), outcome="success", fail_at=None,
+                            # Real async code ends a task on another thread
+                            # than the one that began it: a third do here.
+                            handoff=i % 3 == 0, t0=None)
+        if rng.random() < self.args.failure_rate:
+            r = rng.random()
+            t.outcome = "cancelled" if r < 0.2 else "timeout" if r < 0.5 else "failure"
+            t.fail_at = rng.randrange(t.requests)
+        if t.handoff:
+            t.t0 = time.monotonic_ns()
+            self.probe.task_begin(t.id, t.agent, t.mode)
+            self.emit("task_started")
+        self.queue.put(t)
+        return t
+
+    def compact(self):
+        """Removes the files agents kept (the registry is per round)."""
+        while self.kept:
+            self.fs("unlink", os.unlink, self.kept.pop())
+
+    # -- the workers --
+
+    def _worker(self):
+        while True:
+            t = self.queue.get()
+            try:
+                if t is None:
+                    return
+                self._task(t)
+            except BaseException as e:
+                self.crash = e
+            finally:
+                self.queue.task_done()
+
+    def _task(self, t):
+        try:
+            if t.handoff:
+                try:
+                    self._requests(t)
+                finally:
+                    self.probe.task_end(t.id, STATUS[t.outcome])
+            else:
+                t.t0 = time.monotonic_ns()
+                with self.probe.task(t.id, t.agent, t.mode):
+                    self.emit("task_started")
+                    self._requests(t)
+        except tuple(FAILURES.values()):
+            pass  # planned: t.outcome already says how the task ended
+        self.tally.add(("tasks", text(t.agent), t.mode, t.outcome), time.monotonic_ns() - t.t0)
+        self.emit(END_EVENT[t.outcome])
+
+    def _requests(self, t):
+        operations = AGENTS.get(t.agent, HOSTILE_OPERATIONS)
+        for i in range(t.requests):
+            operation = t.rng.choice(operations)
+            outcome = t.outcome if i == t.fail_at else "success"
+            request_id = next(self.ids)
+            t0 = time.monotonic_ns()
+            try:
+                with self.probe.agent(request_id, t.agent, operation):
+                    self._agent_work(t, request_id, operation, outcome)
+            finally:
+                self.tally.add(("agent_requests", text(t.agent), operation, outcome),
+                               time.monotonic_ns() - t0)
+
+    def _agent_work(self, t, request_id, operation, outcome):
+        time.sleep(work_seconds(t.rng, self.args.work_ms))
+        self._files(t.rng, request_id)
+        self._knowledge(t, request_id, operation)
+        if outcome != "success":
+            self.emit("agent_error")
+            raise FAILURES[outcome]("planned %s of request %d" % (outcome, request_id))
+
+    def _files(self, rng, request_id):
+        """Registry work. One os call is one syscall, and every read or write
+        moves the whole buffer at once, so the truth counts syscalls exactly."""
+        path = "%s/r%d" % (self.registry, request_id)
+        size = rng.randint(64, 16384)
+        atomic = rng.random() < 0.3  # publish a whole file: write aside, fsync, rename
+        fd = self.fs("open", os.open, path + ".tmp" if atomic else path,
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            self.fs("write", os.write, fd, b"x" * size)
+            if atomic or rng.random() < 0.1:
+                self.fs("fsync", os.fsync, fd)
+        finally:
+            os.close(fd)
+        if atomic:
+            self.fs("rename", os.rename, path + ".tmp", path)
+        fd = self.fs("open", os.open, path, os.O_RDONLY)
+        try:
+            self.fs("read", os.read, fd, size)
+        finally:
+            os.close(fd)
+        r = rng.random()
+        if r < 0.6:
+            self.fs("unlink", os.unlink, path)
+            if r < 0.1:
+                with contextlib.suppress(FileNotFoundError):  # deliberate: already gone
+                    self.fs("unlink", os.unlink, path)
+        else:
+            self.kept.append(path)
+        if rng.random() < 0.1:
+            with contextlib.suppress(FileNotFoundError):  # deliberate: never written
+                self.fs("open", os.open, path + ".missing", os.O_RDONLY)
+        if rng.random() < 0.1:
+            self.fs("mkdir", os.mkdir, path + ".d")
+            self.fs("rmdir", os.rmdir, path + ".d")
+
+    def _knowledge(self, t, request_id, operation):
+        rng = t.rng
+        # sqlite3 cannot store a str holding surrogates (from bytes that are not UTF-8).
+        agent = t.agent.decode("utf-8", "replace") if isinstance(t.agent, bytes) else t.agent
+        key = "r%d" % request_id
+        with self.kb_lock:
+            if rng.random() < 0.3:  # several facts at once, atomically
+                self.sql("BEGIN")
+                for suffix in "ab":
+                    self.sql(INSERT, (t.id, agent, key + suffix, operation, rng.random()))
+                self.sql("COMMIT")
+            else:
+                self.sql(INSERT, (t.id, agent, key, operation, rng.random()))
+            self.sql("SELECT key, value, score FROM facts WHERE task = ?", (t.id,))
+            if rng.random() < 0.2:
+                self.sql("SELECT count(*) FROM facts")
+            if rng.random() < 0.5:
+                self.sql("UPDATE facts SET score = score + 1 WHERE task = ?", (t.id,))
+            if rng.random() < 0.2:
+                self.sql("DELETE FROM facts WHERE key IN (?, ?, ?)", (key, key + "a", key + "b"))
+
+    # -- the end --
+
+    def finish(self):
+        """Stops the workers and removes what was left; returns whether the
+        work directory is to be removed after the truth is written."""
+        for _ in self.workers:
+            self.queue.put(None)
+        for w in self.workers:
+            w.join()
+        self.compact()  # files of a round a signal cut short
+        remove = self.own_dir and not self.args.keep
+        if remove:
+            # Counted: the registry is where a collector watches files.
+            self.fs("rmdir", os.rmdir, self.registry)
+        self.db.close()
+        return remove
+
+    def truth(self, seconds):
+        durations = dict(amount="duration_sum_s", scale=1e-9)
+        return {
+            "pid": os.getpid(),
+            "seed": self.args.seed,
+            "threads": self.args.threads,
+            "tasks_per_second": self.tasks_done / seconds if seconds else 0.0,
+            "cycles": self.tally.rows("cycles", ("status",), **durations),
+            "tasks": self.tally.rows("tasks", ("agent", "mode", "status"), **durations),
+            "agent_requests": self.tally.rows(
+                "agent_requests", ("agent", "operation", "status"), **durations),
+            "events": self.tally.rows("events", ("event_type",)),
+            "unmatched": dict.fromkeys(("task", "agent", "cycle"), self.rounds),
+            "files": self.tally.rows("files", ("operation", "status"), amount="bytes"),
+            "sql": self.tally.rows("sql", ("operation", "status")),
+            "registry_dir": self.registry,
+            "db_path": self.db_path,
+        }
+
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _on_signal(signum, frame):
+    raise Stopped()
+
+
+def interruptible(fn, *args):
+    """Runs fn with SIGINT and SIGTERM unblocked. They are blocked everywhere
+    else, and in every worker, so a signal stops the workload only between
+    cycles, never half-way through a task whose truth would then be wrong."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a pending one raises here
+    try:
+        return fn(*args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="worker threads")
+    p.add_argument("--tasks", type=int, default=200, help="tasks per round")
+    p.add_argument("--tasks-per-cycle", type=int, default=10)
+    p.add_argument("--failure-rate", type=float, default=0.15, help="fraction of tasks that fail")
+    p.add_argument("--work-ms", type=float, default=0.5,
+                   help="mean simulated work of an agent request, in ms")
+    p.add_argument("--dir", help="work directory (default: a new temporary one)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary work directory")
+    p.add_argument("--truth", help="write the ground truth (JSON) to this file")
+    p.add_argument("--wait", action="store_true",
+                   help='after setup print "READY <pid>" and wait for a line on stdin')
+    p.add_argument("--loop", action="store_true", help="repeat rounds until SIGINT/SIGTERM")
+    p.add_argument("--pause", type=float, default=0.5, help="seconds between rounds (--loop)")
+    p.add_argument("--rate", type=float, default=0, help="at most this many tasks per second")
+    p.add_argument("--no-probe", action="store_true", help="do not load aetprobe")
+    p.add_argument("--prom-client", action="store_true",
+                   help="count in-process with prometheus_client instead (implies --no-probe)")
+    p.add_argument("--hostile-labels", action="store_true")
+    args = p.parse_args(argv)
+    if args.threads < 1 or args.tasks < 0 or args.tasks_per_cycle < 1:
+        p.error("--threads and --tasks-per-cycle must be at least 1, --tasks at least 0")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for s in STOP_SIGNALS:
+        signal.signal(s, _on_signal)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # inherited by the workers
+    probe = PromProbe() if args.prom_client else NoProbe() if args.no_probe else load_aetprobe()
+    wl = Workload(args, probe)
+    wl.setup()
+    try:
+        if args.wait:
+            print("READY %d" % os.getpid(), flush=True)
+            interruptible(sys.stdin.readline)  # a line, or end of file
+        start = time.monotonic()
+        try:
+            wl.run()
+        except Stopped:
+            pass
+        seconds = time.monotonic() - start
+    except Stopped:  # before any work
+        seconds = 0.0
+    remove = wl.finish()
+    truth = wl.truth(seconds)
+    if args.truth:
+        with open(args.truth, "w") as f:
+            json.dump(truth, f, ensure_ascii=True, indent=1)
+    if remove:
+        shutil.rmtree(wl.dir, ignore_errors=True)
+    print("done: %d tasks in %.3f s (%.1f tasks/s)"
+          % (wl.tasks_done, seconds, truth["tasks_per_second"]), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
