@@ -118,11 +118,13 @@ bench: all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
+FORMAT_SRCS = $(wildcard bpf/*.c user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c bench/*.c)
+
 format:
-	clang-format -i bpf/*.c user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c
+	$(Q)clang-format -i $(FORMAT_SRCS)
 
 format-check:
-	clang-format --dry-run --Werror bpf/*.c user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(OUTPUT)

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+static enum config_result parse(struct config *cfg, char *err, int argc, char **argv)
+{
+	return config_parse(cfg, argc, argv, err, 256);
+}
+
+#define ARGV(...) ((char *[]){ "aet-collector", __VA_ARGS__, NULL })
+
+Test(config, defaults)
+{
+	struct config cfg;
+	char err[256] = "";
+	struct sockaddr_in *in = (struct sockaddr_in *)&cfg.listen;
+
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "42")), CONFIG_RUN);
+	cr_assert_eq(cfg.pid, 42);
+	cr_assert_eq(in->sin_family, AF_INET);
+	cr_assert_eq(ntohs(in->sin_port), 9478);
+	cr_assert_eq(in->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	cr_assert_str_eq(cfg.listen_str, "127.0.0.1:9478");
+	cr_assert_eq(cfg.max_series, DEFAULT_MAX_SERIES);
+	cr_assert_eq(cfg.max_open, DEFAULT_MAX_OPEN);
+	cr_assert_eq(cfg.log_level, LOG_INFO);
+	cr_assert_null(cfg.btf_path);
+}
+
+Test(config, every_option)
+{
+	struct config cfg;
+	char err[256] = "";
+	char **argv = ARGV("-p", "7", "--listen", "[::1]:9000", "--max-series", "10",
+			   "--max-open=20", "--btf", "/tmp/btf", "--log-level", "debug");
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cfg.listen;
+
+	cr_assert_eq(parse(&cfg, err, 12, argv), CONFIG_RUN, "%s", err);
+	cr_assert_eq(cfg.pid, 7);
+	cr_assert_eq(in6->sin6_family, AF_INET6);
+	cr_assert_eq(ntohs(in6->sin6_port), 9000);
+	cr_assert(IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr));
+	cr_assert_eq(cfg.max_series, 10);
+	cr_assert_eq(cfg.max_open, 20);
+	cr_assert_str_eq(cfg.btf_path, "/tmp/btf");
+	cr_assert_eq(cfg.log_level, LOG_DEBUG);
+}
+
+Test(config, help_and_version)
+{
+	struct config cfg;
+	char err[256];
+
+	cr_assert_eq(parse(&cfg, err, 2, ARGV("--help")), CONFIG_HELP);
+	cr_assert_eq(parse(&cfg, err, 2, ARGV("-V")), CONFIG_VERSION);
+}
+
+/* Criterion re-executes the test binary for each parameter (PIE: other
+ * addresses), so parameters hold their strings, not pointers. */
+struct bad_args {
+	int argc;
+	char argv[6][24];
+	char err[64];
+};
+
+ParameterizedTestParameters(config, errors)
+{
+	static struct bad_args params[] = {
+		{ 1, { "c" }, "--pid PID is required (see --help)" },
+		{ 3, { "c", "--pid", "0" }, "invalid value '0' for --pid (see --help)" },
+		{ 3, { "c", "--pid", "12x" }, "invalid value '12x' for --pid (see --help)" },
+		{ 3, { "c", "-p", "-5" }, "invalid value '-5' for --pid (see --help)" },
+		{ 2, { "c", "--pid" }, "option --pid needs a value" },
+		{ 4, { "c", "-p", "1", "--nope" }, "unknown option '--nope' (see --help)" },
+		{ 4, { "c", "-p", "1", "extra" }, "unexpected argument 'extra' (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--listen", "1.2.3.4" },
+		  "invalid value '1.2.3.4' for --listen (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--max-series", "0" },
+		  "invalid value '0' for --max-series (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--log-level", "loud" },
+		  "invalid value 'loud' for --log-level (see --help)" },
+	};
+
+	return cr_make_param_array(struct bad_args, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct bad_args *a, config, errors)
+{
+	char *argv[7] = {};
+	struct config cfg;
+	char err[256] = "";
+
+	for (int i = 0; i < a->argc; i++)
+		argv[i] = a->argv[i];
+	cr_assert_eq(config_parse(&cfg, a->argc, argv, err, sizeof(err)), CONFIG_ERROR);
+	cr_assert_str_eq(err, a->err);
+}
+
+struct listen_case {
+	char s[24];
+	int family; /* 0: rejected */
+	int port;
+};
+
+ParameterizedTestParameters(config, listen)
+{
+	static struct listen_case params[] = {
+		{ "127.0.0.1:9478", AF_INET, 9478 },
+		{ "0.0.0.0:1", AF_INET, 1 },
+		{ "[::]:65535", AF_INET6, 65535 },
+		{ "[::1]:80", AF_INET6, 80 },
+		{ "127.0.0.1:0", 0, 0 },
+		{ "127.0.0.1:65536", 0, 0 },
+		{ "127.0.0.1", 0, 0 },
+		{ ":9478", 0, 0 },
+		{ "::1:80", 0, 0 },
+		{ "[::1]80", 0, 0 },
+		{ "localhost:80", 0, 0 },
+		{ "127.0.0.1:80x", 0, 0 },
+	};
+
+	return cr_make_param_array(struct listen_case, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct listen_case *c, config, listen)
+{
+	struct sockaddr_storage ss;
+	int rc = config_parse_listen(c->s, &ss);
+
+	if (!c->family) {
+		cr_assert_neq(rc, 0, "%s accepted", c->s);
+		return;
+	}
+	cr_assert_eq(rc, 0, "%s rejected", c->s);
+	cr_assert_eq(ss.ss_family, c->family);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), c->port);
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+const char config_usage[] =
+	"Usage: aet-collector --pid PID [OPTION]...\n"
+	"Observe a running AET process from the kernel and serve its metrics.\n"
+	"\n"
+	"  -p, --pid PID          the AET process to attach to (required)\n"
+	"  -l, --listen ADDR:PORT HTTP listen address (default " DEFAULT_LISTEN ");\n"
+	"                         [ADDR]:PORT for IPv6\n"
+	"      --max-series N     label sets kept per family before \"__overflow__\"\n"
+	"                         (default 4096)\n"
+	"      --max-open N       begins awaiting their end (default 16384)\n"
+	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
+	"      --log-level LEVEL  error, warn, info (default) or debug\n"
+	"  -h, --help             print this help and exit\n"
+	"  -V, --version          print the version and exit\n"
+	"\n"
+	"Endpoints: /metrics /health /ready /status /\n"
+	"Exit status: 0 on SIGTERM or SIGINT, 2 when the collector cannot start.\n";
+
+enum {
+	OPT_MAX_SERIES = 256,
+	OPT_MAX_OPEN,
+	OPT_BTF,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option long_opts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
+	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{},
+};
+
+/* Parses a decimal in [min, max]. Returns 0 or -EINVAL. */
+static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || *end || *out < min || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+int config_parse_listen(const char *s, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	char host[INET6_ADDRSTRLEN];
+	const char *colon, *h = s;
+	unsigned long port;
+	size_t n;
+
+	memset(ss, 0, sizeof(*ss));
+	if (*s == '[') {
+		colon = strstr(s, "]:");
+		if (!colon)
+			return -EINVAL;
+		h = s + 1;
+		n = colon - h;
+		colon++;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		n = colon - s;
+	}
+	if (n == 0 || n >= sizeof(host) || parse_ulong(colon + 1, 1, 65535, &port))
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		return 0;
+	}
+	if (*s == '[' && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The long name of option opt, for messages whatever spelling was used. */
+static const char *opt_name(int opt)
+{
+	for (const struct option *o = long_opts; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
+
+static void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	config_parse_listen(DEFAULT_LISTEN, &cfg->listen);
+	snprintf(cfg->listen_str, sizeof(cfg->listen_str), "%s", DEFAULT_LISTEN);
+	cfg->max_series = DEFAULT_MAX_SERIES;
+	cfg->max_open = DEFAULT_MAX_OPEN;
+	cfg->log_level = LOG_INFO;
+}
+
+enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len)
+{
+	unsigned long v;
+	int opt;
+
+	config_defaults(cfg);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:l:hV", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (parse_ulong(optarg, 1, INT_MAX, &v))
+				goto bad_value;
+			cfg->pid = (int)v;
+			break;
+		case 'l':
+			if (strlen(optarg) >= sizeof(cfg->listen_str) ||
+			    config_parse_listen(optarg, &cfg->listen))
+				goto bad_value;
+			snprintf(cfg->listen_str, sizeof(cfg->listen_str), "%s", optarg);
+			break;
+		case OPT_MAX_SERIES:
+		case OPT_MAX_OPEN:
+			if (parse_ulong(optarg, 1, 1UL << 20, &v))
+				goto bad_value;
+			*(opt == OPT_MAX_SERIES ? &cfg->max_series : &cfg->max_open) = v;
+			break;
+		case OPT_BTF:
+			cfg->btf_path = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			cfg->log_level = log_parse_level(optarg);
+			if (cfg->log_level < 0)
+				goto bad_value;
+			break;
+		case 'h':
+			return CONFIG_HELP;
+		case 'V':
+			return CONFIG_VERSION;
+		case ':':
+			snprintf(err, len, "option --%s needs a value", opt_name(optopt));
+			return CONFIG_ERROR;
+		default:
+			snprintf(err, len, "unknown option '%s' (see --help)", argv[optind - 1]);
+			return CONFIG_ERROR;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, len, "unexpected argument '%s' (see --help)", argv[optind]);
+		return CONFIG_ERROR;
+	}
+	if (!cfg->pid) {
+		snprintf(err, len, "--pid PID is required (see --help)");
+		return CONFIG_ERROR;
+	}
+	return CONFIG_RUN;
+
+bad_value:
+	snprintf(err, len, "invalid value '%s' for --%s (see --help)", optarg, opt_name(opt));
+	return CONFIG_ERROR;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line configuration. Pure: parsing has no side effects. */
+#ifndef AET_CONFIG_H
+#define AET_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define DEFAULT_LISTEN	   "127.0.0.1:9478"
+#define DEFAULT_MAX_SERIES 4096
+#define DEFAULT_MAX_OPEN   16384
+
+struct config {
+	struct sockaddr_storage listen; /* AF_INET or AF_INET6 */
+	char listen_str[64];		/* as given, for messages */
+	const char *btf_path;		/* NULL: the kernel's own BTF */
+	uint32_t max_series;		/* label sets per bounded family */
+	uint32_t max_open;		/* open begins awaiting their end */
+	int pid;
+	int log_level;
+};
+
+enum config_result {
+	CONFIG_RUN,	/* run the collector */
+	CONFIG_HELP,	/* --help: print usage, exit 0 */
+	CONFIG_VERSION, /* --version: print the version, exit 0 */
+	CONFIG_ERROR,	/* err holds one line naming the problem */
+};
+
+enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len);
+
+/* Parses "ADDR:PORT" (IPv4) or "[ADDR]:PORT" (IPv6). Returns 0 or -EINVAL. */
+int config_parse_listen(const char *s, struct sockaddr_storage *ss);
+
+extern const char config_usage[];
+
+#endif /* AET_CONFIG_H */

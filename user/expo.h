@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Prometheus text exposition format 0.0.4 writer. Pure: no libbpf, no I/O.
+ *
+ * A family collects samples with raw label values (bytes from the target
+ * process: any bytes, maybe not UTF-8), then writes HELP, TYPE and its
+ * samples sorted by label set. Raw values are made valid on the way out:
+ * cut at the first NUL or at EXPO_LABEL_MAX bytes, a UTF-8 sequence cut by
+ * that bound is dropped, invalid bytes become U+FFFD, and \ " and newline
+ * are escaped. Two raw values can so render the same; samples whose
+ * rendered label sets are equal are merged by adding their values, so the
+ * output never holds a duplicate series.
+ */
+#ifndef AET_EXPO_H
+#define AET_EXPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "hist.h"
+
+#define EXPO_LABEL_MAX	63 /* DESIGN section 2: label values at most 63 bytes */
+#define EXPO_MAX_LABELS 4
+
+enum metric_type {
+	METRIC_COUNTER,
+	METRIC_GAUGE,
+	METRIC_HISTOGRAM,
+};
+
+struct family;
+
+/* label_names has nlabels entries (at most EXPO_MAX_LABELS); the strings
+ * must outlive the family. Returns NULL when out of memory. */
+struct family *family__new(const char *name, const char *help, enum metric_type type, int nlabels,
+			   const char *const *label_names);
+void family__free(struct family *f);
+
+/* Adds a counter or gauge sample; values has nlabels raw label values, each
+ * read up to its NUL or EXPO_LABEL_MAX bytes, whichever comes first.
+ * Returns 0 or -ENOMEM. */
+int family__add(struct family *f, const char *const *values, double value);
+
+/* Adds a histogram sample: buckets[HIST_BUCKETS] are per-bucket counts (not
+ * cumulative; the last is +Inf), sum in seconds, count the number of
+ * observations. Returns 0 or -ENOMEM. */
+int family__add_hist(struct family *f, const char *const *values, const uint64_t *buckets,
+		     double sum, uint64_t count);
+
+/* Writes "# HELP", "# TYPE" and the samples, sorted by rendered label set,
+ * duplicates merged. Histograms write cumulative _bucket{le=...} lines, _sum
+ * and _count. */
+void family__write(const struct family *f, struct buf *out);
+
+/* Renders one raw label value as described above (escaped, without quotes). */
+void expo_label_value(struct buf *out, const char *raw);
+
+/* Formats a sample value the way Prometheus parses it: integers without a
+ * fraction, +Inf, -Inf, NaN, otherwise the shortest repr that round-trips. */
+void expo_value(struct buf *out, double v);
+
+#endif /* AET_EXPO_H */

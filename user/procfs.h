@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Readers of /proc. The parse functions are pure and unit-tested. */
+#ifndef AET_PROCFS_H
+#define AET_PROCFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct proc_stat {
+	uint64_t utime;	    /* clock ticks */
+	uint64_t stime;	    /* clock ticks */
+	uint64_t starttime; /* clock ticks after boot */
+	uint64_t vsize;	    /* bytes */
+	int64_t rss;	    /* pages */
+	int64_t num_threads;
+	int pid;
+	int ppid;
+	char state;
+	char comm[17]; /* the name between the parentheses, cut at 16 bytes */
+};
+
+/* Parses the text of /proc/PID/stat. comm may hold spaces and ')'. Returns 0
+ * or -EINVAL. */
+int procfs_parse_stat(const char *text, struct proc_stat *st);
+
+/* Reads and parses /proc/PID/stat (pid 0 = self). Returns 0, -ENOENT when
+ * the process does not exist, or another -errno. */
+int procfs_read_stat(int pid, struct proc_stat *st);
+
+/*
+ * Finds in the text of /proc/PID/maps the first mapping whose file name
+ * (the last path component) is `name` or starts with `name` followed by '.'
+ * (libaetprobe.so matches libaetprobe.so and libaetprobe.so.1). Copies its
+ * path into path (at most len bytes, NUL-terminated). Paths in maps may hold
+ * spaces; a " (deleted)" suffix is kept. Returns 0, -ENOENT when none
+ * matches, or -ENAMETOOLONG.
+ */
+int procfs_find_mapping(const char *maps, const char *name, char *path, size_t len);
+
+/* Reads the whole small file path into buf (NUL-terminated). Returns the
+ * number of bytes read or -errno. -EFBIG when it does not fit. */
+long procfs_read_file(const char *path, char *buf, size_t len);
+
+#endif /* AET_PROCFS_H */
