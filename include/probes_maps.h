@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Keys and values of the maps filled by bpf/probes.bpf.c (uprobes on the
+ * AET probe functions) and read by user/probes.c. Fixed-width types, largest
+ * fields first, explicit padding: a key with a hole would hash garbage.
+ */
+#ifndef AET_PROBES_MAPS_H
+#define AET_PROBES_MAPS_H
+
+#include "hist.h"
+
+#define LABEL_LEN	64 /* a label value: at most 63 bytes and a NUL */
+#define OVERFLOW_LABEL	"__overflow__"
+#define OVERFLOW_SERIES 0  /* the series index of the "__overflow__" label set */
+#define STATUS_MAX	4  /* success, failure, timeout, cancelled */
+#define OPEN_PROBES	4  /* open slots tried for one (process, kind, id) */
+#define LABEL_CACHE	64 /* per-CPU entries of the label set cache */
+
+/* What a begin opens; the index of aet_collector_unmatched_total{kind}. */
+enum open_kind {
+	KIND_CYCLE,
+	KIND_TASK,
+	KIND_AGENT,
+	KIND_MAX,
+};
+
+/* Families with a bound on their label sets. */
+enum bounded_family {
+	FAM_TASKS,
+	FAM_AGENT,
+	FAM_EVENTS,
+	FAM_MAX,
+};
+
+/* Indexes of the collector_stats array (u64 counters). */
+enum collector_stat {
+	STAT_UNMATCHED = 0,	  /* + enum open_kind: an end without its begin */
+	STAT_OPEN_OVERFLOW = 3,	  /* + enum open_kind: a begin that found no free slot */
+	STAT_SERIES_OVERFLOW = 6, /* + enum bounded_family */
+	STAT_MAX = 9,
+};
+
+enum slot_state {
+	SLOT_FREE,
+	SLOT_BUSY, /* being filled or taken: owned by one program run */
+	SLOT_OPEN,
+};
+
+/*
+ * An open cycle, task or agent request: a slot of the open_slots array,
+ * found from (process, kind, id) by hashing and taken with compare and swap.
+ * An array slot costs a fraction of a hash map insert and delete.
+ */
+struct open_slot {
+	__u64 id;
+	__u64 start_ns; /* bpf_ktime_get_ns() at the begin */
+	__u32 tgid;
+	__u32 kind;   /* enum open_kind */
+	__u32 state;  /* enum slot_state */
+	__u32 series; /* task or agent request: index of its label set */
+};
+
+/* A label set of up to two values: (agent, mode), (agent, operation) or
+ * (event_type, ""). The key of task_series, agent_series and event_series,
+ * whose values are series indexes. */
+struct labels2 {
+	char l1[LABEL_LEN];
+	char l2[LABEL_LEN];
+};
+
+/* A per-CPU cache entry: label set to series index, so that a begin with a
+ * label set seen before skips the hash of its 128 bytes. */
+struct label_cache_entry {
+	struct labels2 labels;
+	__u32 series;
+	__u32 family; /* enum bounded_family + 1; 0 = empty */
+	__u32 seq;    /* odd while being written */
+	__u32 pad;
+};
+
+/*
+ * A histogram of durations: per-bucket counts (not cumulative; the last is
+ * +Inf) and their sum. The count is the sum of the buckets. task_hist and
+ * agent_hist hold one per (series, status), at series * STATUS_MAX + status.
+ */
+struct hist {
+	__u64 buckets[HIST_BUCKETS];
+	__u64 sum_ns;
+};
+
+#endif /* AET_PROBES_MAPS_H */

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "expo.h"
+#include "procfs.h"
+
+/* /health fails when the main loop has not ticked for this long. */
+#define HEARTBEAT_TIMEOUT_S 5.0
+
+double clock_seconds(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void collector_init(struct collector *c, const struct config *cfg)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->cfg = cfg;
+	c->started_at = clock_seconds(CLOCK_REALTIME);
+	c->started_mono = c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
+}
+
+void collector_tick(struct collector *c)
+{
+	pthread_mutex_lock(&c->lock);
+	target_sample(&c->target);
+	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void collector_fini(struct collector *c)
+{
+	pthread_mutex_destroy(&c->lock);
+}
+
+/* Writes a family of one unlabelled sample. */
+static int write_one(struct buf *out, const char *name, const char *help, enum metric_type type,
+		     double value)
+{
+	struct family *f = family__new(name, help, type, 0, NULL);
+	int rc = f ? family__add(f, NULL, value) : -ENOMEM;
+
+	if (!rc)
+		family__write(f, out);
+	family__free(f);
+	return rc;
+}
+
+static int count_fds(void)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n - 1; /* the directory's own fd */
+}
+
+/* The standard process_* families, for the collector itself. */
+static int write_process(struct collector *c, struct buf *out)
+{
+	struct proc_stat st;
+	struct rlimit rl;
+	long tck = sysconf(_SC_CLK_TCK);
+	int rc;
+
+	rc = procfs_read_stat(0, &st);
+	if (rc)
+		return rc;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	return write_one(out, "process_cpu_seconds_total", "Total user and system CPU time "
+			 "spent in seconds.", METRIC_COUNTER, (double)(st.utime + st.stime) / tck) ?:
+	       write_one(out, "process_resident_memory_bytes", "Resident memory size in bytes.",
+			 METRIC_GAUGE, (double)st.rss * sysconf(_SC_PAGESIZE)) ?:
+	       write_one(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+			 METRIC_GAUGE, (double)st.vsize) ?:
+	       write_one(out, "process_start_time_seconds", "Start time of the process since "
+			 "unix epoch in seconds.", METRIC_GAUGE, c->started_at) ?:
+	       write_one(out, "process_open_fds", "Number of open file descriptors.",
+			 METRIC_GAUGE, count_fds()) ?:
+	       write_one(out, "process_max_fds", "Maximum number of open file descriptors.",
+			 METRIC_GAUGE, (double)rl.rlim_cur);
+}
+
+static int write_target(struct collector *c, struct buf *out)
+{
+	static const char *const l_pid[] = { "pid" };
+	struct family *up =
+		family__new("aet_target_up", "1 while the target process runs, 0 once it is gone.",
+			    METRIC_GAUGE, 1, l_pid);
+	char pid[16];
+	const char *v[] = { pid };
+	int rc;
+
+	snprintf(pid, sizeof(pid), "%d", c->target.pid);
+	rc = up ? family__add(up, v, c->target.alive) : -ENOMEM;
+	if (!rc)
+		family__write(up, out);
+	family__free(up);
+	return rc ?: write_one(out, "aet_cpu_usage_percent",
+			       "CPU used by the target over the last second (100 = one core).",
+			       METRIC_GAUGE, c->target.cpu_percent) ?:
+		write_one(out, "aet_memory_usage_bytes", "Resident memory of the target.",
+			  METRIC_GAUGE, (double)c->target.rss_bytes);
+}
+
+static int render_metrics(void *ctx, struct buf *out)
+{
+	struct collector *c = ctx;
+	double t0 = clock_seconds(CLOCK_MONOTONIC);
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = probes__write_metrics(c->probes, out) ?: write_target(c, out) ?:
+	     write_process(c, out) ?:
+	     write_one(out, "aet_collector_scrape_duration_seconds",
+		       "Time the previous /metrics took to render.", METRIC_GAUGE,
+		       c->scrape_seconds) ?:
+	     write_one(out, "aet_collector_scrapes_total", "Requests of /metrics served.",
+		       METRIC_COUNTER, (double)c->scrapes);
+	c->scrapes++;
+	c->scrape_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
+	pthread_mutex_unlock(&c->lock);
+	if (rc || out->oom) {
+		buf_reset(out);
+		buf_printf(out, "# error rendering metrics: %s\n", strerror(rc ? -rc : ENOMEM));
+		return 500;
+	}
+	return 200;
+}
+
+static int render_health(void *ctx, struct buf *out)
+{
+	struct collector *c = ctx;
+	double now = clock_seconds(CLOCK_MONOTONIC), since;
+
+	pthread_mutex_lock(&c->lock);
+	since = now - c->heartbeat;
+	pthread_mutex_unlock(&c->lock);
+	/* Liveness of the collector itself, not of the target. */
+	buf_printf(out,
+		   "{\"status\":\"%s\",\"uptime_seconds\":%.3f,\"last_tick_seconds_ago\":%.3f}\n",
+		   since < HEARTBEAT_TIMEOUT_S ? "ok" : "stalled", now - c->started_mono, since);
+	return since < HEARTBEAT_TIMEOUT_S ? 200 : 503;
+}
+
+static int render_ready(void *ctx, struct buf *out)
+{
+	struct collector *c = ctx;
+	int attached, count;
+	bool alive, ready;
+
+	pthread_mutex_lock(&c->lock);
+	alive = c->target.alive;
+	attached = probes__attached(c->probes);
+	count = probes__count(c->probes);
+	pthread_mutex_unlock(&c->lock);
+	ready = alive && attached == count;
+	buf_printf(out, "{\"ready\":%s,\"checks\":[", ready ? "true" : "false");
+	buf_printf(out, "{\"name\":\"target_alive\",\"ok\":%s,\"detail\":\"pid %d %s\"},",
+		   alive ? "true" : "false", c->target.pid, alive ? "running" : "is gone");
+	buf_printf(out, "{\"name\":\"probes_attached\",\"ok\":%s,\"detail\":\"%d of %d attached\"}",
+		   attached == count ? "true" : "false", attached, count);
+	buf_puts(out, "]}\n");
+	return ready ? 200 : 503;
+}
+
+static int render_status(void *ctx, struct buf *out)
+{
+	struct collector *c = ctx;
+	struct target *t = &c->target;
+
+	pthread_mutex_lock(&c->lock);
+	buf_printf(out,
+		   "{\"version\":\"%s\",\"uptime_seconds\":%.3f,\"listen\":", AET_COLLECTOR_VERSION,
+		   clock_seconds(CLOCK_MONOTONIC) - c->started_mono);
+	buf_json_str(out, c->cfg->listen_str, strlen(c->cfg->listen_str));
+	buf_printf(out, ",\"target\":{\"pid\":%d,\"start_time_ticks\":%llu,\"alive\":%s,\"comm\":",
+		   t->pid, (unsigned long long)t->start_time, t->alive ? "true" : "false");
+	buf_json_str(out, t->comm, strlen(t->comm));
+	buf_puts(out, ",\"probe_library\":");
+	buf_json_str(out, t->lib_path, strlen(t->lib_path));
+	/* Where the uprobes sit in each probe function: the 5-byte NOP at its
+	 * entry (DESIGN section 2). */
+	buf_printf(out,
+		   "},\"uprobe_spot\":\"nop5\",\"scrapes\":%llu,\"max_series\":%u,"
+		   "\"max_open\":%u,",
+		   (unsigned long long)c->scrapes, c->cfg->max_series, c->cfg->max_open);
+	probes__write_status(c->probes, out);
+	pthread_mutex_unlock(&c->lock);
+	buf_puts(out, "}\n");
+	return 200;
+}
+
+static int render_index(void *ctx, struct buf *out)
+{
+	(void)ctx;
+	buf_puts(out, "<!DOCTYPE html>\n"
+		      "<html><head><meta charset=\"utf-8\"><title>aet-collector</title></head>\n"
+		      "<body>\n<h1>aet-collector " AET_COLLECTOR_VERSION "</h1>\n<ul>\n"
+		      "<li><a href=\"/metrics\">/metrics</a>: Prometheus exposition</li>\n"
+		      "<li><a href=\"/health\">/health</a>: liveness of the collector</li>\n"
+		      "<li><a href=\"/ready\">/ready</a>: target alive and probes attached</li>\n"
+		      "<li><a href=\"/status\">/status</a>: probes, programs and maps</li>\n"
+		      "</ul>\n</body></html>\n");
+	return 200;
+}
+
+const struct http_route collector_routes[] = {
+	{ "/metrics", "text/plain; version=0.0.4; charset=utf-8", render_metrics },
+	{ "/health", "application/json", render_health },
+	{ "/ready", "application/json", render_ready },
+	{ "/status", "application/json", render_status },
+	{ "/", "text/html; charset=utf-8", render_index },
+};
+
+const int collector_nroutes = sizeof(collector_routes) / sizeof(collector_routes[0]);

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* What the endpoints serve: the target, the probes and the collector. */
+#ifndef AET_COLLECTOR_H
+#define AET_COLLECTOR_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "http.h"
+#include "probes.h"
+#include "target.h"
+
+#define AET_COLLECTOR_VERSION "0.1.0"
+
+struct collector {
+	pthread_mutex_t lock; /* guards everything below against the HTTP thread */
+	const struct config *cfg;
+	struct target target;
+	struct probes *probes;
+	double started_at;     /* CLOCK_REALTIME seconds */
+	double started_mono;   /* CLOCK_MONOTONIC seconds */
+	double heartbeat;      /* CLOCK_MONOTONIC seconds of the last tick */
+	double scrape_seconds; /* duration of the last /metrics */
+	uint64_t scrapes;
+};
+
+extern const struct http_route collector_routes[];
+extern const int collector_nroutes;
+
+void collector_init(struct collector *c, const struct config *cfg);
+/* The main loop's periodic work: sample the target, beat the heart. */
+void collector_tick(struct collector *c);
+void collector_fini(struct collector *c);
+
+double clock_seconds(clockid_t clk);
+
+#endif /* AET_COLLECTOR_H */

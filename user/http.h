@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP endpoints (libmicrohttpd, its own thread). Read-only: nothing
+ * served here can change the target process. */
+#ifndef AET_HTTP_H
+#define AET_HTTP_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+
+struct http_route {
+	const char *path;
+	const char *content_type;
+	/* Appends the body to out; returns the HTTP status. Called from the
+	 * HTTP thread. */
+	int (*render)(void *ctx, struct buf *out);
+};
+
+struct http;
+
+/* Binds addr and serves routes (GET and HEAD; gzip when asked). Returns NULL
+ * with err naming the cause (and *errp = -errno). */
+struct http *http__new(const struct sockaddr_storage *addr, const struct http_route *routes,
+		       int nroutes, void *ctx, int *errp, char *err, size_t len);
+void http__free(struct http *h);
+
+#endif /* AET_HTTP_H */

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * aet-collector: observes a running AET process from the kernel and serves
+ * its metrics. Lifecycle: parse, find the target, load and attach, serve,
+ * detach on SIGTERM or SIGINT.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "collector.h"
+#include "log.h"
+
+#define EXIT_START_FAILED 2
+#define TICK_SECONDS	  1
+
+/* libbpf explains its failures at length; our own line names the cause, so
+ * its output is shown with --log-level debug. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	if (log_level < LOG_DEBUG)
+		return 0;
+	fputs("aet-collector: libbpf: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int check_btf(const struct config *cfg, char *err, size_t len)
+{
+	const char *path = cfg->btf_path ? cfg->btf_path : "/sys/kernel/btf/vmlinux";
+
+	if (!access(path, R_OK))
+		return 0;
+	if (cfg->btf_path)
+		snprintf(err, len, "cannot read BTF file %s: %s", path, strerror(errno));
+	else
+		snprintf(err, len,
+			 "this kernel has no BTF (%s: %s): use a kernel built with "
+			 "CONFIG_DEBUG_INFO_BTF=y, or pass --btf FILE",
+			 path, strerror(errno));
+	return -ENOENT;
+}
+
+/* Waits for SIGTERM or SIGINT, ticking every TICK_SECONDS. The signals are
+ * blocked in every thread and taken here synchronously: no handler runs. */
+static void serve(struct collector *c, const sigset_t *sigs)
+{
+	const struct timespec tick = { .tv_sec = TICK_SECONDS };
+	int sig;
+
+	for (;;) {
+		sig = sigtimedwait(sigs, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			return;
+		collector_tick(c);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct http *http = NULL;
+	struct collector c;
+	struct config cfg;
+	char err[512] = "";
+	sigset_t sigs;
+	int rc = 0;
+
+	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+	case CONFIG_HELP:
+		fputs(config_usage, stdout);
+		return 0;
+	case CONFIG_VERSION:
+		puts("aet-collector " AET_COLLECTOR_VERSION);
+		return 0;
+	case CONFIG_ERROR:
+		log_err("%s\n", err);
+		return EXIT_START_FAILED;
+	case CONFIG_RUN:
+		break;
+	}
+	log_level = cfg.log_level;
+	libbpf_set_print(libbpf_print);
+
+	/* Before any thread starts, so that every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	collector_init(&c, &cfg);
+	rc = check_btf(&cfg, err, sizeof(err));
+	if (rc)
+		goto cleanup;
+	rc = target_open(&c.target, cfg.pid, err, sizeof(err));
+	if (rc)
+		goto cleanup;
+	c.probes = probes__new(&cfg, &c.target, &rc, err, sizeof(err));
+	if (!c.probes)
+		goto cleanup;
+	http = http__new(&cfg.listen, collector_routes, collector_nroutes, &c, &rc, err,
+			 sizeof(err));
+	if (!http) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, sizeof(err), "cannot serve on %s: %s (choose another with --listen)",
+			 cfg.listen_str, why);
+		goto cleanup;
+	}
+	log_info("attached to pid %d (%s), %d probes; serving http://%s/metrics\n", cfg.pid,
+		 c.target.comm, probes__attached(c.probes), cfg.listen_str);
+
+	serve(&c, &sigs);
+	log_info("detaching from pid %d\n", cfg.pid);
+
+cleanup:
+	http__free(http);
+	probes__free(c.probes);
+	collector_fini(&c);
+	if (rc) {
+		log_err("%s\n", err);
+		return EXIT_START_FAILED;
+	}
+	return 0;
+}

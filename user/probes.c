@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+/* Loading, sizing and attaching bpf/probes.bpf.c; /status of its parts. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "mapdump.h"
+#include "probes_priv.h"
+
+const char *const status_names[STATUS_MAX] = { "success", "failure", "timeout", "cancelled" };
+
+static void set_defs(struct probes *p)
+{
+	struct probes_bpf *s = p->skel;
+	const struct probe_def defs[NPROBES] = {
+		{ "aet_probe_cycle_begin", s->progs.cycle_begin, &s->links.cycle_begin },
+		{ "aet_probe_cycle_end", s->progs.cycle_end, &s->links.cycle_end },
+		{ "aet_probe_task_begin", s->progs.task_begin, &s->links.task_begin },
+		{ "aet_probe_task_end", s->progs.task_end, &s->links.task_end },
+		{ "aet_probe_agent_begin", s->progs.agent_begin, &s->links.agent_begin },
+		{ "aet_probe_agent_end", s->progs.agent_end, &s->links.agent_end },
+		{ "aet_probe_event", s->progs.event, &s->links.event },
+	};
+
+	memcpy(p->defs, defs, sizeof(defs));
+}
+
+/* Inserts the "__overflow__" label sets that the programs fall back to when
+ * a family is full: they must exist before it can fill. */
+static int insert_overflow_keys(struct probes_bpf *s)
+{
+	struct bpf_map *series[] = { s->maps.task_series, s->maps.agent_series,
+				     s->maps.event_series };
+	__u32 idx = OVERFLOW_SERIES;
+	struct labels2 l = {};
+	int err;
+
+	memcpy(l.l1, OVERFLOW_LABEL, sizeof(OVERFLOW_LABEL));
+	memcpy(l.l2, OVERFLOW_LABEL, sizeof(OVERFLOW_LABEL));
+	for (size_t m = 0; m < sizeof(series) / sizeof(series[0]); m++) {
+		err = bpf_map__update_elem(series[m], &l, sizeof(l), &idx, sizeof(idx),
+					   BPF_NOEXIST);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static __u32 roundup_pow2(__u32 n)
+{
+	__u32 p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* Sizes every map from the configured bounds, before load. */
+static void size_maps(struct probes_bpf *s, const struct config *cfg)
+{
+	__u32 open = roundup_pow2(cfg->max_open), series = cfg->max_series + 1;
+
+	s->rodata->open_mask = open - 1;
+	s->rodata->max_series = cfg->max_series;
+	bpf_map__set_max_entries(s->maps.open_slots, open);
+	bpf_map__set_max_entries(s->maps.task_series, series);
+	bpf_map__set_max_entries(s->maps.agent_series, series);
+	bpf_map__set_max_entries(s->maps.task_hist, series * STATUS_MAX);
+	bpf_map__set_max_entries(s->maps.agent_hist, series * STATUS_MAX);
+	bpf_map__set_max_entries(s->maps.event_series, series);
+	bpf_map__set_max_entries(s->maps.event_counts, series);
+	/* Mapped too: /metrics scans it for the open tasks. */
+	bpf_map__set_map_flags(s->maps.open_slots, BPF_F_MMAPABLE);
+}
+
+static int map_in(struct bpf_map *m, struct mapped *out)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	out->stride = (bpf_map__value_size(m) + 7) & ~7UL;
+	out->n = bpf_map__max_entries(m);
+	out->len = (out->stride * out->n + page - 1) & ~(page - 1);
+	out->mem = mmap(NULL, out->len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+	if (out->mem == MAP_FAILED) {
+		out->mem = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+static void map_out(struct mapped *m)
+{
+	if (m->mem)
+		munmap(m->mem, m->len);
+}
+
+static int load(struct probes *p, const struct config *cfg, char *err, size_t len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
+	struct probes_bpf *s;
+	int rc;
+
+	s = p->skel = probes_bpf__open_opts(&opts);
+	if (!s) {
+		rc = -errno;
+		snprintf(err, len, "failed to open the BPF object: %s", strerror(-rc));
+		return rc;
+	}
+	s->rodata->targ_tgid = p->pid;
+	size_maps(s, cfg);
+	rc = probes_bpf__load(s);
+	if (rc == -EPERM || rc == -EACCES) {
+		snprintf(err, len,
+			 "not allowed to load BPF programs (%s): run as root, or with "
+			 "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
+			 strerror(-rc));
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, len, "failed to load BPF programs: %s (--log-level debug shows why)",
+			 strerror(-rc));
+		return rc;
+	}
+	rc = insert_overflow_keys(s) ?: map_in(s->maps.task_hist, &p->task_hist) ?:
+	     map_in(s->maps.agent_hist, &p->agent_hist) ?:
+	     map_in(s->maps.event_counts, &p->event_counts) ?:
+	     map_in(s->maps.open_slots, &p->open_slots);
+	if (rc)
+		snprintf(err, len, "failed to prepare the maps: %s", strerror(-rc));
+	return rc;
+}
+
+static int attach(struct probes *p, const char *lib_path, char *err, size_t len)
+{
+	for (int i = 0; i < NPROBES; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->defs[i].sym);
+		struct bpf_link *link;
+
+		link = bpf_program__attach_uprobe_opts(p->defs[i].prog, p->pid, lib_path, 0, &opts);
+		if (!link) {
+			int rc = -errno;
+
+			snprintf(err, len, "failed to attach %s in %s: %s", p->defs[i].sym,
+				 lib_path, strerror(-rc));
+			return rc;
+		}
+		*p->defs[i].link = link; /* probes_bpf__destroy() detaches it */
+	}
+	return 0;
+}
+
+struct probes *probes__new(const struct config *cfg, const struct target *t, int *errp, char *err,
+			   size_t len)
+{
+	struct probes *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p) {
+		*errp = -ENOMEM;
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	p->pid = t->pid;
+	rc = load(p, cfg, err, len);
+	if (!rc) {
+		set_defs(p);
+		rc = attach(p, t->lib_path, err, len);
+	}
+	if (rc) {
+		*errp = rc;
+		probes__free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void probes__free(struct probes *p)
+{
+	if (!p)
+		return;
+	map_out(&p->task_hist);
+	map_out(&p->agent_hist);
+	map_out(&p->event_counts);
+	map_out(&p->open_slots);
+	probes_bpf__destroy(p->skel);
+	free(p);
+}
+
+int probes__count(const struct probes *p)
+{
+	(void)p;
+	return NPROBES;
+}
+
+int probes__attached(const struct probes *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < NPROBES; i++)
+		n += *p->defs[i].link != NULL;
+	return n;
+}
+
+static void count_entry(const void *key, const void *value, void *ctx)
+{
+	(void)key;
+	(void)value;
+	(void)ctx;
+}
+
+void probes__write_status(struct probes *p, struct buf *out)
+{
+	struct bpf_map *m;
+	bool first = true;
+
+	buf_puts(out, "\"probes\":[");
+	for (int i = 0; i < NPROBES; i++)
+		buf_printf(out, "%s{\"name\":\"%s\",\"program\":\"%s\",\"attached\":%s}",
+			   i ? "," : "", p->defs[i].sym, bpf_program__name(p->defs[i].prog),
+			   *p->defs[i].link ? "true" : "false");
+	buf_puts(out, "],\"programs\":[");
+	for (int i = 0; i < NPROBES; i++) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		bpf_obj_get_info_by_fd(bpf_program__fd(p->defs[i].prog), &info, &len);
+		buf_printf(out,
+			   "%s{\"name\":\"%s\",\"id\":%u,\"run_count\":%llu,"
+			   "\"run_time_ns\":%llu}",
+			   i ? "," : "", bpf_program__name(p->defs[i].prog), info.id,
+			   (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
+	}
+	buf_puts(out, "],\"maps\":[");
+	bpf_object__for_each_map (m, p->skel->obj) {
+		long n;
+
+		if (m == p->skel->maps.open_slots)
+			n = probes__open_count(p, -1);
+		else if (bpf_map__type(m) == BPF_MAP_TYPE_HASH)
+			n = map_dump(bpf_map__fd(m), bpf_map__key_size(m), bpf_map__value_size(m),
+				     count_entry, NULL);
+		else
+			continue; /* arrays are sized by the bounds above; .rodata is no table */
+		buf_printf(out, "%s{\"name\":\"%s\",\"entries\":%ld,\"max_entries\":%u}",
+			   first ? "" : ",", bpf_map__name(m), n, bpf_map__max_entries(m));
+		first = false;
+	}
+	buf_puts(out, "]");
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* The uprobes on the AET probe functions (bpf/probes.bpf.c) and their maps. */
+#ifndef AET_PROBES_USER_H
+#define AET_PROBES_USER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "target.h"
+
+struct probes;
+
+/* Opens, sizes, loads and attaches the programs to target t. Returns NULL
+ * with err naming the cause (and *errp = -errno); nothing stays attached. */
+struct probes *probes__new(const struct config *cfg, const struct target *t, int *errp, char *err,
+			   size_t len);
+void probes__free(struct probes *p);
+
+/* Number of probes, and how many are attached. */
+int probes__count(const struct probes *p);
+int probes__attached(const struct probes *p);
+
+/* Appends the exposition of every family the maps hold. Returns 0 or -errno. */
+int probes__write_metrics(struct probes *p, struct buf *out);
+
+/* Appends JSON members "probes", "programs" and "maps" (no braces). */
+void probes__write_status(struct probes *p, struct buf *out);
+
+#endif /* AET_PROBES_USER_H */

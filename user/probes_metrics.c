@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: MIT
+/* /metrics from the maps of bpf/probes.bpf.c, read at scrape time. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "expo.h"
+#include "mapdump.h"
+#include "probes_priv.h"
+
+static const char *const kind_names[KIND_MAX] = { "cycle", "task", "agent" };
+static const char *const family_names[FAM_MAX] = { "aet_tasks_total", "aet_agent_requests_total",
+						   "aet_events_total" };
+
+/* The families one scrape fills. */
+struct scrape {
+	struct family *tasks_total, *task_seconds, *active_tasks;
+	struct family *agent_requests, *agent_errors, *agent_seconds;
+	struct family *cycles_total, *cycle_seconds, *events_total;
+	int err;
+};
+
+/* The label sets of one family, copied out of its series map. */
+struct series_set {
+	struct labels2 *labels; /* by series index; unused ones zeroed */
+	bool *used;
+	size_t n;
+	int err;
+};
+
+static uint64_t hist_count(const struct hist *h)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < HIST_BUCKETS; i++)
+		n += h->buckets[i];
+	return n;
+}
+
+static void hist_add(struct hist *sum, const struct hist *h)
+{
+	for (int i = 0; i < HIST_BUCKETS; i++)
+		sum->buckets[i] += h->buckets[i];
+	sum->sum_ns += h->sum_ns;
+}
+
+static void add(struct scrape *s, struct family *f, const char *const *v, double value)
+{
+	int rc = family__add(f, v, value);
+
+	if (rc)
+		s->err = rc;
+}
+
+static void add_hist(struct scrape *s, struct family *f, const char *const *v, const struct hist *h)
+{
+	int rc = family__add_hist(f, v, (const uint64_t *)h->buckets, h->sum_ns / 1e9,
+				  hist_count(h));
+
+	if (rc)
+		s->err = rc;
+}
+
+static void on_series(const void *key, const void *value, void *ctx)
+{
+	const __u32 *idx = value;
+	struct series_set *set = ctx;
+
+	if (*idx >= set->n) {
+		set->err = -ERANGE;
+		return;
+	}
+	memcpy(&set->labels[*idx], key, sizeof(struct labels2));
+	set->used[*idx] = true;
+}
+
+static int series_read(struct bpf_map *m, struct series_set *set)
+{
+	long rc;
+
+	set->n = bpf_map__max_entries(m);
+	set->labels = calloc(set->n, sizeof(*set->labels));
+	set->used = calloc(set->n, sizeof(*set->used));
+	if (!set->labels || !set->used)
+		return -ENOMEM;
+	rc = map_dump(bpf_map__fd(m), sizeof(struct labels2), sizeof(__u32), on_series, set);
+	return rc < 0 ? (int)rc : set->err;
+}
+
+static void series_free(struct series_set *set)
+{
+	free(set->labels);
+	free(set->used);
+}
+
+/* aet_tasks_total, aet_task_duration_seconds and aet_active_tasks. */
+static void scrape_tasks(struct probes *p, struct scrape *s, const struct series_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const struct labels2 *l = &set->labels[i];
+		struct hist all = {};
+
+		if (!set->used[i])
+			continue;
+		for (int st = 0; st < STATUS_MAX; st++) {
+			const struct hist *h = mapped_at(&p->task_hist, i * STATUS_MAX + st);
+			uint64_t n = hist_count(h);
+
+			if (n)
+				add(s, s->tasks_total,
+				    (const char *const[]){ status_names[st], l->l2, l->l1 }, n);
+			hist_add(&all, h);
+		}
+		if (i == OVERFLOW_SERIES && !hist_count(&all))
+			continue; /* shown once something overflows */
+		if (hist_count(&all))
+			add_hist(s, s->task_seconds, (const char *const[]){ l->l1, l->l2 }, &all);
+		/* A mode with no task open still reports 0. */
+		add(s, s->active_tasks, (const char *const[]){ l->l2 }, 0);
+	}
+	for (size_t i = 0; i < p->open_slots.n; i++) {
+		const struct open_slot *o = mapped_at(&p->open_slots, i);
+
+		if (o->state == SLOT_OPEN && o->kind == KIND_TASK && o->series < set->n &&
+		    set->used[o->series])
+			add(s, s->active_tasks, (const char *const[]){ set->labels[o->series].l2 },
+			    1);
+	}
+}
+
+/* aet_agent_requests_total, aet_agent_errors_total, aet_agent_response_seconds. */
+static void scrape_agents(struct probes *p, struct scrape *s, const struct series_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const char *const v[] = { set->labels[i].l1, set->labels[i].l2 };
+		struct hist all = {};
+		uint64_t errors;
+
+		if (!set->used[i])
+			continue;
+		for (int st = 0; st < STATUS_MAX; st++)
+			hist_add(&all, mapped_at(&p->agent_hist, i * STATUS_MAX + st));
+		if (!hist_count(&all))
+			continue;
+		/* An error is a failure or a timeout; a cancelled request is not one. */
+		errors = hist_count(mapped_at(&p->agent_hist, i * STATUS_MAX + 1)) +
+			 hist_count(mapped_at(&p->agent_hist, i * STATUS_MAX + 2));
+		add(s, s->agent_requests, v, hist_count(&all));
+		add(s, s->agent_errors, v, errors);
+		add_hist(s, s->agent_seconds, v, &all);
+	}
+}
+
+static void scrape_events(struct probes *p, struct scrape *s, const struct series_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const __u64 *n = mapped_at(&p->event_counts, i);
+
+		if (set->used[i] && (*n || i != OVERFLOW_SERIES))
+			add(s, s->events_total, (const char *const[]){ set->labels[i].l1 }, *n);
+	}
+}
+
+static void scrape_cycles(struct probes *p, struct scrape *s)
+{
+	struct hist all = {}, h;
+
+	for (__u32 st = 0; st < STATUS_MAX; st++) {
+		if (bpf_map__lookup_elem(p->skel->maps.cycle_hist, &st, sizeof(st), &h, sizeof(h),
+					 0)) {
+			s->err = -errno;
+			return;
+		}
+		add(s, s->cycles_total, (const char *const[]){ status_names[st] }, hist_count(&h));
+		hist_add(&all, &h);
+	}
+	add_hist(s, s->cycle_seconds, NULL, &all);
+}
+
+long probes__open_count(const struct probes *p, int kind)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < p->open_slots.n; i++) {
+		const struct open_slot *o = mapped_at(&p->open_slots, i);
+
+		n += o->state == SLOT_OPEN && (kind < 0 || o->kind == (__u32)kind);
+	}
+	return n;
+}
+
+static const char *const l_status_mode_agent[] = { "status", "mode", "agent" };
+static const char *const l_agent_mode[] = { "agent", "mode" };
+static const char *const l_agent_operation[] = { "agent", "operation" };
+static const char *const l_mode[] = { "mode" };
+static const char *const l_status[] = { "status" };
+static const char *const l_event_type[] = { "event_type" };
+
+struct family_def {
+	size_t off; /* of the struct family * in struct scrape */
+	const char *name;
+	const char *help;
+	enum metric_type type;
+	int nlabels;
+	const char *const *labels;
+};
+
+#define FAMILY(field, name, help, type, labels)                           \
+	{                                                                 \
+		offsetof(struct scrape, field), name, help, type,         \
+			(int)(sizeof(labels) / sizeof(labels[0])), labels \
+	}
+
+static const struct family_def family_defs[] = {
+	FAMILY(tasks_total, "aet_tasks_total", "Tasks ended, by status, mode and agent.",
+	       METRIC_COUNTER, l_status_mode_agent),
+	FAMILY(task_seconds, "aet_task_duration_seconds",
+	       "Task duration from begin to end, in seconds.", METRIC_HISTOGRAM, l_agent_mode),
+	FAMILY(active_tasks, "aet_active_tasks", "Tasks begun and not yet ended, by mode.",
+	       METRIC_GAUGE, l_mode),
+	FAMILY(agent_requests, "aet_agent_requests_total", "Agent requests ended.", METRIC_COUNTER,
+	       l_agent_operation),
+	FAMILY(agent_errors, "aet_agent_errors_total",
+	       "Agent requests ended with status failure or timeout.", METRIC_COUNTER,
+	       l_agent_operation),
+	FAMILY(agent_seconds, "aet_agent_response_seconds",
+	       "Agent request duration from begin to end, in seconds.", METRIC_HISTOGRAM,
+	       l_agent_operation),
+	FAMILY(cycles_total, "aet_cycles_total", "Orchestrator cycles ended, by status.",
+	       METRIC_COUNTER, l_status),
+	{ offsetof(struct scrape, cycle_seconds), "aet_cycle_duration_seconds",
+	  "Orchestrator cycle duration from begin to end, in seconds.", METRIC_HISTOGRAM, 0, NULL },
+	FAMILY(events_total, "aet_events_total", "Event log entries, by event type.",
+	       METRIC_COUNTER, l_event_type),
+};
+
+#define NFAMILIES (sizeof(family_defs) / sizeof(family_defs[0]))
+
+static struct family **family_at(struct scrape *s, size_t i)
+{
+	return (struct family **)((char *)s + family_defs[i].off);
+}
+
+static void scrape_free(struct scrape *s)
+{
+	for (size_t i = 0; i < NFAMILIES; i++)
+		family__free(*family_at(s, i));
+}
+
+static int scrape_new(struct scrape *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < NFAMILIES; i++) {
+		const struct family_def *d = &family_defs[i];
+
+		*family_at(s, i) = family__new(d->name, d->help, d->type, d->nlabels, d->labels);
+		if (!*family_at(s, i))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Families of one label, filled from values[] by label_values[]. */
+static int write_by_label(struct buf *out, const char *name, const char *help,
+			  enum metric_type type, const char *label, const char *const *label_values,
+			  const double *values, int n)
+{
+	struct family *f = family__new(name, help, type, 1, &label);
+	int rc = f ? 0 : -ENOMEM;
+
+	for (int i = 0; i < n && !rc; i++)
+		rc = family__add(f, &label_values[i], values[i]);
+	if (!rc)
+		family__write(f, out);
+	family__free(f);
+	return rc;
+}
+
+/* aet_collector_* counters kept by the programs (enum collector_stat). */
+static int write_collector_stats(struct probes *p, struct buf *out)
+{
+	double v[STAT_MAX] = {};
+
+	for (__u32 i = 0; i < STAT_MAX; i++) {
+		__u64 n = 0;
+
+		bpf_map__lookup_elem(p->skel->maps.collector_stats, &i, sizeof(i), &n, sizeof(n),
+				     0);
+		v[i] = n;
+	}
+	return write_by_label(out, "aet_collector_unmatched_total",
+			      "Ends without their begin (or whose begin was not recorded), by kind.",
+			      METRIC_COUNTER, "kind", kind_names, &v[STAT_UNMATCHED], KIND_MAX) ?:
+	       write_by_label(out, "aet_collector_open_overflow_total",
+			      "Begins not recorded because their open slots were taken "
+			      "(see --max-open).",
+			      METRIC_COUNTER, "kind", kind_names, &v[STAT_OPEN_OVERFLOW], KIND_MAX) ?:
+	       write_by_label(out, "aet_collector_series_overflow_total",
+			      "Observations counted under \"__overflow__\" because the family "
+			      "had --max-series label sets.",
+			      METRIC_COUNTER, "family", family_names, &v[STAT_SERIES_OVERFLOW],
+			      FAM_MAX);
+}
+
+/* Attach state, and program run counts and times: the latter are non-zero
+ * only with kernel.bpf_stats_enabled=1, which costs every hit about 38 ns
+ * (DESIGN section 4), so it is opt-in. */
+static int write_program_stats(struct probes *p, struct buf *out)
+{
+	const char *syms[NPROBES], *names[NPROBES];
+	double attached[NPROBES], runs[NPROBES], secs[NPROBES];
+
+	for (int i = 0; i < NPROBES; i++) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		bpf_obj_get_info_by_fd(bpf_program__fd(p->defs[i].prog), &info, &len);
+		syms[i] = p->defs[i].sym;
+		names[i] = bpf_program__name(p->defs[i].prog);
+		attached[i] = *p->defs[i].link != NULL;
+		runs[i] = info.run_cnt;
+		secs[i] = info.run_time_ns / 1e9;
+	}
+	return write_by_label(out, "aet_collector_probe_attached",
+			      "1 when the probe is attached to the target, else 0.", METRIC_GAUGE,
+			      "probe", syms, attached, NPROBES) ?:
+	       write_by_label(out, "aet_collector_bpf_prog_runs_total",
+			      "Runs of each BPF program (counted with kernel.bpf_stats_enabled=1).",
+			      METRIC_COUNTER, "program", names, runs, NPROBES) ?:
+	       write_by_label(out, "aet_collector_bpf_run_seconds_total",
+			      "Time spent in each BPF program, without the uprobe trap around it "
+			      "(counted with kernel.bpf_stats_enabled=1).",
+			      METRIC_COUNTER, "program", names, secs, NPROBES);
+}
+
+int probes__write_metrics(struct probes *p, struct buf *out)
+{
+	struct series_set tasks = {}, agents = {}, events = {};
+	struct scrape s;
+	int rc;
+
+	rc = scrape_new(&s) ?: series_read(p->skel->maps.task_series, &tasks) ?:
+	     series_read(p->skel->maps.agent_series, &agents) ?:
+	     series_read(p->skel->maps.event_series, &events);
+	if (!rc) {
+		scrape_tasks(p, &s, &tasks);
+		scrape_agents(p, &s, &agents);
+		scrape_events(p, &s, &events);
+		scrape_cycles(p, &s);
+		rc = s.err;
+	}
+	for (size_t i = 0; i < NFAMILIES && !rc; i++)
+		family__write(*family_at(&s, i), out);
+	scrape_free(&s);
+	series_free(&tasks);
+	series_free(&agents);
+	series_free(&events);
+	return rc ?: write_collector_stats(p, out) ?: write_program_stats(p, out);
+}

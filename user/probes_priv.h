@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside struct probes: shared by probes.c (lifecycle) and probes_metrics.c. */
+#ifndef AET_PROBES_PRIV_H
+#define AET_PROBES_PRIV_H
+
+#include "probes.h"
+#include "probes.skel.h"
+#include "probes_maps.h"
+
+#define NPROBES 7
+
+struct probe_def {
+	const char *sym;
+	struct bpf_program *prog;
+	struct bpf_link **link;
+};
+
+/* An array map mapped into our memory (BPF_F_MMAPABLE): read in place. */
+struct mapped {
+	void *mem;
+	size_t len;
+	size_t stride; /* value size rounded up to 8, as the kernel lays it out */
+	size_t n;
+};
+
+struct probes {
+	struct probes_bpf *skel;
+	struct probe_def defs[NPROBES];
+	struct mapped task_hist, agent_hist, event_counts, open_slots;
+	int pid;
+};
+
+static inline const void *mapped_at(const struct mapped *m, size_t i)
+{
+	return (const char *)m->mem + i * m->stride;
+}
+
+extern const char *const status_names[STATUS_MAX];
+
+/* Open begins of kind (enum open_kind), or of every kind when kind < 0. */
+long probes__open_count(const struct probes *p, int kind);
+
+#endif /* AET_PROBES_PRIV_H */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* The observed AET process: identity, probe library, CPU and memory. */
+#ifndef AET_TARGET_H
+#define AET_TARGET_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROBE_LIBRARY "libaetprobe.so"
+
+struct target {
+	char lib_path[PATH_MAX]; /* the probe library, through /proc/PID/root */
+	char comm[17];
+	uint64_t start_time; /* ticks after boot: (pid, start_time) is the identity */
+	uint64_t rss_bytes;
+	uint64_t cpu_ticks; /* utime + stime at the last sample */
+	double cpu_percent; /* 100 = one core, over the last sample interval */
+	double sampled_at;  /* CLOCK_MONOTONIC seconds of the last sample */
+	int pid;
+	bool alive;
+};
+
+/* Checks that pid exists and has the probe library mapped; fills t. Returns
+ * 0 or -errno with err naming the cause and the fix. */
+int target_open(struct target *t, int pid, char *err, size_t len);
+
+/* Re-reads /proc/PID/stat: alive (same pid and start time), CPU, memory. */
+void target_sample(struct target *t);
+
+#endif /* AET_TARGET_H */
