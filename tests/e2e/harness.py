@@ -1,0 +1,240 @@
+"""Drives the real collector against the real reference workload.
+
+Everything here runs real processes: build/aet-collector loads its BPF
+programs into the running kernel, attaches to the workload's PID, and is
+scraped over HTTP.
+"""
+import gzip
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+COLLECTOR = os.path.join(BUILD, "aet-collector")
+LIBRARY = os.path.join(BUILD, "libaetprobe.so")
+WORKLOAD = os.path.join(ROOT, "tests", "workload", "aet_workload.py")
+PYTHON = "/usr/bin/python3"  # Debian's interpreter: the reference one
+
+STATUSES = ("success", "failure", "timeout", "cancelled")
+LABEL_MAX = 63
+
+
+def require_root():
+    """BPF needs root. In CI a missing privilege is a failure, elsewhere a loud skip."""
+    import pytest
+
+    if os.geteuid() == 0:
+        return
+    reason = "end-to-end tests load BPF programs and need root"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip("SKIPPED LOUDLY: " + reason)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def render_label(value):
+    """What the collector must print for a raw label value (see user/expo.h)."""
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    raw = raw.split(b"\0", 1)[0][:LABEL_MAX]
+    if len(raw) == LABEL_MAX:
+        raw = _drop_cut_sequence(raw)
+    out = []
+    i = 0
+    while i < len(raw):
+        n = _utf8_len(raw, i)
+        if n:
+            out.append(raw[i:i + n].decode("utf-8"))
+            i += n
+        else:
+            out.append("\ufffd")
+            i += 1
+    return "".join(out)
+
+
+def _utf8_len(raw, i):
+    """Length of the valid UTF-8 sequence at raw[i], or 0."""
+    for n in (1, 2, 3, 4):
+        try:
+            raw[i:i + n].decode("utf-8")
+            return n
+        except UnicodeDecodeError:
+            continue
+    return 0
+
+
+def _drop_cut_sequence(raw):
+    """Drops a multi-byte sequence that the 63-byte bound cut short."""
+    for back in (1, 2, 3):
+        if len(raw) < back:
+            break
+        lead = raw[-back]
+        if lead & 0xC0 == 0x80:
+            continue  # a continuation byte: look further back
+        need = 2 if lead & 0xE0 == 0xC0 else 3 if lead & 0xF0 == 0xE0 else \
+            4 if lead & 0xF8 == 0xF0 else 1
+        return raw[:-back] if need > back else raw
+    return raw
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?')
+
+
+def _unescape(s):
+    return re.sub(r'\\(.)', lambda m: {"n": "\n", "\\": "\\", '"': '"'}[m.group(1)], s)
+
+
+def parse_exposition(text):
+    """Returns ({(name, frozenset(labels)): value}, {family: type})."""
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            types[name] = kind
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        assert m, "unparseable exposition line: %r" % line
+        labels = {}
+        if m.group(3):
+            pos = 0
+            body = m.group(3)
+            while pos < len(body):
+                lm = _LABEL.match(body, pos)
+                assert lm, "bad labels in %r" % line
+                labels[lm.group(1)] = _unescape(lm.group(2))
+                pos = lm.end()
+        key = (m.group(1), frozenset(labels.items()))
+        assert key not in samples, "duplicate series %r" % line
+        samples[key] = float(m.group(4))
+    return samples, types
+
+
+def select(samples, name, **labels):
+    """The samples of one metric name whose labels include labels."""
+    want = set(labels.items())
+    return {dict(k[1]).__repr__(): v for k, v in samples.items()
+            if k[0] == name and want <= k[1]}
+
+
+def by_labels(samples, name):
+    """{frozenset(labels): value} of one metric name."""
+    return {k[1]: v for k, v in samples.items() if k[0] == name}
+
+
+class Workload:
+    """The reference workload, started and held until go()."""
+
+    def __init__(self, tmp_path, *args, user=None, env=None):
+        self.truth_path = os.path.join(str(tmp_path), "truth.json")
+        cmd = [PYTHON, WORKLOAD, "--wait", "--truth", self.truth_path,
+               "--dir", os.path.join(str(tmp_path), "work"), *args]
+        e = dict(os.environ, AETPROBE_LIBRARY=LIBRARY)
+        e.update(env or {})
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=e, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("READY "), "workload did not start: %r %s" % (
+            line, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        self.pid = int(line.split()[1])
+
+    def go(self, timeout=120):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        _, err = self.proc.communicate(timeout=timeout)
+        assert self.proc.returncode == 0, "workload failed: %s" % err
+        with open(self.truth_path) as f:
+            return json.load(f)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+class Collector:
+    """build/aet-collector attached to a pid, serving on a free port."""
+
+    def __init__(self, pid, *args):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen(
+            [COLLECTOR, "--pid", str(pid), "--listen", "127.0.0.1:%d" % self.port, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("collector exited %d: %s" % (
+                    self.proc.returncode, self.proc.stderr.read()))
+            try:
+                if self.get("/ready")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("collector not ready in 20 s")
+
+    def get(self, path, method="GET", headers=None):
+        """Returns (status, headers, body bytes); HTTP errors are answers too."""
+        req = urllib.request.Request(self.url + path, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def metrics(self):
+        status, headers, body = self.get("/metrics")
+        assert status == 200, body
+        return body.decode("utf-8")
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stops the collector; returns (exit status, stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        _, err = self.proc.communicate(timeout=20)
+        return self.proc.returncode, err
+
+
+def run_collector(*args, timeout=30, **kw):
+    """Runs the collector expecting it to exit; returns CompletedProcess."""
+    return subprocess.run([COLLECTOR, *args], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def our_programs():
+    """Names of the BPF programs of this project still loaded in the kernel."""
+    out = subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True,
+                         text=True, check=True).stdout
+    ours = {"cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin",
+            "agent_end", "event"}
+    return sorted(p.get("name") for p in json.loads(out) if p.get("name") in ours)
+
+
+def promtool_check(text):
+    """Runs `promtool check metrics` on an exposition; returns (ok, output)."""
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True)
+    return r.returncode == 0, r.stdout + r.stderr
+
+
+def gunzip(body):
+    return gzip.decompress(body)
+
+
+if __name__ == "__main__":
+    sys.exit("a helper module of the end-to-end tests; run make test")
