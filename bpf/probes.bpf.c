@@ -18,6 +18,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "probes_maps.h"
+#include "hist.bpf.h"
 
 #define READ_ONCE(x)	 (*(const volatile typeof(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
@@ -113,26 +114,6 @@ static __always_inline __u32 status_index(__s32 status)
 {
 	/* DESIGN section 2: anything but 0..3 counts as failure. */
 	return status >= 0 && status < STATUS_MAX ? status : 1;
-}
-
-static __always_inline void hist_observe(void *map, __u32 idx, __u64 ns)
-{
-	static const __u64 bounds[HIST_FINITE] = HIST_BOUNDS_NS;
-	struct hist *h = bpf_map_lookup_elem(map, &idx);
-	__u32 b = HIST_FINITE;
-
-	if (!h)
-		return;
-#pragma unroll
-	for (__u32 i = 0; i < HIST_FINITE; i++) {
-		if (ns <= bounds[i]) { /* Prometheus buckets are le: <= */
-			b = i;
-			break;
-		}
-	}
-	if (b < HIST_BUCKETS)
-		__sync_fetch_and_add(&h->buckets[b], 1);
-	__sync_fetch_and_add(&h->sum_ns, ns);
 }
 
 /* Reads a label value from the target: at most 63 bytes. dst must be zeroed:
@@ -297,7 +278,9 @@ static __always_inline int op_end(__u32 kind, void *hist_map, __u64 id, __s32 st
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct open_slot s;
+	struct hist *h;
 	__u64 now;
+	__u32 idx;
 
 	if (!is_target(tgid))
 		return 0;
@@ -306,7 +289,10 @@ static __always_inline int op_end(__u32 kind, void *hist_map, __u64 id, __s32 st
 		stat_inc(STAT_UNMATCHED + kind);
 		return 0;
 	}
-	hist_observe(hist_map, s.series * STATUS_MAX + status_index(status), now - s.start_ns);
+	idx = s.series * STATUS_MAX + status_index(status);
+	h = bpf_map_lookup_elem(hist_map, &idx);
+	if (h)
+		hist_observe(h, now - s.start_ns);
 	return 0;
 }
 

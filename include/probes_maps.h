@@ -7,7 +7,7 @@
 #ifndef AET_PROBES_MAPS_H
 #define AET_PROBES_MAPS_H
 
-#include "hist.h"
+#include "hist_map.h"
 
 #define LABEL_LEN	64 /* a label value: at most 63 bytes and a NUL */
 #define OVERFLOW_LABEL	"__overflow__"
@@ -78,14 +78,7 @@ struct label_cache_entry {
 	__u32 pad;
 };
 
-/*
- * A histogram of durations: per-bucket counts (not cumulative; the last is
- * +Inf) and their sum. The count is the sum of the buckets. task_hist and
- * agent_hist hold one per (series, status), at series * STATUS_MAX + status.
- */
-struct hist {
-	__u64 buckets[HIST_BUCKETS];
-	__u64 sum_ns;
-};
+/* task_hist and agent_hist hold a struct hist (include/hist.h) per (series,
+ * status), at series * STATUS_MAX + status. */
 
 #endif /* AET_PROBES_MAPS_H */

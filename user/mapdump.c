@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "mapdump.h"
 
@@ -75,4 +79,26 @@ long map_dump(int fd, size_t ksz, size_t vsz, map_entry_fn fn, void *ctx)
 		return err;
 	}
 	return n;
+}
+
+int mapped_open(struct bpf_map *m, struct mapped *out)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	out->stride = (bpf_map__value_size(m) + 7) & ~7UL;
+	out->n = bpf_map__max_entries(m);
+	out->len = (out->stride * out->n + page - 1) & ~(page - 1);
+	out->mem = mmap(NULL, out->len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+	if (out->mem == MAP_FAILED) {
+		out->mem = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+void mapped_close(struct mapped *m)
+{
+	if (m->mem)
+		munmap(m->mem, m->len);
+	m->mem = NULL;
 }

@@ -11,4 +11,23 @@ typedef void (*map_entry_fn)(const void *key, const void *value, void *ctx);
  * -errno. Entries added or removed meanwhile may or may not be seen. */
 long map_dump(int fd, size_t key_size, size_t value_size, map_entry_fn fn, void *ctx);
 
+/* An array map mapped into our memory (BPF_F_MMAPABLE): read in place. */
+struct mapped {
+	void *mem;
+	size_t len;
+	size_t stride; /* value size rounded up to 8, as the kernel lays it out */
+	size_t n;
+};
+
+struct bpf_map;
+
+/* Maps the array map m read-only. Returns 0 or -errno. */
+int mapped_open(struct bpf_map *m, struct mapped *out);
+void mapped_close(struct mapped *m); /* does nothing for a zeroed one */
+
+static inline const void *mapped_at(const struct mapped *m, size_t i)
+{
+	return (const char *)m->mem + i * m->stride;
+}
+
 #endif /* AET_MAPDUMP_H */

@@ -3,8 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -78,27 +76,6 @@ static void size_maps(struct probes_bpf *s, const struct config *cfg)
 	bpf_map__set_map_flags(s->maps.open_slots, BPF_F_MMAPABLE);
 }
 
-static int map_in(struct bpf_map *m, struct mapped *out)
-{
-	long page = sysconf(_SC_PAGESIZE);
-
-	out->stride = (bpf_map__value_size(m) + 7) & ~7UL;
-	out->n = bpf_map__max_entries(m);
-	out->len = (out->stride * out->n + page - 1) & ~(page - 1);
-	out->mem = mmap(NULL, out->len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
-	if (out->mem == MAP_FAILED) {
-		out->mem = NULL;
-		return -errno;
-	}
-	return 0;
-}
-
-static void map_out(struct mapped *m)
-{
-	if (m->mem)
-		munmap(m->mem, m->len);
-}
-
 static int load(struct probes *p, const struct config *cfg, char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
@@ -126,10 +103,10 @@ static int load(struct probes *p, const struct config *cfg, char *err, size_t le
 			 strerror(-rc));
 		return rc;
 	}
-	rc = insert_overflow_keys(s) ?: map_in(s->maps.task_hist, &p->task_hist) ?:
-	     map_in(s->maps.agent_hist, &p->agent_hist) ?:
-	     map_in(s->maps.event_counts, &p->event_counts) ?:
-	     map_in(s->maps.open_slots, &p->open_slots);
+	rc = insert_overflow_keys(s) ?: mapped_open(s->maps.task_hist, &p->task_hist) ?:
+	     mapped_open(s->maps.agent_hist, &p->agent_hist) ?:
+	     mapped_open(s->maps.event_counts, &p->event_counts) ?:
+	     mapped_open(s->maps.open_slots, &p->open_slots);
 	if (rc)
 		snprintf(err, len, "failed to prepare the maps: %s", strerror(-rc));
 	return rc;
@@ -183,10 +160,10 @@ void probes__free(struct probes *p)
 {
 	if (!p)
 		return;
-	map_out(&p->task_hist);
-	map_out(&p->agent_hist);
-	map_out(&p->event_counts);
-	map_out(&p->open_slots);
+	mapped_close(&p->task_hist);
+	mapped_close(&p->agent_hist);
+	mapped_close(&p->event_counts);
+	mapped_close(&p->open_slots);
 	probes_bpf__destroy(p->skel);
 	free(p);
 }

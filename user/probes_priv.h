@@ -3,6 +3,7 @@
 #ifndef AET_PROBES_PRIV_H
 #define AET_PROBES_PRIV_H
 
+#include "mapdump.h"
 #include "probes.h"
 #include "probes.skel.h"
 #include "probes_maps.h"
@@ -15,25 +16,12 @@ struct probe_def {
 	struct bpf_link **link;
 };
 
-/* An array map mapped into our memory (BPF_F_MMAPABLE): read in place. */
-struct mapped {
-	void *mem;
-	size_t len;
-	size_t stride; /* value size rounded up to 8, as the kernel lays it out */
-	size_t n;
-};
-
 struct probes {
 	struct probes_bpf *skel;
 	struct probe_def defs[NPROBES];
 	struct mapped task_hist, agent_hist, event_counts, open_slots;
 	int pid;
 };
-
-static inline const void *mapped_at(const struct mapped *m, size_t i)
-{
-	return (const char *)m->mem + i * m->stride;
-}
 
 extern const char *const status_names[STATUS_MAX];
 
