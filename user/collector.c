@@ -35,6 +35,7 @@ void collector_tick(struct collector *c)
 {
 	pthread_mutex_lock(&c->lock);
 	target_sample(&c->target);
+	files__tick(c->files);
 	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -126,7 +127,8 @@ static int render_metrics(void *ctx, struct buf *out)
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
-	rc = probes__write_metrics(c->probes, out) ?: write_target(c, out) ?:
+	rc = probes__write_metrics(c->probes, out) ?: files__write_metrics(c->files, out) ?:
+	     write_target(c, out) ?:
 	     write_process(c, out) ?:
 	     write_one(out, "aet_collector_scrape_duration_seconds",
 		       "Time the previous /metrics took to render.", METRIC_GAUGE,
@@ -167,8 +169,8 @@ static int render_ready(void *ctx, struct buf *out)
 
 	pthread_mutex_lock(&c->lock);
 	alive = c->target.alive;
-	attached = probes__attached(c->probes);
-	count = probes__count(c->probes);
+	attached = probes__attached(c->probes) + files__attached(c->files);
+	count = probes__count(c->probes) + files__count(c->files);
 	pthread_mutex_unlock(&c->lock);
 	ready = alive && attached == count;
 	buf_printf(out, "{\"ready\":%s,\"checks\":[", ready ? "true" : "false");
@@ -202,6 +204,8 @@ static int render_status(void *ctx, struct buf *out)
 		   "\"max_open\":%u,",
 		   (unsigned long long)c->scrapes, c->cfg->max_series, c->cfg->max_open);
 	probes__write_status(c->probes, out);
+	buf_puts(out, ",");
+	files__write_status(c->files, out);
 	pthread_mutex_unlock(&c->lock);
 	buf_puts(out, "}\n");
 	return 200;

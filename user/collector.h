@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "files.h"
 #include "http.h"
 #include "probes.h"
 #include "target.h"
@@ -18,6 +19,7 @@ struct collector {
 	const struct config *cfg;
 	struct target target;
 	struct probes *probes;
+	struct files *files;
 	double started_at;     /* CLOCK_REALTIME seconds */
 	double started_mono;   /* CLOCK_MONOTONIC seconds */
 	double heartbeat;      /* CLOCK_MONOTONIC seconds of the last tick */

@@ -20,6 +20,9 @@ const char config_usage[] =
 	"      --max-series N     label sets kept per family before \"__overflow__\"\n"
 	"                         (default 4096)\n"
 	"      --max-open N       begins awaiting their end (default 16384)\n"
+	"      --file-root DIR    count file operations under DIR only (repeatable,\n"
+	"                         at most 8); default: every regular file\n"
+	"      --max-files N      regular files followed while open (default 65536)\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"      --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help             print this help and exit\n"
@@ -31,6 +34,8 @@ const char config_usage[] =
 enum {
 	OPT_MAX_SERIES = 256,
 	OPT_MAX_OPEN,
+	OPT_MAX_FILES,
+	OPT_FILE_ROOT,
 	OPT_BTF,
 	OPT_LOG_LEVEL,
 };
@@ -40,6 +45,8 @@ static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
+	{ "max-files", required_argument, NULL, OPT_MAX_FILES },
+	{ "file-root", required_argument, NULL, OPT_FILE_ROOT },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, 'h' },
@@ -117,6 +124,7 @@ static void config_defaults(struct config *cfg)
 	snprintf(cfg->listen_str, sizeof(cfg->listen_str), "%s", DEFAULT_LISTEN);
 	cfg->max_series = DEFAULT_MAX_SERIES;
 	cfg->max_open = DEFAULT_MAX_OPEN;
+	cfg->max_files = DEFAULT_MAX_FILES;
 	cfg->log_level = LOG_INFO;
 }
 
@@ -146,6 +154,21 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 			if (parse_ulong(optarg, 1, 1UL << 20, &v))
 				goto bad_value;
 			*(opt == OPT_MAX_SERIES ? &cfg->max_series : &cfg->max_open) = v;
+			break;
+		case OPT_MAX_FILES:
+			if (parse_ulong(optarg, 1, 1UL << 22, &v))
+				goto bad_value;
+			cfg->max_files = v;
+			break;
+		case OPT_FILE_ROOT:
+			if (cfg->nfile_roots == CONFIG_MAX_ROOTS) {
+				snprintf(err, len, "at most %d --file-root", CONFIG_MAX_ROOTS);
+				return CONFIG_ERROR;
+			}
+			/* Absolute, at most 126 bytes: matched in the kernel (files.bpf.c). */
+			if (optarg[0] != '/' || strlen(optarg) > 126)
+				goto bad_value;
+			cfg->file_roots[cfg->nfile_roots++] = optarg;
 			break;
 		case OPT_BTF:
 			cfg->btf_path = optarg;

@@ -10,13 +10,18 @@
 #define DEFAULT_LISTEN	   "127.0.0.1:9478"
 #define DEFAULT_MAX_SERIES 4096
 #define DEFAULT_MAX_OPEN   16384
+#define DEFAULT_MAX_FILES  65536
+#define CONFIG_MAX_ROOTS   8 /* MAX_FILE_ROOTS of include/files_maps.h */
 
 struct config {
-	struct sockaddr_storage listen; /* AF_INET or AF_INET6 */
-	char listen_str[64];		/* as given, for messages */
-	const char *btf_path;		/* NULL: the kernel's own BTF */
-	uint32_t max_series;		/* label sets per bounded family */
-	uint32_t max_open;		/* open begins awaiting their end */
+	struct sockaddr_storage listen;		  /* AF_INET or AF_INET6 */
+	char listen_str[64];			  /* as given, for messages */
+	const char *btf_path;			  /* NULL: the kernel's own BTF */
+	uint32_t max_series;			  /* label sets per bounded family */
+	uint32_t max_open;			  /* open begins awaiting their end */
+	uint32_t max_files;			  /* regular files open in the targets */
+	const char *file_roots[CONFIG_MAX_ROOTS]; /* --file-root, as given */
+	int nfile_roots;
 	int pid;
 	int log_level;
 };

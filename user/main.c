@@ -101,6 +101,9 @@ int main(int argc, char **argv)
 	c.probes = probes__new(&cfg, &c.target, &rc, err, sizeof(err));
 	if (!c.probes)
 		goto cleanup;
+	c.files = files__new(&cfg, &c.target, &rc, err, sizeof(err));
+	if (!c.files)
+		goto cleanup;
 	http = http__new(&cfg.listen, collector_routes, collector_nroutes, &c, &rc, err,
 			 sizeof(err));
 	if (!http) {
@@ -111,14 +114,17 @@ int main(int argc, char **argv)
 			 cfg.listen_str, why);
 		goto cleanup;
 	}
-	log_info("attached to pid %d (%s), %d probes; serving http://%s/metrics\n", cfg.pid,
-		 c.target.comm, probes__attached(c.probes), cfg.listen_str);
+	log_info("attached to pid %d (%s): %d probes, %d syscall programs; serving "
+		 "http://%s/metrics\n",
+		 cfg.pid, c.target.comm, probes__attached(c.probes), files__attached(c.files),
+		 cfg.listen_str);
 
 	serve(&c, &sigs);
 	log_info("detaching from pid %d\n", cfg.pid);
 
 cleanup:
 	http__free(http);
+	files__free(c.files);
 	probes__free(c.probes);
 	collector_fini(&c);
 	if (rc) {

@@ -169,11 +169,13 @@ class Workload:
 class Collector:
     """build/aet-collector attached to a pid, serving on a free port."""
 
-    def __init__(self, pid, *args):
+    def __init__(self, pid, *args, wrap=()):
+        """wrap: a command the collector runs under (unshare, setpriv, ...)."""
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.proc = subprocess.Popen(
-            [COLLECTOR, "--pid", str(pid), "--listen", "127.0.0.1:%d" % self.port, *args],
+            [*wrap, COLLECTOR, "--pid", str(pid), "--listen", "127.0.0.1:%d" % self.port,
+             *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -220,9 +222,12 @@ def our_programs():
     """Names of the BPF programs of this project still loaded in the kernel."""
     out = subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True,
                          text=True, check=True).stdout
-    ours = {"cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin",
-            "agent_end", "event"}
-    return sorted(p.get("name") for p in json.loads(out) if p.get("name") in ours)
+    probes = {"cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin",
+              "agent_end", "event"}
+
+    def ours(name):
+        return name in probes or name.startswith(("enter_", "exit_", "follow_"))
+    return sorted(p["name"] for p in json.loads(out) if ours(p.get("name", "")))
 
 
 def promtool_check(text):

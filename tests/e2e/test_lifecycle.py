@@ -164,7 +164,7 @@ def test_sigterm_and_sigint_detach_everything(tmp_path):
         wl = Workload(tmp_path, "--tasks", "20")
         try:
             col = Collector(wl.pid)
-            assert len(our_programs()) == 7
+            assert len(our_programs()) == 7 + 41  # probes, file and follow programs
             code, err = col.stop(sig)
             assert code == 0, err
             assert our_programs() == []

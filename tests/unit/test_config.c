@@ -51,6 +51,35 @@ Test(config, every_option)
 	cr_assert_eq(cfg.log_level, LOG_DEBUG);
 }
 
+Test(config, file_roots)
+{
+	char **argv =
+		ARGV("-p", "1", "--file-root", "/srv/a", "--file-root=/b", "--max-files", "9");
+	struct config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(parse(&cfg, err, 8, argv), CONFIG_RUN, "%s", err);
+	cr_assert_eq(cfg.nfile_roots, 2);
+	cr_assert_str_eq(cfg.file_roots[0], "/srv/a");
+	cr_assert_str_eq(cfg.file_roots[1], "/b");
+	cr_assert_eq(cfg.max_files, 9);
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("-p", "1")), CONFIG_RUN);
+	cr_assert_eq(cfg.nfile_roots, 0);
+	cr_assert_eq(cfg.max_files, DEFAULT_MAX_FILES);
+}
+
+Test(config, too_many_file_roots)
+{
+	char **argv = ARGV("-p", "1", "--file-root=/1", "--file-root=/2", "--file-root=/3",
+			   "--file-root=/4", "--file-root=/5", "--file-root=/6", "--file-root=/7",
+			   "--file-root=/8", "--file-root=/9");
+	struct config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(parse(&cfg, err, 12, argv), CONFIG_ERROR);
+	cr_assert_str_eq(err, "at most 8 --file-root");
+}
+
 Test(config, help_and_version)
 {
 	struct config cfg;
@@ -87,6 +116,9 @@ ParameterizedTestParameters(config, errors)
 		{ 5,
 		  { "c", "-p", "1", "--log-level", "loud" },
 		  "invalid value 'loud' for --log-level (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--file-root", "relative" },
+		  "invalid value 'relative' for --file-root (see --help)" },
 	};
 
 	return cr_make_param_array(struct bad_args, params, sizeof(params) / sizeof(params[0]));

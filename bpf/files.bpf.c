@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * File operations of the target processes, from per-syscall tracepoints,
+ * and the processes followed: the target and the children it forks.
+ *
+ * These programs run for every syscall of every process on the host, so a
+ * process that is not a target leaves after one bit test in an array (no
+ * hash lookup): DESIGN section 3 wants non-targets to pay as little as
+ * possible.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "file_syscalls.h"
+#include "files_maps.h"
+#include "hist.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define AT_FDCWD     -100
+#define AT_REMOVEDIR 0x200
+#define S_IFMT	     00170000
+#define S_IFREG	     0100000
+#define ROOT_WORDS   (ROOT_PATH_LEN / 8)
+#define DENTRY_DEPTH 32 /* directories walked up from a relative path's base */
+
+/* Set by user space before load: the --file-root directories. */
+const volatile __u32 nroots = 0;
+const volatile __u32 root_len[MAX_FILE_ROOTS] = {};
+const volatile __u64 root_words[MAX_FILE_ROOTS][ROOT_WORDS] = {}; /* path, zero-padded */
+const volatile __u64 root_ino[MAX_FILE_ROOTS] = {};
+const volatile __u32 root_dev[MAX_FILE_ROOTS] = {}; /* the kernel's dev_t encoding */
+
+/* The followed processes: bit tgid, one u64 word per 64 pids up to
+ * kernel.pid_max (user space sizes it before load). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} targets SEC(".maps");
+
+/* Regular files the targets opened under a root: --max-files. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fd_key);
+	__type(value, __u32);
+} tracked_fds SEC(".maps");
+
+/* A timed syscall per target thread; a thread is in one syscall at a time,
+ * so the bound is the target's thread count (sized by --max-open). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+/* aet_file_operations_total and aet_file_operation_seconds: a histogram per
+ * (operation, status), at op * FILE_STATUS_MAX + status. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FOP_MAX *FILE_STATUS_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct hist);
+} file_hist SEC(".maps");
+
+/* aet_file_bytes_total: bytes read and written, by operation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FOP_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} file_bytes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FSTAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} file_stats SEC(".maps");
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	__u32 word = tgid >> 6;
+	__u64 *bits = bpf_map_lookup_elem(&targets, &word);
+
+	return bits && (*bits >> (tgid & 63)) & 1;
+}
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&file_stats, &idx);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+/* The open file behind fd in the current task, or NULL. */
+static __always_inline struct file *fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Whether directory d is a root or below one. The walk stops at its
+ * filesystem's root: a mount below a root is not followed. */
+static __always_inline bool dentry_under_root(struct dentry *d)
+{
+	for (int depth = 0; depth < DENTRY_DEPTH && d; depth++) {
+		__u64 ino = BPF_CORE_READ(d, d_inode, i_ino);
+		__u32 dev = BPF_CORE_READ(d, d_sb, s_dev);
+		struct dentry *parent;
+
+		for (__u32 r = 0; r < MAX_FILE_ROOTS && r < nroots; r++)
+			if (ino == root_ino[r] && dev == root_dev[r])
+				return true;
+		parent = BPF_CORE_READ(d, d_parent);
+		if (parent == d)
+			return false;
+		d = parent;
+	}
+	return false;
+}
+
+/* Whether absolute path p (zero-padded, ROOT_PATH_LEN bytes read) is root r
+ * or below it: compared a word at a time, then the byte after the prefix
+ * must end the path or a component. */
+static __always_inline bool path_has_root(const __u64 *p, __u32 r)
+{
+	__u32 len = root_len[r], full = len / 8, rem = len % 8;
+	const char *c = (const char *)p;
+	char next;
+
+	for (__u32 w = 0; w < ROOT_WORDS; w++) {
+		if (w < full && p[w] != root_words[r][w])
+			return false;
+		if (w == full && rem && (p[w] ^ root_words[r][w]) & ((1ULL << (rem * 8)) - 1))
+			return false;
+	}
+	next = c[len & (ROOT_PATH_LEN - 1)];
+	return next == '/' || next == '\0';
+}
+
+/* Whether the path argument of a syscall names something under a root: by
+ * its text when absolute, else by walking up from its base directory (the
+ * working directory, or dirfd). */
+static __always_inline bool path_matches(int dirfd, const char *upath)
+{
+	__u64 words[ROOT_WORDS] = {};
+	struct task_struct *task;
+	struct dentry *base;
+
+	if (!nroots)
+		return true;
+	if (bpf_probe_read_user_str(words, sizeof(words), upath) <= 0)
+		return false;
+	if (((const char *)words)[0] == '/') {
+		for (__u32 r = 0; r < MAX_FILE_ROOTS && r < nroots; r++)
+			if (path_has_root(words, r))
+				return true;
+		return false;
+	}
+	task = (struct task_struct *)bpf_get_current_task();
+	if (dirfd == AT_FDCWD)
+		base = BPF_CORE_READ(task, fs, pwd.dentry);
+	else
+		base = BPF_CORE_READ(fd_file(task, dirfd), f_path.dentry);
+	return dentry_under_root(base);
+}
+
+static __always_inline void begin(__u64 pid_tgid, __u32 op, int fd)
+{
+	struct inflight in = { .start_ns = bpf_ktime_get_ns(), .op = op, .fd = fd };
+
+	if (bpf_map_update_elem(&inflight, &pid_tgid, &in, BPF_ANY))
+		stat_inc(FSTAT_INFLIGHT_FULL);
+}
+
+/* read, write, fsync and the like: timed when fd is a tracked file. */
+static __always_inline int enter_fd(__u32 op, int fd)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+
+	if (is_target(key.tgid) && bpf_map_lookup_elem(&tracked_fds, &key))
+		begin(pid_tgid, op, fd);
+	return 0;
+}
+
+/* open, unlink, rename, mkdir, rmdir: timed when the path is under a root. */
+static __always_inline int enter_path(__u32 op, int dirfd, const char *path)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (is_target(pid_tgid >> 32) && path_matches(dirfd, path))
+		begin(pid_tgid, op, -1);
+	return 0;
+}
+
+static __always_inline bool is_regular(int fd)
+{
+	struct file *f = fd_file((struct task_struct *)bpf_get_current_task(), fd);
+
+	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFREG;
+}
+
+/* An open that succeeded: a regular file is tracked from now on; anything
+ * else (a directory, a device, a FIFO) is no file operation at all. */
+static __always_inline bool track_open(__u32 tgid, int fd)
+{
+	struct fd_key key = { .tgid = tgid, .fd = fd };
+	__u32 one = 1;
+
+	if (!is_regular(fd))
+		return false;
+	if (bpf_map_update_elem(&tracked_fds, &key, &one, BPF_ANY))
+		stat_inc(FSTAT_FDS_FULL);
+	return true;
+}
+
+static __always_inline int exit_any(long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct inflight *in;
+	__u64 now, start;
+	__u32 op, idx;
+	struct hist *h;
+
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+	in = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	if (!in)
+		return 0;
+	now = bpf_ktime_get_ns();
+	start = in->start_ns;
+	op = in->op;
+	bpf_map_delete_elem(&inflight, &pid_tgid);
+	if (op == FOP_OPEN && ret >= 0 && !track_open(pid_tgid >> 32, ret))
+		return 0;
+	if ((op == FOP_READ || op == FOP_WRITE) && ret > 0) {
+		__u64 *bytes = bpf_map_lookup_elem(&file_bytes, &op);
+
+		if (bytes)
+			__sync_fetch_and_add(bytes, ret);
+	}
+	idx = op * FILE_STATUS_MAX + (ret < 0);
+	h = bpf_map_lookup_elem(&file_hist, &idx);
+	if (h)
+		hist_observe(h, now - start);
+	return 0;
+}
+
+#define EXIT(sys)                                            \
+	SEC("tracepoint/syscalls/sys_exit_" #sys)            \
+	int exit_##sys(struct trace_event_raw_sys_exit *ctx) \
+	{                                                    \
+		return exit_any(ctx->ret);                   \
+	}
+
+#define ENTER_FD(sys, op)                                      \
+	SEC("tracepoint/syscalls/sys_enter_" #sys)             \
+	int enter_##sys(struct trace_event_raw_sys_enter *ctx) \
+	{                                                      \
+		return enter_fd(op, (int)ctx->args[0]);        \
+	}                                                      \
+	EXIT(sys)
+
+#define ENTER_PATH(sys, op, dirfd_arg, path_arg)                                      \
+	SEC("tracepoint/syscalls/sys_enter_" #sys)                                    \
+	int enter_##sys(struct trace_event_raw_sys_enter *ctx)                        \
+	{                                                                             \
+		int dirfd = dirfd_arg < 0 ? AT_FDCWD : (int)ctx->args[dirfd_arg & 7]; \
+		return enter_path(op, dirfd, (const char *)ctx->args[path_arg]);      \
+	}                                                                             \
+	EXIT(sys)
+
+FILE_SYSCALLS(ENTER_FD, ENTER_PATH)
+
+/* unlinkat is rmdir with AT_REMOVEDIR. */
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 op = ctx->args[2] & AT_REMOVEDIR ? FOP_RMDIR : FOP_UNLINK;
+
+	return enter_path(op, (int)ctx->args[0], (const char *)ctx->args[1]);
+}
+EXIT(unlinkat)
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = (int)ctx->args[0] };
+
+	if (is_target(key.tgid))
+		bpf_map_delete_elem(&tracked_fds, &key);
+	return 0;
+}
+
+/* A target's fork makes a followed process; a new thread shares its tgid. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 tgid = BPF_CORE_READ(child, tgid), word = tgid >> 6;
+	__u64 *bits;
+
+	if (tgid == BPF_CORE_READ(parent, tgid) || !is_target(BPF_CORE_READ(parent, tgid)))
+		return 0;
+	bits = bpf_map_lookup_elem(&targets, &word);
+	if (bits)
+		__sync_fetch_and_or(bits, 1ULL << (tgid & 63));
+	return 0;
+}
+
+/* A thread of a followed process exits, maybe inside a timed syscall that
+ * will never reach its exit tracepoint. When it is the last one, the pid may
+ * be reused by an unrelated process, which must not be observed. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(follow_exit, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid), word = tgid >> 6;
+	__u64 pid_tgid = (__u64)tgid << 32 | BPF_CORE_READ(p, pid);
+	__u64 *bits;
+
+	if (!is_target(tgid))
+		return 0;
+	bpf_map_delete_elem(&inflight, &pid_tgid);
+	if (BPF_CORE_READ(p, signal, live.counter))
+		return 0;
+	bits = bpf_map_lookup_elem(&targets, &word);
+	if (bits)
+		__sync_fetch_and_and(bits, ~(1ULL << (tgid & 63)));
+	return 0;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The syscalls bpf/files.bpf.c observes, once, for it and for the bench's
+ * floor (bench/floor_files.bpf.c), which must attach to exactly the same
+ * tracepoints.
+ *
+ * FD(sys, op):                    fd in argument 0
+ * PATH(sys, op, dirfd, path):     the argument numbers; dirfd -1: AT_FDCWD
+ */
+#ifndef AET_FILE_SYSCALLS_H
+#define AET_FILE_SYSCALLS_H
+
+#define FILE_SYSCALLS(FD, PATH)           \
+	PATH(open, FOP_OPEN, -1, 0)       \
+	PATH(openat, FOP_OPEN, 0, 1)      \
+	PATH(creat, FOP_OPEN, -1, 0)      \
+	FD(read, FOP_READ)                \
+	FD(pread64, FOP_READ)             \
+	FD(readv, FOP_READ)               \
+	FD(write, FOP_WRITE)              \
+	FD(pwrite64, FOP_WRITE)           \
+	FD(writev, FOP_WRITE)             \
+	FD(fsync, FOP_FSYNC)              \
+	FD(fdatasync, FOP_FSYNC)          \
+	PATH(unlink, FOP_UNLINK, -1, 0)   \
+	PATH(rename, FOP_RENAME, -1, 0)   \
+	PATH(renameat, FOP_RENAME, 0, 1)  \
+	PATH(renameat2, FOP_RENAME, 0, 1) \
+	PATH(mkdir, FOP_MKDIR, -1, 0)     \
+	PATH(mkdirat, FOP_MKDIR, 0, 1)    \
+	PATH(rmdir, FOP_RMDIR, -1, 0)
+
+/* Besides these: sys_enter_unlinkat (unlink, or rmdir with AT_REMOVEDIR)
+ * and sys_exit_unlinkat, sys_enter_close, and the sched_process_fork and
+ * sched_process_exit BTF tracepoints. */
+
+#endif /* AET_FILE_SYSCALLS_H */

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+/* Loading bpf/files.bpf.c, and /metrics and /status from its maps. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "expo.h"
+#include "files.h"
+#include "files.skel.h"
+#include "files_maps.h"
+#include "mapdump.h"
+#include "procfs.h"
+
+#define TRACEFS "/sys/kernel/tracing"
+
+struct files {
+	struct files_bpf *skel;
+	struct mapped hist, bytes, targets;
+	char roots[MAX_FILE_ROOTS][PATH_MAX];
+	int nroots;
+	bool mounted_tracefs;
+};
+
+static const char *const op_names[FOP_MAX] = { "open",	 "read",   "write", "fsync",
+					       "unlink", "rename", "mkdir", "rmdir" };
+static const char *const status_names[FILE_STATUS_MAX] = { "success", "error" };
+
+/* Per-syscall tracepoints are found by their id in tracefs, which these
+ * hosts do not mount at boot. */
+static int ensure_tracefs(struct files *f, char *err, size_t len)
+{
+	if (!access(TRACEFS "/events/syscalls", F_OK))
+		return 0;
+	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
+		int rc = -errno;
+
+		snprintf(err, len, "cannot mount tracefs on %s: %s", TRACEFS, strerror(-rc));
+		return rc;
+	}
+	f->mounted_tracefs = true;
+	return 0;
+}
+
+/* Resolves each --file-root and hands it to the programs: its path (without
+ * trailing slashes, "/" as "") and its (device, inode). */
+static int set_roots(struct files *f, const struct config *cfg, char *err, size_t len)
+{
+	struct files_bpf__rodata *ro = f->skel->rodata;
+
+	for (int i = 0; i < cfg->nfile_roots; i++) {
+		char *path = f->roots[i];
+		struct stat st;
+		size_t n;
+
+		if (!realpath(cfg->file_roots[i], path) || stat(path, &st)) {
+			snprintf(err, len, "--file-root %s: %s", cfg->file_roots[i],
+				 strerror(errno));
+			return -errno;
+		}
+		n = strlen(path);
+		while (n > 0 && path[n - 1] == '/')
+			path[--n] = '\0';
+		if (n >= ROOT_PATH_LEN - 1 || !S_ISDIR(st.st_mode)) {
+			snprintf(err, len, "--file-root %s: %s", cfg->file_roots[i],
+				 n >= ROOT_PATH_LEN - 1 ? "path too long" : "not a directory");
+			return -EINVAL;
+		}
+		memcpy((void *)ro->root_words[i], path, n);
+		ro->root_len[i] = n;
+		ro->root_ino[i] = st.st_ino;
+		/* The kernel's dev_t: major in the high 12 bits of 32, minor below. */
+		ro->root_dev[i] = major(st.st_dev) << 20 | minor(st.st_dev);
+	}
+	ro->nroots = f->nroots = cfg->nfile_roots;
+	return 0;
+}
+
+static long pid_max(void)
+{
+	char buf[32];
+	long n = procfs_read_file("/proc/sys/kernel/pid_max", buf, sizeof(buf));
+
+	return n > 0 ? strtol(buf, NULL, 10) : 4194304; /* PID_MAX_LIMIT on 64-bit */
+}
+
+/* Marks pid as followed, before any tracepoint is attached. */
+static int follow(struct files *f, int pid)
+{
+	__u32 word = pid >> 6;
+	__u64 bits = 1ULL << (pid & 63);
+
+	return bpf_map__update_elem(f->skel->maps.targets, &word, sizeof(word), &bits, sizeof(bits),
+				    BPF_ANY);
+}
+
+static int load(struct files *f, const struct config *cfg, int pid, char *err, size_t len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
+	struct files_bpf *s;
+	int rc;
+
+	s = f->skel = files_bpf__open_opts(&opts);
+	if (!s) {
+		rc = -errno;
+		snprintf(err, len, "failed to open the file programs: %s", strerror(-rc));
+		return rc;
+	}
+	rc = set_roots(f, cfg, err, len);
+	if (rc)
+		return rc;
+	bpf_map__set_max_entries(s->maps.targets, pid_max() / 64 + 1);
+	bpf_map__set_max_entries(s->maps.tracked_fds, cfg->max_files);
+	bpf_map__set_max_entries(s->maps.inflight, cfg->max_open);
+	rc = files_bpf__load(s);
+	if (rc) {
+		snprintf(err, len,
+			 "failed to load the file programs: %s (--log-level debug shows why)",
+			 strerror(-rc));
+		return rc;
+	}
+	rc = follow(f, pid) ?: mapped_open(s->maps.file_hist, &f->hist) ?:
+	     mapped_open(s->maps.file_bytes, &f->bytes) ?: mapped_open(s->maps.targets, &f->targets);
+	if (rc)
+		snprintf(err, len, "failed to prepare the file maps: %s", strerror(-rc));
+	return rc;
+}
+
+struct files *files__new(const struct config *cfg, const struct target *t, int *errp, char *err,
+			 size_t len)
+{
+	struct files *f = calloc(1, sizeof(*f));
+	int rc;
+
+	if (!f) {
+		*errp = -ENOMEM;
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	rc = ensure_tracefs(f, err, len) ?: load(f, cfg, t->pid, err, len);
+	if (!rc) {
+		rc = files_bpf__attach(f->skel);
+		if (rc)
+			snprintf(err, len, "failed to attach the syscall tracepoints: %s",
+				 strerror(-rc));
+	}
+	if (rc) {
+		*errp = rc;
+		files__free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void files__free(struct files *f)
+{
+	if (!f)
+		return;
+	mapped_close(&f->hist);
+	mapped_close(&f->bytes);
+	mapped_close(&f->targets);
+	files_bpf__destroy(f->skel);
+	free(f);
+}
+
+int files__count(const struct files *f)
+{
+	return f->skel->skeleton->prog_cnt;
+}
+
+int files__attached(const struct files *f)
+{
+	const struct bpf_object_skeleton *s = f->skel->skeleton;
+	int n = 0;
+
+	for (int i = 0; i < s->prog_cnt; i++)
+		n += *s->progs[i].link != NULL;
+	return n;
+}
+
+static bool is_followed(const struct files *f, __u32 tgid)
+{
+	const __u64 *bits = tgid / 64 < f->targets.n ? mapped_at(&f->targets, tgid / 64) : NULL;
+
+	return bits && (*bits >> (tgid & 63)) & 1;
+}
+
+struct stale {
+	const struct files *f;
+	struct fd_key keys[256];
+	int n;
+};
+
+static void on_fd(const void *key, const void *value, void *ctx)
+{
+	const struct fd_key *k = key;
+	struct stale *st = ctx;
+
+	(void)value;
+	if (st->n < (int)(sizeof(st->keys) / sizeof(st->keys[0])) && !is_followed(st->f, k->tgid))
+		st->keys[st->n++] = *k;
+}
+
+void files__tick(struct files *f)
+{
+	struct bpf_map *m = f->skel->maps.tracked_fds;
+	struct stale st = { .f = f };
+
+	/* At most 256 a tick: a process that exits with more open files is
+	 * forgotten over a few ticks. */
+	map_dump(bpf_map__fd(m), sizeof(struct fd_key), sizeof(__u32), on_fd, &st);
+	for (int i = 0; i < st.n; i++)
+		bpf_map__delete_elem(m, &st.keys[i], sizeof(st.keys[i]), 0);
+}
+
+static long followed_count(const struct files *f)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < f->targets.n; i++)
+		n += __builtin_popcountll(*(const __u64 *)mapped_at(&f->targets, i));
+	return n;
+}
+
+static int write_ops(struct files *f, struct buf *out)
+{
+	static const char *const l_op_status[] = { "operation", "status" }, *const l_op[] = {
+		"operation"
+	};
+	struct family *total, *secs, *bytes;
+	int rc = -ENOMEM;
+
+	total = family__new("aet_file_operations_total",
+			    "File operations of the target processes on regular files, by status.",
+			    METRIC_COUNTER, 2, l_op_status);
+	secs = family__new("aet_file_operation_seconds",
+			   "Duration of file operations (syscall enter to exit), in seconds.",
+			   METRIC_HISTOGRAM, 1, l_op);
+	bytes = family__new("aet_file_bytes_total", "Bytes read from and written to regular files.",
+			    METRIC_COUNTER, 1, l_op);
+	if (!total || !secs || !bytes)
+		goto out;
+	rc = 0;
+	for (int op = 0; op < FOP_MAX && !rc; op++) {
+		struct hist all = {};
+		uint64_t count = 0;
+
+		for (int st = 0; st < FILE_STATUS_MAX && !rc; st++) {
+			const struct hist *h = mapped_at(&f->hist, op * FILE_STATUS_MAX + st);
+			uint64_t n = 0;
+
+			for (int b = 0; b < HIST_BUCKETS; b++) {
+				n += h->buckets[b];
+				all.buckets[b] += h->buckets[b];
+			}
+			all.sum_ns += h->sum_ns;
+			count += n;
+			rc = family__add(
+				total, (const char *const[]){ op_names[op], status_names[st] }, n);
+		}
+		if (!rc)
+			rc = family__add_hist(secs, &op_names[op], (const uint64_t *)all.buckets,
+					      all.sum_ns / 1e9, count);
+		if (!rc && (op == FOP_READ || op == FOP_WRITE))
+			rc = family__add(bytes, &op_names[op],
+					 *(const __u64 *)mapped_at(&f->bytes, op));
+	}
+	family__write(total, out);
+	family__write(secs, out);
+	family__write(bytes, out);
+out:
+	family__free(total);
+	family__free(secs);
+	family__free(bytes);
+	return rc;
+}
+
+int files__write_metrics(struct files *f, struct buf *out)
+{
+	static const char *const reasons[FSTAT_MAX] = { "files_full", "inflight_full" };
+	static const char *const l_reason[] = { "reason" };
+	struct family *over;
+	int rc = write_ops(f, out);
+
+	if (rc)
+		return rc;
+	over = family__new("aet_collector_file_overflow_total",
+			   "File operations not counted: --max-files files were open, or "
+			   "--max-open syscalls were in flight.",
+			   METRIC_COUNTER, 1, l_reason);
+	if (!over)
+		return -ENOMEM;
+	for (__u32 i = 0; i < FSTAT_MAX && !rc; i++) {
+		__u64 n = 0;
+
+		bpf_map__lookup_elem(f->skel->maps.file_stats, &i, sizeof(i), &n, sizeof(n), 0);
+		rc = family__add(over, &reasons[i], n);
+	}
+	family__write(over, out);
+	family__free(over);
+	if (rc)
+		return rc;
+	buf_printf(out,
+		   "# HELP aet_collector_followed_processes The target and the children it "
+		   "forked, while they run.\n"
+		   "# TYPE aet_collector_followed_processes gauge\n"
+		   "aet_collector_followed_processes %ld\n",
+		   followed_count(f));
+	return 0;
+}
+
+static void count_fd(const void *key, const void *value, void *ctx)
+{
+	(void)key;
+	(void)value;
+	++*(long *)ctx;
+}
+
+void files__write_status(struct files *f, struct buf *out)
+{
+	long tracked = 0;
+
+	map_dump(bpf_map__fd(f->skel->maps.tracked_fds), sizeof(struct fd_key), sizeof(__u32),
+		 count_fd, &tracked);
+	buf_printf(out, "\"files\":{\"tracefs\":\"%s\",\"roots\":[",
+		   f->mounted_tracefs ? "mounted by the collector" : "already mounted");
+	for (int i = 0; i < f->nroots; i++) {
+		buf_puts(out, i ? "," : "");
+		buf_json_str(out, f->roots[i][0] ? f->roots[i] : "/", strlen(f->roots[i]) ?: 1);
+	}
+	buf_printf(out,
+		   "],\"followed_processes\":%ld,\"tracked_files\":%ld,\"max_files\":%u,"
+		   "\"programs\":%d,\"attached\":%d}",
+		   followed_count(f), tracked, bpf_map__max_entries(f->skel->maps.tracked_fds),
+		   files__count(f), files__attached(f));
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* File operations of the target processes (bpf/files.bpf.c), and the
+ * processes followed: the target and its children. */
+#ifndef AET_FILES_H
+#define AET_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "target.h"
+
+struct files;
+
+/* Mounts tracefs when it is not, loads the programs, marks target t as
+ * followed and attaches every tracepoint. Returns NULL with err naming the
+ * cause (and *errp = -errno); nothing stays attached. */
+struct files *files__new(const struct config *cfg, const struct target *t, int *errp, char *err,
+			 size_t len);
+void files__free(struct files *f);
+
+int files__count(const struct files *f); /* programs */
+int files__attached(const struct files *f);
+
+/* Periodic work: forgets the open files of processes no longer followed. */
+void files__tick(struct files *f);
+
+int files__write_metrics(struct files *f, struct buf *out);
+/* Appends the JSON member "files" (no braces around it). */
+void files__write_status(struct files *f, struct buf *out);
+
+#endif /* AET_FILES_H */
