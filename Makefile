@@ -36,7 +36,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o
+.SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o
 .PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check install
 
 all: deps
@@ -101,11 +101,20 @@ test-e2e: binaries
 demo: all
 	$(Q)sh scripts/demo.sh
 
-BENCH_BINS := $(OUTPUT)/bench-floor $(OUTPUT)/bench-probe-hit
+BENCH_BINS := $(OUTPUT)/bench-floor $(OUTPUT)/bench-probe-hit $(OUTPUT)/bench-floor-files \
+	$(OUTPUT)/bench-syscall
 
 $(OUTPUT)/bench-floor: bench/floor.c $(OUTPUT)/floor.skel.h
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(LDLIBS) -o $@
+
+$(OUTPUT)/bench-floor-files: bench/floor_files.c $(OUTPUT)/floor_files.skel.h
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(LDLIBS) -o $@
+
+$(OUTPUT)/bench-syscall: bench/syscall.c | $(OUTPUT)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 $(OUTPUT)/bench-probe-hit: bench/probe_hit.c $(OUTPUT)/libaetprobe.so
 	$(call msg,LINK,$@)

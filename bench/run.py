@@ -6,7 +6,11 @@
    empty BPF program on the same uprobes (the floor: bench-floor), and with
    aet-collector attached. The three are interleaved over several rounds and
    the medians compared.
-2. Workload: the reference workload's tasks/s with and without the collector,
+2. Syscalls of a process that is not observed: bench-syscall read()s one
+   byte from /dev/zero in a loop with no BPF, with empty programs on the
+   collector's tracepoints (the floor: bench-floor-files), and with the
+   collector attached to another process; interleaved, per-round ratios.
+3. Workload: the reference workload's tasks/s with and without the collector,
    interleaved.
 """
 import json
@@ -92,6 +96,46 @@ def probe_hit():
     return med, ratio
 
 
+def syscall_cost():
+    sc = subprocess.Popen(["taskset", "-c", "1", os.path.join(BUILD, "bench-syscall")],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    sc.stdout.readline()
+    # The collector observes another process: this one is not a target.
+    other = subprocess.Popen(["sleep", "3600"], env=dict(os.environ, LD_PRELOAD=LIB))
+    time.sleep(0.2)
+
+    def run():
+        sc.stdin.write("%d\n" % CALLS)
+        sc.stdin.flush()
+        return float(sc.stdout.readline().split()[1])
+
+    res = {"none": [], "floor": [], "collector": []}
+    run()
+    for _ in range(ROUNDS):
+        res["none"].append(run())
+        fl = subprocess.Popen([os.path.join(BUILD, "bench-floor-files")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+        if fl.stdout.readline().strip() != "attached":
+            sys.exit("bench-floor-files did not attach")
+        res["floor"].append(run())
+        stop_floor(fl)
+        col = start_collector(other.pid, 9597)
+        res["collector"].append(run())
+        stop(col)
+    sc.stdin.close()
+    sc.wait()
+    other.kill()
+    other.wait()
+    med = {k: statistics.median(v) for k, v in res.items()}
+    ratio = statistics.median(c / f for f, c in zip(res["floor"], res["collector"]))
+    print("syscall of a process not observed, ns per read() (median of %d rounds of %d)"
+          % (ROUNDS, CALLS))
+    for k in ("none", "floor", "collector"):
+        print("  %-28s %10.1f" % (k, med[k]))
+    print("  %-28s %9.3fx   (goal <= 1.2x)" % ("collector / floor", ratio))
+    return med, ratio
+
+
 def workload_once(tmp, attach):
     truth = os.path.join(tmp, "truth.json")
     wl = subprocess.Popen([PYTHON, os.path.join(ROOT, "tests/workload/aet_workload.py"),
@@ -131,6 +175,7 @@ def main():
     print("aet-collector bench, %s, kernel %s, %d cpus" % (
         time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count()))
     probe_hit()
+    syscall_cost()
     workload()
 
 
