@@ -15,6 +15,7 @@
 #include "file_syscalls.h"
 #include "files_maps.h"
 #include "hist.bpf.h"
+#include "targets.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -31,16 +32,6 @@ const volatile __u32 root_len[MAX_FILE_ROOTS] = {};
 const volatile __u64 root_words[MAX_FILE_ROOTS][ROOT_WORDS] = {}; /* path, zero-padded */
 const volatile __u64 root_ino[MAX_FILE_ROOTS] = {};
 const volatile __u32 root_dev[MAX_FILE_ROOTS] = {}; /* the kernel's dev_t encoding */
-
-/* The followed processes: bit tgid, one u64 word per 64 pids up to
- * kernel.pid_max (user space sizes it before load). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u64);
-} targets SEC(".maps");
 
 /* Regular files the targets opened under a root: --max-files. */
 struct {
@@ -84,14 +75,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } file_stats SEC(".maps");
-
-static __always_inline bool is_target(__u32 tgid)
-{
-	__u32 word = tgid >> 6;
-	__u64 *bits = bpf_map_lookup_elem(&targets, &word);
-
-	return bits && (*bits >> (tgid & 63)) & 1;
-}
 
 static __always_inline void stat_inc(__u32 idx)
 {

@@ -19,6 +19,7 @@
 #include <bpf/bpf_tracing.h>
 #include "probes_maps.h"
 #include "hist.bpf.h"
+#include "targets.bpf.h"
 
 #define READ_ONCE(x)	 (*(const volatile typeof(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
@@ -27,7 +28,6 @@
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Set by user space before load. */
-const volatile __u32 targ_tgid = 0;	/* only this process is counted */
 const volatile __u32 open_mask = 16383; /* open_slots entries - 1 (a power of two) */
 const volatile __u32 max_series = 4096; /* label sets per family, --max-series */
 
@@ -96,11 +96,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } collector_stats SEC(".maps");
-
-static __always_inline bool is_target(__u32 tgid)
-{
-	return !targ_tgid || tgid == targ_tgid;
-}
 
 static __always_inline void stat_inc(__u32 idx)
 {

@@ -42,7 +42,14 @@ static int ensure_tracefs(struct files *f, char *err, size_t len)
 	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
 		int rc = -errno;
 
-		snprintf(err, len, "cannot mount tracefs on %s: %s", TRACEFS, strerror(-rc));
+		if (rc == -EPERM)
+			snprintf(err, len,
+				 "not allowed to mount tracefs on %s (%s): run as root, or mount "
+				 "it first",
+				 TRACEFS, strerror(-rc));
+		else
+			snprintf(err, len, "cannot mount tracefs on %s: %s", TRACEFS,
+				 strerror(-rc));
 		return rc;
 	}
 	f->mounted_tracefs = true;
@@ -168,6 +175,11 @@ void files__free(struct files *f)
 	mapped_close(&f->targets);
 	files_bpf__destroy(f->skel);
 	free(f);
+}
+
+int files__targets_fd(const struct files *f)
+{
+	return bpf_map__fd(f->skel->maps.targets);
 }
 
 int files__count(const struct files *f)

@@ -21,6 +21,8 @@ struct files *files__new(const struct config *cfg, const struct target *t, int *
 void files__free(struct files *f);
 
 int files__count(const struct files *f); /* programs */
+/* The map of followed processes, for the other programs to share. */
+int files__targets_fd(const struct files *f);
 int files__attached(const struct files *f);
 
 /* Periodic work: forgets the open files of processes no longer followed. */

@@ -98,11 +98,11 @@ int main(int argc, char **argv)
 	rc = target_open(&c.target, cfg.pid, err, sizeof(err));
 	if (rc)
 		goto cleanup;
-	c.probes = probes__new(&cfg, &c.target, &rc, err, sizeof(err));
-	if (!c.probes)
-		goto cleanup;
 	c.files = files__new(&cfg, &c.target, &rc, err, sizeof(err));
 	if (!c.files)
+		goto cleanup;
+	c.probes = probes__new(&cfg, &c.target, files__targets_fd(c.files), &rc, err, sizeof(err));
+	if (!c.probes)
 		goto cleanup;
 	http = http__new(&cfg.listen, collector_routes, collector_nroutes, &c, &rc, err,
 			 sizeof(err));
@@ -124,8 +124,8 @@ int main(int argc, char **argv)
 
 cleanup:
 	http__free(http);
-	files__free(c.files);
 	probes__free(c.probes);
+	files__free(c.files);
 	collector_fini(&c);
 	if (rc) {
 		log_err("%s\n", err);

@@ -76,7 +76,7 @@ static void size_maps(struct probes_bpf *s, const struct config *cfg)
 	bpf_map__set_map_flags(s->maps.open_slots, BPF_F_MMAPABLE);
 }
 
-static int load(struct probes *p, const struct config *cfg, char *err, size_t len)
+static int load(struct probes *p, const struct config *cfg, int targets_fd, char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct probes_bpf *s;
@@ -88,8 +88,13 @@ static int load(struct probes *p, const struct config *cfg, char *err, size_t le
 		snprintf(err, len, "failed to open the BPF object: %s", strerror(-rc));
 		return rc;
 	}
-	s->rodata->targ_tgid = p->pid;
 	size_maps(s, cfg);
+	/* The followed processes: one map, kept by the file programs. */
+	rc = bpf_map__reuse_fd(s->maps.targets, targets_fd);
+	if (rc) {
+		snprintf(err, len, "failed to share the targets map: %s", strerror(-rc));
+		return rc;
+	}
 	rc = probes_bpf__load(s);
 	if (rc == -EPERM || rc == -EACCES) {
 		snprintf(err, len,
@@ -118,7 +123,10 @@ static int attach(struct probes *p, const char *lib_path, char *err, size_t len)
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->defs[i].sym);
 		struct bpf_link *link;
 
-		link = bpf_program__attach_uprobe_opts(p->defs[i].prog, p->pid, lib_path, 0, &opts);
+		/* On every process mapping this library file (pid -1): the
+		 * programs count the followed ones, so children the target
+		 * forks later are observed too. */
+		link = bpf_program__attach_uprobe_opts(p->defs[i].prog, -1, lib_path, 0, &opts);
 		if (!link) {
 			int rc = -errno;
 
@@ -131,8 +139,8 @@ static int attach(struct probes *p, const char *lib_path, char *err, size_t len)
 	return 0;
 }
 
-struct probes *probes__new(const struct config *cfg, const struct target *t, int *errp, char *err,
-			   size_t len)
+struct probes *probes__new(const struct config *cfg, const struct target *t, int targets_fd,
+			   int *errp, char *err, size_t len)
 {
 	struct probes *p = calloc(1, sizeof(*p));
 	int rc;
@@ -142,8 +150,7 @@ struct probes *probes__new(const struct config *cfg, const struct target *t, int
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	p->pid = t->pid;
-	rc = load(p, cfg, err, len);
+	rc = load(p, cfg, targets_fd, err, len);
 	if (!rc) {
 		set_defs(p);
 		rc = attach(p, t->lib_path, err, len);

@@ -12,10 +12,12 @@
 
 struct probes;
 
-/* Opens, sizes, loads and attaches the programs to target t. Returns NULL
- * with err naming the cause (and *errp = -errno); nothing stays attached. */
-struct probes *probes__new(const struct config *cfg, const struct target *t, int *errp, char *err,
-			   size_t len);
+/* Opens, sizes, loads and attaches the programs to the probe library of
+ * target t; they count the processes marked in the map targets_fd (see
+ * files__targets_fd()). Returns NULL with err naming the cause (and *errp =
+ * -errno); nothing stays attached. */
+struct probes *probes__new(const struct config *cfg, const struct target *t, int targets_fd,
+			   int *errp, char *err, size_t len);
 void probes__free(struct probes *p);
 
 /* Number of probes, and how many are attached. */

@@ -20,7 +20,6 @@ struct probes {
 	struct probes_bpf *skel;
 	struct probe_def defs[NPROBES];
 	struct mapped task_hist, agent_hist, event_counts, open_slots;
-	int pid;
 };
 
 extern const char *const status_names[STATUS_MAX];

@@ -230,6 +230,17 @@ def our_programs():
     return sorted(p["name"] for p in json.loads(out) if ours(p.get("name", "")))
 
 
+def programs_left(timeout=10):
+    """our_programs() once the kernel has freed what was released: a program
+    outlives its last link by an RCU grace period or a deferred put."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = our_programs()
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
 def promtool_check(text):
     """Runs `promtool check metrics` on an exposition; returns (ok, output)."""
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,

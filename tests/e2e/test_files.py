@@ -62,13 +62,15 @@ def test_child_processes_are_followed(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     script = (
-        "import os, sys, time\n"
+        "import ctypes, os, sys, time\n"
+        "probe = ctypes.CDLL(None).aet_probe_event  # preloaded libaetprobe.so\n"
         "sys.stdout.write('READY %d\\n' % os.getpid()); sys.stdout.flush(); sys.stdin.readline()\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
         "    fd = os.open(sys.argv[1] + '/child', os.O_WRONLY | os.O_CREAT, 0o600)\n"
-        "    os.write(fd, b'x' * 10); os.close(fd); os._exit(0)\n"
+        "    os.write(fd, b'x' * 10); os.close(fd); probe(b'child_event'); os._exit(0)\n"
         "os.waitpid(pid, 0)\n"
+        "probe(b'parent_event')\n"
         "fd = os.open(sys.argv[1] + '/parent', os.O_WRONLY | os.O_CREAT, 0o600)\n"
         "os.write(fd, b'y' * 7); os.close(fd)\n"
         "sys.stdout.write('done\\n'); sys.stdout.flush(); sys.stdin.readline()\n")
@@ -88,6 +90,10 @@ def test_child_processes_are_followed(tmp_path):
         assert counts[("open", "success")] == 2
         assert counts[("write", "success")] == 2
         assert samples[("aet_file_bytes_total", frozenset({("operation", "write")}))] == 17
+        # The probe functions are observed in the child too.
+        assert by_labels(samples, "aet_events_total") == {
+            frozenset({("event_type", "child_event")}): 1,
+            frozenset({("event_type", "parent_event")}): 1}
         # The child has exited: only the target is followed.
         time.sleep(0.2)
         samples, _ = parse_exposition(col.metrics())
