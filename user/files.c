@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "detach.h"
 #include "expo.h"
 #include "files.h"
 #include "files.skel.h"
@@ -170,6 +171,8 @@ void files__free(struct files *f)
 {
 	if (!f)
 		return;
+	if (f->skel)
+		skel_detach(f->skel->skeleton);
 	mapped_close(&f->hist);
 	mapped_close(&f->bytes);
 	mapped_close(&f->targets);

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "detach.h"
 #include "mapdump.h"
 #include "probes_priv.h"
 
@@ -167,6 +168,8 @@ void probes__free(struct probes *p)
 {
 	if (!p)
 		return;
+	if (p->skel)
+		skel_detach(p->skel->skeleton);
 	mapped_close(&p->task_hist);
 	mapped_close(&p->agent_hist);
 	mapped_close(&p->event_counts);
