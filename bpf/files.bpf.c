@@ -14,7 +14,7 @@
 #include <bpf/bpf_tracing.h>
 #include "file_syscalls.h"
 #include "files_maps.h"
-#include "hist.bpf.h"
+#include "agg.bpf.h"
 #include "targets.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -75,14 +75,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } file_stats SEC(".maps");
-
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&file_stats, &idx);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
-}
 
 /* The open file behind fd in the current task, or NULL. */
 static __always_inline struct file *fd_file(struct task_struct *task, int fd)
@@ -168,7 +160,7 @@ static __always_inline void begin(__u64 pid_tgid, __u32 op, int fd)
 	struct inflight in = { .start_ns = bpf_ktime_get_ns(), .op = op, .fd = fd };
 
 	if (bpf_map_update_elem(&inflight, &pid_tgid, &in, BPF_ANY))
-		stat_inc(FSTAT_INFLIGHT_FULL);
+		counter_inc(&file_stats, FSTAT_INFLIGHT_FULL);
 }
 
 /* read, write, fsync and the like: timed when fd is a tracked file. */
@@ -209,7 +201,7 @@ static __always_inline bool track_open(__u32 tgid, int fd)
 	if (!is_regular(fd))
 		return false;
 	if (bpf_map_update_elem(&tracked_fds, &key, &one, BPF_ANY))
-		stat_inc(FSTAT_FDS_FULL);
+		counter_inc(&file_stats, FSTAT_FDS_FULL);
 	return true;
 }
 

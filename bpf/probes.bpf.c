@@ -18,7 +18,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "probes_maps.h"
-#include "hist.bpf.h"
+#include "agg.bpf.h"
 #include "targets.bpf.h"
 
 #define READ_ONCE(x)	 (*(const volatile typeof(x) *)&(x))
@@ -97,14 +97,6 @@ struct {
 	__type(value, __u64);
 } collector_stats SEC(".maps");
 
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&collector_stats, &idx);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
-}
-
 static __always_inline __u32 status_index(__s32 status)
 {
 	/* DESIGN section 2: anything but 0..3 counts as failure. */
@@ -137,7 +129,7 @@ static __always_inline __u32 series_new(void *series_map, __u32 fam, const struc
 	__u32 idx = n, *found;
 
 	if (n > max_series) {
-		stat_inc(STAT_SERIES_OVERFLOW + fam);
+		counter_inc(&collector_stats, STAT_SERIES_OVERFLOW + fam);
 		return OVERFLOW_SERIES;
 	}
 	if (!bpf_map_update_elem(series_map, l, &idx, BPF_NOEXIST))
@@ -253,7 +245,7 @@ static __always_inline int op_begin(__u32 kind, __u64 id, __u32 series)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 	if (!open_put(tgid, kind, id, series, bpf_ktime_get_ns()))
-		stat_inc(STAT_OPEN_OVERFLOW + kind);
+		counter_inc(&collector_stats, STAT_OPEN_OVERFLOW + kind);
 	return 0;
 }
 
@@ -281,7 +273,7 @@ static __always_inline int op_end(__u32 kind, void *hist_map, __u64 id, __s32 st
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (!open_take(tgid, kind, id, &s)) {
-		stat_inc(STAT_UNMATCHED + kind);
+		counter_inc(&collector_stats, STAT_UNMATCHED + kind);
 		return 0;
 	}
 	idx = s.series * STATUS_MAX + status_index(status);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
-/* Histogram helpers shared by the BPF programs (layout: include/hist.h). */
-#ifndef AET_HIST_BPF_H
-#define AET_HIST_BPF_H
+/* Aggregation helpers shared by the BPF programs: counters and histograms
+ * (layout: include/hist_map.h). */
+#ifndef AET_AGG_BPF_H
+#define AET_AGG_BPF_H
 
 #include "hist_map.h"
 
@@ -24,4 +25,13 @@ static __always_inline void hist_observe(struct hist *h, __u64 ns)
 	__sync_fetch_and_add(&h->sum_ns, ns);
 }
 
-#endif /* AET_HIST_BPF_H */
+/* Adds one to the u64 at idx of array map. */
+static __always_inline void counter_inc(void *map, __u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(map, &idx);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+#endif /* AET_AGG_BPF_H */
