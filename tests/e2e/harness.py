@@ -171,6 +171,7 @@ class Collector:
 
     def __init__(self, pid, *args, wrap=()):
         """wrap: a command the collector runs under (unshare, setpriv, ...)."""
+        self.stopped = None
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.proc = subprocess.Popen(
@@ -205,11 +206,13 @@ class Collector:
         return body.decode("utf-8")
 
     def stop(self, sig=signal.SIGTERM):
-        """Stops the collector; returns (exit status, stderr)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        _, err = self.proc.communicate(timeout=20)
-        return self.proc.returncode, err
+        """Stops the collector (once); returns (exit status, stderr)."""
+        if self.stopped is None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+            _, err = self.proc.communicate(timeout=20)
+            self.stopped = (self.proc.returncode, err)
+        return self.stopped
 
 
 def run_collector(*args, timeout=30, **kw):

@@ -6,14 +6,9 @@ import time
 
 import pytest
 
-from harness import (Collector, Workload, by_labels, parse_exposition, require_root)
+from harness import LIBRARY, by_labels, parse_exposition
 
 OPS = ("open", "read", "write", "fsync", "unlink", "rename", "mkdir", "rmdir")
-
-
-@pytest.fixture(autouse=True)
-def _root():
-    require_root()
 
 
 def file_counts(samples):
@@ -29,35 +24,28 @@ def expected_counts(truth):
 
 
 @pytest.mark.parametrize("threads", [1, 4])
-def test_file_operations_match_ground_truth(tmp_path, threads):
-    wl = Workload(tmp_path, "--seed", "11", "--threads", str(threads), "--tasks", "200")
-    col = None
-    try:
-        registry = os.path.join(str(tmp_path), "work", "registry")
-        assert os.path.isdir(registry)
-        col = Collector(wl.pid, "--file-root", registry)
-        truth = wl.go()
-        samples, types = parse_exposition(col.metrics())
-        assert types["aet_file_operations_total"] == "counter"
-        # The interpreter's imports, .pyc reads, /proc and the knowledge
-        # base are outside the root: only the registry counts.
-        assert file_counts(samples) == expected_counts(truth)
-        for op in ("read", "write"):
-            want = sum(r["bytes"] for r in truth["files"] if r["operation"] == op)
-            assert samples[("aet_file_bytes_total", frozenset({("operation", op)}))] == want
-        errors = {(r["operation"]) for r in truth["files"] if r["status"] == "error"}
-        assert {"open", "unlink"} <= errors  # the deliberate ones
-        for op in OPS:
-            n = sum(v for (o, _), v in file_counts(samples).items() if o == op)
-            key = ("aet_file_operation_seconds_count", frozenset({("operation", op)}))
-            assert samples[key] == n
-    finally:
-        wl.kill()
-        if col:
-            col.stop(9)
+def test_file_operations_match_ground_truth(start, tmp_path, threads):
+    wl = start.workload("--seed", "11", "--threads", str(threads), "--tasks", "200")
+    registry = os.path.join(str(tmp_path), "work", "registry")
+    assert os.path.isdir(registry)
+    col = start.collector(wl.pid, "--file-root", registry)
+    truth = wl.go()
+    samples, types = parse_exposition(col.metrics())
+    assert types["aet_file_operations_total"] == "counter"
+    # The interpreter's imports, .pyc reads, /proc and the knowledge base
+    # are outside the root: only the registry counts.
+    assert file_counts(samples) == expected_counts(truth)
+    for op in ("read", "write"):
+        want = sum(r["bytes"] for r in truth["files"] if r["operation"] == op)
+        assert samples[("aet_file_bytes_total", frozenset({("operation", op)}))] == want
+    errors = {r["operation"] for r in truth["files"] if r["status"] == "error"}
+    assert {"open", "unlink"} <= errors  # the deliberate ones
+    for op in OPS:
+        n = sum(v for (o, _), v in file_counts(samples).items() if o == op)
+        assert samples[("aet_file_operation_seconds_count", frozenset({("operation", op)}))] == n
 
 
-def test_child_processes_are_followed(tmp_path):
+def test_child_processes_are_followed(start, tmp_path):
     """A child the target forks is observed like it; its exit lets it go."""
     root = tmp_path / "root"
     root.mkdir()
@@ -74,14 +62,12 @@ def test_child_processes_are_followed(tmp_path):
         "fd = os.open(sys.argv[1] + '/parent', os.O_WRONLY | os.O_CREAT, 0o600)\n"
         "os.write(fd, b'y' * 7); os.close(fd)\n"
         "sys.stdout.write('done\\n'); sys.stdout.flush(); sys.stdin.readline()\n")
-    env = dict(os.environ, LD_PRELOAD=os.path.join(os.path.dirname(__file__), "..", "..",
-                                                   "build", "libaetprobe.so"))
     p = subprocess.Popen(["/usr/bin/python3", "-c", script, str(root)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True, env=env)
-    col = None
+                         stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, LD_PRELOAD=LIBRARY))
     try:
         pid = int(p.stdout.readline().split()[1])
-        col = Collector(pid, "--file-root", str(root))
+        col = start.collector(pid, "--file-root", str(root))
         p.stdin.write("go\n")
         p.stdin.flush()
         assert p.stdout.readline().strip() == "done"
@@ -101,25 +87,18 @@ def test_child_processes_are_followed(tmp_path):
     finally:
         p.kill()
         p.communicate()
-        if col:
-            col.stop(9)
 
 
-def test_tracefs_not_mounted(tmp_path):
+def test_tracefs_not_mounted(start):
     """These hosts boot without tracefs: the collector mounts it itself."""
-    wl = Workload(tmp_path, "--tasks", "10")
-    col = None
-    try:
-        # A private mount namespace where tracefs is not mounted.
-        wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                'umount /sys/kernel/tracing 2>/dev/null; '
-                'test ! -e /sys/kernel/tracing/events && exec "$@"', "sh"]
-        col = Collector(wl.pid, wrap=wrap)
-        st = json.loads(col.get("/status")[2])
-        assert st["files"]["tracefs"] == "mounted by the collector"
-        assert st["files"]["attached"] == st["files"]["programs"] > 0
-        wl.go()
-    finally:
-        wl.kill()
-        if col:
-            assert col.stop()[0] == 0
+    wl = start.workload("--tasks", "10")
+    # A private mount namespace where tracefs is not mounted.
+    wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'umount /sys/kernel/tracing 2>/dev/null; '
+            'test ! -e /sys/kernel/tracing/events && exec "$@"', "sh"]
+    col = start.collector(wl.pid, wrap=wrap)
+    st = json.loads(col.get("/status")[2])
+    assert st["files"]["tracefs"] == "mounted by the collector"
+    assert st["files"]["attached"] == st["files"]["programs"] > 0
+    wl.go()
+    assert col.stop()[0] == 0

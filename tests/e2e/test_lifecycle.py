@@ -7,13 +7,8 @@ import time
 
 import pytest
 
-from harness import (COLLECTOR, LIBRARY, Collector, Workload, gunzip, our_programs,
-                     parse_exposition, programs_left, require_root, run_collector)
-
-
-@pytest.fixture(autouse=True)
-def _root():
-    require_root()
+from harness import (COLLECTOR, LIBRARY, gunzip, our_programs, parse_exposition, programs_left,
+                     run_collector)
 
 
 @pytest.fixture
@@ -103,71 +98,65 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith("aet-collector ")
 
 
-def test_port_in_use(sleeper):
+def test_port_in_use(start, sleeper):
     p = sleeper("sleep", "60", env=dict(os.environ, LD_PRELOAD=LIBRARY))
-    first = Collector(p.pid)
-    try:
-        r = run_collector("--pid", str(p.pid), "--listen", "127.0.0.1:%d" % first.port)
-        assert r.returncode == 2
-        assert "cannot serve on 127.0.0.1:%d" % first.port in one_line(r.stderr)
-    finally:
-        first.stop()
+    first = start.collector(p.pid)
+    r = run_collector("--pid", str(p.pid), "--listen", "127.0.0.1:%d" % first.port)
+    assert r.returncode == 2
+    assert "cannot serve on 127.0.0.1:%d" % first.port in one_line(r.stderr)
+    first.stop()
     assert programs_left() == []
 
 
-def test_endpoints(tmp_path):
-    wl = Workload(tmp_path, "--tasks", "20")
-    col = Collector(wl.pid)
-    try:
-        status, headers, body = col.get("/metrics")
-        assert status == 200
-        assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
-        parse_exposition(body.decode())
+def test_endpoints(start):
+    wl = start.workload("--tasks", "20")
+    col = start.collector(wl.pid)
+    status, headers, body = col.get("/metrics")
+    assert status == 200
+    assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    parse_exposition(body.decode())
 
-        status, headers, zbody = col.get("/metrics", headers={"Accept-Encoding": "gzip"})
-        assert status == 200 and headers["Content-Encoding"] == "gzip"
-        parse_exposition(gunzip(zbody).decode())
-        status, headers, _ = col.get("/metrics", headers={"Accept-Encoding": "gzip;q=0"})
-        assert headers.get("Content-Encoding") is None
+    status, headers, zbody = col.get("/metrics", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    parse_exposition(gunzip(zbody).decode())
+    status, headers, _ = col.get("/metrics", headers={"Accept-Encoding": "gzip;q=0"})
+    assert headers.get("Content-Encoding") is None
 
-        status, headers, body = col.get("/metrics", method="HEAD")
-        assert status == 200 and body == b""
+    status, headers, body = col.get("/metrics", method="HEAD")
+    assert status == 200 and body == b""
 
-        status, _, body = col.get("/health")
-        assert status == 200 and json.loads(body)["status"] == "ok"
+    status, _, body = col.get("/health")
+    assert status == 200 and json.loads(body)["status"] == "ok"
 
-        status, _, body = col.get("/ready")
-        assert status == 200 and json.loads(body)["ready"] is True
+    status, _, body = col.get("/ready")
+    assert status == 200 and json.loads(body)["ready"] is True
 
-        status, _, body = col.get("/status")
-        st = json.loads(body)
-        assert status == 200 and st["target"]["pid"] == wl.pid and st["target"]["alive"]
-        assert len(st["probes"]) == 7 and all(p["attached"] for p in st["probes"])
-        assert {m["name"] for m in st["maps"]} == {"open_slots", "task_series", "agent_series", "event_series"}
+    status, _, body = col.get("/status")
+    st = json.loads(body)
+    assert status == 200 and st["target"]["pid"] == wl.pid and st["target"]["alive"]
+    assert len(st["probes"]) == 7 and all(p["attached"] for p in st["probes"])
+    assert {m["name"] for m in st["maps"]} == {"open_slots", "task_series", "agent_series",
+                                              "event_series"}
 
-        status, headers, body = col.get("/")
-        assert status == 200 and b'href="/metrics"' in body
+    status, headers, body = col.get("/")
+    assert status == 200 and b'href="/metrics"' in body
 
-        assert col.get("/nope")[0] == 404
-        status, headers, _ = col.get("/metrics", method="POST")
-        assert status == 405 and headers["Allow"] == "GET, HEAD"
-        assert col.get("/ready", method="DELETE")[0] == 405
-        wl.go()
-    finally:
-        wl.kill()
-        code, err = col.stop()
+    assert col.get("/nope")[0] == 404
+    status, headers, _ = col.get("/metrics", method="POST")
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
+    assert col.get("/ready", method="DELETE")[0] == 405
+    wl.go()
+    code, err = col.stop()
     assert code == 0, err
 
 
-def test_sigterm_and_sigint_detach_everything(tmp_path):
+def test_sigterm_and_sigint_detach_everything(start):
     assert programs_left() == []  # what earlier tests released is gone
     for sig in (signal.SIGTERM, signal.SIGINT):
-        wl = Workload(tmp_path, "--tasks", "20")
-        try:
-            col = Collector(wl.pid)
-            assert len(our_programs()) == 7 + 41  # probes, file and follow programs
-            code, err = col.stop(sig)
-            assert code == 0, err
-            assert programs_left() == []
-        finally:
-            wl.kill()
+        wl = start.workload("--tasks", "20")
+        col = start.collector(wl.pid)
+        assert len(our_programs()) == 7 + 41  # probes, file and follow programs
+        code, err = col.stop(sig)
+        assert code == 0, err
+        assert programs_left() == []
+        wl.kill()

@@ -1,17 +1,10 @@
 """/metrics against the workload's ground truth, exactly."""
 import collections
-import os
 import time
 
 import pytest
 
-from harness import (STATUSES, Collector, Workload, by_labels, parse_exposition,
-                     promtool_check, render_label, require_root)
-
-
-@pytest.fixture(autouse=True)
-def _root():
-    require_root()
+from harness import STATUSES, by_labels, parse_exposition, promtool_check, render_label
 
 
 def expected(truth_rows, key_fn, value_fn=lambda r: r["count"]):
@@ -86,106 +79,81 @@ def compare(samples, truth):
 
 
 @pytest.mark.parametrize("threads", [1, 4])
-def test_counts_match_ground_truth(tmp_path, threads):
-    wl = Workload(tmp_path, "--seed", "7", "--threads", str(threads), "--tasks", "300")
-    col = None
-    try:
-        col = Collector(wl.pid)
-        before, _ = parse_exposition(col.metrics())
-        assert before[("aet_target_up", frozenset({("pid", str(wl.pid))}))] == 1
-        assert before[("aet_memory_usage_bytes", frozenset())] > 1 << 20
-        assert col.get("/ready")[0] == 200
-        truth = wl.go()
-        text = col.metrics()
-        samples, types = parse_exposition(text)
-        compare(samples, truth)
-        assert sum(r["count"] for r in truth["tasks"]) == 300
-        # The target is gone: the counts stay, up goes to 0, /ready fails.
-        time.sleep(1.5)  # one tick of the collector's main loop
-        after, _ = parse_exposition(col.metrics())
-        assert after[("aet_target_up", frozenset({("pid", str(wl.pid))}))] == 0
-        assert col.get("/ready")[0] == 503
-        compare(after, truth)
-        assert types["aet_tasks_total"] == "counter"
-        assert types["aet_task_duration_seconds"] == "histogram"
-        assert types["aet_active_tasks"] == "gauge"
-        code, err = col.stop()
-        assert code == 0, err
-    finally:
-        wl.kill()
-        if col:
-            col.stop(9)
+def test_counts_match_ground_truth(start, threads):
+    wl = start.workload("--seed", "7", "--threads", str(threads), "--tasks", "300")
+    col = start.collector(wl.pid)
+    up = ("aet_target_up", frozenset({("pid", str(wl.pid))}))
+    before, _ = parse_exposition(col.metrics())
+    assert before[up] == 1
+    assert before[("aet_memory_usage_bytes", frozenset())] > 1 << 20
+    assert col.get("/ready")[0] == 200
+    truth = wl.go()
+    samples, types = parse_exposition(col.metrics())
+    compare(samples, truth)
+    assert sum(r["count"] for r in truth["tasks"]) == 300
+    assert types["aet_tasks_total"] == "counter"
+    assert types["aet_task_duration_seconds"] == "histogram"
+    assert types["aet_active_tasks"] == "gauge"
+    # The target is gone: the counts stay, up goes to 0, /ready fails.
+    time.sleep(1.5)  # one tick of the collector's main loop
+    after, _ = parse_exposition(col.metrics())
+    assert after[up] == 0
+    assert col.get("/ready")[0] == 503
+    compare(after, truth)
+    code, err = col.stop()
+    assert code == 0, err
 
 
-def test_hostile_labels_give_a_valid_exposition(tmp_path):
-    wl = Workload(tmp_path, "--seed", "3", "--tasks", "60", "--hostile-labels")
-    col = None
-    try:
-        col = Collector(wl.pid)
-        truth = wl.go()
-        text = col.metrics()
-        samples, _ = parse_exposition(text)
-        compare(samples, truth)
-        raw = [r["agent"] for r in truth["tasks"]]
-        assert any(len(a.encode("utf-8", "surrogateescape")) > 63 for a in raw)
-        assert any("\n" in a or '"' in a for a in raw)
-        if os.path.exists("/usr/bin/promtool"):
-            ok, out = promtool_check(text)
-            assert ok, out
-    finally:
-        wl.kill()
-        if col:
-            col.stop(9)
+def test_hostile_labels_give_a_valid_exposition(start):
+    wl = start.workload("--seed", "3", "--tasks", "60", "--hostile-labels")
+    col = start.collector(wl.pid)
+    truth = wl.go()
+    text = col.metrics()
+    samples, _ = parse_exposition(text)
+    compare(samples, truth)
+    raw = [r["agent"] for r in truth["tasks"]]
+    assert any(len(a.encode("utf-8", "surrogateescape")) > 63 for a in raw)
+    assert any("\n" in a or '"' in a for a in raw)
+    ok, out = promtool_check(text)
+    assert ok, out
 
 
-def test_label_sets_past_the_bound_are_counted_under_overflow(tmp_path):
-    wl = Workload(tmp_path, "--seed", "5", "--tasks", "120", "--threads", "2")
-    col = None
-    try:
-        col = Collector(wl.pid, "--max-series", "2")
-        truth = wl.go()
-        samples, _ = parse_exposition(col.metrics())
-        over = "__overflow__"
-        overflow_total = {dict(k)["family"]: v for k, v in
-                          by_labels(samples, "aet_collector_series_overflow_total").items()}
-        for fam, metric, total in (
-                ("aet_tasks_total", "aet_tasks_total", sum(r["count"] for r in truth["tasks"])),
-                ("aet_agent_requests_total", "aet_agent_requests_total",
-                 sum(r["count"] for r in truth["agent_requests"])),
-                ("aet_events_total", "aet_events_total",
-                 sum(r["count"] for r in truth["events"]))):
-            got = by_labels(samples, metric)
-            # Nothing lost: every observation is in some series.
-            assert sum(got.values()) == total, metric
-            real = {k for k in got if over not in dict(k).values()}
-            label_sets = {frozenset((n, v) for n, v in k if n != "status") for k in real}
-            assert len(label_sets) <= 2, metric
-            overflowed = sum(v for k, v in got.items() if over in dict(k).values())
-            assert overflowed > 0, metric
-            assert overflow_total[fam] == overflowed, fam
-    finally:
-        wl.kill()
-        if col:
-            col.stop(9)
+def test_label_sets_past_the_bound_are_counted_under_overflow(start):
+    wl = start.workload("--seed", "5", "--tasks", "120", "--threads", "2")
+    col = start.collector(wl.pid, "--max-series", "2")
+    truth = wl.go()
+    samples, _ = parse_exposition(col.metrics())
+    over = "__overflow__"
+    overflow_total = {dict(k)["family"]: v for k, v in
+                      by_labels(samples, "aet_collector_series_overflow_total").items()}
+    for fam, metric, total in (
+            ("aet_tasks_total", "aet_tasks_total", sum(r["count"] for r in truth["tasks"])),
+            ("aet_agent_requests_total", "aet_agent_requests_total",
+             sum(r["count"] for r in truth["agent_requests"])),
+            ("aet_events_total", "aet_events_total",
+             sum(r["count"] for r in truth["events"]))):
+        got = by_labels(samples, metric)
+        # Nothing lost: every observation is in some series.
+        assert sum(got.values()) == total, metric
+        real = {k for k in got if over not in dict(k).values()}
+        label_sets = {frozenset((n, v) for n, v in k if n != "status") for k in real}
+        assert len(label_sets) <= 2, metric
+        overflowed = sum(v for k, v in got.items() if over in dict(k).values())
+        assert overflowed > 0, metric
+        assert overflow_total[fam] == overflowed, fam
 
 
-def test_target_cpu_and_memory(tmp_path):
-    wl = Workload(tmp_path, "--loop", "--pause", "0", "--threads", "2")
-    col = None
-    try:
-        col = Collector(wl.pid)
-        wl.proc.stdin.write("go\n")
-        wl.proc.stdin.flush()
-        time.sleep(2.5)  # two samples of the collector's one-second tick
-        samples, _ = parse_exposition(col.metrics())
-        # The workload loops without pausing: it keeps at least a fifth of a core busy.
-        assert samples[("aet_cpu_usage_percent", frozenset())] > 20
-        with open("/proc/%d/status" % wl.pid) as f:
-            rss_kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-        got = samples[("aet_memory_usage_bytes", frozenset())]
-        assert abs(got - rss_kb * 1024) < 0.2 * rss_kb * 1024
-        assert sum(by_labels(samples, "aet_tasks_total").values()) > 0
-    finally:
-        wl.kill()
-        if col:
-            col.stop(9)
+def test_target_cpu_and_memory(start):
+    wl = start.workload("--loop", "--pause", "0", "--threads", "2")
+    col = start.collector(wl.pid)
+    wl.proc.stdin.write("go\n")
+    wl.proc.stdin.flush()
+    time.sleep(2.5)  # two samples of the collector's one-second tick
+    samples, _ = parse_exposition(col.metrics())
+    # The workload loops without pausing: it keeps at least a fifth of a core busy.
+    assert samples[("aet_cpu_usage_percent", frozenset())] > 20
+    with open("/proc/%d/status" % wl.pid) as f:
+        rss_kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    got = samples[("aet_memory_usage_bytes", frozenset())]
+    assert abs(got - rss_kb * 1024) < 0.2 * rss_kb * 1024
+    assert sum(by_labels(samples, "aet_tasks_total").values()) > 0
