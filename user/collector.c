@@ -128,6 +128,7 @@ static int render_metrics(void *ctx, struct buf *out)
 
 	pthread_mutex_lock(&c->lock);
 	rc = probes__write_metrics(c->probes, out) ?: files__write_metrics(c->files, out) ?:
+	     (c->sqlite ? sqlite__write_metrics(c->sqlite, out) : 0) ?:
 	     write_target(c, out) ?:
 	     write_process(c, out) ?:
 	     write_one(out, "aet_collector_scrape_duration_seconds",
@@ -206,6 +207,8 @@ static int render_status(void *ctx, struct buf *out)
 	probes__write_status(c->probes, out);
 	buf_puts(out, ",");
 	files__write_status(c->files, out);
+	buf_puts(out, ",");
+	sqlite__write_status(c->sqlite, c->sqlite_why, out);
 	pthread_mutex_unlock(&c->lock);
 	buf_puts(out, "}\n");
 	return 200;

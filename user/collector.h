@@ -10,6 +10,7 @@
 #include "files.h"
 #include "http.h"
 #include "probes.h"
+#include "sqlite.h"
 #include "target.h"
 
 #define AET_COLLECTOR_VERSION "0.1.0"
@@ -20,6 +21,8 @@ struct collector {
 	struct target target;
 	struct probes *probes;
 	struct files *files;
+	struct sqlite *sqlite; /* NULL when the target has no libsqlite3 */
+	char sqlite_why[256];  /* then why */
 	double started_at;     /* CLOCK_REALTIME seconds */
 	double started_mono;   /* CLOCK_MONOTONIC seconds */
 	double heartbeat;      /* CLOCK_MONOTONIC seconds of the last tick */

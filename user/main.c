@@ -104,6 +104,14 @@ int main(int argc, char **argv)
 	c.probes = probes__new(&cfg, &c.target, files__targets_fd(c.files), &rc, err, sizeof(err));
 	if (!c.probes)
 		goto cleanup;
+	c.sqlite = sqlite__new(&cfg, &c.target, &rc, err, sizeof(err));
+	if (!c.sqlite && rc != -ENOENT)
+		goto cleanup;
+	if (!c.sqlite) {
+		/* Observed for the rest; /status says why not SQLite. */
+		snprintf(c.sqlite_why, sizeof(c.sqlite_why), "%s", err);
+		rc = 0;
+	}
 	http = http__new(&cfg.listen, collector_routes, collector_nroutes, &c, &rc, err,
 			 sizeof(err));
 	if (!http) {
@@ -114,16 +122,20 @@ int main(int argc, char **argv)
 			 cfg.listen_str, why);
 		goto cleanup;
 	}
-	log_info("attached to pid %d (%s): %d probes, %d syscall programs; serving "
-		 "http://%s/metrics\n",
+	/* Warned once running: a start that fails prints one line, its cause. */
+	if (!c.sqlite)
+		log_warn("%s\n", c.sqlite_why);
+	log_info("attached to pid %d (%s): %d probes, %d syscall programs, %d SQLite probes; "
+		 "serving http://%s/metrics\n",
 		 cfg.pid, c.target.comm, probes__attached(c.probes), files__attached(c.files),
-		 cfg.listen_str);
+		 sqlite__attached(c.sqlite), cfg.listen_str);
 
 	serve(&c, &sigs);
 	log_info("detaching from pid %d\n", cfg.pid);
 
 cleanup:
 	http__free(http);
+	sqlite__free(c.sqlite);
 	probes__free(c.probes);
 	files__free(c.files);
 	collector_fini(&c);

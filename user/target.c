@@ -19,53 +19,66 @@ static double monotonic_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static long read_maps(int pid, char **maps)
+{
+	char path[64];
+	size_t cap = 256 << 10;
+	long n;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	*maps = NULL;
+	do {
+		free(*maps);
+		*maps = malloc(cap);
+		if (!*maps)
+			return -ENOMEM;
+		n = procfs_read_file(path, *maps, cap);
+		cap *= 2;
+	} while (n == -EFBIG && cap <= MAPS_MAX);
+	return n;
+}
+
+int target_find_mapping(const struct target *t, const char *name, char *path, size_t len)
+{
+	char found[PATH_MAX];
+	char *maps;
+	size_t n;
+	long rc;
+
+	rc = read_maps(t->pid, &maps);
+	if (rc >= 0)
+		rc = procfs_find_mapping(maps, name, found, sizeof(found));
+	free(maps);
+	if (rc < 0)
+		return (int)rc;
+	n = strlen(found);
+	if (n > 10 && !strcmp(found + n - 10, " (deleted)"))
+		return -ESTALE;
+	/* Through the target's root, so a target in a container works the same. */
+	if (snprintf(path, len, "/proc/%d/root%s", t->pid, found) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 /* Finds the probe library in /proc/PID/maps; fills t->lib_path. */
 static int find_library(struct target *t, char *err, size_t len)
 {
-	char maps_path[64], path[PATH_MAX];
-	size_t cap = 256 << 10;
-	char *maps = NULL;
-	long n;
-	int rc;
+	int rc = target_find_mapping(t, PROBE_LIBRARY, t->lib_path, sizeof(t->lib_path));
 
-	snprintf(maps_path, sizeof(maps_path), "/proc/%d/maps", t->pid);
-	do {
-		free(maps);
-		maps = malloc(cap);
-		if (!maps)
-			return -ENOMEM;
-		n = procfs_read_file(maps_path, maps, cap);
-		cap *= 2;
-	} while (n == -EFBIG && cap <= MAPS_MAX);
-	if (n < 0) {
-		snprintf(err, len, "cannot read %s: %s%s", maps_path, strerror((int)-n),
-			 n == -EACCES || n == -EPERM ? ": run aet-collector as root" : "");
-		free(maps);
-		return (int)n;
-	}
-	rc = procfs_find_mapping(maps, PROBE_LIBRARY, path, sizeof(path));
-	free(maps);
-	if (rc == -ENOENT) {
+	if (rc == -EACCES || rc == -EPERM)
+		snprintf(err, len, "cannot read /proc/%d/maps: %s: run aet-collector as root",
+			 t->pid, strerror(-rc));
+	else if (rc == -ENOENT)
 		snprintf(err, len,
 			 "process %d (%s) has not loaded %s: start AET with the probe library "
 			 "(AETPROBE_LIBRARY=/path/to/%s)",
 			 t->pid, t->comm, PROBE_LIBRARY, PROBE_LIBRARY);
-		return rc;
-	}
-	if (rc)
-		return rc;
-	if (strlen(path) > 10 && !strcmp(path + strlen(path) - 10, " (deleted)")) {
+	else if (rc == -ESTALE)
 		snprintf(err, len,
-			 "the %s mapped by process %d was deleted or replaced on disk (%s): "
-			 "restart AET to load the installed one",
-			 PROBE_LIBRARY, t->pid, path);
-		return -ENOENT;
-	}
-	/* Through the target's root, so a target in a container works the same. */
-	if (snprintf(t->lib_path, sizeof(t->lib_path), "/proc/%d/root%s", t->pid, path) >=
-	    (int)sizeof(t->lib_path))
-		return -ENAMETOOLONG;
-	return 0;
+			 "the %s mapped by process %d was deleted or replaced on disk: restart "
+			 "AET to load the installed one",
+			 PROBE_LIBRARY, t->pid);
+	return rc;
 }
 
 int target_open(struct target *t, int pid, char *err, size_t len)

@@ -26,6 +26,12 @@ struct target {
  * 0 or -errno with err naming the cause and the fix. */
 int target_open(struct target *t, int pid, char *err, size_t len);
 
+/* Finds in /proc/PID/maps the file mapped under name (see
+ * procfs_find_mapping()) and writes its path through /proc/PID/root into
+ * path. Returns 0, -ENOENT when not mapped, -ESTALE when the file was
+ * deleted or replaced since, or another -errno. */
+int target_find_mapping(const struct target *t, const char *name, char *path, size_t len);
+
 /* Re-reads /proc/PID/stat: alive (same pid and start time), CPU, memory. */
 void target_sample(struct target *t);
 

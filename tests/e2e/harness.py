@@ -226,7 +226,8 @@ def our_programs():
     out = subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True,
                          text=True, check=True).stdout
     probes = {"cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin",
-              "agent_end", "event"}
+              "agent_end", "event", "prepare_v2", "prepare_v2_ret", "prepare_v3",
+              "prepare_v3_ret", "step", "step_ret", "reset", "finalize"}
 
     def ours(name):
         return name in probes or name.startswith(("enter_", "exit_", "follow_"))

@@ -155,7 +155,8 @@ def test_sigterm_and_sigint_detach_everything(start):
     for sig in (signal.SIGTERM, signal.SIGINT):
         wl = start.workload("--tasks", "20")
         col = start.collector(wl.pid)
-        assert len(our_programs()) == 7 + 41  # probes, file and follow programs
+        # probes, file and follow programs, SQLite
+        assert len(our_programs()) == 7 + 41 + 8
         code, err = col.stop(sig)
         assert code == 0, err
         assert programs_left() == []
