@@ -122,7 +122,7 @@ $(OUTPUT)/bench-probe-hit: bench/probe_hit.c $(OUTPUT)/libaetprobe.so
 
 bench: all
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BINS)
-	$(Q)$(PYTHON) bench/run.py
+	$(Q)$(PYTHON) -u bench/run.py
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h

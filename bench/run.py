@@ -10,7 +10,10 @@
    byte from /dev/zero in a loop with no BPF, with empty programs on the
    collector's tracepoints (the floor: bench-floor-files), and with the
    collector attached to another process; interleaved, per-round ratios.
-3. Workload: the reference workload's tasks/s with and without the collector,
+3. SQLite: one cached statement executed in a loop by Debian's Python
+   (bench/sqlite_loop.py), with and without the collector: what the
+   uprobes and uretprobe on libsqlite3 add to an execution.
+4. Workload: the reference workload's tasks/s with and without the collector,
    interleaved.
 """
 import json
@@ -34,11 +37,14 @@ def start_collector(pid, port):
     p = subprocess.Popen([os.path.join(BUILD, "aet-collector"), "--pid", str(pid),
                           "--listen", "127.0.0.1:%d" % port],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    # "attached to pid" is logged once every probe is attached.
-    line = p.stderr.readline()
-    if "attached to pid" not in line:
-        sys.exit("collector did not attach: " + line + p.stderr.read())
-    return p
+    # "attached to pid" is logged once every probe is attached (a warning,
+    # such as no libsqlite3 in the target, may come first).
+    seen = ""
+    for line in p.stderr:
+        seen += line
+        if "attached to pid" in line:
+            return p
+    sys.exit("collector did not attach: " + seen)
 
 
 def stop(p):
@@ -136,6 +142,36 @@ def syscall_cost():
     return med, ratio
 
 
+def sqlite_cost():
+    lp = subprocess.Popen(["taskset", "-c", "1", PYTHON, os.path.join(ROOT, "bench/sqlite_loop.py")],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=dict(os.environ, LD_PRELOAD=LIB))
+    pid = int(lp.stdout.readline().split()[1])
+    n = max(CALLS // 20, 1000)
+
+    def run():
+        lp.stdin.write("%d\n" % n)
+        lp.stdin.flush()
+        return float(lp.stdout.readline().split()[1])
+
+    res = {"detached": [], "collector": []}
+    run()
+    for _ in range(ROUNDS):
+        res["detached"].append(run())
+        col = start_collector(pid, 9596)
+        res["collector"].append(run())
+        stop(col)
+    lp.stdin.close()
+    lp.wait()
+    med = {k: statistics.median(v) for k, v in res.items()}
+    extra = statistics.median(c - d for d, c in zip(res["detached"], res["collector"]))
+    print("SQLite execution from Python, ns (median of %d rounds of %d)" % (ROUNDS, n))
+    for k in ("detached", "collector"):
+        print("  %-28s %10.1f" % (k, med[k]))
+    print("  %-28s %10.1f   (two uprobes, one uretprobe)" % ("added per execution", extra))
+    return med, extra
+
+
 def workload_once(tmp, attach):
     truth = os.path.join(tmp, "truth.json")
     wl = subprocess.Popen([PYTHON, os.path.join(ROOT, "tests/workload/aet_workload.py"),
@@ -176,6 +212,7 @@ def main():
         time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count()))
     probe_hit()
     syscall_cost()
+    sqlite_cost()
     workload()
 
 
