@@ -221,27 +221,41 @@ def run_collector(*args, timeout=30, **kw):
                           timeout=timeout, **kw)
 
 
+PROGRAM_NAMES = {"cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin",
+                 "agent_end", "event", "prepare_v2", "prepare_v2_ret", "prepare_v3",
+                 "prepare_v3_ret", "step", "step_ret", "reset", "finalize"}
+
+
 def our_programs():
-    """Names of the BPF programs of this project still loaded in the kernel."""
+    """{id: name} of the BPF programs with this project's names now loaded."""
     out = subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True,
                          text=True, check=True).stdout
-    probes = {"cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin",
-              "agent_end", "event", "prepare_v2", "prepare_v2_ret", "prepare_v3",
-              "prepare_v3_ret", "step", "step_ret", "reset", "finalize"}
 
     def ours(name):
-        return name in probes or name.startswith(("enter_", "exit_", "follow_"))
-    return sorted(p["name"] for p in json.loads(out) if ours(p.get("name", "")))
+        return name in PROGRAM_NAMES or name.startswith(("enter_", "exit_", "follow_"))
+    return {p["id"]: p["name"] for p in json.loads(out) if ours(p.get("name", ""))}
 
 
-def programs_left(timeout=10):
-    """our_programs() once the kernel has freed what was released: a program
-    outlives its last link by an RCU grace period or a deferred put."""
+def programs_left(ids, timeout=10):
+    """Which of the programs ids are still loaded, once the kernel has freed
+    what was released (a program outlives its last link by an RCU grace
+    period or a deferred put). Other collectors on the host do not count."""
     deadline = time.monotonic() + timeout
     while True:
-        left = our_programs()
+        left = sorted(set(ids) & set(our_programs()))
         if not left or time.monotonic() > deadline:
             return left
+        time.sleep(0.1)
+
+
+def programs_added(before, timeout=10):
+    """Programs loaded since the snapshot before (an our_programs() result)
+    that are still there once released ones are freed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        added = sorted(set(our_programs()) - set(before))
+        if not added or time.monotonic() > deadline:
+            return added
         time.sleep(0.1)
 
 

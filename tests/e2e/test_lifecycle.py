@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from harness import (COLLECTOR, LIBRARY, gunzip, our_programs, parse_exposition, programs_left,
-                     run_collector)
+from harness import (COLLECTOR, LIBRARY, gunzip, our_programs, parse_exposition, programs_added,
+                     programs_left, run_collector)
 
 
 @pytest.fixture
@@ -35,18 +35,20 @@ def one_line(stderr):
 
 
 def test_no_such_pid():
+    before = our_programs()
     r = run_collector("--pid", "999999999")
     assert r.returncode == 2
     assert "no process with pid 999999999" in one_line(r.stderr)
-    assert programs_left() == []
+    assert programs_added(before) == []
 
 
 def test_process_without_probe_library(sleeper):
+    before = our_programs()
     p = sleeper("sleep", "60")
     r = run_collector("--pid", str(p.pid))
     assert r.returncode == 2
     assert "has not loaded libaetprobe.so" in one_line(r.stderr)
-    assert programs_left() == []
+    assert programs_added(before) == []
 
 
 def test_missing_privileges(sleeper):
@@ -54,6 +56,7 @@ def test_missing_privileges(sleeper):
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
               "--inh-caps=-all", "--bounding-set=-all"]
     env = dict(os.environ, LD_PRELOAD=LIBRARY)
+    before = our_programs()
     p = sleeper(*nobody, "sleep", "60", env=env)
     r = subprocess.run(nobody + [COLLECTOR, "--pid", str(p.pid)],
                        capture_output=True, text=True, timeout=30)
@@ -66,10 +69,11 @@ def test_missing_privileges(sleeper):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert "run aet-collector as root" in one_line(r.stderr)
-    assert programs_left() == []
+    assert programs_added(before) == []
 
 
 def test_kernel_without_btf(sleeper):
+    before = our_programs()
     p = sleeper("sleep", "60", env=dict(os.environ, LD_PRELOAD=LIBRARY))
     # A private mount namespace where /sys/kernel/btf is empty.
     r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
@@ -77,6 +81,7 @@ def test_kernel_without_btf(sleeper):
                         COLLECTOR, str(p.pid)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert "this kernel has no BTF" in one_line(r.stderr)
+    assert programs_added(before) == []
 
 
 @pytest.mark.parametrize("args,msg", [
@@ -99,13 +104,14 @@ def test_help_and_version():
 
 
 def test_port_in_use(start, sleeper):
+    before = our_programs()
     p = sleeper("sleep", "60", env=dict(os.environ, LD_PRELOAD=LIBRARY))
     first = start.collector(p.pid)
     r = run_collector("--pid", str(p.pid), "--listen", "127.0.0.1:%d" % first.port)
     assert r.returncode == 2
     assert "cannot serve on 127.0.0.1:%d" % first.port in one_line(r.stderr)
     first.stop()
-    assert programs_left() == []
+    assert programs_added(before) == []
 
 
 def test_endpoints(start):
@@ -151,13 +157,13 @@ def test_endpoints(start):
 
 
 def test_sigterm_and_sigint_detach_everything(start):
-    assert programs_left() == []  # what earlier tests released is gone
     for sig in (signal.SIGTERM, signal.SIGINT):
         wl = start.workload("--tasks", "20")
+        before = our_programs()
         col = start.collector(wl.pid)
-        # probes, file and follow programs, SQLite
-        assert len(our_programs()) == 7 + 41 + 8
+        loaded = set(our_programs()) - set(before)
+        assert len(loaded) == 7 + 41 + 8  # probes, file and follow programs, SQLite
         code, err = col.stop(sig)
         assert code == 0, err
-        assert programs_left() == []
+        assert programs_left(loaded) == []
         wl.kill()
