@@ -21,7 +21,7 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 sleep 0.5 # let the workload load the probe library
 
-build/aet-collector --pid "$wl" --listen "$listen" &
+build/aet-collector --pid "$wl" --listen "$listen" --file-root "$work" &
 col=$!
 sleep 0.5
 kill -0 "$col" 2>/dev/null || { echo "demo: the collector did not start" >&2; exit 1; }
