@@ -98,6 +98,26 @@ static int write_process(struct collector *c, struct buf *out)
 			 METRIC_GAUGE, (double)rl.rlim_cur);
 }
 
+/* aet_kb_db_size_bytes: the knowledge base grows in these files. */
+static int write_dbs(const struct target *t, struct buf *out)
+{
+	static const char *const l_path[] = { "path" };
+	struct family *f = family__new("aet_kb_db_size_bytes",
+				       "Size of each SQLite database file the target has open.",
+				       METRIC_GAUGE, 1, l_path);
+	int rc = f ? 0 : -ENOMEM;
+
+	for (int i = 0; i < t->ndbs && !rc; i++) {
+		const char *v[] = { t->dbs[i].path };
+
+		rc = family__add(f, v, (double)t->dbs[i].size);
+	}
+	if (!rc)
+		family__write(f, out);
+	family__free(f);
+	return rc;
+}
+
 static int write_target(struct collector *c, struct buf *out)
 {
 	static const char *const l_pid[] = { "pid" };
@@ -117,7 +137,8 @@ static int write_target(struct collector *c, struct buf *out)
 			       "CPU used by the target over the last second (100 = one core).",
 			       METRIC_GAUGE, c->target.cpu_percent) ?:
 		write_one(out, "aet_memory_usage_bytes", "Resident memory of the target.",
-			  METRIC_GAUGE, (double)c->target.rss_bytes);
+			  METRIC_GAUGE, (double)c->target.rss_bytes) ?:
+		write_dbs(&c->target, out);
 }
 
 static int render_metrics(void *ctx, struct buf *out)

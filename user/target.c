@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -109,6 +112,64 @@ int target_open(struct target *t, int pid, char *err, size_t len)
 	return 0;
 }
 
+/* Whether the open file fd_path (/proc/PID/fd/N) begins as a SQLite
+ * database does: "SQLite format 3" and a NUL (https://sqlite.org/fileformat.html). */
+static bool is_sqlite(const char *fd_path)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[16];
+	int fd = open(fd_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	bool yes;
+
+	if (fd < 0)
+		return false;
+	yes = read(fd, head, sizeof(head)) == sizeof(head) && !memcmp(head, magic, sizeof(magic));
+	close(fd);
+	return yes;
+}
+
+static bool has_db(const struct db_file *dbs, int n, const char *path)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(dbs[i].path, path))
+			return true;
+	return false;
+}
+
+/* The SQLite files among the target's open files. A path seen last time is
+ * not read again: only its size is. */
+static void sample_dbs(struct target *t)
+{
+	char dir[32], fd_path[320], path[256];
+	struct db_file found[TARGET_MAX_DBS];
+	struct dirent *d;
+	struct stat st;
+	int n = 0;
+	DIR *fds;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", t->pid);
+	fds = opendir(dir);
+	if (!fds)
+		return;
+	while ((d = readdir(fds)) && n < TARGET_MAX_DBS) {
+		ssize_t len;
+
+		snprintf(fd_path, sizeof(fd_path), "%s/%s", dir, d->d_name);
+		len = readlink(fd_path, path, sizeof(path) - 1);
+		if (len <= 0 || path[0] != '/' || stat(fd_path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		path[len] = '\0';
+		if (has_db(found, n, path) || /* open twice: one file */
+		    (!has_db(t->dbs, t->ndbs, path) && !is_sqlite(fd_path)))
+			continue;
+		memcpy(found[n].path, path, len + 1);
+		found[n++].size = st.st_size;
+	}
+	closedir(fds);
+	memcpy(t->dbs, found, n * sizeof(found[0]));
+	t->ndbs = n;
+}
+
 void target_sample(struct target *t)
 {
 	double now = monotonic_now();
@@ -120,6 +181,7 @@ void target_sample(struct target *t)
 		t->alive = false;
 		t->cpu_percent = 0;
 		t->rss_bytes = 0;
+		t->ndbs = 0;
 		return;
 	}
 	ticks = st.utime + st.stime;
@@ -130,4 +192,5 @@ void target_sample(struct target *t)
 	t->sampled_at = now;
 	t->rss_bytes = st.rss > 0 ? (uint64_t)st.rss * sysconf(_SC_PAGESIZE) : 0;
 	t->alive = true;
+	sample_dbs(t);
 }

@@ -8,7 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROBE_LIBRARY "libaetprobe.so"
+#define PROBE_LIBRARY  "libaetprobe.so"
+#define TARGET_MAX_DBS 16 /* SQLite database files reported, a bound on the labels */
+
+/* A SQLite database file the target has open. */
+struct db_file {
+	char path[256]; /* as the target sees it */
+	uint64_t size;
+};
 
 struct target {
 	char lib_path[PATH_MAX]; /* the probe library, through /proc/PID/root */
@@ -18,6 +25,8 @@ struct target {
 	uint64_t cpu_ticks; /* utime + stime at the last sample */
 	double cpu_percent; /* 100 = one core, over the last sample interval */
 	double sampled_at;  /* CLOCK_MONOTONIC seconds of the last sample */
+	struct db_file dbs[TARGET_MAX_DBS];
+	int ndbs;
 	int pid;
 	bool alive;
 };
@@ -32,7 +41,8 @@ int target_open(struct target *t, int pid, char *err, size_t len);
  * deleted or replaced since, or another -errno. */
 int target_find_mapping(const struct target *t, const char *name, char *path, size_t len);
 
-/* Re-reads /proc/PID/stat: alive (same pid and start time), CPU, memory. */
+/* Re-reads /proc/PID/stat: alive (same pid and start time), CPU, memory;
+ * and the SQLite database files among /proc/PID/fd, with their sizes. */
 void target_sample(struct target *t);
 
 #endif /* AET_TARGET_H */

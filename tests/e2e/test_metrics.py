@@ -1,5 +1,6 @@
 """/metrics against the workload's ground truth, exactly."""
 import collections
+import os
 import time
 
 import pytest
@@ -143,7 +144,7 @@ def test_label_sets_past_the_bound_are_counted_under_overflow(start):
         assert overflow_total[fam] == overflowed, fam
 
 
-def test_target_cpu_and_memory(start):
+def test_target_cpu_and_memory(start, tmp_path):
     wl = start.workload("--loop", "--pause", "0", "--threads", "2")
     col = start.collector(wl.pid)
     wl.proc.stdin.write("go\n")
@@ -157,3 +158,9 @@ def test_target_cpu_and_memory(start):
     got = samples[("aet_memory_usage_bytes", frozenset())]
     assert abs(got - rss_kb * 1024) < 0.2 * rss_kb * 1024
     assert sum(by_labels(samples, "aet_tasks_total").values()) > 0
+    # The knowledge base: the one SQLite file the workload holds open (not its
+    # -wal and -shm companions), its path cut like every label value.
+    kb = os.path.join(str(tmp_path), "work", "kb.sqlite")
+    sizes = by_labels(samples, "aet_kb_db_size_bytes")
+    assert list(sizes) == [frozenset({("path", render_label(kb))})]
+    assert 0 < list(sizes.values())[0] <= os.path.getsize(kb) + (1 << 20)
