@@ -259,11 +259,20 @@ def programs_added(before, timeout=10):
         time.sleep(0.1)
 
 
+# promtool (2.42) lints "db" in a name as an abbreviated unit; the name
+# aet_kb_db_size_bytes is the one DESIGN section 4 and the dashboards use.
+KNOWN_LINT = {"aet_kb_db_size_bytes metric names should not contain abbreviated units"}
+
+
 def promtool_check(text):
-    """Runs `promtool check metrics` on an exposition; returns (ok, output)."""
+    """Runs `promtool check metrics` on an exposition; returns (ok, output).
+    A parse error fails (exit 1); of the lint findings (exit 3) only the
+    known one above is allowed."""
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                        text=True)
-    return r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    findings = {line.strip() for line in out.splitlines() if line.strip()}
+    return r.returncode == 0 or (r.returncode == 3 and findings <= KNOWN_LINT), out
 
 
 def gunzip(body):
