@@ -37,7 +37,8 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o
-.PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check install
+.PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check \
+	install
 
 all: deps
 	$(Q)$(MAKE) --no-print-directory binaries
@@ -134,6 +135,18 @@ format:
 
 format-check:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+# PREFIX and DESTDIR as usual: make install DESTDIR=/tmp/pkg PREFIX=/usr
+install: binaries
+	install -D -m 0755 $(OUTPUT)/aet-collector $(DESTDIR)$(PREFIX)/sbin/aet-collector
+	install -D -m 0755 $(OUTPUT)/libaetprobe.so $(DESTDIR)$(PREFIX)/lib/libaetprobe.so
+	install -D -m 0644 include/aet/probe.h $(DESTDIR)$(PREFIX)/include/aet/probe.h
+	install -D -m 0644 probe/python/aetprobe.py \
+		$(DESTDIR)$(PREFIX)/share/aet-collector/python/aetprobe.py
+	install -D -m 0644 man/aet-collector.8 $(DESTDIR)$(PREFIX)/share/man/man8/aet-collector.8
+	install -d $(DESTDIR)$(PREFIX)/share/aet-collector/dashboards
+	install -m 0644 dashboards/*.yml $(wildcard dashboards/*.json) \
+		$(DESTDIR)$(PREFIX)/share/aet-collector/dashboards/
 
 clean:
 	rm -rf $(OUTPUT)

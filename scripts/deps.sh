@@ -4,10 +4,10 @@
 set -eu
 
 # build: clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev
-# tests: libcriterion-dev, python3-pytest, prometheus (promtool)
+# tests: libcriterion-dev, python3-pytest, python3-yaml, prometheus (promtool)
 # bench: python3-prometheus-client (the earlier in-process approach)
 PKGS="gcc make clang llvm bpftool binutils pkg-config libbpf-dev libelf-dev zlib1g-dev
-libmicrohttpd-dev libcriterion-dev python3 python3-pytest prometheus
+libmicrohttpd-dev libcriterion-dev python3 python3-pytest python3-yaml prometheus
 python3-prometheus-client"
 
 missing=

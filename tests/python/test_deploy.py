@@ -1,0 +1,67 @@
+"""Deployment files parse, and make install puts everything where it says."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def files(*patterns):
+    return sorted(f for p in patterns for f in glob.glob(os.path.join(ROOT, p), recursive=True))
+
+
+@pytest.mark.parametrize("path", files("deploy/**/*.yml", "deploy/**/*.yaml",
+                                       "dashboards/**/*.yml"))
+def test_yaml_parses(path):
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d is not None]
+    assert docs, path
+
+
+@pytest.mark.parametrize("path", files("dashboards/*.json"))
+def test_json_parses(path):
+    with open(path) as f:
+        assert isinstance(json.load(f), dict)
+
+
+def test_kubernetes_manifests():
+    with open(os.path.join(ROOT, "deploy/kubernetes/aet-collector.yaml")) as f:
+        docs = {d["kind"]: d for d in yaml.safe_load_all(f)}
+    assert set(docs) == {"DaemonSet", "Service", "ServiceMonitor"}
+    pod = docs["DaemonSet"]["spec"]["template"]["spec"]
+    assert pod["hostPID"] is True
+    sc = pod["containers"][0]["securityContext"]
+    assert sc["privileged"] is False and "BPF" in sc["capabilities"]["add"]
+    mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert {"/sys/kernel/btf", "/sys/kernel/tracing"} <= mounts
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze here")
+def test_systemd_unit_verifies(tmp_path):
+    # Beside a stand-in for the AET service it binds to.
+    shutil.copy(os.path.join(ROOT, "deploy/systemd/aet-collector.service"), tmp_path)
+    (tmp_path / "aet.service").write_text("[Unit]\nDescription=AET\n"
+                                          "[Service]\nExecStart=/bin/true\n")
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                        str(tmp_path / "aet-collector.service")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "build/aet-collector")),
+                    reason="not built")
+def test_make_install_honours_prefix_and_destdir(tmp_path):
+    subprocess.run(["make", "-s", "-C", ROOT, "install", "DESTDIR=%s" % tmp_path,
+                    "PREFIX=/opt/aet"], check=True, capture_output=True)
+    got = {os.path.relpath(os.path.join(d, f), tmp_path)
+           for d, _, fs in os.walk(tmp_path) for f in fs}
+    want = {"opt/aet/sbin/aet-collector", "opt/aet/lib/libaetprobe.so",
+            "opt/aet/include/aet/probe.h", "opt/aet/share/aet-collector/python/aetprobe.py",
+            "opt/aet/share/man/man8/aet-collector.8",
+            "opt/aet/share/aet-collector/dashboards/rules.yml"}
+    assert want <= got
+    assert os.access(tmp_path / "opt/aet/sbin/aet-collector", os.X_OK)
