@@ -1,52 +1,74 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * SQLite executions of the target, from uprobes on the libsqlite3 it maps.
+ * SQLite statement executions of the target, from uprobes on the libsqlite3
+ * it maps, aggregated here: user space reads db_hist at scrape time.
  *
- * One operation is one execution of a prepared statement: from its first
- * sqlite3_step() to the step that returns SQLITE_DONE (success) or an error,
- * or to sqlite3_reset()/sqlite3_finalize() when the rows were not all read
- * (success). A statement prepared once and executed many times (Python's
- * statement cache) counts every execution; a select stepping over many rows
- * counts once. The verb comes from the SQL text at prepare time.
+ * One operation is one execution of a prepared statement: from the entry of
+ * its first sqlite3_step() to the return of the step that gives SQLITE_DONE
+ * (success) or an error code (error), or to sqlite3_reset() or
+ * sqlite3_finalize() when its rows were not all read (success). A prepare
+ * that fails (a syntax error, no such table) is an operation too, an error,
+ * as the application's driver reports it (Python raises). A statement
+ * prepared once and executed many times (Python's statement cache) counts
+ * every execution; a select stepping over many rows counts once. The verb
+ * comes from the SQL text at sqlite3_prepare_v2/v3(); a statement prepared
+ * before the programs were attached (or by sqlite3_prepare16*) counts as
+ * "other".
+ *
+ * Calls SQLite makes to its own API inside a prepare or a step (reading the
+ * schema runs sqlite3_exec(), VACUUM runs statements of its own) are not the
+ * application's operations: an entry whose stack pointer is below that of
+ * the prepare or step its thread is in is skipped. The per-thread state is
+ * task storage ("bpf: Enable task local storage for tracing programs",
+ * kernel 5.11): one lookup per call instead of a hash insert and delete, and
+ * freed with the thread.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "agg.bpf.h"
 #include "sqlite_maps.h"
+#include "agg.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
+#define SQLITE_OK   0
 #define SQLITE_ROW  100
 #define SQLITE_DONE 101
-#define SQL_HEAD    32 /* bytes of SQL text read to find the verb */
 
-/* Prepared statements of the target: --max-open of them. Finalized ones
- * are removed; a statement the target never finalizes stays until exit. */
+/* The stack pointer at a uretprobe less the one at its uprobe: x86-64's
+ * call pushed the return address, which the return popped. */
+#if defined(__TARGET_ARCH_x86)
+#define RET_SP_DELTA 8
+#elif defined(__TARGET_ARCH_arm64)
+#define RET_SP_DELTA 0 /* the return address is in the link register */
+#else
+#error "RET_SP_DELTA of this architecture"
+#endif
+
+/* Set by user space before load: the process the links are attached to. */
+const volatile __u32 targ_tgid = 0;
+
+/* Prepared statements of the target: a Python connection caches 128, so
+ * 16384 is room for a hundred connections. Finalized ones are removed; past
+ * the bound the least recently used goes, and counts as "other" if it runs
+ * again. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct stmt_key);
 	__type(value, struct stmt_state);
 } stmts SEC(".maps");
 
-/* A prepare or a step between entry and return, per thread. */
+/* The prepare or step each thread is in. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct prepare_args);
-} preparing SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u64);
-} stepping SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sqlite_call);
+} calls SEC(".maps");
 
 /* aet_db_operations_total and aet_db_operation_seconds: a histogram per
- * (verb, status), at verb * DB_STATUS_MAX + status. */
+ * (verb, status). Mapped into user space, which reads it in place. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VERB_MAX *DB_STATUS_MAX);
@@ -55,111 +77,80 @@ struct {
 	__type(value, struct hist);
 } db_hist SEC(".maps");
 
-/* Up to 8 letters of a word, little-endian, as parse_verb() builds them. */
-#define LETTER(s, i) ((i) < sizeof(s) - 1 ? (__u64)(s)[i] << (8 * (i)) : 0)
-#define WORD(s)                                                                                    \
-	(LETTER(s, 0) | LETTER(s, 1) | LETTER(s, 2) | LETTER(s, 3) | LETTER(s, 4) | LETTER(s, 5) | \
-	 LETTER(s, 6) | LETTER(s, 7))
+/* enum sqlite_stat */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SQL_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sqlite_stats SEC(".maps");
 
-static __always_inline bool is_space(char c)
+static __always_inline bool is_target(void)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+	return bpf_get_current_pid_tgid() >> 32 == targ_tgid;
 }
 
-/* The verb of the SQL text at usql: its first word, case-insensitive. */
-static __always_inline __u32 parse_verb(const char *usql)
+/* The calling thread's state for a prepare or step entering now, or NULL
+ * when SQLite itself is calling (a prepare or step of this thread is in
+ * progress further up the stack). */
+static __always_inline struct sqlite_call *call_enter(struct pt_regs *ctx)
 {
-	char b[SQL_HEAD] = {};
-	__u32 n = 0, i;
-	__u64 w = 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 sp = PT_REGS_SP(ctx);
+	struct sqlite_call *c;
 
-	if (bpf_probe_read_user_str(b, sizeof(b), usql) <= 0)
+	c = bpf_task_storage_get(&calls, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c) {
+		counter_inc(&sqlite_stats, SQL_STAT_NO_STATE);
+		return NULL;
+	}
+	if (c->sp && sp < c->sp) {
+		counter_inc(&sqlite_stats, SQL_STAT_NESTED);
+		return NULL;
+	}
+	c->sp = sp;
+	return c;
+}
+
+/* The state of the call returning now, or NULL when that is not the one
+ * call_enter() took (a nested call, or one entered before we attached). */
+static __always_inline struct sqlite_call *call_return(struct pt_regs *ctx)
+{
+	struct sqlite_call *c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), NULL, 0);
+
+	if (!c || !c->sp || c->sp != PT_REGS_SP(ctx) - RET_SP_DELTA)
+		return NULL;
+	c->sp = 0;
+	return c;
+}
+
+/* Whether SQLite itself calls, inside a prepare or step of this thread:
+ * sqlite3_step() resets a statement it finds done with sqlite3_reset(). */
+static __always_inline bool call_nested(struct pt_regs *ctx)
+{
+	struct sqlite_call *c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), NULL, 0);
+
+	if (!c || !c->sp || PT_REGS_SP(ctx) >= c->sp)
+		return false;
+	counter_inc(&sqlite_stats, SQL_STAT_NESTED);
+	return true;
+}
+
+/* The verb of the SQL text at sql; nbyte < 0: up to its NUL. */
+static __always_inline __u32 read_verb(const char *sql, int nbyte)
+{
+	unsigned char b[SQL_HEAD] = {};
+	long n = bpf_probe_read_user_str(b, sizeof(b), sql);
+
+	if (n <= 0)
 		return VERB_OTHER;
-	while (n < SQL_HEAD - 9 && is_space(b[n]))
-		n++;
-	for (i = 0; i < 8; i++) {
-		char c = b[(n + i) & (SQL_HEAD - 1)];
-
-		if (c >= 'A' && c <= 'Z')
-			c += 'a' - 'A';
-		if (c < 'a' || c > 'z')
-			break;
-		w |= (__u64)c << (8 * i);
-	}
-	if (i == 8 && ((b[(n + 8) & (SQL_HEAD - 1)] | 0x20) >= 'a' &&
-		       (b[(n + 8) & (SQL_HEAD - 1)] | 0x20) <= 'z'))
-		return VERB_OTHER; /* a longer word */
-	if (w == WORD("select"))
-		return VERB_SELECT;
-	if (w == WORD("insert") || w == WORD("replace"))
-		return VERB_INSERT;
-	if (w == WORD("update"))
-		return VERB_UPDATE;
-	if (w == WORD("delete"))
-		return VERB_DELETE;
-	if (w == WORD("begin"))
-		return VERB_BEGIN;
-	if (w == WORD("commit") || w == WORD("end")) /* END TRANSACTION is COMMIT */
-		return VERB_COMMIT;
-	if (w == WORD("rollback"))
-		return VERB_ROLLBACK;
-	return VERB_OTHER;
+	n--; /* the NUL */
+	if (nbyte >= 0 && nbyte < n)
+		n = nbyte;
+	return sql_verb(b, n);
 }
 
-static __always_inline int prepare_enter(const void *sql, void *ppstmt)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct prepare_args a = { .sql = (__u64)sql, .ppstmt = (__u64)ppstmt };
-
-	bpf_map_update_elem(&preparing, &pid_tgid, &a, BPF_ANY);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(prepare_v2, void *db, const char *sql, int n, void **ppstmt)
-{
-	return prepare_enter(sql, ppstmt);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(prepare_v3, void *db, const char *sql, int n, __u32 flags, void **ppstmt)
-{
-	return prepare_enter(sql, ppstmt);
-}
-
-/* A prepare returns: the statement exists now. */
-static __always_inline int prepare_return(int rc)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct stmt_key key = { .tgid = pid_tgid >> 32 };
-	struct stmt_state st = {};
-	struct prepare_args *a;
-
-	a = bpf_map_lookup_elem(&preparing, &pid_tgid);
-	if (!a)
-		return 0;
-	if (rc == 0 && !bpf_probe_read_user(&key.stmt, sizeof(key.stmt), (void *)a->ppstmt) &&
-	    key.stmt) {
-		st.verb = parse_verb((const char *)a->sql);
-		bpf_map_update_elem(&stmts, &key, &st, BPF_ANY);
-	}
-	bpf_map_delete_elem(&preparing, &pid_tgid);
-	return 0;
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(prepare_v2_ret, int rc)
-{
-	return prepare_return(rc);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(prepare_v3_ret, int rc)
-{
-	return prepare_return(rc);
-}
-
-/* Ends the execution in progress of st. */
+/* Ends the execution in progress of st with status (0 success, 1 error). */
 static __always_inline void finish(struct stmt_state *st, __u32 status, __u64 now)
 {
 	__u32 idx = (st->verb < VERB_MAX ? st->verb : VERB_OTHER) * DB_STATUS_MAX + status;
@@ -170,17 +161,94 @@ static __always_inline void finish(struct stmt_state *st, __u32 status, __u64 no
 		hist_observe(h, now - st->start_ns);
 }
 
+static __always_inline int prepare_enter(struct pt_regs *ctx, const char *sql, int nbyte,
+					 void *ppstmt)
+{
+	struct sqlite_call *c;
+
+	if (!is_target())
+		return 0;
+	c = call_enter(ctx);
+	if (!c)
+		return 0;
+	c->arg = (__u64)ppstmt;
+	c->verb = read_verb(sql, nbyte);
+	c->start_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* A prepare returns: *ppStmt is the new statement (NULL for a text with no
+ * statement, or on error). */
+static __always_inline int prepare_return(struct pt_regs *ctx, int rc)
+{
+	struct stmt_key key = { .tgid = targ_tgid };
+	struct stmt_state st = {};
+	struct sqlite_call *c;
+
+	if (!is_target())
+		return 0;
+	c = call_return(ctx);
+	if (!c)
+		return 0;
+	if (rc != SQLITE_OK) {
+		/* No statement to execute (a syntax error, no such table): the
+		 * operation the application asked for failed, as its driver
+		 * reports it. Timed from the entry of the prepare. */
+		st.verb = c->verb;
+		st.start_ns = c->start_ns;
+		finish(&st, 1, bpf_ktime_get_ns());
+		return 0;
+	}
+	if (bpf_probe_read_user(&key.stmt, sizeof(key.stmt), (void *)c->arg) || !key.stmt)
+		return 0;
+	st.verb = c->verb;
+	/* A pointer reused after a finalize we did not see: the new one wins. */
+	bpf_map_update_elem(&stmts, &key, &st, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(prepare_v2, void *db, const char *sql, int nbyte, void **ppstmt)
+{
+	return prepare_enter(ctx, sql, nbyte, ppstmt);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(prepare_v2_ret, int rc)
+{
+	return prepare_return(ctx, rc);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(prepare_v3, void *db, const char *sql, int nbyte, __u32 flags, void **ppstmt)
+{
+	return prepare_enter(ctx, sql, nbyte, ppstmt);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(prepare_v3_ret, int rc)
+{
+	return prepare_return(ctx, rc);
+}
+
 SEC("uprobe")
 int BPF_KPROBE(step, void *stmt)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), s = (__u64)stmt;
-	struct stmt_key key = { .stmt = s, .tgid = pid_tgid >> 32 };
-	struct stmt_state *st = bpf_map_lookup_elem(&stmts, &key);
+	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
+	struct sqlite_call *c;
+	struct stmt_state *st;
 
+	if (!is_target() || !stmt)
+		return 0;
+	c = call_enter(ctx);
+	if (!c)
+		return 0;
+	c->arg = (__u64)stmt;
+	st = bpf_map_lookup_elem(&stmts, &key);
 	if (!st) {
-		/* Prepared before we attached: its text is unknown. */
 		struct stmt_state fresh = { .verb = VERB_OTHER };
 
+		counter_inc(&sqlite_stats, SQL_STAT_UNPREPARED);
 		bpf_map_update_elem(&stmts, &key, &fresh, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&stmts, &key);
 		if (!st)
@@ -190,36 +258,36 @@ int BPF_KPROBE(step, void *stmt)
 		st->start_ns = bpf_ktime_get_ns();
 		st->running = 1;
 	}
-	bpf_map_update_elem(&stepping, &pid_tgid, &s, BPF_ANY);
 	return 0;
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(step_ret, int rc)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct stmt_key key = { .tgid = pid_tgid >> 32 };
+	struct stmt_key key = { .tgid = targ_tgid };
+	struct sqlite_call *c;
 	struct stmt_state *st;
-	__u64 *s;
 
-	s = bpf_map_lookup_elem(&stepping, &pid_tgid);
-	if (!s)
+	if (!is_target())
 		return 0;
-	key.stmt = *s;
-	bpf_map_delete_elem(&stepping, &pid_tgid);
+	c = call_return(ctx);
+	if (!c || rc == SQLITE_ROW) /* a row: the execution goes on */
+		return 0;
+	key.stmt = c->arg;
 	st = bpf_map_lookup_elem(&stmts, &key);
-	if (st && st->running && rc != SQLITE_ROW)
+	if (st && st->running)
 		finish(st, rc != SQLITE_DONE, bpf_ktime_get_ns());
 	return 0;
 }
 
-/* An execution whose rows were not all read ends here, with success. */
-static __always_inline struct stmt_state *end_early(void *stmt, struct stmt_key *key)
+/* An execution whose rows were not all read ends at a reset or finalize,
+ * with success. Returns whether stmt is known. */
+static __always_inline bool end_early(struct pt_regs *ctx, struct stmt_key *key)
 {
 	struct stmt_state *st;
 
-	key->stmt = (__u64)stmt;
-	key->tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!is_target() || !key->stmt || call_nested(ctx))
+		return false;
 	st = bpf_map_lookup_elem(&stmts, key);
 	if (st && st->running)
 		finish(st, 0, bpf_ktime_get_ns());
@@ -229,18 +297,18 @@ static __always_inline struct stmt_state *end_early(void *stmt, struct stmt_key 
 SEC("uprobe")
 int BPF_KPROBE(reset, void *stmt)
 {
-	struct stmt_key key = {};
+	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
 
-	end_early(stmt, &key);
+	end_early(ctx, &key);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(finalize, void *stmt)
 {
-	struct stmt_key key = {};
+	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
 
-	if (end_early(stmt, &key))
+	if (end_early(ctx, &key))
 		bpf_map_delete_elem(&stmts, &key);
 	return 0;
 }

@@ -5,20 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "detach.h"
 #include "expo.h"
 #include "mapdump.h"
+#include "procfs.h"
 #include "sqlite.h"
 #include "sqlite.skel.h"
 #include "sqlite_maps.h"
+#include "sqlverb.h"
 
 #define NPROBES 8
 
 struct sqlite_probe {
 	const char *sym;
 	bool retprobe;
+	bool optional; /* a library without the symbol is observed without it */
+	bool absent;   /* optional, and this library has no such symbol */
 	struct bpf_program *prog;
 	struct bpf_link **link;
 };
@@ -28,48 +33,104 @@ struct sqlite {
 	struct sqlite_probe probes[NPROBES];
 	struct mapped hist;
 	char lib_path[PATH_MAX];
+	bool deleted; /* the library was replaced on disk: lib_path is in map_files */
 };
 
-static const char *const verb_names[VERB_MAX] = { "other",  "select", "insert", "update",
-						  "delete", "begin",  "commit", "rollback" };
 static const char *const status_names[DB_STATUS_MAX] = { "success", "error" };
+
+#define PROBE(symbol, ret, opt, name)                                                   \
+	{                                                                               \
+		.sym = symbol, .retprobe = ret, .optional = opt, .prog = k->progs.name, \
+		.link = &k->links.name                                                  \
+	}
 
 static void set_probes(struct sqlite *s)
 {
 	struct sqlite_bpf *k = s->skel;
 	const struct sqlite_probe probes[NPROBES] = {
-		{ "sqlite3_prepare_v2", false, k->progs.prepare_v2, &k->links.prepare_v2 },
-		{ "sqlite3_prepare_v2", true, k->progs.prepare_v2_ret, &k->links.prepare_v2_ret },
-		{ "sqlite3_prepare_v3", false, k->progs.prepare_v3, &k->links.prepare_v3 },
-		{ "sqlite3_prepare_v3", true, k->progs.prepare_v3_ret, &k->links.prepare_v3_ret },
-		{ "sqlite3_step", false, k->progs.step, &k->links.step },
-		{ "sqlite3_step", true, k->progs.step_ret, &k->links.step_ret },
-		{ "sqlite3_reset", false, k->progs.reset, &k->links.reset },
-		{ "sqlite3_finalize", false, k->progs.finalize, &k->links.finalize },
+		PROBE("sqlite3_prepare_v2", false, false, prepare_v2),
+		PROBE("sqlite3_prepare_v2", true, false, prepare_v2_ret),
+		/* SQLite 3.20 (2017) and later. */
+		PROBE("sqlite3_prepare_v3", false, true, prepare_v3),
+		PROBE("sqlite3_prepare_v3", true, true, prepare_v3_ret),
+		PROBE("sqlite3_step", false, false, step),
+		PROBE("sqlite3_step", true, false, step_ret),
+		PROBE("sqlite3_reset", false, false, reset),
+		PROBE("sqlite3_finalize", false, false, finalize),
 	};
 
 	memcpy(s->probes, probes, sizeof(probes));
 }
 
-static int attach(struct sqlite *s, int pid, char *err, size_t len)
+#define MAPS_MAX (16 << 20) /* /proc/PID/maps of a very large process */
+
+/* The text of /proc/PID/maps into *maps (to free). Returns 0 or -errno. */
+static int read_maps(int pid, char **maps)
 {
-	for (int i = 0; i < NPROBES; i++) {
-		struct sqlite_probe *p = &s->probes[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->sym, .retprobe = p->retprobe);
+	char path[64];
+	size_t cap = 256 << 10;
+	long n;
 
-		*p->link = bpf_program__attach_uprobe_opts(p->prog, pid, s->lib_path, 0, &opts);
-		if (!*p->link) {
-			int rc = -errno;
-
-			snprintf(err, len, "failed to attach %s%s in %s: %s", p->sym,
-				 p->retprobe ? " (return)" : "", s->lib_path, strerror(-rc));
-			return rc;
-		}
-	}
-	return 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	*maps = NULL;
+	do {
+		free(*maps);
+		*maps = malloc(cap);
+		if (!*maps)
+			return -ENOMEM;
+		n = procfs_read_file(path, *maps, cap);
+		cap *= 2;
+	} while (n == -EFBIG && cap <= MAPS_MAX);
+	return n < 0 ? (int)n : 0;
 }
 
-static int load(struct sqlite *s, const struct config *cfg, char *err, size_t len)
+/*
+ * A library deleted or replaced on disk since the target mapped it (a
+ * package upgrade under a running process) is still its inode: uprobes
+ * attach to it through /proc/PID/map_files/START-END of one of its mappings.
+ */
+static int deleted_library_path(const struct target *t, char *path, size_t len)
+{
+	char found[PATH_MAX], *maps, *hit, *line;
+	int rc = read_maps(t->pid, &maps);
+
+	if (!rc)
+		rc = procfs_find_mapping(maps, SQLITE_LIBRARY, found, sizeof(found));
+	hit = rc ? NULL : strstr(maps, found);
+	if (hit) {
+		for (line = hit; line > maps && line[-1] != '\n'; line--)
+			;
+		if (snprintf(path, len, "/proc/%d/map_files/%.*s", t->pid, (int)strcspn(line, " "),
+			     line) >= (int)len)
+			rc = -ENAMETOOLONG;
+	} else if (!rc) {
+		rc = -ENOENT;
+	}
+	free(maps);
+	return rc;
+}
+
+/* Finds libsqlite3 in the target's maps; fills s->lib_path. */
+static int find_library(struct sqlite *s, const struct target *t, char *err, size_t len)
+{
+	int rc = target_find_mapping(t, SQLITE_LIBRARY, s->lib_path, sizeof(s->lib_path));
+
+	if (rc == -ESTALE) {
+		s->deleted = true;
+		rc = deleted_library_path(t, s->lib_path, sizeof(s->lib_path));
+	}
+	if (rc == -ENOENT)
+		snprintf(err, len,
+			 "process %d has not loaded %s: its SQLite operations are not observed",
+			 t->pid, SQLITE_LIBRARY);
+	else if (rc)
+		snprintf(err, len, "cannot find %s in process %d: %s", SQLITE_LIBRARY, t->pid,
+			 strerror(-rc));
+	return rc;
+}
+
+static int load(struct sqlite *s, const struct config *cfg, const struct target *t, char *err,
+		size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	int rc;
@@ -77,14 +138,64 @@ static int load(struct sqlite *s, const struct config *cfg, char *err, size_t le
 	s->skel = sqlite_bpf__open_opts(&opts);
 	if (!s->skel) {
 		rc = -errno;
-		snprintf(err, len, "failed to open the SQLite programs: %s", strerror(-rc));
+		snprintf(err, len, "failed to open the SQLite BPF object: %s", strerror(-rc));
 		return rc;
 	}
-	bpf_map__set_max_entries(s->skel->maps.stmts, cfg->max_open);
-	rc = sqlite_bpf__load(s->skel) ?: mapped_open(s->skel->maps.db_hist, &s->hist);
+	s->skel->rodata->targ_tgid = t->pid;
+	rc = sqlite_bpf__load(s->skel);
+	if (rc == -EPERM || rc == -EACCES) {
+		snprintf(err, len,
+			 "not allowed to load the SQLite BPF programs (%s): run as root, or with "
+			 "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
+			 strerror(-rc));
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, len,
+			 "failed to load the SQLite BPF programs: %s (--log-level debug shows why)",
+			 strerror(-rc));
+		return rc;
+	}
+	rc = mapped_open(s->skel->maps.db_hist, &s->hist);
 	if (rc)
-		snprintf(err, len, "failed to load the SQLite programs: %s", strerror(-rc));
+		snprintf(err, len, "failed to map db_hist: %s", strerror(-rc));
 	return rc;
+}
+
+/*
+ * Uretprobes first: a call whose entry program runs then always has its
+ * return seen, so no thread is left in a call that never ends. Attached to
+ * the target's pid only: libsqlite3 is mapped by many processes of a host,
+ * and a uprobe with a pid filter is not even installed in the others.
+ */
+static int attach(struct sqlite *s, int pid, char *err, size_t len)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < NPROBES; i++) {
+			struct sqlite_probe *p = &s->probes[i];
+			LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->sym,
+				    .retprobe = p->retprobe);
+			int rc;
+
+			if (p->retprobe != !pass)
+				continue;
+			*p->link = bpf_program__attach_uprobe_opts(p->prog, pid, s->lib_path, 0,
+								   &opts);
+			if (*p->link)
+				continue;
+			rc = -errno;
+			if (p->optional && rc == -ENOENT) {
+				p->absent = true; /* an older SQLite */
+				continue;
+			}
+			snprintf(err, len, "failed to attach %s %s in %s: %s",
+				 p->retprobe ? "a uretprobe to" : "a uprobe to", p->sym,
+				 s->lib_path, strerror(-rc));
+			/* -ENOENT is "no libsqlite3" to the caller. */
+			return rc == -ENOENT ? -ENOEXEC : rc;
+		}
+	}
+	return 0;
 }
 
 struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, int *errp, char *err,
@@ -98,18 +209,13 @@ struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, int
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	rc = target_find_mapping(t, SQLITE_LIBRARY, s->lib_path, sizeof(s->lib_path));
-	if (rc)
-		snprintf(err, len, "process %d has %s %s: SQLite is not observed", t->pid,
-			 rc == -ESTALE ? "a deleted" : "not loaded", SQLITE_LIBRARY);
-	else
-		rc = load(s, cfg, err, len);
+	rc = find_library(s, t, err, len) ?: load(s, cfg, t, err, len);
 	if (!rc) {
 		set_probes(s);
 		rc = attach(s, t->pid, err, len);
 	}
 	if (rc) {
-		*errp = rc == -ESTALE ? -ENOENT : rc;
+		*errp = rc;
 		sqlite__free(s);
 		return NULL;
 	}
@@ -129,8 +235,11 @@ void sqlite__free(struct sqlite *s)
 
 int sqlite__count(const struct sqlite *s)
 {
-	(void)s;
-	return NPROBES;
+	int n = 0;
+
+	for (int i = 0; s && i < NPROBES; i++)
+		n += !s->probes[i].absent;
+	return n;
 }
 
 int sqlite__attached(const struct sqlite *s)
@@ -142,50 +251,95 @@ int sqlite__attached(const struct sqlite *s)
 	return n;
 }
 
+static uint64_t hist_count(const struct hist *h)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < HIST_BUCKETS; i++)
+		n += h->buckets[i];
+	return n;
+}
+
+/* One verb: its counts by status, and its histogram when it ran. */
+static int add_verb(struct sqlite *s, int verb, struct family *total, struct family *secs)
+{
+	const char *name = sqlverb_name(verb);
+	struct hist all = {};
+	int rc = 0;
+
+	for (int st = 0; st < DB_STATUS_MAX && !rc; st++) {
+		const struct hist *h = mapped_at(&s->hist, verb * DB_STATUS_MAX + st);
+		struct hist snap = *h; /* one read of what the programs keep adding to */
+
+		for (int b = 0; b < HIST_BUCKETS; b++)
+			all.buckets[b] += snap.buckets[b];
+		all.sum_ns += snap.sum_ns;
+		rc = family__add(total, (const char *const[]){ name, status_names[st] },
+				 (double)hist_count(&snap));
+	}
+	if (!rc && hist_count(&all))
+		rc = family__add_hist(secs, &name, (const uint64_t *)all.buckets, all.sum_ns / 1e9,
+				      hist_count(&all));
+	return rc;
+}
+
 int sqlite__write_metrics(struct sqlite *s, struct buf *out)
 {
-	static const char *const l_op_status[] = { "operation", "status" }, *const l_op[] = {
-		"operation"
-	};
+	static const char *const l_op_status[] = { "operation", "status" };
+	static const char *const l_op[] = { "operation" };
 	struct family *total, *secs;
 	int rc = -ENOMEM;
 
-	total = family__new("aet_db_operations_total",
-			    "SQLite statement executions of the target, by SQL verb and status.",
-			    METRIC_COUNTER, 2, l_op_status);
+	/* Every verb and status, zeros too, so that dashboards have series. */
+	total = family__new(
+		"aet_db_operations_total",
+		"SQLite statement executions, by SQL verb and status (error: the "
+		"statement failed to prepare or sqlite3_step() returned an error code).",
+		METRIC_COUNTER, 2, l_op_status);
 	secs = family__new("aet_db_operation_seconds",
-			   "SQLite statement execution time, first step to done, in seconds.",
+			   "SQLite statement execution time, from its first sqlite3_step() to "
+			   "its last, in seconds.",
 			   METRIC_HISTOGRAM, 1, l_op);
-	if (!total || !secs)
-		goto out;
-	rc = 0;
-	for (int v = 0; v < VERB_MAX && !rc; v++) {
-		struct hist all = {};
-		uint64_t count = 0;
-
-		for (int st = 0; st < DB_STATUS_MAX && !rc; st++) {
-			const struct hist *h = mapped_at(&s->hist, v * DB_STATUS_MAX + st);
-			uint64_t n = 0;
-
-			for (int b = 0; b < HIST_BUCKETS; b++) {
-				n += h->buckets[b];
-				all.buckets[b] += h->buckets[b];
-			}
-			all.sum_ns += h->sum_ns;
-			count += n;
-			rc = family__add(
-				total, (const char *const[]){ verb_names[v], status_names[st] }, n);
-		}
-		if (!rc)
-			rc = family__add_hist(secs, &verb_names[v], (const uint64_t *)all.buckets,
-					      all.sum_ns / 1e9, count);
+	if (total && secs) {
+		rc = 0;
+		for (int v = 0; v < VERB_MAX && !rc; v++)
+			rc = add_verb(s, v, total, secs);
 	}
-	family__write(total, out);
-	family__write(secs, out);
-out:
+	if (!rc) {
+		family__write(total, out);
+		family__write(secs, out);
+	}
 	family__free(total);
 	family__free(secs);
 	return rc;
+}
+
+static void count_entry(const void *key, const void *value, void *ctx)
+{
+	(void)key;
+	(void)value;
+	(void)ctx;
+}
+
+static void write_counters(struct sqlite *s, struct buf *out)
+{
+	static const char *const names[SQL_STAT_MAX] = {
+		[SQL_STAT_UNPREPARED] = "unprepared_statements",
+		[SQL_STAT_NESTED] = "nested_calls",
+		[SQL_STAT_NO_STATE] = "untracked_calls",
+	};
+	struct bpf_map *m = s->skel->maps.stmts;
+	long n = map_dump(bpf_map__fd(m), sizeof(struct stmt_key), sizeof(struct stmt_state),
+			  count_entry, NULL);
+
+	buf_printf(out, ",\"statements\":%ld,\"max_statements\":%u", n < 0 ? 0 : n,
+		   bpf_map__max_entries(m));
+	for (__u32 i = 0; i < SQL_STAT_MAX; i++) {
+		__u64 v = 0;
+
+		bpf_map__lookup_elem(s->skel->maps.sqlite_stats, &i, sizeof(i), &v, sizeof(v), 0);
+		buf_printf(out, ",\"%s\":%llu", names[i], (unsigned long long)v);
+	}
 }
 
 void sqlite__write_status(struct sqlite *s, const char *why, struct buf *out)
@@ -193,15 +347,23 @@ void sqlite__write_status(struct sqlite *s, const char *why, struct buf *out)
 	buf_puts(out, "\"sqlite\":{\"library\":");
 	if (!s) {
 		buf_puts(out, "null,\"error\":");
-		buf_json_str(out, why, strlen(why));
-		buf_puts(out, ",\"probes\":[]}");
+		buf_json_str(out, why ? why : "", why ? strlen(why) : 0);
+		buf_puts(out, ",\"probes\":[],\"statements\":0}");
 		return;
 	}
 	buf_json_str(out, s->lib_path, strlen(s->lib_path));
-	buf_puts(out, ",\"probes\":[");
-	for (int i = 0; i < NPROBES; i++)
-		buf_printf(out, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"attached\":%s}", i ? "," : "",
-			   s->probes[i].sym, s->probes[i].retprobe ? "uretprobe" : "uprobe",
-			   *s->probes[i].link ? "true" : "false");
-	buf_puts(out, "]}");
+	buf_printf(out, ",\"deleted\":%s,\"probes\":[", s->deleted ? "true" : "false");
+	for (int i = 0; i < NPROBES; i++) {
+		const struct sqlite_probe *p = &s->probes[i];
+
+		buf_printf(
+			out,
+			"%s{\"name\":\"%s\",\"kind\":\"%s\",\"program\":\"%s\",\"attached\":%s%s}",
+			i ? "," : "", p->sym, p->retprobe ? "uretprobe" : "uprobe",
+			bpf_program__name(p->prog), *p->link ? "true" : "false",
+			p->absent ? ",\"absent\":true" : "");
+	}
+	buf_puts(out, "]");
+	write_counters(s, out);
+	buf_puts(out, "}");
 }
