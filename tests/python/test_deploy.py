@@ -65,3 +65,31 @@ def test_make_install_honours_prefix_and_destdir(tmp_path):
             "opt/aet/share/aet-collector/dashboards/rules.yml"}
     assert want <= got
     assert os.access(tmp_path / "opt/aet/sbin/aet-collector", os.X_OK)
+
+
+DASHBOARDS = ("aet-system-overview", "aet-agent-performance", "aet-error-tracking",
+              "aet-resource-usage", "aet-collector")
+
+
+def panels(items):
+    for p in items:
+        yield p
+        yield from panels(p.get("panels", []))
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_dashboard_is_importable(name):
+    """Grafana 10+: schemaVersion, a datasource variable, no hard-coded
+    datasource uid, a unit on every panel."""
+    with open(os.path.join(ROOT, "dashboards", name + ".json")) as f:
+        d = json.load(f)
+    assert d["schemaVersion"] >= 36 and d["uid"] and d["title"]
+    variables = {v["name"]: v for v in d["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    shown = [p for p in panels(d["panels"]) if p.get("type") != "row"]
+    assert len(shown) >= 6
+    for p in shown:
+        assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
+        assert p["fieldConfig"]["defaults"].get("unit"), p["title"]
+        assert p.get("targets") and all(t.get("expr") for t in p["targets"]), p["title"]
