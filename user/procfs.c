@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -259,4 +260,25 @@ long procfs_read_file(const char *path, char *buf, size_t len)
 	close(fd);
 	buf[err ? 0 : off] = '\0';
 	return err ? err : (long)off;
+}
+
+#define MAPS_MAX (16 << 20) /* /proc/PID/maps of a very large process */
+
+long procfs_read_maps(int pid, char **maps)
+{
+	char path[64];
+	size_t cap = 256 << 10;
+	long n;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	*maps = NULL;
+	do {
+		free(*maps);
+		*maps = malloc(cap);
+		if (!*maps)
+			return -ENOMEM;
+		n = procfs_read_file(path, *maps, cap);
+		cap *= 2;
+	} while (n == -EFBIG && cap <= MAPS_MAX);
+	return n;
 }

@@ -41,4 +41,8 @@ int procfs_find_mapping(const char *maps, const char *name, char *path, size_t l
  * number of bytes read or -errno. -EFBIG when it does not fit. */
 long procfs_read_file(const char *path, char *buf, size_t len);
 
+/* Reads /proc/PID/maps whole into *maps (malloc'd, NUL-terminated; the
+ * caller frees it, also on error). Returns its length or -errno. */
+long procfs_read_maps(int pid, char **maps);
+
 #endif /* AET_PROCFS_H */

@@ -62,28 +62,6 @@ static void set_probes(struct sqlite *s)
 	memcpy(s->probes, probes, sizeof(probes));
 }
 
-#define MAPS_MAX (16 << 20) /* /proc/PID/maps of a very large process */
-
-/* The text of /proc/PID/maps into *maps (to free). Returns 0 or -errno. */
-static int read_maps(int pid, char **maps)
-{
-	char path[64];
-	size_t cap = 256 << 10;
-	long n;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	*maps = NULL;
-	do {
-		free(*maps);
-		*maps = malloc(cap);
-		if (!*maps)
-			return -ENOMEM;
-		n = procfs_read_file(path, *maps, cap);
-		cap *= 2;
-	} while (n == -EFBIG && cap <= MAPS_MAX);
-	return n < 0 ? (int)n : 0;
-}
-
 /*
  * A library deleted or replaced on disk since the target mapped it (a
  * package upgrade under a running process) is still its inode: uprobes
@@ -92,7 +70,8 @@ static int read_maps(int pid, char **maps)
 static int deleted_library_path(const struct target *t, char *path, size_t len)
 {
 	char found[PATH_MAX], *maps, *hit, *line;
-	int rc = read_maps(t->pid, &maps);
+	long n = procfs_read_maps(t->pid, &maps);
+	int rc = n < 0 ? (int)n : 0;
 
 	if (!rc)
 		rc = procfs_find_mapping(maps, SQLITE_LIBRARY, found, sizeof(found));

@@ -12,33 +12,12 @@
 #include "procfs.h"
 #include "target.h"
 
-#define MAPS_MAX (16 << 20) /* /proc/PID/maps of a very large process */
-
 static double monotonic_now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long read_maps(int pid, char **maps)
-{
-	char path[64];
-	size_t cap = 256 << 10;
-	long n;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	*maps = NULL;
-	do {
-		free(*maps);
-		*maps = malloc(cap);
-		if (!*maps)
-			return -ENOMEM;
-		n = procfs_read_file(path, *maps, cap);
-		cap *= 2;
-	} while (n == -EFBIG && cap <= MAPS_MAX);
-	return n;
 }
 
 int target_find_mapping(const struct target *t, const char *name, char *path, size_t len)
@@ -48,7 +27,7 @@ int target_find_mapping(const struct target *t, const char *name, char *path, si
 	size_t n;
 	long rc;
 
-	rc = read_maps(t->pid, &maps);
+	rc = procfs_read_maps(t->pid, &maps);
 	if (rc >= 0)
 		rc = procfs_find_mapping(maps, name, found, sizeof(found));
 	free(maps);
