@@ -14,4 +14,22 @@ struct hist {
 	__u64 sum_ns;
 };
 
+/* The number of observations: the sum of the buckets. */
+static inline __u64 hist_count(const struct hist *h)
+{
+	__u64 n = 0;
+
+	for (int i = 0; i < HIST_BUCKETS; i++)
+		n += h->buckets[i];
+	return n;
+}
+
+/* Adds histogram h into sum, bucket by bucket (user space, at scrape). */
+static inline void hist_add(struct hist *sum, const struct hist *h)
+{
+	for (int i = 0; i < HIST_BUCKETS; i++)
+		sum->buckets[i] += h->buckets[i];
+	sum->sum_ns += h->sum_ns;
+}
+
 #endif /* AET_HIST_MAP_H */

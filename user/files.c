@@ -265,24 +265,20 @@ static int write_ops(struct files *f, struct buf *out)
 	rc = 0;
 	for (int op = 0; op < FOP_MAX && !rc; op++) {
 		struct hist all = {};
-		uint64_t count = 0;
 
 		for (int st = 0; st < FILE_STATUS_MAX && !rc; st++) {
-			const struct hist *h = mapped_at(&f->hist, op * FILE_STATUS_MAX + st);
-			uint64_t n = 0;
+			/* One read of what the programs keep adding to. */
+			struct hist snap = *(const struct hist *)mapped_at(
+				&f->hist, op * FILE_STATUS_MAX + st);
 
-			for (int b = 0; b < HIST_BUCKETS; b++) {
-				n += h->buckets[b];
-				all.buckets[b] += h->buckets[b];
-			}
-			all.sum_ns += h->sum_ns;
-			count += n;
-			rc = family__add(
-				total, (const char *const[]){ op_names[op], status_names[st] }, n);
+			hist_add(&all, &snap);
+			rc = family__add(total,
+					 (const char *const[]){ op_names[op], status_names[st] },
+					 hist_count(&snap));
 		}
 		if (!rc)
 			rc = family__add_hist(secs, &op_names[op], (const uint64_t *)all.buckets,
-					      all.sum_ns / 1e9, count);
+					      all.sum_ns / 1e9, hist_count(&all));
 		if (!rc && (op == FOP_READ || op == FOP_WRITE))
 			rc = family__add(bytes, &op_names[op],
 					 *(const __u64 *)mapped_at(&f->bytes, op));

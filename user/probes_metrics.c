@@ -31,22 +31,6 @@ struct series_set {
 	int err;
 };
 
-static uint64_t hist_count(const struct hist *h)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < HIST_BUCKETS; i++)
-		n += h->buckets[i];
-	return n;
-}
-
-static void hist_add(struct hist *sum, const struct hist *h)
-{
-	for (int i = 0; i < HIST_BUCKETS; i++)
-		sum->buckets[i] += h->buckets[i];
-	sum->sum_ns += h->sum_ns;
-}
-
 static void add(struct scrape *s, struct family *f, const char *const *v, double value)
 {
 	int rc = family__add(f, v, value);

@@ -230,15 +230,6 @@ int sqlite__attached(const struct sqlite *s)
 	return n;
 }
 
-static uint64_t hist_count(const struct hist *h)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < HIST_BUCKETS; i++)
-		n += h->buckets[i];
-	return n;
-}
-
 /* One verb: its counts by status, and its histogram when it ran. */
 static int add_verb(struct sqlite *s, int verb, struct family *total, struct family *secs)
 {
@@ -250,9 +241,7 @@ static int add_verb(struct sqlite *s, int verb, struct family *total, struct fam
 		const struct hist *h = mapped_at(&s->hist, verb * DB_STATUS_MAX + st);
 		struct hist snap = *h; /* one read of what the programs keep adding to */
 
-		for (int b = 0; b < HIST_BUCKETS; b++)
-			all.buckets[b] += snap.buckets[b];
-		all.sum_ns += snap.sum_ns;
+		hist_add(&all, &snap);
 		rc = family__add(total, (const char *const[]){ name, status_names[st] },
 				 (double)hist_count(&snap));
 	}
