@@ -327,19 +327,10 @@ int files__write_metrics(struct files *f, struct buf *out)
 	return 0;
 }
 
-static void count_fd(const void *key, const void *value, void *ctx)
-{
-	(void)key;
-	(void)value;
-	++*(long *)ctx;
-}
-
 void files__write_status(struct files *f, struct buf *out)
 {
-	long tracked = 0;
-
-	map_dump(bpf_map__fd(f->skel->maps.tracked_fds), sizeof(struct fd_key), sizeof(__u32),
-		 count_fd, &tracked);
+	long tracked = map_dump(bpf_map__fd(f->skel->maps.tracked_fds), sizeof(struct fd_key),
+				sizeof(__u32), NULL, NULL);
 	buf_printf(out, "\"files\":{\"tracefs\":\"%s\",\"roots\":[",
 		   f->mounted_tracefs ? "mounted by the collector" : "already mounted");
 	for (int i = 0; i < f->nroots; i++) {
@@ -349,6 +340,7 @@ void files__write_status(struct files *f, struct buf *out)
 	buf_printf(out,
 		   "],\"followed_processes\":%ld,\"tracked_files\":%ld,\"max_files\":%u,"
 		   "\"programs\":%d,\"attached\":%d}",
-		   followed_count(f), tracked, bpf_map__max_entries(f->skel->maps.tracked_fds),
-		   files__count(f), files__attached(f));
+		   followed_count(f), tracked < 0 ? 0 : tracked,
+		   bpf_map__max_entries(f->skel->maps.tracked_fds), files__count(f),
+		   files__attached(f));
 }

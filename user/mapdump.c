@@ -31,7 +31,8 @@ static long dump_by_key(int fd, size_t ksz, size_t vsz, map_entry_fn fn, void *c
 	}
 	while (!bpf_map_get_next_key(fd, prev, next)) {
 		if (!bpf_map_lookup_elem(fd, next, val)) {
-			fn(next, val, ctx);
+			if (fn)
+				fn(next, val, ctx);
 			n++;
 		}
 		memcpy(key, next, ksz);
@@ -62,7 +63,7 @@ long map_dump(int fd, size_t ksz, size_t vsz, map_entry_fn fn, void *ctx)
 					   &count, NULL);
 		if (err && errno != ENOENT)
 			break;
-		for (__u32 i = 0; i < count; i++)
+		for (__u32 i = 0; fn && i < count; i++)
 			fn(keys + i * ksz, vals + i * vsz, ctx);
 		n += count;
 		if (err) /* ENOENT: that was the last batch */

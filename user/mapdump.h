@@ -7,8 +7,9 @@
 
 typedef void (*map_entry_fn)(const void *key, const void *value, void *ctx);
 
-/* Calls fn for each entry of the map fd. Returns the number of entries or
- * -errno. Entries added or removed meanwhile may or may not be seen. */
+/* Calls fn for each entry of the map fd (fn NULL: only counts them).
+ * Returns the number of entries or -errno. Entries added or removed meanwhile may or may not be
+ * seen. */
 long map_dump(int fd, size_t key_size, size_t value_size, map_entry_fn fn, void *ctx);
 
 /* An array map mapped into our memory (BPF_F_MMAPABLE): read in place. */

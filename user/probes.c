@@ -193,13 +193,6 @@ int probes__attached(const struct probes *p)
 	return n;
 }
 
-static void count_entry(const void *key, const void *value, void *ctx)
-{
-	(void)key;
-	(void)value;
-	(void)ctx;
-}
-
 void probes__write_status(struct probes *p, struct buf *out)
 {
 	struct bpf_map *m;
@@ -230,7 +223,7 @@ void probes__write_status(struct probes *p, struct buf *out)
 			n = probes__open_count(p, -1);
 		else if (bpf_map__type(m) == BPF_MAP_TYPE_HASH)
 			n = map_dump(bpf_map__fd(m), bpf_map__key_size(m), bpf_map__value_size(m),
-				     count_entry, NULL);
+				     NULL, NULL);
 		else
 			continue; /* arrays are sized by the bounds above; .rodata is no table */
 		buf_printf(out, "%s{\"name\":\"%s\",\"entries\":%ld,\"max_entries\":%u}",

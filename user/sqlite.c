@@ -282,13 +282,6 @@ int sqlite__write_metrics(struct sqlite *s, struct buf *out)
 	return rc;
 }
 
-static void count_entry(const void *key, const void *value, void *ctx)
-{
-	(void)key;
-	(void)value;
-	(void)ctx;
-}
-
 static void write_counters(struct sqlite *s, struct buf *out)
 {
 	static const char *const names[SQL_STAT_MAX] = {
@@ -297,8 +290,8 @@ static void write_counters(struct sqlite *s, struct buf *out)
 		[SQL_STAT_NO_STATE] = "untracked_calls",
 	};
 	struct bpf_map *m = s->skel->maps.stmts;
-	long n = map_dump(bpf_map__fd(m), sizeof(struct stmt_key), sizeof(struct stmt_state),
-			  count_entry, NULL);
+	long n = map_dump(bpf_map__fd(m), sizeof(struct stmt_key), sizeof(struct stmt_state), NULL,
+			  NULL);
 
 	buf_printf(out, ",\"statements\":%ld,\"max_statements\":%u", n < 0 ? 0 : n,
 		   bpf_map__max_entries(m));
