@@ -16,6 +16,7 @@
 #include "files_maps.h"
 #include "agg.bpf.h"
 #include "targets.bpf.h"
+#include "spans.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -155,10 +156,31 @@ static __always_inline bool path_matches(int dirfd, const char *upath)
 	return dentry_under_root(base);
 }
 
-static __always_inline void begin(__u64 pid_tgid, __u32 op, int fd)
+/* The span context of a syscall beginning; a sampled one with a path
+ * keeps it in its thread's state for the exit. */
+static __always_inline void span_begin_io(struct inflight *in, const char *path)
+{
+	const struct span_config *cfg = span_cfg();
+	struct span_thread *t;
+	struct span_ctx c;
+
+	if (!cfg)
+		return;
+	t = span_io_ctx(cfg, &c, path != NULL);
+	in->trace_id[0] = c.trace_id[0];
+	in->trace_id[1] = c.trace_id[1];
+	in->parent_id = c.parent_id;
+	in->flags = c.flags;
+	if (path && t && c.flags & SPAN_F_SAMPLED &&
+	    bpf_probe_read_user_str(t->io_path, SPAN_PATH_LEN, path) < 0)
+		t->io_path[0] = '\0';
+}
+
+static __always_inline void begin(__u64 pid_tgid, __u32 op, int fd, const char *path)
 {
 	struct inflight in = { .start_ns = bpf_ktime_get_ns(), .op = op, .fd = fd };
 
+	span_begin_io(&in, path);
 	if (bpf_map_update_elem(&inflight, &pid_tgid, &in, BPF_ANY))
 		counter_inc(&file_stats, FSTAT_INFLIGHT_FULL);
 }
@@ -170,7 +192,7 @@ static __always_inline int enter_fd(__u32 op, int fd)
 	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = fd };
 
 	if (is_target(key.tgid) && bpf_map_lookup_elem(&tracked_fds, &key))
-		begin(pid_tgid, op, fd);
+		begin(pid_tgid, op, fd, NULL);
 	return 0;
 }
 
@@ -180,7 +202,7 @@ static __always_inline int enter_path(__u32 op, int dirfd, const char *path)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
 	if (is_target(pid_tgid >> 32) && path_matches(dirfd, path))
-		begin(pid_tgid, op, -1);
+		begin(pid_tgid, op, -1, path);
 	return 0;
 }
 
@@ -205,22 +227,64 @@ static __always_inline bool track_open(__u32 tgid, int fd)
 	return true;
 }
 
+/* The span of a file syscall that took start..now and returned ret. */
+static __always_inline void emit_file(const struct inflight *in, __u64 pid_tgid, long ret,
+				      __u64 now)
+{
+	const struct span_config *cfg = span_cfg();
+	struct span_ctx c = { .trace_id = { in->trace_id[0], in->trace_id[1] },
+			      .parent_id = in->parent_id,
+			      .flags = in->flags };
+	struct span_record *r;
+	char *path;
+
+	if (!cfg || !span_io_wanted(cfg, in->flags, now - in->start_ns))
+		return;
+	r = span_reserve(sizeof(*r) + SPAN_PATH_LEN);
+	if (!r)
+		return;
+	span_fill(r, &c, span_new_id(cfg), in->start_ns, now);
+	r->id = (in->op == FOP_READ || in->op == FOP_WRITE) && ret > 0 ? ret : 0;
+	r->tgid = pid_tgid >> 32;
+	r->tid = pid_tgid;
+	r->status = ret < 0 ? ret : 0;
+	r->kind = SPAN_FILE;
+	r->op = in->op;
+	path = (char *)(r + 1);
+	path[0] = '\0';
+	if (in->fd >= 0) {
+		/* read, write, fsync: the name of the file, from its dentry */
+		struct file *f = fd_file((struct task_struct *)bpf_get_current_task(), in->fd);
+		const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+
+		if (name && bpf_probe_read_kernel_str(path, SPAN_PATH_LEN, name) < 0)
+			path[0] = '\0';
+	} else {
+		struct span_thread *t =
+			bpf_task_storage_get(&span_threads, bpf_get_current_task_btf(), NULL, 0);
+
+		if (t)
+			__builtin_memcpy(path, t->io_path, SPAN_PATH_LEN);
+	}
+	span_submit(r);
+}
+
 static __always_inline int exit_any(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct inflight *in;
-	__u64 now, start;
+	struct inflight *p, in;
 	__u32 op, idx;
 	struct hist *h;
+	__u64 now;
 
 	if (!is_target(pid_tgid >> 32))
 		return 0;
-	in = bpf_map_lookup_elem(&inflight, &pid_tgid);
-	if (!in)
+	p = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	if (!p)
 		return 0;
 	now = bpf_ktime_get_ns();
-	start = in->start_ns;
-	op = in->op;
+	__builtin_memcpy(&in, p, sizeof(in));
+	op = in.op;
 	bpf_map_delete_elem(&inflight, &pid_tgid);
 	if (op == FOP_OPEN && ret >= 0 && !track_open(pid_tgid >> 32, ret))
 		return 0;
@@ -233,7 +297,9 @@ static __always_inline int exit_any(long ret)
 	idx = op * FILE_STATUS_MAX + (ret < 0);
 	h = bpf_map_lookup_elem(&file_hist, &idx);
 	if (h)
-		hist_observe(h, now - start);
+		hist_observe(h, now - in.start_ns);
+	if (in.flags & SPAN_F_SAMPLED)
+		emit_file(&in, pid_tgid, ret, now);
 	return 0;
 }
 

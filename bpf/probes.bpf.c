@@ -20,8 +20,8 @@
 #include "probes_maps.h"
 #include "agg.bpf.h"
 #include "targets.bpf.h"
+#include "spans.bpf.h"
 
-#define READ_ONCE(x)	 (*(const volatile typeof(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 #define barrier()	 asm volatile("" ::: "memory")
 
@@ -34,13 +34,18 @@ const volatile __u32 max_series = 4096; /* label sets per family, --max-series *
 /* The next series index of each enum bounded_family; 0 is "__overflow__". */
 __u64 next_series[FAM_MAX] = { 1, 1, 1 };
 
-/* Open begins: --max-open rounded up to a power of two. */
+/* The text of sampled open spans, by open slot: a task's or agent request's
+ * labels, a custom span's name and attributes. */
+struct span_text {
+	char s[SPAN_TEXT_CUSTOM];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, struct open_slot);
-} open_slots SEC(".maps");
+	__type(value, struct span_text);
+} span_texts SEC(".maps");
 
 /* Label set -> series index: --max-series entries and "__overflow__". */
 struct {
@@ -179,11 +184,11 @@ static __always_inline __u32 slot_hash(__u64 id, __u32 tgid, __u32 kind)
 	return ((id ^ ((__u64)tgid << 32) ^ kind) * 0x9E3779B97F4A7C15ULL) >> 32;
 }
 
-/* Parks an open begin in a free slot; false when its OPEN_PROBES slots are
- * all taken. */
-static __always_inline bool open_put(__u32 tgid, __u32 kind, __u64 id, __u32 series, __u64 now)
+/* Parks open begin v in a free slot: its index, or -1 when the OPEN_PROBES
+ * slots of (process, kind, id) are all taken. */
+static __always_inline int open_put(const struct open_slot *v)
 {
-	__u32 h = slot_hash(id, tgid, kind);
+	__u32 h = slot_hash(v->id, v->tgid, v->kind);
 
 #pragma unroll
 	for (__u32 i = 0; i < OPEN_PROBES; i++) {
@@ -193,16 +198,22 @@ static __always_inline bool open_put(__u32 tgid, __u32 kind, __u64 id, __u32 ser
 		if (!s || READ_ONCE(s->state) != SLOT_FREE ||
 		    __sync_val_compare_and_swap(&s->state, SLOT_FREE, SLOT_BUSY) != SLOT_FREE)
 			continue;
-		s->id = id;
-		s->start_ns = now;
-		s->tgid = tgid;
-		s->kind = kind;
-		s->series = series;
+		s->id = v->id;
+		s->start_ns = v->start_ns;
+		s->trace_id[0] = v->trace_id[0];
+		s->trace_id[1] = v->trace_id[1];
+		s->span_id = v->span_id;
+		s->parent_id = v->parent_id;
+		s->tgid = v->tgid;
+		s->kind = v->kind;
+		s->series = v->series;
+		s->tid = v->tid;
+		s->flags = v->flags;
 		barrier(); /* x86 keeps stores in order; the compiler must too */
 		WRITE_ONCE(s->state, SLOT_OPEN);
-		return true;
+		return idx;
 	}
-	return false;
+	return -1;
 }
 
 static __always_inline bool slot_is(const struct open_slot *s, __u32 tgid, __u32 kind, __u64 id)
@@ -211,11 +222,13 @@ static __always_inline bool slot_is(const struct open_slot *s, __u32 tgid, __u32
 }
 
 /*
- * Takes the open begin of (tgid, kind, id) into *out and frees its slot. Of
- * two racing ends only one gets it. The slot is checked again once owned: it
- * may have been ended and reused for another id in between.
+ * Takes the open begin of (tgid, kind, id) into *out, and returns its slot,
+ * left busy for the caller to free (slot_free()) once done with its text;
+ * -1 when it is not open. Of two racing ends only one gets it. The slot is
+ * checked again once owned: it may have been ended and reused for another
+ * id in between.
  */
-static __always_inline bool open_take(__u32 tgid, __u32 kind, __u64 id, struct open_slot *out)
+static __always_inline int open_take(__u32 tgid, __u32 kind, __u64 id, struct open_slot *out)
 {
 	__u32 h = slot_hash(id, tgid, kind);
 
@@ -231,55 +244,242 @@ static __always_inline bool open_take(__u32 tgid, __u32 kind, __u64 id, struct o
 			WRITE_ONCE(s->state, SLOT_OPEN);
 			continue;
 		}
-		out->start_ns = s->start_ns;
-		out->series = s->series;
+		__builtin_memcpy(out, s, sizeof(*out));
+		return idx;
+	}
+	return -1;
+}
+
+static __always_inline void slot_free(__u32 idx)
+{
+	struct open_slot *s = bpf_map_lookup_elem(&open_slots, &idx);
+
+	if (s) {
 		barrier();
 		WRITE_ONCE(s->state, SLOT_FREE);
+	}
+}
+
+/* The context of a child of the open span (tgid, kind, id): false when it
+ * is not open. */
+static __always_inline bool ctx_of_open(__u32 tgid, __u32 kind, __u64 id, struct span_ctx *c)
+{
+	__u32 h = slot_hash(id, tgid, kind);
+
+#pragma unroll
+	for (__u32 i = 0; i < OPEN_PROBES; i++) {
+		__u32 idx = (h + i) & open_mask;
+		const struct open_slot *s = bpf_map_lookup_elem(&open_slots, &idx);
+
+		if (!s || READ_ONCE(s->state) != SLOT_OPEN || !slot_is(s, tgid, kind, id) ||
+		    !s->span_id)
+			continue;
+		c->trace_id[0] = s->trace_id[0];
+		c->trace_id[1] = s->trace_id[1];
+		c->parent_id = s->span_id;
+		c->flags = (s->flags & SPAN_F_SAMPLED) | SPAN_F_HAS_PARENT;
 		return true;
 	}
 	return false;
 }
 
-static __always_inline int op_begin(__u32 kind, __u64 id, __u32 series)
+/* A root joining a W3C traceparent: the parentbased samplers follow its
+ * sampled flag, the others decide as for a new trace. */
+static __always_inline void ctx_remote(const struct span_config *cfg, const struct span_thread *t,
+				       struct span_ctx *c)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	bool sampled;
 
-	if (!open_put(tgid, kind, id, series, bpf_ktime_get_ns()))
+	c->trace_id[0] = t->ctx_trace_id[0];
+	c->trace_id[1] = t->ctx_trace_id[1];
+	c->parent_id = t->ctx_parent_id;
+	switch (cfg->sampler) {
+	case SAMPLER_PARENT_ALWAYS_ON:
+	case SAMPLER_PARENT_ALWAYS_OFF:
+	case SAMPLER_PARENT_RATIO:
+		sampled = t->ctx_flags & 1;
+		break;
+	case SAMPLER_ALWAYS_ON:
+		sampled = true;
+		break;
+	case SAMPLER_RATIO:
+		sampled = ratio_sampled(cfg, c->trace_id[1]);
+		break;
+	default:
+		sampled = false;
+	}
+	c->flags = SPAN_F_HAS_PARENT | SPAN_F_REMOTE_PARENT | (sampled ? SPAN_F_SAMPLED : 0);
+}
+
+/* The context of a span the application begins on this thread: a child of
+ * the open span an "aet:" trace context named (used once); else of the span
+ * open on this thread; else of the traceparent a trace context gave (used
+ * once); else a new trace. Returns the thread's state, NULL when it has
+ * none. */
+static __always_inline struct span_thread *span_open(const struct span_config *cfg, __u32 tgid,
+						     struct span_ctx *c)
+{
+	struct span_thread *t;
+	const struct span_frame *f;
+
+	t = bpf_task_storage_get(&span_threads, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
+		counter_inc(&span_stats, SSTAT_NO_STATE);
+		span_new_trace(cfg, c);
+		return NULL;
+	}
+	/* First, so that stale frames go whatever the context: the stack
+	 * would fill up with them. */
+	f = span_top(t);
+	if (t->ctx_kind == PENDING_LOCAL) {
+		t->ctx_kind = PENDING_NONE;
+		if (ctx_of_open(tgid, t->ctx_flags, t->ctx_parent_id, c))
+			return t;
+		counter_inc(&span_stats, SSTAT_CTX_NOT_OPEN);
+	}
+	if (f) {
+		ctx_from_frame(c, f);
+		return t;
+	}
+	if (t->ctx_kind == PENDING_REMOTE)
+		ctx_remote(cfg, t, c);
+	else
+		span_new_trace(cfg, c);
+	t->ctx_kind = PENDING_NONE;
+	return t;
+}
+
+/* Makes the span of slot idx the innermost open on thread t. */
+static __always_inline void span_push(struct span_thread *t, const struct open_slot *v, __u32 idx)
+{
+	__u32 d = t->depth;
+	struct span_frame *f;
+
+	if (d >= SPAN_DEPTH) {
+		counter_inc(&span_stats, SSTAT_DEPTH);
+		return;
+	}
+	f = &t->stack[d & (SPAN_DEPTH - 1)];
+	f->trace_id[0] = v->trace_id[0];
+	f->trace_id[1] = v->trace_id[1];
+	f->span_id = v->span_id;
+	f->slot = idx;
+	f->flags = v->flags & SPAN_F_SAMPLED;
+	t->depth = d + 1;
+}
+
+/* Begins (kind, id): its open slot, -1 when none was free. *text is where
+ * a sampled span's text goes, else NULL. */
+static __always_inline int op_begin(__u32 kind, __u64 id, __u32 series, struct span_text **text)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct open_slot v = {
+		.id = id, .tgid = pid_tgid >> 32, .kind = kind, .series = series, .tid = pid_tgid
+	};
+	const struct span_config *cfg = span_cfg();
+	struct span_thread *t = NULL;
+	struct span_ctx c;
+	int idx;
+
+	if (cfg) {
+		t = span_open(cfg, v.tgid, &c);
+		v.trace_id[0] = c.trace_id[0];
+		v.trace_id[1] = c.trace_id[1];
+		v.span_id = span_new_id(cfg);
+		v.parent_id = c.parent_id;
+		v.flags = c.flags;
+	}
+	v.start_ns = bpf_ktime_get_ns();
+	idx = open_put(&v);
+	if (idx < 0) {
 		counter_inc(&collector_stats, STAT_OPEN_OVERFLOW + kind);
-	return 0;
+		return -1;
+	}
+	if (t)
+		span_push(t, &v, idx);
+	if (text) {
+		__u32 i = idx;
+
+		*text = v.flags & SPAN_F_SAMPLED ? bpf_map_lookup_elem(&span_texts, &i) : NULL;
+	}
+	return idx;
 }
 
 static __always_inline int op_begin2(__u32 kind, __u32 fam, void *series_map, __u64 id,
 				     const char *l1, const char *l2)
 {
+	struct span_text *text = NULL;
 	struct labels2 l = {};
 
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	read_label(l.l1, l1);
 	read_label(l.l2, l2);
-	return op_begin(kind, id, series_of(series_map, fam, &l));
+	op_begin(kind, id, series_of(series_map, fam, &l), &text);
+	if (text)
+		__builtin_memcpy(text->s, &l, sizeof(l));
+	return 0;
 }
 
-static __always_inline int op_end(__u32 kind, void *hist_map, __u64 id, __s32 status)
+/* The span record of open begin s, ended now: size is the record's text
+ * (a constant at every call site). */
+static __always_inline void emit_probe(const struct open_slot *s, __u32 idx, __u64 now,
+				       __s32 status, __u32 size)
+{
+	struct span_ctx c = { .trace_id = { s->trace_id[0], s->trace_id[1] },
+			      .parent_id = s->parent_id,
+			      .flags = s->flags };
+	struct span_record *r = span_reserve(sizeof(*r) + size);
+	const struct span_text *text;
+
+	if (!r)
+		return;
+	span_fill(r, &c, s->span_id, s->start_ns, now);
+	r->id = s->id;
+	r->tgid = s->tgid;
+	r->tid = s->tid;
+	r->status = status;
+	r->kind = s->kind; /* enum open_kind is enum span_kind's first part */
+	r->op = 0;
+	if (size) {
+		text = bpf_map_lookup_elem(&span_texts, &idx);
+		if (text)
+			__builtin_memcpy(r + 1, text->s, size);
+		else
+			__builtin_memset(r + 1, 0, size);
+	}
+	span_submit(r);
+}
+
+/* Ends (kind, id): its histogram (hist_map NULL: none) and its span. */
+static __always_inline int op_end(__u32 kind, void *hist_map, __u64 id, __s32 status,
+				  __u32 text_size)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct open_slot s;
 	struct hist *h;
 	__u64 now;
 	__u32 idx;
+	int slot;
 
 	if (!is_target(tgid))
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (!open_take(tgid, kind, id, &s)) {
+	slot = open_take(tgid, kind, id, &s);
+	if (slot < 0) {
 		counter_inc(&collector_stats, STAT_UNMATCHED + kind);
 		return 0;
 	}
-	idx = s.series * STATUS_MAX + status_index(status);
-	h = bpf_map_lookup_elem(hist_map, &idx);
-	if (h)
-		hist_observe(h, now - s.start_ns);
+	if (hist_map) {
+		idx = s.series * STATUS_MAX + status_index(status);
+		h = bpf_map_lookup_elem(hist_map, &idx);
+		if (h)
+			hist_observe(h, now - s.start_ns);
+	}
+	if (s.flags & SPAN_F_SAMPLED && span_cfg())
+		emit_probe(&s, slot, now, status, text_size);
+	slot_free(slot);
 	return 0;
 }
 
@@ -288,14 +488,15 @@ int BPF_KPROBE(cycle_begin, __u64 id)
 {
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	return op_begin(KIND_CYCLE, id, 0);
+	op_begin(KIND_CYCLE, id, 0, NULL);
+	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(cycle_end, __u64 id, __s32 status)
 {
 	/* The cycle family has no labels: series 0, indexed by status alone. */
-	return op_end(KIND_CYCLE, &cycle_hist, id, status);
+	return op_end(KIND_CYCLE, &cycle_hist, id, status, 0);
 }
 
 SEC("uprobe")
@@ -307,7 +508,7 @@ int BPF_KPROBE(task_begin, __u64 id, const char *agent, const char *mode)
 SEC("uprobe")
 int BPF_KPROBE(task_end, __u64 id, __s32 status)
 {
-	return op_end(KIND_TASK, &task_hist, id, status);
+	return op_end(KIND_TASK, &task_hist, id, status, SPAN_TEXT_PROBE);
 }
 
 SEC("uprobe")
@@ -319,7 +520,7 @@ int BPF_KPROBE(agent_begin, __u64 id, const char *agent, const char *operation)
 SEC("uprobe")
 int BPF_KPROBE(agent_end, __u64 id, __s32 status)
 {
-	return op_end(KIND_AGENT, &agent_hist, id, status);
+	return op_end(KIND_AGENT, &agent_hist, id, status, SPAN_TEXT_PROBE);
 }
 
 SEC("uprobe")
@@ -336,5 +537,138 @@ int BPF_KPROBE(event, const char *event_type)
 	n = bpf_map_lookup_elem(&event_counts, &series);
 	if (n)
 		__sync_fetch_and_add(n, 1);
+	return 0;
+}
+
+/* Custom spans have no metrics: with tracing off they are not followed. */
+SEC("uprobe")
+int BPF_KPROBE(span_begin, __u64 id, const char *name, const char *attributes)
+{
+	struct span_text *text = NULL;
+
+	if (!is_target(bpf_get_current_pid_tgid() >> 32) || !span_cfg())
+		return 0;
+	op_begin(KIND_SPAN, id, 0, &text);
+	if (!text)
+		return 0;
+	if (bpf_probe_read_user_str(text->s, SPAN_NAME_LEN, name) < 0)
+		text->s[0] = '\0';
+	if (bpf_probe_read_user_str(text->s + SPAN_NAME_LEN, SPAN_ATTRS_LEN, attributes) < 0)
+		text->s[SPAN_NAME_LEN] = '\0';
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(span_end, __u64 id, __s32 status)
+{
+	if (!span_cfg())
+		return 0;
+	return op_end(KIND_SPAN, NULL, id, status, SPAN_TEXT_CUSTOM);
+}
+
+/* n hex digits at s into *v: false when one is not a hex digit. */
+static __always_inline bool parse_hex(const char *s, __u32 n, __u64 *v)
+{
+	__u64 x = 0;
+
+	for (__u32 i = 0; i < n && i < 16; i++) {
+		char ch = s[i];
+		__u64 d;
+
+		if (ch >= '0' && ch <= '9')
+			d = ch - '0';
+		else if (ch >= 'a' && ch <= 'f')
+			d = ch - 'a' + 10;
+		else
+			return false;
+		x = x << 4 | d;
+	}
+	*v = x;
+	return true;
+}
+
+#define TRACEPARENT_LEN 55 /* "00-" 32 "-" 16 "-" 2 */
+
+/* A W3C traceparent (version 00, lower-case hex, ids not all zero). */
+static __always_inline bool parse_traceparent(const char *b, long len, struct span_thread *t)
+{
+	__u64 hi, lo, parent, flags, version;
+
+	if (len != TRACEPARENT_LEN || b[2] != '-' || b[35] != '-' || b[52] != '-')
+		return false;
+	if (!parse_hex(b, 2, &version) || version != 0 || !parse_hex(b + 3, 16, &hi) ||
+	    !parse_hex(b + 19, 16, &lo) || !parse_hex(b + 36, 16, &parent) ||
+	    !parse_hex(b + 53, 2, &flags) || !(hi | lo) || !parent)
+		return false;
+	t->ctx_trace_id[0] = hi;
+	t->ctx_trace_id[1] = lo;
+	t->ctx_parent_id = parent;
+	t->ctx_flags = flags;
+	t->ctx_kind = PENDING_REMOTE;
+	return true;
+}
+
+/* "aet:KIND:ID", KIND one of cycle, task, agent, span and ID decimal: the
+ * open span (kind, id) of this process. */
+static __always_inline bool parse_local(const char *b, long len, struct span_thread *t)
+{
+	static const char words[KIND_MAX][8] = { "cycle:", "task:", "agent:", "span:" };
+	__u32 kind = KIND_MAX, at = 0;
+	__u64 id = 0;
+
+	if (len < 6 || b[0] != 'a' || b[1] != 'e' || b[2] != 't' || b[3] != ':')
+		return false;
+	for (__u32 k = 0; k < KIND_MAX && kind == KIND_MAX; k++) {
+		__u32 i;
+
+		for (i = 0; i < 7 && words[k][i]; i++)
+			if (b[4 + i] != words[k][i])
+				break;
+		if (i < 7 && !words[k][i]) {
+			kind = k;
+			at = 4 + i;
+		}
+	}
+	if (kind == KIND_MAX || at >= len)
+		return false;
+	for (__u32 i = 0; i < 20; i++) {
+		char ch = b[(at + i) & 63];
+
+		if (at + i >= len)
+			break;
+		if (ch < '0' || ch > '9')
+			return false;
+		id = id * 10 + (ch - '0');
+	}
+	t->ctx_parent_id = id;
+	t->ctx_flags = kind;
+	t->ctx_kind = PENDING_LOCAL;
+	return true;
+}
+
+/* Where the next span this thread begins belongs (include/aet/probe.h): a
+ * W3C traceparent for a root, or "aet:KIND:ID". An empty string clears a
+ * pending one. */
+SEC("uprobe")
+int BPF_KPROBE(trace_context, const char *traceparent)
+{
+	struct span_thread *t;
+	char b[64] = {};
+	long len;
+
+	if (!is_target(bpf_get_current_pid_tgid() >> 32) || !span_cfg())
+		return 0;
+	t = bpf_task_storage_get(&span_threads, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
+		counter_inc(&span_stats, SSTAT_NO_STATE);
+		return 0;
+	}
+	t->ctx_kind = PENDING_NONE;
+	len = bpf_probe_read_user_str(b, sizeof(b), traceparent) - 1;
+	if (len <= 0)
+		return 0;
+	if (!parse_traceparent(b, len, t) && !parse_local(b, len, t))
+		counter_inc(&span_stats, SSTAT_CTX_INVALID);
 	return 0;
 }

@@ -28,6 +28,7 @@
 #include <bpf/bpf_tracing.h>
 #include "sqlite_maps.h"
 #include "agg.bpf.h"
+#include "spans.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -58,6 +59,15 @@ struct {
 	__type(key, struct stmt_key);
 	__type(value, struct stmt_state);
 } stmts SEC(".maps");
+
+/* The SQL text of prepared statements, with --span-sql-text only: bounded
+ * like stmts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct stmt_key);
+	__type(value, struct stmt_text);
+} stmt_texts SEC(".maps");
 
 /* The prepare or step each thread is in. */
 struct {
@@ -136,29 +146,94 @@ static __always_inline bool call_nested(struct pt_regs *ctx)
 	return true;
 }
 
-/* The verb of the SQL text at sql; nbyte < 0: up to its NUL. */
-static __always_inline __u32 read_verb(const char *sql, int nbyte)
+/* The verb of the SQL text at sql, read into b; nbyte < 0: up to its NUL. */
+static __always_inline __u32 read_verb(char b[SQL_HEAD], const char *sql, int nbyte)
 {
-	unsigned char b[SQL_HEAD] = {};
-	long n = bpf_probe_read_user_str(b, sizeof(b), sql);
+	long n = bpf_probe_read_user_str(b, SQL_HEAD, sql);
 
-	if (n <= 0)
+	if (n <= 0) {
+		b[0] = '\0';
 		return VERB_OTHER;
+	}
 	n--; /* the NUL */
-	if (nbyte >= 0 && nbyte < n)
+	if (nbyte >= 0 && nbyte < n) {
 		n = nbyte;
-	return sql_verb(b, n);
+		b[n & (SQL_HEAD - 1)] = '\0';
+	}
+	return sql_verb((const unsigned char *)b, n);
 }
 
-/* Ends the execution in progress of st with status (0 success, 1 error). */
-static __always_inline void finish(struct stmt_state *st, __u32 status, __u64 now)
+/* Takes the span context of an execution starting on this thread. */
+static __always_inline void span_start(struct stmt_state *st)
 {
-	__u32 idx = (st->verb < VERB_MAX ? st->verb : VERB_OTHER) * DB_STATUS_MAX + status;
+	const struct span_config *cfg = span_cfg();
+	struct span_ctx c;
+
+	st->flags = 0;
+	if (!cfg)
+		return;
+	span_io_ctx(cfg, &c, false);
+	st->trace_id[0] = c.trace_id[0];
+	st->trace_id[1] = c.trace_id[1];
+	st->parent_id = c.parent_id;
+	st->flags = c.flags;
+	st->tid = bpf_get_current_pid_tgid();
+}
+
+/* The span of an execution that ended now with result code rc; sql is its
+ * text or NULL. */
+static __always_inline void emit_db(const struct stmt_state *st, int rc, const char *sql, __u64 now)
+{
+	const struct span_config *cfg = span_cfg();
+	struct span_ctx c = { .trace_id = { st->trace_id[0], st->trace_id[1] },
+			      .parent_id = st->parent_id,
+			      .flags = st->flags };
+	struct span_record *r;
+
+	if (!cfg || !span_io_wanted(cfg, st->flags, now - st->start_ns))
+		return;
+	r = span_reserve(sizeof(*r) + SPAN_SQL_LEN);
+	if (!r)
+		return;
+	span_fill(r, &c, span_new_id(cfg), st->start_ns, now);
+	r->id = 0;
+	r->tgid = targ_tgid;
+	r->tid = st->tid;
+	r->status = rc;
+	r->kind = SPAN_DB;
+	r->op = st->verb;
+	if (sql && cfg->sql_text)
+		__builtin_memcpy(r + 1, sql, SPAN_SQL_LEN);
+	else
+		*(char *)(r + 1) = '\0';
+	span_submit(r);
+}
+
+/* The SQL text of a statement, when kept (--span-sql-text). */
+static __always_inline const char *stmt_sql(const struct stmt_key *key)
+{
+	const struct span_config *cfg = span_cfg();
+	const struct stmt_text *t;
+
+	if (!cfg || !cfg->sql_text)
+		return NULL;
+	t = bpf_map_lookup_elem(&stmt_texts, key);
+	return t ? t->sql : NULL;
+}
+
+/* Ends the execution in progress of statement key (NULL: a failed prepare,
+ * whose text is sql) with SQLite result code rc (0: success). */
+static __always_inline void finish(struct stmt_state *st, const struct stmt_key *key,
+				   const char *sql, int rc, __u64 now)
+{
+	__u32 idx = (st->verb < VERB_MAX ? st->verb : VERB_OTHER) * DB_STATUS_MAX + (rc != 0);
 	struct hist *h = bpf_map_lookup_elem(&db_hist, &idx);
 
 	st->running = 0;
 	if (h)
 		hist_observe(h, now - st->start_ns);
+	if (st->flags & SPAN_F_SAMPLED)
+		emit_db(st, rc, key ? stmt_sql(key) : sql, now);
 }
 
 static __always_inline int prepare_enter(struct pt_regs *ctx, const char *sql, int nbyte,
@@ -172,7 +247,7 @@ static __always_inline int prepare_enter(struct pt_regs *ctx, const char *sql, i
 	if (!c)
 		return 0;
 	c->arg = (__u64)ppstmt;
-	c->verb = read_verb(sql, nbyte);
+	c->verb = read_verb(c->sql, sql, nbyte);
 	c->start_ns = bpf_ktime_get_ns();
 	return 0;
 }
@@ -196,7 +271,8 @@ static __always_inline int prepare_return(struct pt_regs *ctx, int rc)
 		 * reports it. Timed from the entry of the prepare. */
 		st.verb = c->verb;
 		st.start_ns = c->start_ns;
-		finish(&st, 1, bpf_ktime_get_ns());
+		span_start(&st);
+		finish(&st, NULL, c->sql, rc, bpf_ktime_get_ns());
 		return 0;
 	}
 	if (bpf_probe_read_user(&key.stmt, sizeof(key.stmt), (void *)c->arg) || !key.stmt)
@@ -204,6 +280,8 @@ static __always_inline int prepare_return(struct pt_regs *ctx, int rc)
 	st.verb = c->verb;
 	/* A pointer reused after a finalize we did not see: the new one wins. */
 	bpf_map_update_elem(&stmts, &key, &st, BPF_ANY);
+	if (span_cfg() && span_cfg()->sql_text)
+		bpf_map_update_elem(&stmt_texts, &key, c->sql, BPF_ANY);
 	return 0;
 }
 
@@ -255,6 +333,7 @@ int BPF_KPROBE(step, void *stmt)
 			return 0;
 	}
 	if (!st->running) {
+		span_start(st);
 		st->start_ns = bpf_ktime_get_ns();
 		st->running = 1;
 	}
@@ -276,7 +355,7 @@ int BPF_KRETPROBE(step_ret, int rc)
 	key.stmt = c->arg;
 	st = bpf_map_lookup_elem(&stmts, &key);
 	if (st && st->running)
-		finish(st, rc != SQLITE_DONE, bpf_ktime_get_ns());
+		finish(st, &key, NULL, rc == SQLITE_DONE ? 0 : rc, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -290,7 +369,7 @@ static __always_inline bool end_early(struct pt_regs *ctx, struct stmt_key *key)
 		return false;
 	st = bpf_map_lookup_elem(&stmts, key);
 	if (st && st->running)
-		finish(st, 0, bpf_ktime_get_ns());
+		finish(st, key, NULL, 0, bpf_ktime_get_ns());
 	return st;
 }
 
@@ -308,7 +387,9 @@ int BPF_KPROBE(finalize, void *stmt)
 {
 	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
 
-	if (end_early(ctx, &key))
+	if (end_early(ctx, &key)) {
 		bpf_map_delete_elem(&stmts, &key);
+		bpf_map_delete_elem(&stmt_texts, &key);
+	}
 	return 0;
 }

@@ -26,6 +26,13 @@ enum file_op {
 	FOP_MAX,
 };
 
+/* aet_file_operations_total{operation} values and file.<operation> span
+ * names, by enum file_op. */
+#define FILE_OP_NAMES                                                                  \
+	{                                                                              \
+		"open", "read", "write", "fsync", "unlink", "rename", "mkdir", "rmdir" \
+	}
+
 /* Indexes of the file_stats array (u64 counters). */
 enum file_stat {
 	FSTAT_FDS_FULL,	     /* a regular file opened while tracked_fds was full */
@@ -39,11 +46,16 @@ struct fd_key {
 	__s32 fd;
 };
 
-/* A syscall of a target thread between its enter and exit tracepoints. */
+/* A syscall of a target thread between its enter and exit tracepoints,
+ * and the context of its span (include/spans_maps.h). */
 struct inflight {
 	__u64 start_ns;
-	__u32 op; /* enum file_op */
-	__s32 fd; /* open: -1 until the exit gives it */
+	__u64 trace_id[2];
+	__u64 parent_id;
+	__u32 op;    /* enum file_op */
+	__s32 fd;    /* read, write, fsync: the file; else -1 */
+	__u32 flags; /* SPAN_F_* */
+	__u32 pad;
 };
 
 #endif /* AET_FILES_MAPS_H */

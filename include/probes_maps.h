@@ -21,6 +21,7 @@ enum open_kind {
 	KIND_CYCLE,
 	KIND_TASK,
 	KIND_AGENT,
+	KIND_SPAN, /* a custom span: aet_probe_span_begin/end */
 	KIND_MAX,
 };
 
@@ -35,9 +36,9 @@ enum bounded_family {
 /* Indexes of the collector_stats array (u64 counters). */
 enum collector_stat {
 	STAT_UNMATCHED = 0,	  /* + enum open_kind: an end without its begin */
-	STAT_OPEN_OVERFLOW = 3,	  /* + enum open_kind: a begin that found no free slot */
-	STAT_SERIES_OVERFLOW = 6, /* + enum bounded_family */
-	STAT_MAX = 9,
+	STAT_OPEN_OVERFLOW = 4,	  /* + enum open_kind: a begin that found no free slot */
+	STAT_SERIES_OVERFLOW = 8, /* + enum bounded_family */
+	STAT_MAX = 11,
 };
 
 enum slot_state {
@@ -47,17 +48,24 @@ enum slot_state {
 };
 
 /*
- * An open cycle, task or agent request: a slot of the open_slots array,
- * found from (process, kind, id) by hashing and taken with compare and swap.
- * An array slot costs a fraction of a hash map insert and delete.
+ * An open cycle, task, agent request or custom span: a slot of the
+ * open_slots array, found from (process, kind, id) by hashing and taken with
+ * compare and swap. An array slot costs a fraction of a hash map insert and
+ * delete. It holds the span's ids too (include/spans_maps.h): a child begun on
+ * the same thread, or on another by an "aet:" trace context, reads them.
  */
 struct open_slot {
 	__u64 id;
 	__u64 start_ns; /* bpf_ktime_get_ns() at the begin */
+	__u64 trace_id[2];
+	__u64 span_id; /* 0 when tracing is off */
+	__u64 parent_id;
 	__u32 tgid;
 	__u32 kind;   /* enum open_kind */
 	__u32 state;  /* enum slot_state */
 	__u32 series; /* task or agent request: index of its label set */
+	__u32 tid;    /* the thread of the begin */
+	__u32 flags;  /* SPAN_F_* */
 };
 
 /* A label set of up to two values: (agent, mode), (agent, operation) or

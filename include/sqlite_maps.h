@@ -47,11 +47,16 @@ struct stmt_key {
 	__u32 pad;
 };
 
-/* A statement's verb and its execution in progress, if any. */
+/* A statement's verb and its execution in progress, if any, with the
+ * context of its span (include/spans_maps.h), taken when it started. */
 struct stmt_state {
 	__u64 start_ns; /* entry of the execution's first sqlite3_step() */
-	__u32 verb;	/* enum db_verb */
-	__u32 running;	/* stepped, not yet done, failed, reset or finalized */
+	__u64 trace_id[2];
+	__u64 parent_id;
+	__u32 verb;    /* enum db_verb */
+	__u32 running; /* stepped, not yet done, failed, reset or finalized */
+	__u32 tid;     /* the thread that started it */
+	__u32 flags;   /* SPAN_F_* */
 };
 
 /*
@@ -67,6 +72,13 @@ struct sqlite_call {
 	__u64 start_ns; /* prepare: its entry */
 	__u32 verb;	/* prepare: the verb of the SQL text */
 	__u32 pad;
+	char sql[SQL_HEAD]; /* prepare: the head of the SQL text */
+};
+
+/* db.query.text of a prepared statement (--span-sql-text): the key is a
+ * struct stmt_key. */
+struct stmt_text {
+	char sql[SQL_HEAD];
 };
 
 /* db_hist holds a struct hist per (verb, status), at verb * DB_STATUS_MAX +

@@ -4,11 +4,13 @@
 set -eu
 
 # build: clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev
-# tests: libcriterion-dev, python3-pytest, python3-yaml, prometheus (promtool)
+#   libcurl4-openssl-dev (the OTLP exporter)
+# tests: libcriterion-dev, python3-pytest, python3-yaml, prometheus (promtool),
+#   protobuf-compiler and python3-protobuf (decoding OTLP with a schema of our own)
 # bench: python3-prometheus-client (the earlier in-process approach)
 PKGS="gcc make clang llvm bpftool binutils pkg-config libbpf-dev libelf-dev zlib1g-dev
-libmicrohttpd-dev libcriterion-dev python3 python3-pytest python3-yaml prometheus
-python3-prometheus-client"
+libmicrohttpd-dev libcurl4-openssl-dev libcriterion-dev python3 python3-pytest python3-yaml
+prometheus python3-prometheus-client protobuf-compiler python3-protobuf"
 
 missing=
 for p in $PKGS; do

@@ -150,6 +150,7 @@ static int render_metrics(void *ctx, struct buf *out)
 	pthread_mutex_lock(&c->lock);
 	rc = probes__write_metrics(c->probes, out) ?: files__write_metrics(c->files, out) ?:
 	     (c->sqlite ? sqlite__write_metrics(c->sqlite, out) : 0) ?:
+	     spans__write_metrics(c->spans, out) ?:
 	     write_target(c, out) ?:
 	     write_process(c, out) ?:
 	     write_one(out, "aet_collector_scrape_duration_seconds",
@@ -230,6 +231,8 @@ static int render_status(void *ctx, struct buf *out)
 	files__write_status(c->files, out);
 	buf_puts(out, ",");
 	sqlite__write_status(c->sqlite, c->sqlite_why, out);
+	buf_puts(out, ",");
+	spans__write_status(c->spans, out);
 	pthread_mutex_unlock(&c->lock);
 	buf_puts(out, "}\n");
 	return 200;

@@ -10,10 +10,11 @@
 #include "files.h"
 #include "http.h"
 #include "probes.h"
+#include "spans.h"
 #include "sqlite.h"
 #include "target.h"
 
-#define AET_COLLECTOR_VERSION "0.1.0"
+#include "version.h"
 
 struct collector {
 	pthread_mutex_t lock; /* guards everything below against the HTTP thread */
@@ -22,6 +23,7 @@ struct collector {
 	struct probes *probes;
 	struct files *files;
 	struct sqlite *sqlite; /* NULL when the target has no libsqlite3 */
+	struct spans *spans;
 	char sqlite_why[256];  /* then why */
 	double started_at;     /* CLOCK_REALTIME seconds */
 	double started_mono;   /* CLOCK_MONOTONIC seconds */

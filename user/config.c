@@ -23,11 +23,18 @@ const char config_usage[] =
 	"      --file-root DIR    count file operations under DIR only (repeatable,\n"
 	"                         at most 8); default: every regular file\n"
 	"      --max-files N      regular files followed while open (default 65536)\n"
+	"      --span-min-io-us N file and SQLite spans shorter than N us are not\n"
+	"                         emitted (their metrics stay exact; default 0)\n"
+	"      --span-sql-text    add db.query.text (127 bytes at most) to SQLite spans\n"
+	"      --span-ring-size N bytes of the span ring buffer, a power of two\n"
+	"                         (default 4 MiB)\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"      --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help             print this help and exit\n"
 	"  -V, --version          print the version and exit\n"
 	"\n"
+	"Tracing is configured by the OpenTelemetry environment variables\n"
+	"(OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER, ...): see the README.\n"
 	"Endpoints: /metrics /health /ready /status /\n"
 	"Exit status: 0 on SIGTERM or SIGINT, 2 when the collector cannot start.\n";
 
@@ -38,6 +45,9 @@ enum {
 	OPT_FILE_ROOT,
 	OPT_BTF,
 	OPT_LOG_LEVEL,
+	OPT_SPAN_MIN_IO,
+	OPT_SPAN_SQL_TEXT,
+	OPT_SPAN_RING_SIZE,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +59,9 @@ static const struct option long_opts[] = {
 	{ "file-root", required_argument, NULL, OPT_FILE_ROOT },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "span-min-io-us", required_argument, NULL, OPT_SPAN_MIN_IO },
+	{ "span-sql-text", no_argument, NULL, OPT_SPAN_SQL_TEXT },
+	{ "span-ring-size", required_argument, NULL, OPT_SPAN_RING_SIZE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{},
@@ -126,6 +139,7 @@ static void config_defaults(struct config *cfg)
 	cfg->max_open = DEFAULT_MAX_OPEN;
 	cfg->max_files = DEFAULT_MAX_FILES;
 	cfg->log_level = LOG_INFO;
+	cfg->span_ring_size = DEFAULT_SPAN_RING;
 }
 
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len)
@@ -177,6 +191,20 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 			cfg->log_level = log_parse_level(optarg);
 			if (cfg->log_level < 0)
 				goto bad_value;
+			break;
+		case OPT_SPAN_MIN_IO:
+			if (parse_ulong(optarg, 0, 60000000, &v))
+				goto bad_value;
+			cfg->span_min_io_us = v;
+			break;
+		case OPT_SPAN_SQL_TEXT:
+			cfg->span_sql_text = true;
+			break;
+		case OPT_SPAN_RING_SIZE:
+			/* a power of two of pages, as BPF ring buffers are */
+			if (parse_ulong(optarg, 4096, 1UL << 30, &v) || (v & (v - 1)))
+				goto bad_value;
+			cfg->span_ring_size = v;
 			break;
 		case 'h':
 			return CONFIG_HELP;

@@ -3,6 +3,7 @@
 #ifndef AET_CONFIG_H
 #define AET_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #define DEFAULT_MAX_SERIES 4096
 #define DEFAULT_MAX_OPEN   16384
 #define DEFAULT_MAX_FILES  65536
+#define DEFAULT_SPAN_RING  (4u << 20)
 #define CONFIG_MAX_ROOTS   8 /* MAX_FILE_ROOTS of include/files_maps.h */
 
 struct config {
@@ -22,6 +24,9 @@ struct config {
 	uint32_t max_files;			  /* regular files open in the targets */
 	const char *file_roots[CONFIG_MAX_ROOTS]; /* --file-root, as given */
 	int nfile_roots;
+	uint32_t span_min_io_us; /* file and db spans shorter are not emitted */
+	uint32_t span_ring_size; /* bytes, a power of two */
+	bool span_sql_text;	 /* db.query.text on SQLite spans */
 	int pid;
 	int log_level;
 };

@@ -509,3 +509,18 @@ void family__write(const struct family *f, struct buf *out)
 	}
 	free(refs);
 }
+
+int expo_write_by_label(struct buf *out, const char *name, const char *help, enum metric_type type,
+			const char *label, const char *const *label_values, const double *values,
+			int n)
+{
+	struct family *f = family__new(name, help, type, 1, &label);
+	int rc = f ? 0 : -ENOMEM;
+
+	for (int i = 0; i < n && !rc; i++)
+		rc = family__add(f, &label_values[i], values[i]);
+	if (!rc)
+		family__write(f, out);
+	family__free(f);
+	return rc;
+}

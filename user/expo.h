@@ -53,6 +53,12 @@ int family__add_hist(struct family *f, const char *const *values, const uint64_t
  * and _count. */
 void family__write(const struct family *f, struct buf *out);
 
+/* Writes a family of one label whose sample i has label value
+ * label_values[i] and value values[i]. Returns 0 or -ENOMEM. */
+int expo_write_by_label(struct buf *out, const char *name, const char *help, enum metric_type type,
+			const char *label, const char *const *label_values, const double *values,
+			int n);
+
 /* Renders one raw label value as described above (escaped, without quotes). */
 void expo_label_value(struct buf *out, const char *raw);
 

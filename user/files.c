@@ -30,8 +30,7 @@ struct files {
 	bool mounted_tracefs;
 };
 
-static const char *const op_names[FOP_MAX] = { "open",	 "read",   "write", "fsync",
-					       "unlink", "rename", "mkdir", "rmdir" };
+static const char *const op_names[FOP_MAX] = FILE_OP_NAMES;
 static const char *const status_names[FILE_STATUS_MAX] = { "success", "error" };
 
 /* Per-syscall tracepoints are found by their id in tracefs, which these
@@ -109,7 +108,8 @@ static int follow(struct files *f, int pid)
 				    BPF_ANY);
 }
 
-static int load(struct files *f, const struct config *cfg, int pid, char *err, size_t len)
+static int load(struct files *f, const struct config *cfg, int pid, const struct spans *sp,
+		char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct files_bpf *s;
@@ -127,6 +127,9 @@ static int load(struct files *f, const struct config *cfg, int pid, char *err, s
 	bpf_map__set_max_entries(s->maps.targets, pid_max() / 64 + 1);
 	bpf_map__set_max_entries(s->maps.tracked_fds, cfg->max_files);
 	bpf_map__set_max_entries(s->maps.inflight, cfg->max_open);
+	rc = spans__share(sp, s->obj, err, len);
+	if (rc)
+		return rc;
 	rc = files_bpf__load(s);
 	if (rc) {
 		snprintf(err, len,
@@ -141,8 +144,8 @@ static int load(struct files *f, const struct config *cfg, int pid, char *err, s
 	return rc;
 }
 
-struct files *files__new(const struct config *cfg, const struct target *t, int *errp, char *err,
-			 size_t len)
+struct files *files__new(const struct config *cfg, const struct target *t, const struct spans *sp,
+			 int *errp, char *err, size_t len)
 {
 	struct files *f = calloc(1, sizeof(*f));
 	int rc;
@@ -152,7 +155,7 @@ struct files *files__new(const struct config *cfg, const struct target *t, int *
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	rc = ensure_tracefs(f, err, len) ?: load(f, cfg, t->pid, err, len);
+	rc = ensure_tracefs(f, err, len) ?: load(f, cfg, t->pid, sp, err, len);
 	if (!rc) {
 		rc = files_bpf__attach(f->skel);
 		if (rc)

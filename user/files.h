@@ -9,15 +9,17 @@
 
 #include "buf.h"
 #include "config.h"
+#include "spans.h"
 #include "target.h"
 
 struct files;
 
-/* Mounts tracefs when it is not, loads the programs, marks target t as
+/* Mounts tracefs when it is not, loads the programs (sharing the span maps
+ * of sp), marks target t as
  * followed and attaches every tracepoint. Returns NULL with err naming the
  * cause (and *errp = -errno); nothing stays attached. */
-struct files *files__new(const struct config *cfg, const struct target *t, int *errp, char *err,
-			 size_t len);
+struct files *files__new(const struct config *cfg, const struct target *t, const struct spans *sp,
+			 int *errp, char *err, size_t len);
 void files__free(struct files *f);
 
 int files__count(const struct files *f); /* programs */

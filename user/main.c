@@ -98,13 +98,17 @@ int main(int argc, char **argv)
 	rc = target_open(&c.target, cfg.pid, err, sizeof(err));
 	if (rc)
 		goto cleanup;
-	c.files = files__new(&cfg, &c.target, &rc, err, sizeof(err));
+	c.spans = spans__new(&cfg, &c.target, &rc, err, sizeof(err));
+	if (!c.spans)
+		goto cleanup;
+	c.files = files__new(&cfg, &c.target, c.spans, &rc, err, sizeof(err));
 	if (!c.files)
 		goto cleanup;
-	c.probes = probes__new(&cfg, &c.target, files__targets_fd(c.files), &rc, err, sizeof(err));
+	c.probes = probes__new(&cfg, &c.target, files__targets_fd(c.files), c.spans, &rc, err,
+			       sizeof(err));
 	if (!c.probes)
 		goto cleanup;
-	c.sqlite = sqlite__new(&cfg, &c.target, &rc, err, sizeof(err));
+	c.sqlite = sqlite__new(&cfg, &c.target, c.spans, &rc, err, sizeof(err));
 	if (!c.sqlite && rc != -ENOENT)
 		goto cleanup;
 	if (!c.sqlite) {
@@ -122,6 +126,9 @@ int main(int argc, char **argv)
 			 cfg.listen_str, why);
 		goto cleanup;
 	}
+	rc = spans__start(c.spans, err, sizeof(err));
+	if (rc)
+		goto cleanup;
 	/* Warned once running: a start that fails prints one line, its cause. */
 	if (!c.sqlite)
 		log_warn("%s\n", c.sqlite_why);
@@ -138,6 +145,8 @@ cleanup:
 	sqlite__free(c.sqlite);
 	probes__free(c.probes);
 	files__free(c.files);
+	/* After every program is detached: the last spans are in the ring. */
+	spans__free(c.spans);
 	collector_fini(&c);
 	if (rc) {
 		log_err("%s\n", err);

@@ -24,6 +24,9 @@ static void set_defs(struct probes *p)
 		{ "aet_probe_agent_begin", s->progs.agent_begin, &s->links.agent_begin },
 		{ "aet_probe_agent_end", s->progs.agent_end, &s->links.agent_end },
 		{ "aet_probe_event", s->progs.event, &s->links.event },
+		{ "aet_probe_span_begin", s->progs.span_begin, &s->links.span_begin },
+		{ "aet_probe_span_end", s->progs.span_end, &s->links.span_end },
+		{ "aet_probe_trace_context", s->progs.trace_context, &s->links.trace_context },
 	};
 
 	memcpy(p->defs, defs, sizeof(defs));
@@ -66,18 +69,17 @@ static void size_maps(struct probes_bpf *s, const struct config *cfg)
 
 	s->rodata->open_mask = open - 1;
 	s->rodata->max_series = cfg->max_series;
-	bpf_map__set_max_entries(s->maps.open_slots, open);
+	bpf_map__set_max_entries(s->maps.span_texts, open);
 	bpf_map__set_max_entries(s->maps.task_series, series);
 	bpf_map__set_max_entries(s->maps.agent_series, series);
 	bpf_map__set_max_entries(s->maps.task_hist, series * STATUS_MAX);
 	bpf_map__set_max_entries(s->maps.agent_hist, series * STATUS_MAX);
 	bpf_map__set_max_entries(s->maps.event_series, series);
 	bpf_map__set_max_entries(s->maps.event_counts, series);
-	/* Mapped too: /metrics scans it for the open tasks. */
-	bpf_map__set_map_flags(s->maps.open_slots, BPF_F_MMAPABLE);
 }
 
-static int load(struct probes *p, const struct config *cfg, int targets_fd, char *err, size_t len)
+static int load(struct probes *p, const struct config *cfg, int targets_fd, const struct spans *sp,
+		char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct probes_bpf *s;
@@ -96,6 +98,10 @@ static int load(struct probes *p, const struct config *cfg, int targets_fd, char
 		snprintf(err, len, "failed to share the targets map: %s", strerror(-rc));
 		return rc;
 	}
+	/* open_slots among them: the span maps, kept by user/spans.c */
+	rc = spans__share(sp, s->obj, err, len);
+	if (rc)
+		return rc;
 	rc = probes_bpf__load(s);
 	if (rc == -EPERM || rc == -EACCES) {
 		snprintf(err, len,
@@ -141,7 +147,7 @@ static int attach(struct probes *p, const char *lib_path, char *err, size_t len)
 }
 
 struct probes *probes__new(const struct config *cfg, const struct target *t, int targets_fd,
-			   int *errp, char *err, size_t len)
+			   const struct spans *sp, int *errp, char *err, size_t len)
 {
 	struct probes *p = calloc(1, sizeof(*p));
 	int rc;
@@ -151,7 +157,7 @@ struct probes *probes__new(const struct config *cfg, const struct target *t, int
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	rc = load(p, cfg, targets_fd, err, len);
+	rc = load(p, cfg, targets_fd, sp, err, len);
 	if (!rc) {
 		set_defs(p);
 		rc = attach(p, t->lib_path, err, len);

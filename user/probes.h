@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "spans.h"
 #include "target.h"
 
 struct probes;
@@ -17,7 +18,7 @@ struct probes;
  * files__targets_fd()). Returns NULL with err naming the cause (and *errp =
  * -errno); nothing stays attached. */
 struct probes *probes__new(const struct config *cfg, const struct target *t, int targets_fd,
-			   int *errp, char *err, size_t len);
+			   const struct spans *sp, int *errp, char *err, size_t len);
 void probes__free(struct probes *p);
 
 /* Number of probes, and how many are attached. */

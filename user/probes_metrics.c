@@ -11,7 +11,7 @@
 #include "mapdump.h"
 #include "probes_priv.h"
 
-static const char *const kind_names[KIND_MAX] = { "cycle", "task", "agent" };
+static const char *const kind_names[KIND_MAX] = { "cycle", "task", "agent", "span" };
 static const char *const family_names[FAM_MAX] = { "aet_tasks_total", "aet_agent_requests_total",
 						   "aet_events_total" };
 
@@ -247,22 +247,6 @@ static int scrape_new(struct scrape *s)
 	return 0;
 }
 
-/* Families of one label, filled from values[] by label_values[]. */
-static int write_by_label(struct buf *out, const char *name, const char *help,
-			  enum metric_type type, const char *label, const char *const *label_values,
-			  const double *values, int n)
-{
-	struct family *f = family__new(name, help, type, 1, &label);
-	int rc = f ? 0 : -ENOMEM;
-
-	for (int i = 0; i < n && !rc; i++)
-		rc = family__add(f, &label_values[i], values[i]);
-	if (!rc)
-		family__write(f, out);
-	family__free(f);
-	return rc;
-}
-
 /* aet_collector_* counters kept by the programs (enum collector_stat). */
 static int write_collector_stats(struct probes *p, struct buf *out)
 {
@@ -275,14 +259,14 @@ static int write_collector_stats(struct probes *p, struct buf *out)
 				     0);
 		v[i] = n;
 	}
-	return write_by_label(out, "aet_collector_unmatched_total",
+	return expo_write_by_label(out, "aet_collector_unmatched_total",
 			      "Ends without their begin (or whose begin was not recorded), by kind.",
 			      METRIC_COUNTER, "kind", kind_names, &v[STAT_UNMATCHED], KIND_MAX) ?:
-	       write_by_label(out, "aet_collector_open_overflow_total",
+	       expo_write_by_label(out, "aet_collector_open_overflow_total",
 			      "Begins not recorded because their open slots were taken "
 			      "(see --max-open).",
 			      METRIC_COUNTER, "kind", kind_names, &v[STAT_OPEN_OVERFLOW], KIND_MAX) ?:
-	       write_by_label(out, "aet_collector_series_overflow_total",
+	       expo_write_by_label(out, "aet_collector_series_overflow_total",
 			      "Observations counted under \"__overflow__\" because the family "
 			      "had --max-series label sets.",
 			      METRIC_COUNTER, "family", family_names, &v[STAT_SERIES_OVERFLOW],
@@ -308,13 +292,13 @@ static int write_program_stats(struct probes *p, struct buf *out)
 		runs[i] = info.run_cnt;
 		secs[i] = info.run_time_ns / 1e9;
 	}
-	return write_by_label(out, "aet_collector_probe_attached",
+	return expo_write_by_label(out, "aet_collector_probe_attached",
 			      "1 when the probe is attached to the target, else 0.", METRIC_GAUGE,
 			      "probe", syms, attached, NPROBES) ?:
-	       write_by_label(out, "aet_collector_bpf_prog_runs_total",
+	       expo_write_by_label(out, "aet_collector_bpf_prog_runs_total",
 			      "Runs of each BPF program (counted with kernel.bpf_stats_enabled=1).",
 			      METRIC_COUNTER, "program", names, runs, NPROBES) ?:
-	       write_by_label(out, "aet_collector_bpf_run_seconds_total",
+	       expo_write_by_label(out, "aet_collector_bpf_run_seconds_total",
 			      "Time spent in each BPF program, without the uprobe trap around it "
 			      "(counted with kernel.bpf_stats_enabled=1).",
 			      METRIC_COUNTER, "program", names, secs, NPROBES);

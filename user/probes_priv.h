@@ -8,7 +8,7 @@
 #include "probes.skel.h"
 #include "probes_maps.h"
 
-#define NPROBES 7
+#define NPROBES 10
 
 struct probe_def {
 	const char *sym;

@@ -108,8 +108,8 @@ static int find_library(struct sqlite *s, const struct target *t, char *err, siz
 	return rc;
 }
 
-static int load(struct sqlite *s, const struct config *cfg, const struct target *t, char *err,
-		size_t len)
+static int load(struct sqlite *s, const struct config *cfg, const struct target *t,
+		const struct spans *sp, char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	int rc;
@@ -121,6 +121,9 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 		return rc;
 	}
 	s->skel->rodata->targ_tgid = t->pid;
+	rc = spans__share(sp, s->skel->obj, err, len);
+	if (rc)
+		return rc;
 	rc = sqlite_bpf__load(s->skel);
 	if (rc == -EPERM || rc == -EACCES) {
 		snprintf(err, len,
@@ -177,8 +180,8 @@ static int attach(struct sqlite *s, int pid, char *err, size_t len)
 	return 0;
 }
 
-struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, int *errp, char *err,
-			   size_t len)
+struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, const struct spans *sp,
+			   int *errp, char *err, size_t len)
 {
 	struct sqlite *s = calloc(1, sizeof(*s));
 	int rc;
@@ -188,7 +191,7 @@ struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, int
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	rc = find_library(s, t, err, len) ?: load(s, cfg, t, err, len);
+	rc = find_library(s, t, err, len) ?: load(s, cfg, t, sp, err, len);
 	if (!rc) {
 		set_probes(s);
 		rc = attach(s, t->pid, err, len);

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "spans.h"
 #include "target.h"
 
 #define SQLITE_LIBRARY "libsqlite3.so"
@@ -23,8 +24,8 @@ struct sqlite;
  * and err saying so when the target has not loaded libsqlite3 (the caller
  * warns and goes on), or NULL with another -errno and err naming the cause;
  * nothing stays attached then. */
-struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, int *errp, char *err,
-			   size_t len);
+struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, const struct spans *sp,
+			   int *errp, char *err, size_t len);
 void sqlite__free(struct sqlite *s); /* NULL-safe; detaches */
 
 /* Probes (uprobes and uretprobes), and how many are attached; 0 for NULL. */

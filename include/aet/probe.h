@@ -68,18 +68,30 @@ void aet_probe_agent_end(uint64_t request_id, int32_t status);
 void aet_probe_event(const char *event_type);
 
 /*
- * A custom span begins. attributes is "key=value;key=value", at most 255
- * bytes. Spans nest by thread: a span begun while another is open on the
- * same thread is its child.
+ * A custom span begins: name (at most 63 bytes) and attributes,
+ * "key=value;key=value" (at most 255 bytes, 16 pairs), become the span's
+ * name and string attributes. Spans nest by thread: a cycle, task, agent
+ * request or custom span begun while another is open on the same thread is
+ * its child, and so are the file and SQLite operations of that thread.
  */
 void aet_probe_span_begin(uint64_t span_id, const char *name, const char *attributes);
 /* Custom span span_id ends with status (enum aet_status). */
 void aet_probe_span_end(uint64_t span_id, int32_t status);
 
 /*
- * A W3C traceparent ("00-<32 hex trace id>-<16 hex parent id>-<2 hex
- * flags>"): the next root span begun on the calling thread joins that trace
- * as a child of the given parent.
+ * Where the next span begun on the calling thread belongs (used once; file
+ * and SQLite operations do not use it):
+ *  - a W3C traceparent, "00-<32 hex trace id>-<16 hex parent id>-<2 hex
+ *    flags>": when no span is open on the thread, it joins that trace as a
+ *    child of that (remote) parent, the context a request from another
+ *    service carries;
+ *  - "aet:<kind>:<id>", kind one of cycle, task, agent, span and id in
+ *    decimal: it becomes a child of that open span of this process, whatever
+ *    is open on the thread; the way to hand a context to another thread (a
+ *    worker pool) or to keep concurrent async work apart (when that span is
+ *    not open, nesting decides as if nothing had been said);
+ *  - "": nothing (clears what an earlier call left).
+ * Anything else is counted as invalid and ignored.
  */
 void aet_probe_trace_context(const char *traceparent);
 

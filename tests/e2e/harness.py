@@ -169,15 +169,23 @@ class Workload:
 class Collector:
     """build/aet-collector attached to a pid, serving on a free port."""
 
-    def __init__(self, pid, *args, wrap=()):
-        """wrap: a command the collector runs under (unshare, setpriv, ...)."""
+    def __init__(self, pid, *args, wrap=(), env=None, stdout=subprocess.PIPE):
+        """wrap: a command the collector runs under (unshare, setpriv, ...).
+        env: variables to set in its environment (None: to remove).
+        stdout: where its standard output goes (a file, for much output)."""
         self.stopped = None
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
+        e = dict(os.environ)
+        for name, value in (env or {}).items():
+            if value is None:
+                e.pop(name, None)
+            else:
+                e[name] = value
         self.proc = subprocess.Popen(
             [*wrap, COLLECTOR, "--pid", str(pid), "--listen", "127.0.0.1:%d" % self.port,
              *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=stdout, stderr=subprocess.PIPE, text=True, env=e)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -222,7 +230,7 @@ def run_collector(*args, timeout=30, **kw):
 
 
 PROGRAM_NAMES = {"cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin",
-                 "agent_end", "event", "prepare_v2", "prepare_v2_ret", "prepare_v3",
+                 "agent_end", "event", "span_begin", "span_end", "trace_context", "prepare_v2", "prepare_v2_ret", "prepare_v3",
                  "prepare_v3_ret", "step", "step_ret", "reset", "finalize"}
 
 

@@ -140,7 +140,7 @@ def test_endpoints(start):
     status, _, body = col.get("/status")
     st = json.loads(body)
     assert status == 200 and st["target"]["pid"] == wl.pid and st["target"]["alive"]
-    assert len(st["probes"]) == 7 and all(p["attached"] for p in st["probes"])
+    assert len(st["probes"]) == 10 and all(p["attached"] for p in st["probes"])
     assert {m["name"] for m in st["maps"]} == {"open_slots", "task_series", "agent_series",
                                               "event_series"}
 
@@ -162,7 +162,7 @@ def test_sigterm_and_sigint_detach_everything(start):
         before = our_programs()
         col = start.collector(wl.pid)
         loaded = set(our_programs()) - set(before)
-        assert len(loaded) == 7 + 41 + 8  # probes, file and follow programs, SQLite
+        assert len(loaded) == 10 + 41 + 8  # probes, file and follow programs, SQLite
         code, err = col.stop(sig)
         assert code == 0, err
         assert programs_left(loaded) == []

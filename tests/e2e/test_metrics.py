@@ -74,7 +74,7 @@ def compare(samples, truth):
     assert by_labels(samples, "aet_events_total") == expected(
         truth["events"], lambda r: labels(event_type=r["event_type"]))
     assert by_labels(samples, "aet_collector_unmatched_total") == {
-        labels(kind=k): truth["unmatched"].get(k, 0) for k in ("cycle", "task", "agent")}
+        labels(kind=k): truth["unmatched"].get(k, 0) for k in ("cycle", "task", "agent", "span")}
     for fam in ("aet_collector_series_overflow_total", "aet_collector_open_overflow_total"):
         assert set(by_labels(samples, fam).values()) == {0}, fam
 

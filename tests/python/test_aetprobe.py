@@ -220,7 +220,7 @@ def check_consistent(truth, tasks, per_cycle):
             assert total(truth["agent_requests"], status=status) == total(t, status=status)
     assert total(ev, event_type="agent_error") == tasks - total(t, status="success")
     assert tasks <= total(truth["agent_requests"]) <= 3 * tasks
-    assert truth["unmatched"] == {"task": 1, "agent": 1, "cycle": 1}
+    assert truth["unmatched"] == {"task": 1, "agent": 1, "cycle": 1, "span": 0}
     for kind in ("cycles", "tasks", "agent_requests", "events", "files", "sql"):
         assert all(r["count"] > 0 for r in truth[kind]), kind
     for kind in ("cycles", "tasks", "agent_requests"):

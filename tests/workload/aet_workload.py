@@ -16,6 +16,17 @@ What happens depends only on --seed and the task's index, never on the
 thread count or scheduling: every task draws from its own random.Random.
 Durations are the exception; they are measured around the probe calls.
 
+Spans (what a collector exporting traces must make of it): each request
+calls the model inside a custom span "model.call"; a worker hands the trace
+context on with aetprobe.trace_context("aet:KIND:ID") before it begins a
+task (its parent is the cycle) or a request of a task begun on the
+orchestrator (its parent is that task), and the orchestrator does so before
+each task it begins itself, since the tasks it began before are still open
+on its thread; with --traceparent the first cycle
+of every round joins that W3C trace. The truth's "spans" section says which
+span is whose child and which file and SQL operations each request made
+(the rest, on the orchestrator, are roots). It is kept only with --truth.
+
 aetprobe comes from probe/python, and libaetprobe.so from $AETPROBE_LIBRARY,
 else build/libaetprobe.so when built. A --dir given is left in place; the
 default temporary directory is removed unless --keep.
@@ -28,6 +39,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import errno
 import itertools
 import json
 import os
@@ -69,6 +81,10 @@ WORK_TIERS = ((0.1, 45), (0.5, 30), (1.5, 17), (5.0, 6), (15.0, 2))
 WORK_TIER_MEAN = sum(m * w for m, w in WORK_TIERS) / sum(w for _, w in WORK_TIERS)
 # Ids of the deliberate unmatched ends: far above any id the workload begins.
 UNMATCHED_BASE = 1 << 63
+
+# The model a request's custom span names: chosen by its operation, so that
+# no draw is taken from the task's random stream.
+MODEL_OF = "model-%s"
 
 INSERT = "INSERT INTO facts (task, agent, key, value, score) VALUES (?, ?, ?, ?, ?)"
 
@@ -117,11 +133,12 @@ class NoProbe:
         pass
 
     cycle_begin = cycle_end = task_begin = task_end = agent_end = event = _nothing
+    trace_context = _nothing
 
     def task(self, *args):
         return contextlib.nullcontext()
 
-    agent = task
+    agent = span = task
 
 
 class _Scope:
@@ -222,6 +239,12 @@ class PromProbe:
     def agent(self, id, agent, operation):
         return _Scope(self.agent_begin, self.agent_end, id, agent, operation)
 
+    def span(self, *args):  # prometheus_client has no spans
+        return contextlib.nullcontext()
+
+    def trace_context(self, context):
+        pass
+
 
 class Tally:
     """Thread-safe ground-truth counters: key -> [count, amount]."""
@@ -248,6 +271,51 @@ class Tally:
         return out
 
 
+class SpanTruth:
+    """The spans a tracing collector must export: the cycles, tasks and
+    requests with their children, and which file and SQL operations each
+    request made (those made while no request runs on the thread are roots).
+    Appending to a list is atomic under the GIL. Kept only when record."""
+
+    def __init__(self, record, traceparent):
+        self.record = record
+        self.traceparent = traceparent
+        self.cycles, self.tasks, self.requests, self.joined = [], [], [], []
+        self.root = {"file_ops": [], "sql_ops": []}
+        self.local = threading.local()  # .request: the entry of the request running here
+
+    def add(self, kind, entry):
+        if self.record:
+            getattr(self, kind).append(entry)
+
+    @contextlib.contextmanager
+    def request(self, entry):
+        """The file and SQL operations of the block belong to this request."""
+        self.add("requests", entry)
+        self.local.request = entry
+        try:
+            yield
+        finally:
+            self.local.request = None
+
+    def op(self, kind, entry):
+        """kind: "file_ops" or "sql_ops"."""
+        if self.record:
+            (getattr(self.local, "request", None) or self.root)[kind].append(entry)
+
+    def custom(self, entry):
+        if self.record:
+            self.local.request["custom"].append(entry)
+
+    def truth(self):
+        requests = [dict(r, files=len(r["file_ops"]), sql=len(r["sql_ops"]))
+                    for r in self.requests]
+        return {"cycles": self.cycles, "tasks": self.tasks, "requests": requests,
+                "root_files": len(self.root["file_ops"]), "root_sql": len(self.root["sql_ops"]),
+                "root_file_ops": self.root["file_ops"], "root_sql_ops": self.root["sql_ops"],
+                "joined": self.joined, "traceparent": self.traceparent}
+
+
 def work_seconds(rng, mean_ms):
     multiple = rng.choices([m for m, _ in WORK_TIERS], [w for _, w in WORK_TIERS])[0]
     return mean_ms * multiple * rng.uniform(0.7, 1.3) / WORK_TIER_MEAN / 1000
@@ -259,6 +327,7 @@ class Workload:
         self.probe = probe
         self.file_hook = getattr(probe, "file_op", None)
         self.tally = Tally()
+        self.spans = SpanTruth(args.truth is not None, args.traceparent)
         self.ids = itertools.count(1)  # task, request and cycle ids, unique in the process
         self.queue = queue.Queue()
         self.crash = None  # an unplanned exception in a worker, raised by the orchestrator
@@ -297,19 +366,23 @@ class Workload:
         self.probe.event(event_type)
         self.tally.add(("events", text(event_type)))
 
-    def fs(self, operation, fn, *args):
-        """One syscall (fn is an os function), counted as the collector sees it."""
+    def fs(self, operation, fn, *args, path=None):
+        """One syscall (fn is an os function), counted as the collector sees it.
+        path: the file of a descriptor (read, write, fsync); else args[0]."""
+        path = args[0] if path is None else path
         try:
             result = fn(*args)
-        except OSError:
-            self._count_file(operation, "error", 0)
+        except OSError as e:
+            self._count_file(operation, "error", 0, path, errno.errorcode.get(e.errno))
             raise
         size = len(result) if operation == "read" else result if operation == "write" else 0
-        self._count_file(operation, "success", size)
+        self._count_file(operation, "success", size, path)
         return result
 
-    def _count_file(self, operation, status, size):
+    def _count_file(self, operation, status, size, path, error=None):
         self.tally.add(("files", operation, status), size)
+        self.spans.op("file_ops", {"operation": operation, "path": path, "bytes": size,
+                                   "error": error})
         if self.file_hook:
             self.file_hook(operation, status)
 
@@ -319,10 +392,13 @@ class Workload:
         verb = statement.split(None, 1)[0].lower()
         try:
             self.db.execute(statement, params).fetchall()
-        except sqlite3.Error:
+        except sqlite3.Error as e:
             self.tally.add(("sql", verb, "error"))
+            self.spans.op("sql_ops", {"operation": verb, "status": "error",
+                                      "code": e.sqlite_errorcode, "code_name": e.sqlite_errorname})
             raise
         self.tally.add(("sql", verb, "success"))
+        self.spans.op("sql_ops", {"operation": verb, "status": "success"})
 
     # -- the orchestrator --
 
@@ -341,7 +417,8 @@ class Workload:
         start = time.monotonic()
         size = self.args.tasks_per_cycle
         for first in range(0, self.args.tasks, size):
-            self._cycle(rnd, range(first, min(first + size, self.args.tasks)), start)
+            self._cycle(rnd, range(first, min(first + size, self.args.tasks)), start,
+                        join=first == 0 and self.args.traceparent is not None)
             interruptible(lambda: None)  # the only point where a signal stops a round
         self.compact()
 
@@ -363,8 +440,12 @@ class Workload:
             except sqlite3.IntegrityError:
                 pass  # deliberate: agent is NOT NULL
 
-    def _cycle(self, rnd, indices, round_start):
+    def _cycle(self, rnd, indices, round_start, join=False):
+        """join: the cycle joins the W3C trace of --traceparent."""
         cycle_id = next(self.ids)
+        if join:  # right before the begin: the next root span takes it
+            self.probe.trace_context(self.args.traceparent)
+            self.spans.add("joined", cycle_id)
         t0 = time.monotonic_ns()
         self.probe.cycle_begin(cycle_id)
         tasks = []
@@ -373,17 +454,24 @@ class Workload:
                 delay = round_start + i / self.args.rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            tasks.append(self._dispatch(rnd, i))
+            tasks.append(self._dispatch(rnd, i, cycle_id))
         self.queue.join()
         if self.crash:
             raise self.crash
         status = "success" if all(t.outcome == "success" for t in tasks) else "failure"
         self.probe.cycle_end(cycle_id, STATUS[status])
         self.tally.add(("cycles", status), time.monotonic_ns() - t0)
+        self.spans.add("cycles", {"id": cycle_id, "status": status,
+                                  "tasks": [t.id for t in tasks],
+                                  "thread": threading.get_native_id()})
+        for t in tasks:
+            self.spans.add("tasks", {"id": t.id, "cycle": cycle_id, "agent": text(t.agent),
+                                     "mode": t.mode, "status": t.outcome,
+                                     "handoff": t.handoff, "thread": t.thread})
         self.emit("cycle_completed")
         self.tasks_done += len(tasks)
 
-    def _dispatch(self, rnd, i):
+    def _dispatch(self, rnd, i, cycle_id):
         """Plans task i of round rnd from its own random stream and queues it."""
         rng = random.Random("%d/%d/%d" % (self.args.seed, rnd, i))
         agent = rng.choice(list(AGENTS))
@@ -393,13 +481,17 @@ class Workload:
                             requests=rng.randint(1, 3), outcome="success", fail_at=None,
                             # Real async code ends a task on another thread
                             # than the one that began it: a third do here.
-                            handoff=i % 3 == 0, t0=None)
+                            handoff=i % 3 == 0, t0=None, cycle=cycle_id, thread=None)
         if rng.random() < self.args.failure_rate:
             r = rng.random()
             t.outcome = "cancelled" if r < 0.2 else "timeout" if r < 0.5 else "failure"
             t.fail_at = rng.randrange(t.requests)
         if t.handoff:
             t.t0 = time.monotonic_ns()
+            t.thread = threading.get_native_id()
+            # Tasks begun here and not yet ended are open on this thread
+            # too: without a context the next would nest under the last.
+            self.probe.trace_context("aet:cycle:%d" % cycle_id)
             self.probe.task_begin(t.id, t.agent, t.mode)
             self.emit("task_started")
         self.queue.put(t)
@@ -433,6 +525,9 @@ class Workload:
                     self.probe.task_end(t.id, STATUS[t.outcome])
             else:
                 t.t0 = time.monotonic_ns()
+                t.thread = threading.get_native_id()
+                # The cycle is open on the orchestrator: its child.
+                self.probe.trace_context("aet:cycle:%d" % t.cycle)
                 with self.probe.task(t.id, t.agent, t.mode):
                     self.emit("task_started")
                     self._requests(t)
@@ -447,16 +542,28 @@ class Workload:
             operation = t.rng.choice(operations)
             outcome = t.outcome if i == t.fail_at else "success"
             request_id = next(self.ids)
+            entry = {"id": request_id, "task": t.id, "agent": text(t.agent),
+                     "operation": operation, "status": outcome,
+                     "thread": threading.get_native_id(), "custom": [],
+                     "file_ops": [], "sql_ops": []}
             t0 = time.monotonic_ns()
             try:
-                with self.probe.agent(request_id, t.agent, operation):
-                    self._agent_work(t, request_id, operation, outcome)
+                with self.spans.request(entry):
+                    if t.handoff:  # the task was begun on the orchestrator: its child
+                        self.probe.trace_context("aet:task:%d" % t.id)
+                    with self.probe.agent(request_id, t.agent, operation):
+                        self._agent_work(t, request_id, operation, outcome)
             finally:
                 self.tally.add(("agent_requests", text(t.agent), operation, outcome),
                                time.monotonic_ns() - t0)
 
     def _agent_work(self, t, request_id, operation, outcome):
-        time.sleep(work_seconds(t.rng, self.args.work_ms))
+        span_id = next(self.ids)
+        model, tokens = MODEL_OF % operation, str(request_id % 1000)
+        self.spans.custom({"id": span_id, "name": "model.call",
+                           "attributes": {"model": model, "tokens": tokens}})
+        with self.probe.span(span_id, "model.call", "model=%s;tokens=%s" % (model, tokens)):
+            time.sleep(work_seconds(t.rng, self.args.work_ms))  # the model call
         self._files(t.rng, request_id)
         self._knowledge(t, request_id, operation)
         if outcome != "success":
@@ -469,19 +576,19 @@ class Workload:
         path = "%s/r%d" % (self.registry, request_id)
         size = rng.randint(64, 16384)
         atomic = rng.random() < 0.3  # publish a whole file: write aside, fsync, rename
-        fd = self.fs("open", os.open, path + ".tmp" if atomic else path,
-                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        written = path + ".tmp" if atomic else path
+        fd = self.fs("open", os.open, written, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            self.fs("write", os.write, fd, b"x" * size)
+            self.fs("write", os.write, fd, b"x" * size, path=written)
             if atomic or rng.random() < 0.1:
-                self.fs("fsync", os.fsync, fd)
+                self.fs("fsync", os.fsync, fd, path=written)
         finally:
             os.close(fd)
         if atomic:
             self.fs("rename", os.rename, path + ".tmp", path)
         fd = self.fs("open", os.open, path, os.O_RDONLY)
         try:
-            self.fs("read", os.read, fd, size)
+            self.fs("read", os.read, fd, size, path=path)
         finally:
             os.close(fd)
         r = rng.random()
@@ -549,11 +656,12 @@ class Workload:
             "agent_requests": self.tally.rows(
                 "agent_requests", ("agent", "operation", "status"), **durations),
             "events": self.tally.rows("events", ("event_type",)),
-            "unmatched": dict.fromkeys(("task", "agent", "cycle"), self.rounds),
+            "unmatched": dict(dict.fromkeys(("task", "agent", "cycle"), self.rounds), span=0),
             "files": self.tally.rows("files", ("operation", "status"), amount="bytes"),
             "sql": self.tally.rows("sql", ("operation", "status")),
             "registry_dir": self.registry,
             "db_path": self.db_path,
+            "spans": self.spans.truth(),
         }
 
 
@@ -596,6 +704,8 @@ def parse_args(argv):
     p.add_argument("--prom-client", action="store_true",
                    help="count in-process with prometheus_client instead (implies --no-probe)")
     p.add_argument("--hostile-labels", action="store_true")
+    p.add_argument("--traceparent", metavar="TP",
+                   help="a W3C traceparent the first cycle of every round joins")
     args = p.parse_args(argv)
     if args.threads < 1 or args.tasks < 0 or args.tasks_per_cycle < 1:
         p.error("--threads and --tasks-per-cycle must be at least 1, --tasks at least 0")

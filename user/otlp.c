@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "otlp.h"
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+#define TAG(field, wt) ((uint8_t)((field) << 3 | (wt)))
+#define REPLACEMENT    "\xef\xbf\xbd"
+
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)v | 0x80;
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Bytes string s[0..n) takes once made valid UTF-8. */
+static size_t utf8_len(const char *s, size_t n)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n;) {
+		int k = (unsigned char)s[i] < 0x80 ? 1 : buf_utf8_seq(s + i, n - i);
+
+		if (k > 0) {
+			out += k;
+			i += k;
+		} else {
+			out += 3;
+			i++;
+		}
+	}
+	return out;
+}
+
+static uint8_t *put_utf8(uint8_t *p, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t run = i;
+		int k;
+
+		while (run < n && (unsigned char)s[run] < 0x80)
+			run++;
+		memcpy(p, s + i, run - i);
+		p += run - i;
+		i = run;
+		if (i == n)
+			break;
+		k = buf_utf8_seq(s + i, n - i);
+		if (k > 0) {
+			memcpy(p, s + i, k);
+			p += k;
+			i += k;
+		} else {
+			memcpy(p, REPLACEMENT, 3);
+			p += 3;
+			i++;
+		}
+	}
+	return p;
+}
+
+static size_t field_len(size_t len)
+{
+	return 1 + varint_len(len) + len;
+}
+
+static uint8_t *put_len(uint8_t *p, int field, size_t len)
+{
+	*p++ = TAG(field, WT_LEN);
+	return put_varint(p, len);
+}
+
+static uint8_t *put_str(uint8_t *p, int field, const char *s, size_t n, size_t enc)
+{
+	p = put_len(p, field, enc);
+	if (enc == n) /* all valid: one copy */
+		memcpy(p, s, n);
+	else
+		put_utf8(p, s, n);
+	return p + enc;
+}
+
+static uint8_t *put_fixed64(uint8_t *p, int field, uint64_t v)
+{
+	*p++ = TAG(field, WT_I64);
+	for (int i = 0; i < 8; i++, v >>= 8)
+		*p++ = v & 0xff;
+	return p;
+}
+
+/* An AnyValue's body and a KeyValue's body. */
+static size_t value_len(const struct otlp_attr *a, size_t slen_enc)
+{
+	switch (a->type) {
+	case OTLP_STR:
+		return field_len(slen_enc);
+	case OTLP_INT:
+		return 1 + varint_len((uint64_t)a->i);
+	case OTLP_BOOL:
+		return 2;
+	default:
+		return 9;
+	}
+}
+
+struct kv_sizes {
+	size_t key, str, value, kv;
+};
+
+static void kv_size(const struct otlp_attr *a, struct kv_sizes *z)
+{
+	z->key = utf8_len(a->key, strlen(a->key));
+	z->str = a->type == OTLP_STR ? utf8_len(a->s, a->slen) : 0;
+	z->value = value_len(a, z->str);
+	z->kv = field_len(z->key) + field_len(z->value);
+}
+
+static uint8_t *put_kv(uint8_t *p, int field, const struct otlp_attr *a, const struct kv_sizes *z)
+{
+	p = put_len(p, field, z->kv);
+	p = put_str(p, 1, a->key, strlen(a->key), z->key);
+	p = put_len(p, 2, z->value);
+	switch (a->type) {
+	case OTLP_STR:
+		return put_str(p, 1, a->s, a->slen, z->str);
+	case OTLP_INT:
+		*p++ = TAG(3, WT_VARINT);
+		return put_varint(p, (uint64_t)a->i);
+	case OTLP_BOOL:
+		*p++ = TAG(2, WT_VARINT);
+		*p++ = a->i != 0;
+		return p;
+	default: {
+		uint64_t bits;
+
+		memcpy(&bits, &a->d, sizeof(bits));
+		return put_fixed64(p, 4, bits);
+	}
+	}
+}
+
+/* Encodes attributes as repeated field into a malloc'd message body. */
+static int encode_attrs(const struct otlp_attr *attrs, size_t n, int field, uint8_t **out,
+			size_t *len, const char *name, const char *version)
+{
+	struct kv_sizes z;
+	size_t total = 0, nlen = 0, vlen = 0;
+	uint8_t *p;
+
+	if (name) {
+		nlen = utf8_len(name, strlen(name));
+		vlen = version ? utf8_len(version, strlen(version)) : 0;
+		total += field_len(nlen) + (version ? field_len(vlen) : 0);
+	}
+	for (size_t i = 0; i < n; i++) {
+		kv_size(&attrs[i], &z);
+		total += field_len(z.kv);
+	}
+	p = *out = malloc(total ?: 1);
+	if (!p)
+		return -ENOMEM;
+	if (name) {
+		p = put_str(p, 1, name, strlen(name), nlen);
+		if (version)
+			p = put_str(p, 2, version, strlen(version), vlen);
+	}
+	for (size_t i = 0; i < n; i++) {
+		kv_size(&attrs[i], &z);
+		p = put_kv(p, field, &attrs[i], &z);
+	}
+	*len = total;
+	return 0;
+}
+
+int otlp_init(struct otlp *o, const struct otlp_attr *resource, size_t nresource,
+	      const char *scope_name, const char *scope_version)
+{
+	memset(o, 0, sizeof(*o));
+	if (encode_attrs(resource, nresource, 1, &o->resource, &o->resource_len, NULL, NULL) ||
+	    encode_attrs(NULL, 0, 3, &o->scope, &o->scope_len, scope_name, scope_version)) {
+		otlp_fini(o);
+		return -ENOMEM;
+	}
+	/* the request, resource spans, resource and scope spans and scope
+	 * headers: a tag and a length of at most 10 bytes each */
+	o->headroom = o->resource_len + o->scope_len + 5 * 11;
+	return 0;
+}
+
+void otlp_fini(struct otlp *o)
+{
+	free(o->resource);
+	free(o->scope);
+	memset(o, 0, sizeof(*o));
+}
+
+void otlp_batch_init(const struct otlp *o, struct otlp_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->len = o->headroom;
+}
+
+void otlp_batch_free(struct otlp_batch *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+size_t otlp_batch_bytes(const struct otlp *o, const struct otlp_batch *b)
+{
+	return b->len - o->headroom;
+}
+
+static int reserve(struct otlp_batch *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 16384;
+	uint8_t *d;
+
+	if (b->len + n <= b->cap)
+		return 0;
+	while (cap < b->len + n)
+		cap *= 2;
+	d = realloc(b->data, cap);
+	if (!d) {
+		b->oom = 1;
+		return -ENOMEM;
+	}
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+static const uint8_t zero_id[8];
+
+int otlp_append_span(const struct otlp *o, struct otlp_batch *b, const struct otlp_span *s)
+{
+	struct kv_sizes z[64];
+	size_t nattrs = s->nattrs < 64 ? s->nattrs : 64;
+	size_t name = utf8_len(s->name, s->name_len), msg = 0, status = 0, body;
+	bool parent = memcmp(s->parent_id, zero_id, 8) != 0;
+	uint8_t *p;
+
+	(void)o;
+	body = 18 + 10 + (parent ? 10 : 0) + field_len(name) + 1 + varint_len(s->kind) + 18 +
+	       (s->flags ? 6 : 0);
+	for (size_t i = 0; i < nattrs; i++) {
+		kv_size(&s->attrs[i], &z[i]);
+		body += field_len(z[i].kv);
+	}
+	if (s->status_msg) {
+		msg = utf8_len(s->status_msg, strlen(s->status_msg));
+		status += field_len(msg);
+	}
+	if (s->status != OTLP_STATUS_UNSET)
+		status += 1 + varint_len(s->status);
+	if (status)
+		body += field_len(status);
+	if (reserve(b, field_len(body)))
+		return -ENOMEM;
+	p = put_len(b->data + b->len, 2, body);
+	p = put_len(p, 1, 16);
+	memcpy(p, s->trace_id, 16);
+	p = put_len(p + 16, 2, 8);
+	memcpy(p, s->span_id, 8);
+	p += 8;
+	if (parent) {
+		p = put_len(p, 4, 8);
+		memcpy(p, s->parent_id, 8);
+		p += 8;
+	}
+	p = put_str(p, 5, s->name, s->name_len, name);
+	*p++ = TAG(6, WT_VARINT);
+	p = put_varint(p, s->kind);
+	p = put_fixed64(p, 7, s->start_unix_ns);
+	p = put_fixed64(p, 8, s->end_unix_ns);
+	for (size_t i = 0; i < nattrs; i++)
+		p = put_kv(p, 9, &s->attrs[i], &z[i]);
+	if (status) {
+		p = put_len(p, 15, status);
+		if (s->status_msg)
+			p = put_str(p, 2, s->status_msg, strlen(s->status_msg), msg);
+		if (s->status != OTLP_STATUS_UNSET) {
+			*p++ = TAG(3, WT_VARINT);
+			p = put_varint(p, s->status);
+		}
+	}
+	if (s->flags) {
+		/* field 16: a tag of two bytes */
+		p = put_varint(p, 16 << 3 | WT_I32);
+		for (int i = 0; i < 4; i++)
+			*p++ = (s->flags >> (8 * i)) & 0xff;
+	}
+	b->len = p - b->data;
+	b->nspans++;
+	return 0;
+}
+
+int otlp_batch_seal(const struct otlp *o, struct otlp_batch *b, uint8_t **alloc,
+		    const uint8_t **body, size_t *len)
+{
+	size_t spans = b->len - o->headroom;
+	size_t ss = field_len(o->scope_len) + spans;
+	size_t rs = field_len(o->resource_len) + 1 + varint_len(ss) + ss;
+	size_t prefix = 1 + varint_len(rs) + field_len(o->resource_len) + 1 + varint_len(ss) +
+			field_len(o->scope_len);
+	uint8_t *p;
+
+	if (reserve(b, 0))
+		return -ENOMEM;
+	p = b->data + o->headroom - prefix;
+	*body = p;
+	*len = prefix + spans;
+	p = put_len(p, 1, rs);
+	p = put_len(p, 1, o->resource_len);
+	memcpy(p, o->resource, o->resource_len);
+	p = put_len(p + o->resource_len, 2, ss);
+	p = put_len(p, 1, o->scope_len);
+	memcpy(p, o->scope, o->scope_len);
+	*alloc = b->data;
+	memset(b, 0, sizeof(*b));
+	b->len = o->headroom;
+	return 0;
+}
+
+static void hex(struct buf *out, const uint8_t *id, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	char s[33];
+
+	for (size_t i = 0; i < n; i++) {
+		s[2 * i] = digits[id[i] >> 4];
+		s[2 * i + 1] = digits[id[i] & 15];
+	}
+	buf_append(out, s, 2 * n);
+}
+
+void otlp_span_json(struct buf *out, const struct otlp_span *s)
+{
+	static const char *const codes[] = { "UNSET", "OK", "ERROR" };
+	static const char *const kinds[] = { "UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT" };
+	bool parent = memcmp(s->parent_id, zero_id, 8) != 0;
+
+	buf_puts(out, "{\"trace_id\":\"");
+	hex(out, s->trace_id, 16);
+	buf_puts(out, "\",\"span_id\":\"");
+	hex(out, s->span_id, 8);
+	buf_puts(out, "\",\"parent_span_id\":\"");
+	if (parent)
+		hex(out, s->parent_id, 8);
+	buf_puts(out, "\",\"name\":");
+	buf_json_str(out, s->name, s->name_len);
+	buf_printf(out,
+		   ",\"kind\":\"%s\",\"start_time_unix_nano\":%llu,\"end_time_unix_nano\":%llu,"
+		   "\"flags\":%u,\"status\":{\"code\":\"%s\"",
+		   kinds[s->kind & 3], (unsigned long long)s->start_unix_ns,
+		   (unsigned long long)s->end_unix_ns, s->flags, codes[s->status % 3]);
+	buf_puts(out, ",\"message\":");
+	buf_json_str(out, s->status_msg ?: "", s->status_msg ? strlen(s->status_msg) : 0);
+	buf_puts(out, "},\"attributes\":{");
+	for (size_t i = 0; i < s->nattrs; i++) {
+		const struct otlp_attr *a = &s->attrs[i];
+
+		buf_puts(out, i ? "," : "");
+		buf_json_str(out, a->key, strlen(a->key));
+		buf_puts(out, ":");
+		if (a->type == OTLP_STR)
+			buf_json_str(out, a->s, a->slen);
+		else if (a->type == OTLP_INT)
+			buf_printf(out, "%lld", (long long)a->i);
+		else if (a->type == OTLP_BOOL)
+			buf_puts(out, a->i ? "true" : "false");
+		else
+			buf_printf(out, "%.17g", a->d);
+	}
+	buf_puts(out, "}}\n");
+}

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The span pipeline in user space. The programs submit records without a
+ * wakeup (DESIGN section 5), so a consumer thread drains the ring every
+ * DRAIN_NS, converts each record (user/spanconv.c) and appends it to the
+ * batch being built (user/otlp.c); a batch goes to the exporter's queue
+ * when it holds OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans or is
+ * OTEL_BSP_SCHEDULE_DELAY old. Nothing here blocks on the network.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "expo.h"
+#include "export.h"
+#include "otelenv.h"
+#include "otlp.h"
+#include "spanconv.h"
+#include "spans_maps.h"
+#include "spans.h"
+#include "spans.skel.h"
+#include "version.h"
+
+#define DRAIN_NS      1000000 /* 1 ms: a 4 MiB ring then holds 16M records/s */
+#define FLUSH_MS      3000    /* at exit, for the exporter to send what is queued */
+#define RES_ATTRS_MAX (OTELENV_MAX_RESOURCE + 8)
+
+static const char *const kind_names[SPAN_KIND_MAX] = { "cycle",	 "task", "agent",
+						       "custom", "file", "db" };
+static const char *const shared_maps[] = { "span_ring", "span_threads", "span_config",
+					   "span_seq",	"span_stats",	"open_slots" };
+
+struct spans {
+	struct spans_bpf *skel;
+	struct otel_config otel;
+	struct span_config kcfg;
+	struct otlp otlp;
+	struct otlp_batch batch;
+	struct exporter *exp;
+	struct ring_buffer *rb;
+	struct span_conv conv;
+	struct buf console;
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	uint64_t batch_since; /* CLOCK_MONOTONIC ns of the batch's first span */
+	int64_t mono_to_unix;
+	_Atomic uint64_t received[SPAN_KIND_MAX];
+	_Atomic uint64_t malformed;
+	_Atomic uint64_t oom_dropped; /* batches out of memory: counted as queue_full */
+	char host[256], instance[40], pid[16];
+};
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint32_t roundup_pow2(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* service.instance.id: a random UUID (version 4) per collector run. */
+static void make_instance_id(char *out, size_t len)
+{
+	uint8_t b[16] = {};
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		memset(b, 0, sizeof(b)); /* cannot happen for 16 bytes after boot */
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+static struct otlp_attr str_attr(const char *key, const char *v)
+{
+	return (struct otlp_attr){ .key = key, .type = OTLP_STR, .s = v, .slen = strlen(v) };
+}
+
+/* The resource: what the environment says, then what the collector knows. */
+static int init_otlp(struct spans *s, const struct target *t)
+{
+	struct otlp_attr a[RES_ATTRS_MAX];
+	size_t n = 0;
+
+	if (gethostname(s->host, sizeof(s->host) - 1))
+		snprintf(s->host, sizeof(s->host), "unknown");
+	make_instance_id(s->instance, sizeof(s->instance));
+	a[n++] = str_attr("service.name", s->otel.service_name);
+	a[n++] = str_attr("service.instance.id", s->instance);
+	a[n++] = str_attr("host.name", s->host);
+	a[n++] = (struct otlp_attr){ .key = "process.pid", .type = OTLP_INT, .i = t->pid };
+	a[n++] = str_attr("process.executable.name", t->comm);
+	a[n++] = str_attr("telemetry.sdk.name", "aet-collector");
+	a[n++] = str_attr("telemetry.sdk.language", "c");
+	a[n++] = str_attr("telemetry.sdk.version", AET_COLLECTOR_VERSION);
+	for (size_t i = 0; i < s->otel.nresource && n < RES_ATTRS_MAX; i++) {
+		const struct otel_header *r = &s->otel.resource[i];
+
+		if (strcmp(r->name, "service.name")) /* OTEL_SERVICE_NAME decided it */
+			a[n++] = str_attr(r->name, r->value);
+	}
+	return otlp_init(&s->otlp, a, n, "aet-collector", AET_COLLECTOR_VERSION);
+}
+
+/* What the kernel is told: ids salted at random, the sampler, the bounds. */
+static void kernel_config(struct spans *s, const struct config *cfg)
+{
+	struct span_config *k = &s->kcfg;
+	const struct otel_config *o = &s->otel;
+
+	if (getrandom(k->salt, sizeof(k->salt), 0) != sizeof(k->salt))
+		k->salt[0] = now_ns(CLOCK_REALTIME);
+	k->sampler = o->sampler;
+	/* ratio of 2^64, the low half of a trace id being uniform */
+	k->threshold = o->ratio >= 1.0 ? ~0ULL : (__u64)(o->ratio * 18446744073709551616.0);
+	k->min_io_ns = (__u64)cfg->span_min_io_us * 1000;
+	k->sql_text = cfg->span_sql_text;
+	/* always_off can never sample: the programs need not even look. */
+	k->enabled = o->enabled && o->sampler != SAMPLER_ALWAYS_OFF;
+}
+
+static int load(struct spans *s, const struct config *cfg, char *err, size_t len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
+	__u32 zero = 0;
+	int rc;
+
+	s->skel = spans_bpf__open_opts(&opts);
+	if (!s->skel) {
+		rc = -errno;
+		snprintf(err, len, "failed to open the span maps: %s", strerror(-rc));
+		return rc;
+	}
+	bpf_map__set_max_entries(s->skel->maps.open_slots, roundup_pow2(cfg->max_open));
+	bpf_map__set_max_entries(s->skel->maps.span_ring, cfg->span_ring_size);
+	rc = spans_bpf__load(s->skel);
+	if (rc == -EPERM || rc == -EACCES) {
+		snprintf(err, len,
+			 "not allowed to create BPF maps (%s): run as root, or with "
+			 "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
+			 strerror(-rc));
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, len, "failed to create the span maps: %s", strerror(-rc));
+		return rc;
+	}
+	rc = bpf_map__update_elem(s->skel->maps.span_config, &zero, sizeof(zero), &s->kcfg,
+				  sizeof(s->kcfg), BPF_ANY);
+	if (rc)
+		snprintf(err, len, "failed to configure spans: %s", strerror(-rc));
+	return rc;
+}
+
+struct spans *spans__new(const struct config *cfg, const struct target *t, int *errp, char *err,
+			 size_t len)
+{
+	struct spans *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s) {
+		*errp = -ENOMEM;
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	buf_init(&s->console);
+	rc = otel_config_parse(&s->otel, (otel_getenv_fn)getenv, err, len);
+	if (!rc)
+		kernel_config(s, cfg);
+	if (!rc && s->kcfg.enabled) {
+		rc = init_otlp(s, t);
+		if (rc)
+			snprintf(err, len, "out of memory");
+	}
+	if (!rc)
+		rc = load(s, cfg, err, len);
+	if (rc) {
+		*errp = rc;
+		spans__free(s);
+		return NULL;
+	}
+	snprintf(s->pid, sizeof(s->pid), "%d", t->pid);
+	otlp_batch_init(&s->otlp, &s->batch);
+	return s;
+}
+
+int spans__share(const struct spans *s, struct bpf_object *obj, char *err, size_t len)
+{
+	for (size_t i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, shared_maps[i]);
+		struct bpf_map *ours = bpf_object__find_map_by_name(s->skel->obj, shared_maps[i]);
+		int rc;
+
+		if (!m)
+			continue;
+		rc = bpf_map__reuse_fd(m, bpf_map__fd(ours));
+		if (rc) {
+			snprintf(err, len, "failed to share the %s map: %s", shared_maps[i],
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+bool spans__enabled(const struct spans *s)
+{
+	return s && s->kcfg.enabled;
+}
+
+/* Hands the batch to the exporter. */
+static void submit_batch(struct spans *s)
+{
+	uint32_t n = s->batch.nspans;
+	const uint8_t *body;
+	uint8_t *alloc;
+	size_t len;
+
+	if (!n)
+		return;
+	if (s->batch.oom || otlp_batch_seal(&s->otlp, &s->batch, &alloc, &body, &len)) {
+		/* no memory for them: a queue that could not take them */
+		otlp_batch_free(&s->batch);
+		otlp_batch_init(&s->otlp, &s->batch);
+		atomic_fetch_add(&s->oom_dropped, n);
+		return;
+	}
+	exporter_submit(s->exp, alloc, body, len, n);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct spans *s = ctx;
+
+	if (span_convert(&s->conv, data, size, s->mono_to_unix)) {
+		atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
+		return 0;
+	}
+	atomic_fetch_add_explicit(&s->received[((const struct span_record *)data)->kind], 1,
+				  memory_order_relaxed);
+	if (s->otel.console)
+		otlp_span_json(&s->console, &s->conv.span);
+	if (s->exp) {
+		if (!s->batch.nspans)
+			s->batch_since = now_ns(CLOCK_MONOTONIC);
+		otlp_append_span(&s->otlp, &s->batch, &s->conv.span);
+		if (s->batch.nspans >= s->otel.max_batch)
+			submit_batch(s);
+	}
+	return 0;
+}
+
+/* One pass: everything in the ring, then what is due. */
+static void drain(struct spans *s)
+{
+	s->mono_to_unix = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+	ring_buffer__consume(s->rb);
+	if (s->console.len) {
+		fwrite(s->console.data, 1, s->console.len, stdout);
+		fflush(stdout);
+		buf_reset(&s->console);
+	}
+	if (s->exp && s->batch.nspans &&
+	    now_ns(CLOCK_MONOTONIC) - s->batch_since >= s->otel.schedule_delay_ms * 1000000ULL)
+		submit_batch(s);
+}
+
+static void *consume(void *arg)
+{
+	const struct timespec period = { .tv_nsec = DRAIN_NS };
+	struct spans *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		drain(s);
+		nanosleep(&period, NULL);
+	}
+	drain(s);
+	submit_batch(s);
+	return NULL;
+}
+
+int spans__start(struct spans *s, char *err, size_t len)
+{
+	int rc;
+
+	if (!s->kcfg.enabled)
+		return 0;
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.span_ring), on_record, s, NULL);
+	if (!s->rb) {
+		rc = -errno;
+		snprintf(err, len, "failed to open the span ring buffer: %s", strerror(-rc));
+		return rc;
+	}
+	if (s->otel.otlp) {
+		s->exp = exporter_new(&s->otel, err, len);
+		if (!s->exp)
+			return -EINVAL;
+	}
+	rc = -pthread_create(&s->thread, NULL, consume, s);
+	if (rc) {
+		snprintf(err, len, "failed to start the span consumer: %s", strerror(-rc));
+		return rc;
+	}
+	s->running = true;
+	return 0;
+}
+
+void spans__free(struct spans *s)
+{
+	if (!s)
+		return;
+	if (s->running) {
+		atomic_store(&s->stop, true);
+		pthread_join(s->thread, NULL);
+	}
+	exporter_free(s->exp, FLUSH_MS);
+	ring_buffer__free(s->rb);
+	otlp_batch_free(&s->batch);
+	otlp_fini(&s->otlp);
+	buf_free(&s->console);
+	spans_bpf__destroy(s->skel);
+	otel_config_free(&s->otel);
+	free(s);
+}
+
+static double span_stat(struct spans *s, __u32 i)
+{
+	__u64 n = 0;
+
+	bpf_map__lookup_elem(s->skel->maps.span_stats, &i, sizeof(i), &n, sizeof(n), 0);
+	return n;
+}
+
+int spans__write_metrics(struct spans *s, struct buf *out)
+{
+	static const char *const reasons[DROP_MAX + 1] = { "ring_full", "queue_full", "rejected",
+							   "retries_exhausted", "shutdown" };
+	struct export_stats st = {};
+	double dropped[DROP_MAX + 1], kinds[SPAN_KIND_MAX];
+
+	if (s->exp)
+		exporter_stats(s->exp, &st);
+	dropped[0] = span_stat(s, SSTAT_RING_FULL);
+	for (int i = 0; i < DROP_MAX; i++)
+		dropped[i + 1] = st.dropped[i];
+	dropped[1 + DROP_QUEUE_FULL] += atomic_load(&s->oom_dropped);
+	for (int i = 0; i < SPAN_KIND_MAX; i++)
+		kinds[i] = atomic_load_explicit(&s->received[i], memory_order_relaxed);
+	buf_printf(out,
+		   "# HELP aet_collector_spans_exported_total Spans the OTLP receiver accepted.\n"
+		   "# TYPE aet_collector_spans_exported_total counter\n"
+		   "aet_collector_spans_exported_total %llu\n"
+		   "# HELP aet_collector_spans_queued Spans waiting in the export queue.\n"
+		   "# TYPE aet_collector_spans_queued gauge\n"
+		   "aet_collector_spans_queued %llu\n"
+		   "# HELP aet_collector_span_export_retries_total OTLP requests sent again "
+		   "after a retryable failure.\n"
+		   "# TYPE aet_collector_span_export_retries_total counter\n"
+		   "aet_collector_span_export_retries_total %llu\n"
+		   "# HELP aet_collector_tracing_enabled Whether the programs emit spans.\n"
+		   "# TYPE aet_collector_tracing_enabled gauge\n"
+		   "aet_collector_tracing_enabled %d\n",
+		   (unsigned long long)st.exported, (unsigned long long)st.queued,
+		   (unsigned long long)st.retries, s->kcfg.enabled);
+	return expo_write_by_label(out, "aet_collector_spans_total",
+				   "Sampled spans read from the ring buffer, by kind.",
+				   METRIC_COUNTER, "kind", kind_names, kinds, SPAN_KIND_MAX)
+		       ?: expo_write_by_label(
+				  out, "aet_collector_spans_dropped_total",
+				  "Sampled spans that did not reach the receiver, by reason.",
+				  METRIC_COUNTER, "reason", reasons, dropped, DROP_MAX + 1);
+}
+
+static const char *sampler_name(int sampler)
+{
+	static const char *const names[] = { "always_off",
+					     "always_on",
+					     "traceidratio",
+					     "parentbased_always_on",
+					     "parentbased_always_off",
+					     "parentbased_traceidratio" };
+
+	return sampler >= 0 && sampler < 6 ? names[sampler] : "unknown";
+}
+
+void spans__write_status(struct spans *s, struct buf *out)
+{
+	static const char *const stat_names[SSTAT_MAX] = { "ring_full",	      "depth_exceeded",
+							   "context_invalid", "context_not_open",
+							   "short_io",	      "no_thread_state" };
+	struct export_stats st = {};
+	const char *why = s->otel.enabled ? "OTEL_TRACES_SAMPLER=always_off" : s->otel.why_off;
+
+	buf_printf(out, "\"tracing\":{\"enabled\":%s", s->kcfg.enabled ? "true" : "false");
+	if (!s->kcfg.enabled) {
+		buf_puts(out, ",\"why\":");
+		buf_json_str(out, why, strlen(why));
+	}
+	buf_printf(out, ",\"sampler\":\"%s\",\"ratio\":%g,\"console\":%s,\"otlp\":",
+		   sampler_name(s->otel.sampler), s->otel.ratio,
+		   s->otel.console ? "true" : "false");
+	if (s->otel.otlp && s->otel.url)
+		buf_json_str(out, s->otel.url, strlen(s->otel.url));
+	else
+		buf_puts(out, "null");
+	buf_printf(out, ",\"compression\":\"%s\",\"ring_bytes\":%u,\"min_io_us\":%llu",
+		   s->otel.gzip ? "gzip" : "none", bpf_map__max_entries(s->skel->maps.span_ring),
+		   (unsigned long long)s->kcfg.min_io_ns / 1000);
+	if (s->exp)
+		exporter_stats(s->exp, &st);
+	buf_printf(out,
+		   ",\"export\":{\"exported\":%llu,\"queued\":%llu,\"requests\":%llu,"
+		   "\"retries\":%llu,\"failures\":%llu,\"bytes_sent\":%llu,\"last_http_status\":%d,"
+		   "\"last_error\":",
+		   (unsigned long long)st.exported, (unsigned long long)st.queued,
+		   (unsigned long long)st.requests, (unsigned long long)st.retries,
+		   (unsigned long long)st.failures, (unsigned long long)st.bytes_sent,
+		   st.last_http_status);
+	buf_json_str(out, st.last_error, strnlen(st.last_error, sizeof(st.last_error)));
+	buf_puts(out, "},\"kernel\":{");
+	for (int i = 0; i < SSTAT_MAX; i++)
+		buf_printf(out, "%s\"%s\":%.0f", i ? "," : "", stat_names[i], span_stat(s, i));
+	buf_printf(out, "},\"malformed_records\":%llu}",
+		   (unsigned long long)atomic_load(&s->malformed));
+}
