@@ -35,10 +35,12 @@ const volatile __u32 max_series = 4096; /* label sets per family, --max-series *
 __u64 next_series[FAM_MAX] = { 1, 1, 1 };
 
 /* The text of sampled open spans, by open slot: a task's or agent request's
- * labels, a custom span's name and attributes. */
+ * labels, a custom span's name and attributes. Aligned so that copies move
+ * 8 bytes at a time: a char array's are done byte by byte, which measured
+ * 250 ns of a begin. */
 struct span_text {
 	char s[SPAN_TEXT_CUSTOM];
-};
+} __attribute__((aligned(8)));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -74,7 +74,7 @@ struct open_slot {
 struct labels2 {
 	char l1[LABEL_LEN];
 	char l2[LABEL_LEN];
-};
+} __attribute__((aligned(8))); /* copied and compared 8 bytes at a time */
 
 /* A per-CPU cache entry: label set to series index, so that a begin with a
  * label set seen before skips the hash of its 128 bytes. */

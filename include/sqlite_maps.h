@@ -79,7 +79,7 @@ struct sqlite_call {
  * struct stmt_key. */
 struct stmt_text {
 	char sql[SQL_HEAD];
-};
+} __attribute__((aligned(8))); /* copied 8 bytes at a time */
 
 /* db_hist holds a struct hist per (verb, status), at verb * DB_STATUS_MAX +
  * status (status 0 success, 1 error); a count is the sum of its buckets. */
