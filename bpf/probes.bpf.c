@@ -34,8 +34,8 @@ const volatile __u32 max_series = 4096; /* label sets per family, --max-series *
 /* The next series index of each enum bounded_family; 0 is "__overflow__". */
 __u64 next_series[FAM_MAX] = { 1, 1, 1 };
 
-/* The text of sampled open spans, by open slot: a task's or agent request's
- * labels, a custom span's name and attributes. Aligned so that copies move
+/* The text of sampled open custom spans, by open slot: name and
+ * attributes. Aligned so that copies move
  * 8 bytes at a time: a char array's are done byte by byte, which measured
  * 250 ns of a begin. */
 struct span_text {
@@ -411,16 +411,14 @@ static __always_inline int op_begin(__u32 kind, __u64 id, __u32 series, struct s
 static __always_inline int op_begin2(__u32 kind, __u32 fam, void *series_map, __u64 id,
 				     const char *l1, const char *l2)
 {
-	struct span_text *text = NULL;
 	struct labels2 l = {};
 
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	read_label(l.l1, l1);
 	read_label(l.l2, l2);
-	op_begin(kind, id, series_of(series_map, fam, &l), &text);
-	if (text)
-		__builtin_memcpy(text->s, &l, sizeof(l));
+	/* The span carries the series index: user space has its labels. */
+	op_begin(kind, id, series_of(series_map, fam, &l), NULL);
 	return 0;
 }
 
@@ -443,7 +441,7 @@ static __always_inline void emit_probe(const struct open_slot *s, __u32 idx, __u
 	r->tid = s->tid;
 	r->status = status;
 	r->kind = s->kind; /* enum open_kind is enum span_kind's first part */
-	r->op = 0;
+	r->op = s->series;
 	if (size) {
 		text = bpf_map_lookup_elem(&span_texts, &idx);
 		if (text)
@@ -510,7 +508,7 @@ int BPF_KPROBE(task_begin, __u64 id, const char *agent, const char *mode)
 SEC("uprobe")
 int BPF_KPROBE(task_end, __u64 id, __s32 status)
 {
-	return op_end(KIND_TASK, &task_hist, id, status, SPAN_TEXT_PROBE);
+	return op_end(KIND_TASK, &task_hist, id, status, 0);
 }
 
 SEC("uprobe")
@@ -522,7 +520,7 @@ int BPF_KPROBE(agent_begin, __u64 id, const char *agent, const char *operation)
 SEC("uprobe")
 int BPF_KPROBE(agent_end, __u64 id, __s32 status)
 {
-	return op_end(KIND_AGENT, &agent_hist, id, status, SPAN_TEXT_PROBE);
+	return op_end(KIND_AGENT, &agent_hist, id, status, 0);
 }
 
 SEC("uprobe")

@@ -41,8 +41,9 @@ enum span_kind {
  * depends on kind (the record's size, which the ring gives, bounds it; every
  * string is NUL-terminated within its field unless it fills it):
  *   SPAN_CYCLE   none
- *   SPAN_TASK    agent[64] mode[64]
- *   SPAN_AGENT   agent[64] operation[64]
+ *   SPAN_TASK    none: op is the series index of its (agent, mode), whose
+ *                labels user space reads from the task_series map
+ *   SPAN_AGENT   none: op is the series of its (agent, operation)
  *   SPAN_CUSTOM  name[64] attributes[256]
  *   SPAN_FILE    path[256]: the path given to the syscall, or for read,
  *                write and fsync the name of the file (its dentry)
@@ -63,11 +64,11 @@ struct span_record {
 		       * code (0 success) */
 	__u16 kind;   /* enum span_kind */
 	__u16 flags;  /* SPAN_F_* */
-	__u32 op;     /* file: enum file_op; db: enum db_verb */
+	__u32 op;     /* file: enum file_op; db: enum db_verb; task, agent:
+		       * the series index of its labels */
 	__u32 pad;
 };
 
-#define SPAN_TEXT_PROBE	 (2 * SPAN_NAME_LEN)
 #define SPAN_TEXT_CUSTOM (SPAN_NAME_LEN + SPAN_ATTRS_LEN)
 
 /* Root sampling (OTEL_TRACES_SAMPLER). Children follow their root; a root

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <linux/types.h>
 
 #include "collector.h"
 #include "log.h"
+#include "probes_maps.h"
 
 #define EXIT_START_FAILED 2
 #define TICK_SECONDS	  1
@@ -107,6 +109,17 @@ int main(int argc, char **argv)
 	c.probes = probes__new(&cfg, &c.target, files__targets_fd(c.files), c.spans, &rc, err,
 			       sizeof(err));
 	if (!c.probes)
+		goto cleanup;
+	for (int fam = FAM_TASKS; fam <= FAM_AGENT && !rc; fam++) {
+		size_t n;
+		int fd = probes__series_fd(c.probes, fam, &n);
+
+		rc = spans__set_series(c.spans, fam, fd, n);
+		if (rc)
+			snprintf(err, sizeof(err), "cannot keep the series maps: %s",
+				 strerror(-rc));
+	}
+	if (rc)
 		goto cleanup;
 	c.sqlite = sqlite__new(&cfg, &c.target, c.spans, &rc, err, sizeof(err));
 	if (!c.sqlite && rc != -ENOENT)

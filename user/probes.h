@@ -25,6 +25,23 @@ void probes__free(struct probes *p);
 int probes__count(const struct probes *p);
 int probes__attached(const struct probes *p);
 
+/* The label sets of one family, copied out of its series map. */
+struct labels2;
+struct series_set {
+	struct labels2 *labels; /* by series index; unused ones zeroed */
+	bool *used;
+	size_t n;
+	int err;
+};
+
+/* Reads the series map fd (n entries at most). Returns 0 or -errno. */
+int series_read(int fd, size_t n, struct series_set *set);
+void series_free(struct series_set *set); /* and zeroes it */
+
+/* The series map of enum bounded_family family (FAM_TASKS, FAM_AGENT), and
+ * its size in *n. */
+int probes__series_fd(const struct probes *p, int family, size_t *n);
+
 /* Appends the exposition of every family the maps hold. Returns 0 or -errno. */
 int probes__write_metrics(struct probes *p, struct buf *out);
 

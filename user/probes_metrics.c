@@ -23,14 +23,6 @@ struct scrape {
 	int err;
 };
 
-/* The label sets of one family, copied out of its series map. */
-struct series_set {
-	struct labels2 *labels; /* by series index; unused ones zeroed */
-	bool *used;
-	size_t n;
-	int err;
-};
-
 static void add(struct scrape *s, struct family *f, const char *const *v, double value)
 {
 	int rc = family__add(f, v, value);
@@ -61,23 +53,39 @@ static void on_series(const void *key, const void *value, void *ctx)
 	set->used[*idx] = true;
 }
 
-static int series_read(struct bpf_map *m, struct series_set *set)
+int series_read(int fd, size_t n, struct series_set *set)
 {
 	long rc;
 
-	set->n = bpf_map__max_entries(m);
+	memset(set, 0, sizeof(*set));
+	set->n = n;
 	set->labels = calloc(set->n, sizeof(*set->labels));
 	set->used = calloc(set->n, sizeof(*set->used));
 	if (!set->labels || !set->used)
 		return -ENOMEM;
-	rc = map_dump(bpf_map__fd(m), sizeof(struct labels2), sizeof(__u32), on_series, set);
+	rc = map_dump(fd, sizeof(struct labels2), sizeof(__u32), on_series, set);
 	return rc < 0 ? (int)rc : set->err;
 }
 
-static void series_free(struct series_set *set)
+void series_free(struct series_set *set)
 {
 	free(set->labels);
 	free(set->used);
+	memset(set, 0, sizeof(*set));
+}
+
+static int series_read_map(struct bpf_map *m, struct series_set *set)
+{
+	return series_read(bpf_map__fd(m), bpf_map__max_entries(m), set);
+}
+
+int probes__series_fd(const struct probes *p, int family, size_t *n)
+{
+	struct bpf_map *m =
+		family == FAM_TASKS ? p->skel->maps.task_series : p->skel->maps.agent_series;
+
+	*n = bpf_map__max_entries(m);
+	return bpf_map__fd(m);
 }
 
 /* aet_tasks_total, aet_task_duration_seconds and aet_active_tasks. */
@@ -310,9 +318,9 @@ int probes__write_metrics(struct probes *p, struct buf *out)
 	struct scrape s;
 	int rc;
 
-	rc = scrape_new(&s) ?: series_read(p->skel->maps.task_series, &tasks) ?:
-	     series_read(p->skel->maps.agent_series, &agents) ?:
-	     series_read(p->skel->maps.event_series, &events);
+	rc = scrape_new(&s) ?: series_read_map(p->skel->maps.task_series, &tasks) ?:
+	     series_read_map(p->skel->maps.agent_series, &agents) ?:
+	     series_read_map(p->skel->maps.event_series, &events);
 	if (!rc) {
 		scrape_tasks(p, &s, &tasks);
 		scrape_agents(p, &s, &agents);

@@ -95,10 +95,10 @@ static void probe_span(struct span_conv *c, const struct span_record *r, const c
 	case SPAN_TASK:
 	case SPAN_AGENT:
 		c->span.name = r->kind == SPAN_TASK ? "aet.task" : "aet.agent_request";
-		s = field(text, avail, 0, SPAN_NAME_LEN, &n);
-		add_str(c, "aet.agent", s, n);
-		s = field(text, avail, SPAN_NAME_LEN, SPAN_NAME_LEN, &n);
-		add_str(c, second[r->kind], s, n);
+		s = c->labels[0] ?: "";
+		add_str(c, "aet.agent", s, strnlen(s, SPAN_NAME_LEN - 1));
+		s = c->labels[1] ?: "";
+		add_str(c, second[r->kind], s, strnlen(s, SPAN_NAME_LEN - 1));
 		break;
 	case SPAN_CUSTOM:
 		s = field(text, avail, 0, SPAN_NAME_LEN, &n);

@@ -20,6 +20,9 @@
 /* Where a converted span lives: its attributes point into it and into the
  * record, which must outlive the use of span. */
 struct span_conv {
+	/* Set by the caller for a task or agent request: the labels of its
+	 * series (record op), each up to its NUL or 63 bytes; NULL: empty. */
+	const char *labels[2];
 	struct otlp_span span;
 	struct otlp_attr attrs[SPAN_MAX_ATTRS];
 	char text[SPAN_ATTRS_LEN + 1]; /* a custom span's attributes, split */

@@ -24,6 +24,8 @@
 #include "export.h"
 #include "otelenv.h"
 #include "otlp.h"
+#include "probes.h"
+#include "probes_maps.h"
 #include "spanconv.h"
 #include "spans_maps.h"
 #include "spans.h"
@@ -57,6 +59,13 @@ struct spans {
 	_Atomic uint64_t received[SPAN_KIND_MAX];
 	_Atomic uint64_t malformed;
 	_Atomic uint64_t oom_dropped; /* batches out of memory: counted as queue_full */
+	/* Task and agent request label sets by series index (FAM_TASKS,
+	 * FAM_AGENT), read again from the series map at most once a drain when
+	 * a span names one not seen yet. The fds are ours (dup). */
+	struct series_set series[2];
+	int series_fd[2];
+	size_t series_max[2];
+	bool series_fresh[2];
 	char host[256], instance[40], pid[16];
 };
 
@@ -184,6 +193,7 @@ struct spans *spans__new(const struct config *cfg, const struct target *t, int *
 		return NULL;
 	}
 	buf_init(&s->console);
+	s->series_fd[0] = s->series_fd[1] = -1;
 	rc = otel_config_parse(&s->otel, (otel_getenv_fn)getenv, err, len);
 	if (!rc)
 		kernel_config(s, cfg);
@@ -223,6 +233,15 @@ int spans__share(const struct spans *s, struct bpf_object *obj, char *err, size_
 	return 0;
 }
 
+int spans__set_series(struct spans *s, int fam, int fd, size_t n)
+{
+	if (fam < 0 || fam > 1)
+		return -EINVAL;
+	s->series_fd[fam] = dup(fd);
+	s->series_max[fam] = n;
+	return s->series_fd[fam] < 0 ? -errno : 0;
+}
+
 bool spans__enabled(const struct spans *s)
 {
 	return s && s->kcfg.enabled;
@@ -248,10 +267,31 @@ static void submit_batch(struct spans *s)
 	exporter_submit(s->exp, alloc, body, len, n);
 }
 
+/* The labels of series idx of family fam (0 tasks, 1 agent requests). */
+static void series_labels(struct spans *s, int fam, __u32 idx)
+{
+	struct series_set *set = &s->series[fam];
+	static const struct labels2 unknown = { .l1 = "", .l2 = "" };
+	const struct labels2 *l = &unknown;
+
+	if ((idx >= set->n || !set->used[idx]) && !s->series_fresh[fam] && s->series_fd[fam] >= 0) {
+		series_free(set);
+		series_read(s->series_fd[fam], s->series_max[fam], set);
+		s->series_fresh[fam] = true;
+	}
+	if (idx < set->n && set->used[idx])
+		l = &set->labels[idx];
+	s->conv.labels[0] = l->l1;
+	s->conv.labels[1] = l->l2;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
+	const struct span_record *r = data;
 	struct spans *s = ctx;
 
+	if (size >= sizeof(*r) && (r->kind == SPAN_TASK || r->kind == SPAN_AGENT))
+		series_labels(s, r->kind == SPAN_AGENT, r->op);
 	if (span_convert(&s->conv, data, size, s->mono_to_unix)) {
 		atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
 		return 0;
@@ -274,6 +314,7 @@ static int on_record(void *ctx, void *data, size_t size)
 static void drain(struct spans *s)
 {
 	s->mono_to_unix = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+	s->series_fresh[0] = s->series_fresh[1] = false;
 	ring_buffer__consume(s->rb);
 	if (s->console.len) {
 		fwrite(s->console.data, 1, s->console.len, stdout);
@@ -338,6 +379,11 @@ void spans__free(struct spans *s)
 	otlp_batch_free(&s->batch);
 	otlp_fini(&s->otlp);
 	buf_free(&s->console);
+	for (int i = 0; i < 2; i++) {
+		series_free(&s->series[i]);
+		if (s->series_fd[i] >= 0)
+			close(s->series_fd[i]);
+	}
 	spans_bpf__destroy(s->skel);
 	otel_config_free(&s->otel);
 	free(s);

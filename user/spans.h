@@ -26,6 +26,10 @@ struct spans *spans__new(const struct config *cfg, const struct target *t, int *
 /* Makes the opened, not yet loaded object obj use the shared maps of the
  * same names. Returns 0 or -errno with err set. */
 int spans__share(const struct spans *s, struct bpf_object *obj, char *err, size_t len);
+/* Where the labels of task (fam 0) and agent request (fam 1) spans are: the
+ * series map fd of n entries (see probes__series_fd()); duplicated. Returns
+ * 0 or -errno. */
+int spans__set_series(struct spans *s, int fam, int fd, size_t n);
 /* Starts draining the ring and exporting. Returns 0 or -errno with err set. */
 int spans__start(struct spans *s, char *err, size_t len);
 /* Drains what is left, flushes the exporter (a few seconds at most) and

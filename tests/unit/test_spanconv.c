@@ -76,10 +76,10 @@ Test(spanconv, task_labels_and_status)
 	struct rec x = make(SPAN_TASK);
 	struct span_conv c;
 
-	strcpy(x.text, "coder");
-	strcpy(x.text + SPAN_NAME_LEN, "generation");
+	c.labels[0] = "coder";
+	c.labels[1] = "generation";
 	x.r.status = 2;
-	cr_assert_eq(span_convert(&c, &x, sizeof(x.r) + SPAN_TEXT_PROBE, 0), 0);
+	cr_assert_eq(span_convert(&c, &x, sizeof(x.r), 0), 0);
 	cr_assert_str_eq(c.span.name, "aet.task");
 	assert_str(&c, "aet.agent", "coder");
 	assert_str(&c, "aet.mode", "generation");
@@ -94,7 +94,8 @@ Test(spanconv, unknown_status_is_failure)
 	struct span_conv c;
 
 	x.r.status = 42;
-	span_convert(&c, &x, sizeof(x.r) + SPAN_TEXT_PROBE, 0);
+	c.labels[0] = c.labels[1] = NULL;
+	span_convert(&c, &x, sizeof(x.r), 0);
 	assert_str(&c, "aet.status", "failure");
 	assert_str(&c, "aet.operation", "");
 }
