@@ -36,7 +36,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o
+.SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o $(OUTPUT)/span_gen.bpf.o
 .PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check \
 	install
 
@@ -103,7 +103,7 @@ demo: all
 	$(Q)sh scripts/demo.sh
 
 BENCH_BINS := $(OUTPUT)/bench-floor $(OUTPUT)/bench-probe-hit $(OUTPUT)/bench-floor-files \
-	$(OUTPUT)/bench-syscall
+	$(OUTPUT)/bench-syscall $(OUTPUT)/bench-span-drain
 
 $(OUTPUT)/bench-floor: bench/floor.c $(OUTPUT)/floor.skel.h
 	$(call msg,LINK,$@)
@@ -112,6 +112,10 @@ $(OUTPUT)/bench-floor: bench/floor.c $(OUTPUT)/floor.skel.h
 $(OUTPUT)/bench-floor-files: bench/floor_files.c $(OUTPUT)/floor_files.skel.h
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(LDLIBS) -o $@
+
+$(OUTPUT)/bench-span-drain: bench/span_drain.c $(OUTPUT)/span_gen.skel.h $(OUTPUT)/libaetpure.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(OUTPUT)/libaetpure.a $(LDLIBS) -o $@
 
 $(OUTPUT)/bench-syscall: bench/syscall.c | $(OUTPUT)
 	$(call msg,LINK,$@)

@@ -3,11 +3,14 @@
  * bench-probe-hit: calls the probe functions in a loop and prints the cost
  * of one call. It prints "ready PID", then for each line "N" on stdin runs
  * N iterations and prints "pair NS event NS": the nanoseconds of one
- * task_begin + task_end pair and of one event call.
+ * task_begin + task_end pair and of one event call. A line "series N" sends
+ * N distinct event types, once each (N series of aet_events_total), and
+ * prints "done".
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +35,17 @@ int main(void)
 		long n = atol(line);
 		double t0, t1, t2;
 
+		if (!strncmp(line, "series ", 7)) {
+			char name[32];
+
+			for (long i = 0, k = atol(line + 7); i < k; i++) {
+				snprintf(name, sizeof(name), "event_%07ld", i);
+				aet_probe_event(name);
+			}
+			puts("done");
+			fflush(stdout);
+			continue;
+		}
 		t0 = now_ns();
 		for (long i = 0; i < n; i++, id++) {
 			aet_probe_task_begin(id, "coder", "generation");

@@ -2,10 +2,11 @@
 """make bench: the cost of observation, measured side by side in one run.
 
 1. Probe hit: bench-probe-hit calls aet_probe_task_begin + task_end (a pair)
-   and aet_probe_event in a loop, with nothing attached (detached), with an
-   empty BPF program on the same uprobes (the floor: bench-floor), and with
-   aet-collector attached. The three are interleaved over several rounds and
-   the medians compared.
+   and aet_probe_event in a loop: nothing attached (detached), an empty BPF
+   program on the same uprobes (the floor: bench-floor), the collector with
+   metrics only, and the collector emitting a span for every pair
+   (always_on, exported to a local OTLP sink). Interleaved over several
+   rounds; ratios are medians of per-round ratios.
 2. Syscalls of a process that is not observed: bench-syscall read()s one
    byte from /dev/zero in a loop with no BPF, with empty programs on the
    collector's tracepoints (the floor: bench-floor-files), and with the
@@ -13,9 +14,24 @@
 3. SQLite: one cached statement executed in a loop by Debian's Python
    (bench/sqlite_loop.py), with and without the collector: what the
    uprobes and uretprobe on libsqlite3 add to an execution.
-4. Workload: the reference workload's tasks/s with and without the collector,
-   interleaved.
+4. Workload: the reference workload's tasks/s with no observability at all,
+   with the probe library loaded and nothing attached, with the collector
+   (metrics; spans at 100% and at 1%), and with the earlier in-process
+   approach (prometheus_client in the workload), interleaved.
+5. Footprint: the collector's RSS, CPU and BPF map memory while the
+   workload loops on 4 threads and /metrics is scraped every second.
+6. Scrape: /metrics latency (p50, p99) and size with 1k, 10k and 100k
+   series of aet_events_total.
+7. Spans, collector side: bench-span-drain fills a ring buffer from a BPF
+   program on one CPU while the collector's consumer (spanconv + otlp, the
+   daemon's code) drains and encodes on the other; spans/s without a drop,
+   and gzip throughput beside it.
 """
+import http.client
+import http.server
+import signal
+import threading
+import urllib.request
 import json
 import os
 import statistics
@@ -31,12 +47,54 @@ PYTHON = "/usr/bin/python3"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CALLS = int(os.environ.get("BENCH_CALLS", "1000000"))
 WORKLOAD_TASKS = int(os.environ.get("BENCH_TASKS", "3000"))
+FOOTPRINT_SECONDS = int(os.environ.get("BENCH_FOOTPRINT_SECONDS", "30"))
 
 
-def start_collector(pid, port):
-    p = subprocess.Popen([os.path.join(BUILD, "aet-collector"), "--pid", str(pid),
+# Tracing configurations of the collector (environment).
+METRICS_ONLY = {"AET_TRACING_ENABLED": "false"}
+
+
+class Sink(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that accepts and discards (the benchmarks' sink)."""
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def start_sink():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def spans_env(sink, ratio=None):
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % sink.server_address[1],
+           "OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_BSP_MAX_QUEUE_SIZE": "65536",
+           "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4096"}
+    if ratio is None:
+        env["OTEL_TRACES_SAMPLER"] = "always_on"
+    else:
+        env.update(OTEL_TRACES_SAMPLER="traceidratio", OTEL_TRACES_SAMPLER_ARG=str(ratio))
+    return env
+
+
+def start_collector(pid, port, env=METRICS_ONLY):
+    # On CPU 0: the targets of the loops run on CPU 1, and what is measured
+    # is what a probe costs them, not the collector's own threads taking
+    # their CPU (encoding 650k spans/s takes most of a core).
+    p = subprocess.Popen(["taskset", "-c", "0", os.path.join(BUILD, "aet-collector"),
+                          "--pid", str(pid),
                           "--listen", "127.0.0.1:%d" % port],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, **env))
     # "attached to pid" is logged once every probe is attached (a warning,
     # such as no libsqlite3 in the target, may come first).
     seen = ""
@@ -65,9 +123,10 @@ def stop_floor(p):
     p.wait()
 
 
-def probe_hit():
-    hit = subprocess.Popen(["taskset", "-c", "1", os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, text=True)
+def probe_hit(sink):
+    """A probe call detached, on the floor, with metrics, with a span each."""
+    hit = subprocess.Popen(["taskset", "-c", "1", os.path.join(BUILD, "bench-probe-hit")],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     pid = int(hit.stdout.readline().split()[1])
 
     def run():
@@ -76,30 +135,39 @@ def probe_hit():
         f = hit.stdout.readline().split()
         return float(f[1]), float(f[3])
 
-    res = {"detached": [], "floor": [], "collector": []}
+    res = {"detached": [], "floor (empty program)": [], "collector, metrics": [],
+           "collector, span per pair": []}
     run()  # warm up
     for _ in range(ROUNDS):
         res["detached"].append(run())
         fl = start_floor(pid)
-        res["floor"].append(run())
+        res["floor (empty program)"].append(run())
         stop_floor(fl)
-        col = start_collector(pid, 9599)
-        res["collector"].append(run())
-        stop(col)
+        for k, env in (("collector, metrics", METRICS_ONLY),
+                       ("collector, span per pair", spans_env(sink))):
+            col = start_collector(pid, 9599, env)
+            res[k].append(run())
+            stop(col)
     hit.stdin.close()
     hit.wait()
     med = {k: (statistics.median(p for p, _ in v), statistics.median(e for _, e in v))
            for k, v in res.items()}
-    # Each round measures floor and collector back to back: the median of
+
+    # Each round measures its configurations back to back: the median of
     # the per-round ratios cancels the drift of a shared VM between rounds.
-    ratio = tuple(statistics.median(c[i] / f[i] for f, c in zip(res["floor"], res["collector"]))
-                  for i in (0, 1))
+    def ratio(num, den, i):
+        return statistics.median(n[i] / d[i] for d, n in zip(res[den], res[num]))
+
     print("probe hit, ns per call (median of %d rounds of %d calls)" % (ROUNDS, CALLS))
     print("  %-28s %10s %10s" % ("", "begin+end", "event"))
-    for k in ("detached", "floor", "collector"):
+    for k in res:
         print("  %-28s %10.1f %10.1f" % (k, *med[k]))
-    print("  %-28s %9.2fx %9.2fx   (goal <= 1.5x)" % ("collector / floor", *ratio))
-    return med, ratio
+    metrics = (ratio("collector, metrics", "floor (empty program)", 0),
+               ratio("collector, metrics", "floor (empty program)", 1))
+    span = ratio("collector, span per pair", "collector, metrics", 0)
+    print("  %-28s %9.2fx %9.2fx   (goal <= 1.3x)" % ("metrics / floor", *metrics))
+    print("  %-28s %9.2fx %10s   (goal <= 1.5x)" % ("span / metrics", span, ""))
+    return med, metrics, span
 
 
 def syscall_cost():
@@ -172,16 +240,20 @@ def sqlite_cost():
     return med, extra
 
 
-def workload_once(tmp, attach):
+def start_workload(tmp, *args):
     truth = os.path.join(tmp, "truth.json")
     wl = subprocess.Popen([PYTHON, os.path.join(ROOT, "tests/workload/aet_workload.py"),
-                           "--wait", "--tasks", str(WORKLOAD_TASKS), "--truth", truth,
-                           "--dir", os.path.join(tmp, "w")],
+                           "--wait", "--truth", truth, "--dir", os.path.join(tmp, "w"), *args],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, text=True,
                           env=dict(os.environ, AETPROBE_LIBRARY=LIB))
-    pid = int(wl.stdout.readline().split()[1])
-    col = start_collector(pid, 9598) if attach else None
+    return wl, int(wl.stdout.readline().split()[1]), truth
+
+
+def workload_once(tmp, env, args):
+    """tasks/s of one run; env None: no collector, else its environment."""
+    wl, pid, truth = start_workload(tmp, "--tasks", str(WORKLOAD_TASKS), *args)
+    col = start_collector(pid, 9598, env) if env is not None else None
     wl.stdin.write("go\n")
     wl.stdin.flush()
     wl.wait()
@@ -191,18 +263,129 @@ def workload_once(tmp, attach):
         return json.load(f)["tasks_per_second"]
 
 
-def workload():
-    res = {False: [], True: []}
+def workload(sink):
+    runs = {  # name: (collector environment or None, workload arguments)
+        "no observability": (None, ["--no-probe"]),
+        "library loaded, detached": (None, []),
+        "collector, metrics": (METRICS_ONLY, []),
+        "collector, spans at 100%": (spans_env(sink), []),
+        "collector, spans at 1%": (spans_env(sink, 0.01), []),
+        "in-process prometheus_client": (None, ["--prom-client"]),
+    }
+    res = {k: [] for k in runs}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(ROUNDS):
-            for attach in (False, True):
-                res[attach].append(workload_once(tmp, attach))
-    off, on = statistics.median(res[False]), statistics.median(res[True])
+            for k, (env, args) in runs.items():
+                res[k].append(workload_once(tmp, env, args))
+    base = res["no observability"]
     print("workload, tasks/s (median of %d interleaved runs of %d tasks, 1 thread)"
           % (ROUNDS, WORKLOAD_TASKS))
-    print("  %-28s %10.1f" % ("without collector", off))
-    print("  %-28s %10.1f" % ("with collector", on))
-    print("  %-28s %9.2f%%" % ("throughput cost", (off - on) / off * 100))
+    for k in runs:
+        # cost against the run of the same round without observability
+        cost = statistics.median((b - x) / b * 100 for b, x in zip(base, res[k]))
+        print("  %-30s %10.1f   cost %6.2f%%" % (k, statistics.median(res[k]), cost))
+    print("  %-30s %10s   (goal: metrics <= 1%%, below prometheus_client)" % ("", ""))
+
+
+def map_memory(pid):
+    """Bytes of the BPF maps process pid holds (their memlock), each once."""
+    maps = {}
+    for fd in os.listdir("/proc/%d/fdinfo" % pid):
+        try:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if "map_id" in info:
+            maps[int(info["map_id"])] = int(info.get("memlock", "0"))
+    return sum(maps.values()), len(maps)
+
+
+def proc_stat(pid):
+    """(rss bytes, cpu seconds) of pid."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/%d/status" % pid) as f:
+        rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS"))
+    return rss, (int(fields[11]) + int(fields[12])) / tick
+
+
+def footprint():
+    """The collector's RSS, CPU and BPF map memory while the workload runs
+    at its default rate, metrics only, scraped every second."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wl, pid, _ = start_workload(tmp, "--loop", "--threads", "4")
+        col = start_collector(pid, 9594)
+        wl.stdin.write("go\n")
+        wl.stdin.flush()
+        time.sleep(2)
+        _, cpu0 = proc_stat(col.pid)
+        t0, peak = time.monotonic(), 0
+        while time.monotonic() - t0 < FOOTPRINT_SECONDS:
+            with urllib.request.urlopen("http://127.0.0.1:9594/metrics") as r:
+                r.read()
+            peak = max(peak, proc_stat(col.pid)[0])
+            time.sleep(1)
+        rss, cpu1 = proc_stat(col.pid)
+        cpu = (cpu1 - cpu0) / (time.monotonic() - t0) * 100
+        mem, nmaps = map_memory(col.pid)
+        stop(col)
+        wl.send_signal(signal.SIGINT)
+        wl.wait()
+    print("collector footprint, workload looping on 4 threads, metrics only, scraped every "
+          "second for %d s" % FOOTPRINT_SECONDS)
+    print("  %-30s %10.1f MiB   (goal <= 16 MiB)" % ("RSS, peak", peak / 2**20))
+    print("  %-30s %10.2f %%     (goal <= 2%% of one core)" % ("CPU", cpu))
+    print("  %-30s %10.1f MiB   (%d maps, their memlock)" % ("BPF map memory", mem / 2**20,
+                                                             nmaps))
+
+
+def scrape():
+    """/metrics latency and size with N series of aet_events_total."""
+    print("scrape of /metrics, ms (sequential requests on one connection)")
+    print("  %-12s %10s %10s %10s %12s" % ("series", "p50", "p99", "requests", "bytes"))
+    for n in (1000, 10000, 100000):
+        hit = subprocess.Popen([os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+        pid = int(hit.stdout.readline().split()[1])
+        col = subprocess.Popen([os.path.join(BUILD, "aet-collector"), "--pid", str(pid),
+                                "--listen", "127.0.0.1:9593", "--max-series", str(n + 16)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for line in col.stderr:
+            if "attached to pid" in line:
+                break
+        hit.stdin.write("series %d\n" % n)
+        hit.stdin.flush()
+        hit.stdout.readline()
+        conn = http.client.HTTPConnection("127.0.0.1", 9593)
+        times, size = [], 0
+        count = max(20, 2000000 // n)
+        for _ in range(count):
+            t0 = time.perf_counter()
+            conn.request("GET", "/metrics")
+            body = conn.getresponse().read()
+            times.append((time.perf_counter() - t0) * 1000)
+            size = len(body)
+        conn.close()
+        series = body.count(b"\naet_events_total{")
+        stop(col)
+        hit.stdin.close()
+        hit.wait()
+        times.sort()
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        print("  %-12d %10.2f %10.2f %10d %12d%s" % (
+            n, statistics.median(times), p99, count, size,
+            "" if series >= n else "   (only %d series)" % series))
+    print("  %-12s %10s %10s   (goal: p99 <= 10 ms at 10000, linear)" % ("", "", ""))
+
+
+def span_drain():
+    out = subprocess.run([os.path.join(BUILD, "bench-span-drain")], capture_output=True,
+                         text=True)
+    if out.returncode:
+        sys.exit("bench-span-drain failed: " + out.stderr)
+    print(out.stdout, end="")
 
 
 def main():
@@ -210,10 +393,14 @@ def main():
         sys.exit("bench: loads BPF programs: run as root")
     print("aet-collector bench, %s, kernel %s, %d cpus" % (
         time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count()))
-    probe_hit()
+    sink = start_sink()
+    probe_hit(sink)
     syscall_cost()
     sqlite_cost()
-    workload()
+    workload(sink)
+    footprint()
+    scrape()
+    span_drain()
 
 
 if __name__ == "__main__":
