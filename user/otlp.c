@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,11 +33,28 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
 	return p;
 }
 
+/* Whether s[0..n) is all ASCII, eight bytes at a time: most strings are. */
+static bool all_ascii(const char *s, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)s[i];
+	return !(acc & 0x8080808080808080ull);
+}
+
 /* Bytes string s[0..n) takes once made valid UTF-8. */
 static size_t utf8_len(const char *s, size_t n)
 {
 	size_t out = 0;
 
+	if (all_ascii(s, n))
+		return n;
 	for (size_t i = 0; i < n;) {
 		int k = (unsigned char)s[i] < 0x80 ? 1 : buf_utf8_seq(s + i, n - i);
 
@@ -123,12 +141,13 @@ static size_t value_len(const struct otlp_attr *a, size_t slen_enc)
 }
 
 struct kv_sizes {
-	size_t key, str, value, kv;
+	size_t klen, key, str, value, kv;
 };
 
 static void kv_size(const struct otlp_attr *a, struct kv_sizes *z)
 {
-	z->key = utf8_len(a->key, strlen(a->key));
+	z->klen = strlen(a->key);
+	z->key = utf8_len(a->key, z->klen);
 	z->str = a->type == OTLP_STR ? utf8_len(a->s, a->slen) : 0;
 	z->value = value_len(a, z->str);
 	z->kv = field_len(z->key) + field_len(z->value);
@@ -137,7 +156,7 @@ static void kv_size(const struct otlp_attr *a, struct kv_sizes *z)
 static uint8_t *put_kv(uint8_t *p, int field, const struct otlp_attr *a, const struct kv_sizes *z)
 {
 	p = put_len(p, field, z->kv);
-	p = put_str(p, 1, a->key, strlen(a->key), z->key);
+	p = put_str(p, 1, a->key, z->klen, z->key);
 	p = put_len(p, 2, z->value);
 	switch (a->type) {
 	case OTLP_STR:
@@ -388,8 +407,12 @@ void otlp_span_json(struct buf *out, const struct otlp_span *s)
 			buf_printf(out, "%lld", (long long)a->i);
 		else if (a->type == OTLP_BOOL)
 			buf_puts(out, a->i ? "true" : "false");
-		else
+		else if (isfinite(a->d))
 			buf_printf(out, "%.17g", a->d);
+		else /* JSON has no NaN or infinity: OTLP/JSON's strings */
+			buf_puts(out, isnan(a->d) ? "\"NaN\""
+				      : a->d > 0  ? "\"Infinity\""
+						  : "\"-Infinity\"");
 	}
 	buf_puts(out, "}}\n");
 }

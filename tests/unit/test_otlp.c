@@ -5,6 +5,8 @@
  * --decode_raw, a decoder that is not ours.
  */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,5 +273,146 @@ Test(otlp, json_line)
 		"\"kind\":\"INTERNAL\",\"start_time_unix_nano\":1,\"end_time_unix_nano\":2,"
 		"\"flags\":0,\"status\":{\"code\":\"ERROR\",\"message\":\"failure\"},"
 		"\"attributes\":{\"k\":\"q\\\"\",\"n\":7}}\n");
+	buf_free(&out);
+}
+
+/* The setup's Resource and InstrumentationScope, encoded by hand. */
+static const uint8_t res_bytes[] = { 0x0a, 21,	0x0a, 12,  's',	 'e', 'r',  'v', 'i', 'c', 'e', '.',
+				     'n',  'a', 'm',  'e', 0x12, 5,   0x0a, 3,	 'a', 'e', 't' };
+static const uint8_t scope_bytes[] = { 0x0a, 1, 's', 0x12, 1, '1' };
+
+/* The minimal span of span(NULL, 0): 51 bytes. */
+static const uint8_t min_span[] = {
+	0x0a, 16,   0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+	0x11, 0x11, 0x11, 0x11, 0x11, 0x12, 8,	  0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+	0x22, 0x22, 0x2a, 1,	'n',  0x30, 1,	  0x39, 1,    0,    0,	  0,	0,
+	0,    0,    0,	  0x41, 2,    0,    0,	  0,	0,    0,    0,	  0,
+};
+
+static void put(struct buf *w, const void *p, size_t n)
+{
+	buf_append(w, p, n);
+}
+
+/* rs and ss: the ResourceSpans and ScopeSpans headers (tag, length) expected */
+static void check_request(size_t nspans, const uint8_t *rs, size_t rs_len, const uint8_t *ss)
+{
+	struct otlp_span s = span(NULL, 0);
+	struct otlp_batch b;
+	struct buf w;
+	uint8_t *req;
+	size_t len;
+
+	cr_assert_eq(sizeof(min_span), 51);
+	otlp_batch_init(&o, &b);
+	for (size_t i = 0; i < nspans; i++)
+		cr_assert_eq(otlp_append_span(&o, &b, &s), 0);
+	cr_assert_eq(otlp_batch_bytes(&o, &b), nspans * 53);
+	req = seal(&b, &len);
+	buf_init(&w);
+	put(&w, rs, rs_len);
+	put(&w, (uint8_t[]){ 0x0a, sizeof(res_bytes) }, 2);
+	put(&w, res_bytes, sizeof(res_bytes));
+	put(&w, ss, 2);
+	put(&w, (uint8_t[]){ 0x0a, sizeof(scope_bytes) }, 2);
+	put(&w, scope_bytes, sizeof(scope_bytes));
+	for (size_t i = 0; i < nspans; i++) {
+		put(&w, (uint8_t[]){ 0x12, 51 }, 2);
+		put(&w, min_span, sizeof(min_span));
+	}
+	cr_assert_eq(len, w.len);
+	cr_assert_arr_eq(req, w.data, len);
+	buf_free(&w);
+	free(req);
+}
+
+Test(otlp, sealed_request_bytes)
+{
+	/* spans 0, 53, 106 bytes; ScopeSpans 8 + spans; ResourceSpans 25 + 2 + ScopeSpans */
+	check_request(0, (uint8_t[]){ 0x0a, 35 }, 2, (uint8_t[]){ 0x12, 8 });
+	check_request(1, (uint8_t[]){ 0x0a, 88 }, 2, (uint8_t[]){ 0x12, 61 });
+	/* 141: the first length of two bytes */
+	check_request(2, (uint8_t[]){ 0x0a, 0x8d, 0x01 }, 3, (uint8_t[]){ 0x12, 114 });
+}
+
+Test(otlp, int_varints)
+{
+	static const struct {
+		int64_t v;
+		uint8_t n, bytes[10];
+	} cases[] = {
+		{ 0, 1, { 0 } },
+		{ 1, 1, { 1 } },
+		{ 127, 1, { 0x7f } },
+		{ 128, 2, { 0x80, 0x01 } },
+		{ 300, 2, { 0xac, 0x02 } },
+		{ INT64_MAX, 9, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f } },
+		{ INT64_MIN, 10, { 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 } },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const struct otlp_attr a = { .key = "i", .type = OTLP_INT, .i = cases[c].v };
+		struct otlp_span s = span(&a, 1);
+		struct otlp_batch b;
+		const uint8_t *got;
+		uint8_t *req;
+		size_t len, n;
+
+		otlp_batch_init(&o, &b);
+		otlp_append_span(&o, &b, &s);
+		req = seal(&b, &len);
+		got = only_span(req, len, &n) + 51;
+		cr_assert_eq(n, 51u + 2 + 3 + 2 + 1 + cases[c].n, "%lld", (long long)cases[c].v);
+		cr_assert_arr_eq(got,
+				 ((uint8_t[]){ 0x4a, 3 + 2 + 1 + cases[c].n, 0x0a, 1, 'i', 0x12,
+					       1 + cases[c].n, 0x18 }),
+				 8);
+		cr_assert_arr_eq(got + 8, cases[c].bytes, cases[c].n, "%lld",
+				 (long long)cases[c].v);
+		free(req);
+	}
+}
+
+/* A span of 127 bytes has a one-byte length, of 128 a two-byte one. */
+Test(otlp, canonical_lengths_at_128)
+{
+	char name[78];
+
+	memset(name, 'n', sizeof(name));
+	for (size_t nl = 77; nl <= 78; nl++) {
+		struct otlp_span s = span(NULL, 0);
+		struct otlp_batch b;
+		const uint8_t *got;
+		uint8_t *req;
+		size_t len, n;
+
+		s.name = name;
+		s.name_len = nl;
+		otlp_batch_init(&o, &b);
+		otlp_append_span(&o, &b, &s);
+		req = seal(&b, &len);
+		got = only_span(req, len, &n);
+		cr_assert_eq(n, 50 + nl);
+		if (nl == 77)
+			cr_assert(got[-2] == 0x12 && got[-1] == 0x7f);
+		else
+			cr_assert(got[-3] == 0x12 && got[-2] == 0x80 && got[-1] == 0x01);
+		free(req);
+	}
+}
+
+Test(otlp, json_non_finite_doubles_are_strings)
+{
+	const struct otlp_attr a[] = { { .key = "a", .type = OTLP_DOUBLE, .d = NAN },
+				       { .key = "b", .type = OTLP_DOUBLE, .d = -INFINITY },
+				       { .key = "c", .type = OTLP_DOUBLE, .d = 0.5 } };
+	struct otlp_span s = span(a, 3);
+	struct buf out;
+
+	buf_init(&out);
+	otlp_span_json(&out, &s);
+	cr_assert(
+		strstr(out.data, "\"attributes\":{\"a\":\"NaN\",\"b\":\"-Infinity\",\"c\":0.5}}\n"),
+		"%s", out.data);
 	buf_free(&out);
 }
