@@ -301,6 +301,19 @@ def map_memory(pid):
     return sum(maps.values()), len(maps)
 
 
+def mapped_map_rss(pid):
+    """Bytes of RSS that are BPF maps mapped into pid: kernel memory (counted
+    in map_memory() already) that RSS counts again."""
+    total, bpf = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+                bpf = line.rstrip().endswith("anon_inode:bpf-map")
+            elif bpf and line.startswith("Rss:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
 def proc_stat(pid):
     """(rss bytes, cpu seconds) of pid."""
     with open("/proc/%d/stat" % pid) as f:
@@ -321,11 +334,13 @@ def footprint():
         wl.stdin.flush()
         time.sleep(2)
         _, cpu0 = proc_stat(col.pid)
-        t0, peak = time.monotonic(), 0
+        t0, peak, peak_maps = time.monotonic(), 0, 0
         while time.monotonic() - t0 < FOOTPRINT_SECONDS:
             with urllib.request.urlopen("http://127.0.0.1:9594/metrics") as r:
                 r.read()
-            peak = max(peak, proc_stat(col.pid)[0])
+            rss = proc_stat(col.pid)[0]
+            if rss > peak:
+                peak, peak_maps = rss, mapped_map_rss(col.pid)
             time.sleep(1)
         rss, cpu1 = proc_stat(col.pid)
         cpu = (cpu1 - cpu0) / (time.monotonic() - t0) * 100
@@ -335,7 +350,9 @@ def footprint():
         wl.wait()
     print("collector footprint, workload looping on 4 threads, metrics only, scraped every "
           "second for %d s" % FOOTPRINT_SECONDS)
-    print("  %-30s %10.1f MiB   (goal <= 16 MiB)" % ("RSS, peak", peak / 2**20))
+    print("  %-30s %10.1f MiB" % ("RSS, peak", peak / 2**20))
+    print("  %-30s %10.1f MiB   (goal <= 16 MiB)" % ("  without mapped BPF maps",
+                                                     (peak - peak_maps) / 2**20))
     print("  %-30s %10.2f %%     (goal <= 2%% of one core)" % ("CPU", cpu))
     print("  %-30s %10.1f MiB   (%d maps, their memlock)" % ("BPF map memory", mem / 2**20,
                                                              nmaps))

@@ -5,6 +5,7 @@
  * detach on SIGTERM or SIGINT.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,6 +151,9 @@ int main(int argc, char **argv)
 		 cfg.pid, c.target.comm, probes__attached(c.probes), files__attached(c.files),
 		 sqlite__attached(c.sqlite), cfg.listen_str);
 
+	/* Loading parsed the kernel's BTF (megabytes), freed since: give it
+	 * back rather than keep it in the heap for the collector's life. */
+	malloc_trim(0);
 	serve(&c, &sigs);
 	log_info("detaching from pid %d\n", cfg.pid);
 
