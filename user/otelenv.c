@@ -442,6 +442,14 @@ static const struct {
 	{ "parentbased_traceidratio", SAMPLER_PARENT_RATIO },
 };
 
+const char *otel_sampler_name(int sampler)
+{
+	for (size_t i = 0; i < sizeof(samplers) / sizeof(samplers[0]); i++)
+		if (samplers[i].sampler == sampler)
+			return samplers[i].name;
+	return "unknown";
+}
+
 static int parse_sampler(struct otel_config *c, otel_getenv_fn get, char *err, size_t len)
 {
 	const char *v = env(get, "OTEL_TRACES_SAMPLER"), *arg;

@@ -60,4 +60,7 @@ typedef const char *(*otel_getenv_fn)(const char *name);
 int otel_config_parse(struct otel_config *c, otel_getenv_fn get, char *err, size_t len);
 void otel_config_free(struct otel_config *c);
 
+/* The OTEL_TRACES_SAMPLER value of enum span_sampler sampler. */
+const char *otel_sampler_name(int sampler);
+
 #endif /* AET_OTELENV_H */

@@ -399,16 +399,17 @@ static double span_stat(struct spans *s, __u32 i)
 
 int spans__write_metrics(struct spans *s, struct buf *out)
 {
-	static const char *const reasons[DROP_MAX + 1] = { "ring_full", "queue_full", "rejected",
-							   "retries_exhausted", "shutdown" };
+	const char *reasons[DROP_MAX + 1] = { "ring_full" }; /* the kernel's, then the exporter's */
 	struct export_stats st = {};
 	double dropped[DROP_MAX + 1], kinds[SPAN_KIND_MAX];
 
 	if (s->exp)
 		exporter_stats(s->exp, &st);
 	dropped[0] = span_stat(s, SSTAT_RING_FULL);
-	for (int i = 0; i < DROP_MAX; i++)
+	for (int i = 0; i < DROP_MAX; i++) {
+		reasons[i + 1] = export_drop_names[i];
 		dropped[i + 1] = st.dropped[i];
+	}
 	dropped[1 + DROP_QUEUE_FULL] += atomic_load(&s->oom_dropped);
 	for (int i = 0; i < SPAN_KIND_MAX; i++)
 		kinds[i] = atomic_load_explicit(&s->received[i], memory_order_relaxed);
@@ -437,18 +438,6 @@ int spans__write_metrics(struct spans *s, struct buf *out)
 				  METRIC_COUNTER, "reason", reasons, dropped, DROP_MAX + 1);
 }
 
-static const char *sampler_name(int sampler)
-{
-	static const char *const names[] = { "always_off",
-					     "always_on",
-					     "traceidratio",
-					     "parentbased_always_on",
-					     "parentbased_always_off",
-					     "parentbased_traceidratio" };
-
-	return sampler >= 0 && sampler < 6 ? names[sampler] : "unknown";
-}
-
 void spans__write_status(struct spans *s, struct buf *out)
 {
 	static const char *const stat_names[SSTAT_MAX] = { "ring_full",	      "depth_exceeded",
@@ -463,7 +452,7 @@ void spans__write_status(struct spans *s, struct buf *out)
 		buf_json_str(out, why, strlen(why));
 	}
 	buf_printf(out, ",\"sampler\":\"%s\",\"ratio\":%g,\"console\":%s,\"otlp\":",
-		   sampler_name(s->otel.sampler), s->otel.ratio,
+		   otel_sampler_name(s->otel.sampler), s->otel.ratio,
 		   s->otel.console ? "true" : "false");
 	if (s->otel.otlp && s->otel.url)
 		buf_json_str(out, s->otel.url, strlen(s->otel.url));
