@@ -93,6 +93,9 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/* A console exporter whose reader went away, a client that hung up:
+	 * an error to handle, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 
 	collector_init(&c, &cfg);
 	rc = check_btf(&cfg, err, sizeof(err));
