@@ -31,6 +31,8 @@ aet-collector is attached to the reference workload (pid $wl).
 Scrape it:   curl -s http://$listen/metrics
 Readiness:   curl -s http://$listen/ready
 Status:      curl -s http://$listen/status
+Spans:       OTEL_EXPORTER_CONSOLE=true make demo prints them as JSON lines;
+             OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:4318 make demo sends them
 Ctrl-C stops the demo.
 MSG
 wait "$col"
