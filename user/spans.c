@@ -66,7 +66,7 @@ struct spans {
 	int series_fd[2];
 	size_t series_max[2];
 	bool series_fresh[2];
-	char host[256], instance[40], pid[16];
+	char host[256], instance[40];
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -209,7 +209,6 @@ struct spans *spans__new(const struct config *cfg, const struct target *t, int *
 		spans__free(s);
 		return NULL;
 	}
-	snprintf(s->pid, sizeof(s->pid), "%d", t->pid);
 	otlp_batch_init(&s->otlp, &s->batch);
 	return s;
 }
