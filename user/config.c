@@ -121,6 +121,15 @@ int config_parse_listen(const char *s, struct sockaddr_storage *ss)
 	return -EINVAL;
 }
 
+uint32_t config_open_slots(const struct config *cfg)
+{
+	uint32_t p = 1;
+
+	while (p < cfg->max_open)
+		p <<= 1;
+	return p;
+}
+
 /* The long name of option opt, for messages whatever spelling was used. */
 static const char *opt_name(int opt)
 {

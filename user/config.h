@@ -40,6 +40,10 @@ enum config_result {
 
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len);
 
+/* The open slots for --max-open: the next power of two, so that the
+ * programs index them with a mask. The probe and span objects must agree. */
+uint32_t config_open_slots(const struct config *cfg);
+
 /* Parses "ADDR:PORT" (IPv4) or "[ADDR]:PORT" (IPv6). Returns 0 or -EINVAL. */
 int config_parse_listen(const char *s, struct sockaddr_storage *ss);
 

@@ -53,19 +53,10 @@ static int insert_overflow_keys(struct probes_bpf *s)
 	return 0;
 }
 
-static __u32 roundup_pow2(__u32 n)
-{
-	__u32 p = 1;
-
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 /* Sizes every map from the configured bounds, before load. */
 static void size_maps(struct probes_bpf *s, const struct config *cfg)
 {
-	__u32 open = roundup_pow2(cfg->max_open), series = cfg->max_series + 1;
+	__u32 open = config_open_slots(cfg), series = cfg->max_series + 1;
 
 	s->rodata->open_mask = open - 1;
 	s->rodata->max_series = cfg->max_series;

@@ -205,10 +205,8 @@ int span_convert(struct span_conv *c, const void *rec, size_t size, int64_t mono
 	default:
 		probe_span(c, r, text, avail);
 	}
-	if (c->span.name != c->name && c->span.name_len == 0)
+	if (!c->span.name_len) /* only a custom span's name is not a C string */
 		c->span.name_len = strlen(c->span.name);
-	else if (c->span.name == c->name)
-		c->span.name_len = strlen(c->name);
 	add_int(c, "thread.id", r->tid);
 	return 0;
 }

@@ -77,15 +77,6 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static uint32_t roundup_pow2(uint32_t n)
-{
-	uint32_t p = 1;
-
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 /* service.instance.id: a random UUID (version 4) per collector run. */
 static void make_instance_id(char *out, size_t len)
 {
@@ -160,7 +151,7 @@ static int load(struct spans *s, const struct config *cfg, char *err, size_t len
 		snprintf(err, len, "failed to open the span maps: %s", strerror(-rc));
 		return rc;
 	}
-	bpf_map__set_max_entries(s->skel->maps.open_slots, roundup_pow2(cfg->max_open));
+	bpf_map__set_max_entries(s->skel->maps.open_slots, config_open_slots(cfg));
 	bpf_map__set_max_entries(s->skel->maps.span_ring, cfg->span_ring_size);
 	rc = spans_bpf__load(s->skel);
 	if (rc == -EPERM || rc == -EACCES) {

@@ -28,6 +28,7 @@ Test(config, defaults)
 	cr_assert_str_eq(cfg.listen_str, "127.0.0.1:9478");
 	cr_assert_eq(cfg.max_series, DEFAULT_MAX_SERIES);
 	cr_assert_eq(cfg.max_open, DEFAULT_MAX_OPEN);
+	cr_assert_eq(config_open_slots(&cfg), DEFAULT_MAX_OPEN); /* already a power of two */
 	cr_assert_eq(cfg.log_level, LOG_INFO);
 	cr_assert_null(cfg.btf_path);
 }
@@ -47,6 +48,7 @@ Test(config, every_option)
 	cr_assert(IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr));
 	cr_assert_eq(cfg.max_series, 10);
 	cr_assert_eq(cfg.max_open, 20);
+	cr_assert_eq(config_open_slots(&cfg), 32);
 	cr_assert_str_eq(cfg.btf_path, "/tmp/btf");
 	cr_assert_eq(cfg.log_level, LOG_DEBUG);
 }
