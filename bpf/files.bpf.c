@@ -162,16 +162,11 @@ static __always_inline void span_begin_io(struct inflight *in, const char *path)
 {
 	const struct span_config *cfg = span_cfg();
 	struct span_thread *t;
-	struct span_ctx c;
 
 	if (!cfg)
 		return;
-	t = span_io_ctx(cfg, &c, path != NULL);
-	in->trace_id[0] = c.trace_id[0];
-	in->trace_id[1] = c.trace_id[1];
-	in->parent_id = c.parent_id;
-	in->flags = c.flags;
-	if (path && t && c.flags & SPAN_F_SAMPLED &&
+	t = span_io_ctx(cfg, &in->ctx, path != NULL);
+	if (path && t && in->ctx.flags & SPAN_F_SAMPLED &&
 	    bpf_probe_read_user_str(t->io_path, SPAN_PATH_LEN, path) < 0)
 		t->io_path[0] = '\0';
 }
@@ -232,18 +227,15 @@ static __always_inline void emit_file(const struct inflight *in, __u64 pid_tgid,
 				      __u64 now)
 {
 	const struct span_config *cfg = span_cfg();
-	struct span_ctx c = { .trace_id = { in->trace_id[0], in->trace_id[1] },
-			      .parent_id = in->parent_id,
-			      .flags = in->flags };
 	struct span_record *r;
 	char *path;
 
-	if (!cfg || !span_io_wanted(cfg, in->flags, now - in->start_ns))
+	if (!cfg || !span_io_wanted(cfg, in->ctx.flags, now - in->start_ns))
 		return;
 	r = span_reserve(sizeof(*r) + SPAN_PATH_LEN);
 	if (!r)
 		return;
-	span_fill(r, &c, span_new_id(cfg), in->start_ns, now);
+	span_fill(r, &in->ctx, span_new_id(cfg), in->start_ns, now);
 	r->id = (in->op == FOP_READ || in->op == FOP_WRITE) && ret > 0 ? ret : 0;
 	r->tgid = pid_tgid >> 32;
 	r->tid = pid_tgid;
@@ -298,7 +290,7 @@ static __always_inline int exit_any(long ret)
 	h = bpf_map_lookup_elem(&file_hist, &idx);
 	if (h)
 		hist_observe(h, now - in.start_ns);
-	if (in.flags & SPAN_F_SAMPLED)
+	if (in.ctx.flags & SPAN_F_SAMPLED)
 		emit_file(&in, pid_tgid, ret, now);
 	return 0;
 }

@@ -202,15 +202,12 @@ static __always_inline int open_put(const struct open_slot *v)
 			continue;
 		s->id = v->id;
 		s->start_ns = v->start_ns;
-		s->trace_id[0] = v->trace_id[0];
-		s->trace_id[1] = v->trace_id[1];
+		s->ctx = v->ctx;
 		s->span_id = v->span_id;
-		s->parent_id = v->parent_id;
 		s->tgid = v->tgid;
 		s->kind = v->kind;
 		s->series = v->series;
 		s->tid = v->tid;
-		s->flags = v->flags;
 		barrier(); /* x86 keeps stores in order; the compiler must too */
 		WRITE_ONCE(s->state, SLOT_OPEN);
 		return idx;
@@ -276,10 +273,10 @@ static __always_inline bool ctx_of_open(__u32 tgid, __u32 kind, __u64 id, struct
 		if (!s || READ_ONCE(s->state) != SLOT_OPEN || !slot_is(s, tgid, kind, id) ||
 		    !s->span_id)
 			continue;
-		c->trace_id[0] = s->trace_id[0];
-		c->trace_id[1] = s->trace_id[1];
+		c->trace_id[0] = s->ctx.trace_id[0];
+		c->trace_id[1] = s->ctx.trace_id[1];
 		c->parent_id = s->span_id;
-		c->flags = (s->flags & SPAN_F_SAMPLED) | SPAN_F_HAS_PARENT;
+		c->flags = (s->ctx.flags & SPAN_F_SAMPLED) | SPAN_F_HAS_PARENT;
 		return true;
 	}
 	return false;
@@ -363,11 +360,11 @@ static __always_inline void span_push(struct span_thread *t, const struct open_s
 		return;
 	}
 	f = &t->stack[d & (SPAN_DEPTH - 1)];
-	f->trace_id[0] = v->trace_id[0];
-	f->trace_id[1] = v->trace_id[1];
+	f->trace_id[0] = v->ctx.trace_id[0];
+	f->trace_id[1] = v->ctx.trace_id[1];
 	f->span_id = v->span_id;
 	f->slot = idx;
-	f->flags = v->flags & SPAN_F_SAMPLED;
+	f->flags = v->ctx.flags & SPAN_F_SAMPLED;
 	t->depth = d + 1;
 }
 
@@ -381,16 +378,11 @@ static __always_inline int op_begin(__u32 kind, __u64 id, __u32 series, struct s
 	};
 	const struct span_config *cfg = span_cfg();
 	struct span_thread *t = NULL;
-	struct span_ctx c;
 	int idx;
 
 	if (cfg) {
-		t = span_open(cfg, v.tgid, &c);
-		v.trace_id[0] = c.trace_id[0];
-		v.trace_id[1] = c.trace_id[1];
+		t = span_open(cfg, v.tgid, &v.ctx);
 		v.span_id = span_new_id(cfg);
-		v.parent_id = c.parent_id;
-		v.flags = c.flags;
 	}
 	v.start_ns = bpf_ktime_get_ns();
 	idx = open_put(&v);
@@ -403,7 +395,7 @@ static __always_inline int op_begin(__u32 kind, __u64 id, __u32 series, struct s
 	if (text) {
 		__u32 i = idx;
 
-		*text = v.flags & SPAN_F_SAMPLED ? bpf_map_lookup_elem(&span_texts, &i) : NULL;
+		*text = v.ctx.flags & SPAN_F_SAMPLED ? bpf_map_lookup_elem(&span_texts, &i) : NULL;
 	}
 	return idx;
 }
@@ -427,15 +419,12 @@ static __always_inline int op_begin2(__u32 kind, __u32 fam, void *series_map, __
 static __always_inline void emit_probe(const struct open_slot *s, __u32 idx, __u64 now,
 				       __s32 status, __u32 size)
 {
-	struct span_ctx c = { .trace_id = { s->trace_id[0], s->trace_id[1] },
-			      .parent_id = s->parent_id,
-			      .flags = s->flags };
 	struct span_record *r = span_reserve(sizeof(*r) + size);
 	const struct span_text *text;
 
 	if (!r)
 		return;
-	span_fill(r, &c, s->span_id, s->start_ns, now);
+	span_fill(r, &s->ctx, s->span_id, s->start_ns, now);
 	r->id = s->id;
 	r->tgid = s->tgid;
 	r->tid = s->tid;
@@ -477,7 +466,7 @@ static __always_inline int op_end(__u32 kind, void *hist_map, __u64 id, __s32 st
 		if (h)
 			hist_observe(h, now - s.start_ns);
 	}
-	if (s.flags & SPAN_F_SAMPLED && span_cfg())
+	if (s.ctx.flags & SPAN_F_SAMPLED && span_cfg())
 		emit_probe(&s, slot, now, status, text_size);
 	slot_free(slot);
 	return 0;

@@ -72,13 +72,6 @@ struct {
 	__type(value, struct open_slot);
 } open_slots SEC(".maps");
 
-struct span_ctx {
-	__u64 trace_id[2];
-	__u64 parent_id;
-	__u32 flags; /* SPAN_F_* */
-	__u32 pad;
-};
-
 /* The configuration, or NULL when tracing is off. */
 static __always_inline const struct span_config *span_cfg(void)
 {

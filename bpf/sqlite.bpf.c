@@ -167,16 +167,11 @@ static __always_inline __u32 read_verb(char b[SQL_HEAD], const char *sql, int nb
 static __always_inline void span_start(struct stmt_state *st)
 {
 	const struct span_config *cfg = span_cfg();
-	struct span_ctx c;
 
-	st->flags = 0;
+	st->ctx.flags = 0;
 	if (!cfg)
 		return;
-	span_io_ctx(cfg, &c, false);
-	st->trace_id[0] = c.trace_id[0];
-	st->trace_id[1] = c.trace_id[1];
-	st->parent_id = c.parent_id;
-	st->flags = c.flags;
+	span_io_ctx(cfg, &st->ctx, false);
 	st->tid = bpf_get_current_pid_tgid();
 }
 
@@ -185,17 +180,14 @@ static __always_inline void span_start(struct stmt_state *st)
 static __always_inline void emit_db(const struct stmt_state *st, int rc, const char *sql, __u64 now)
 {
 	const struct span_config *cfg = span_cfg();
-	struct span_ctx c = { .trace_id = { st->trace_id[0], st->trace_id[1] },
-			      .parent_id = st->parent_id,
-			      .flags = st->flags };
 	struct span_record *r;
 
-	if (!cfg || !span_io_wanted(cfg, st->flags, now - st->start_ns))
+	if (!cfg || !span_io_wanted(cfg, st->ctx.flags, now - st->start_ns))
 		return;
 	r = span_reserve(sizeof(*r) + SPAN_SQL_LEN);
 	if (!r)
 		return;
-	span_fill(r, &c, span_new_id(cfg), st->start_ns, now);
+	span_fill(r, &st->ctx, span_new_id(cfg), st->start_ns, now);
 	r->id = 0;
 	r->tgid = targ_tgid;
 	r->tid = st->tid;
@@ -232,7 +224,7 @@ static __always_inline void finish(struct stmt_state *st, const struct stmt_key 
 	st->running = 0;
 	if (h)
 		hist_observe(h, now - st->start_ns);
-	if (st->flags & SPAN_F_SAMPLED)
+	if (st->ctx.flags & SPAN_F_SAMPLED)
 		emit_db(st, rc, key ? stmt_sql(key) : sql, now);
 }
 

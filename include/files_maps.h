@@ -7,6 +7,7 @@
 #define AET_FILES_MAPS_H
 
 #include "hist_map.h"
+#include "spans_maps.h"
 
 #define MAX_FILE_ROOTS	8
 #define ROOT_PATH_LEN	128 /* --file-root paths are at most 127 bytes */
@@ -50,12 +51,9 @@ struct fd_key {
  * and the context of its span (include/spans_maps.h). */
 struct inflight {
 	__u64 start_ns;
-	__u64 trace_id[2];
-	__u64 parent_id;
-	__u32 op;    /* enum file_op */
-	__s32 fd;    /* read, write, fsync: the file; else -1 */
-	__u32 flags; /* SPAN_F_* */
-	__u32 pad;
+	struct span_ctx ctx;
+	__u32 op; /* enum file_op */
+	__s32 fd; /* read, write, fsync: the file; else -1 */
 };
 
 #endif /* AET_FILES_MAPS_H */

@@ -8,6 +8,7 @@
 #define AET_PROBES_MAPS_H
 
 #include "hist_map.h"
+#include "spans_maps.h"
 
 #define LABEL_LEN	64 /* a label value: at most 63 bytes and a NUL */
 #define OVERFLOW_LABEL	"__overflow__"
@@ -57,15 +58,14 @@ enum slot_state {
 struct open_slot {
 	__u64 id;
 	__u64 start_ns; /* bpf_ktime_get_ns() at the begin */
-	__u64 trace_id[2];
+	struct span_ctx ctx;
 	__u64 span_id; /* 0 when tracing is off */
-	__u64 parent_id;
 	__u32 tgid;
 	__u32 kind;   /* enum open_kind */
 	__u32 state;  /* enum slot_state */
 	__u32 series; /* task or agent request: index of its label set */
 	__u32 tid;    /* the thread of the begin */
-	__u32 flags;  /* SPAN_F_* */
+	__u32 pad;
 };
 
 /* A label set of up to two values: (agent, mode), (agent, operation) or

@@ -71,6 +71,15 @@ struct span_record {
 
 #define SPAN_TEXT_CUSTOM (SPAN_NAME_LEN + SPAN_ATTRS_LEN)
 
+/* Where a span belongs, decided when it begins and kept until its record
+ * is written: in its open slot, its in-flight syscall or its statement. */
+struct span_ctx {
+	__u64 trace_id[2];
+	__u64 parent_id; /* 0: a root */
+	__u32 flags;	 /* SPAN_F_* */
+	__u32 pad;
+};
+
 /* Root sampling (OTEL_TRACES_SAMPLER). Children follow their root; a root
  * with a parent from a traceparent follows that parent under the
  * parentbased samplers. */

@@ -11,6 +11,7 @@
 #define AET_SQLITE_MAPS_H
 
 #include "hist_map.h"
+#include "spans_maps.h"
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
@@ -51,12 +52,11 @@ struct stmt_key {
  * context of its span (include/spans_maps.h), taken when it started. */
 struct stmt_state {
 	__u64 start_ns; /* entry of the execution's first sqlite3_step() */
-	__u64 trace_id[2];
-	__u64 parent_id;
+	struct span_ctx ctx;
 	__u32 verb;    /* enum db_verb */
 	__u32 running; /* stepped, not yet done, failed, reset or finalized */
 	__u32 tid;     /* the thread that started it */
-	__u32 flags;   /* SPAN_F_* */
+	__u32 pad;
 };
 
 /*
