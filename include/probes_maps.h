@@ -12,10 +12,11 @@
 
 #define LABEL_LEN	64 /* a label value: at most 63 bytes and a NUL */
 #define OVERFLOW_LABEL	"__overflow__"
-#define OVERFLOW_SERIES 0  /* the series index of the "__overflow__" label set */
-#define STATUS_MAX	4  /* success, failure, timeout, cancelled */
-#define OPEN_PROBES	4  /* open slots tried for one (process, kind, id) */
-#define LABEL_CACHE	64 /* per-CPU entries of the label set cache */
+#define OVERFLOW_SERIES 0   /* the series index of the "__overflow__" label set */
+#define STATUS_MAX	4   /* success, failure, timeout, cancelled */
+#define OPEN_PROBES	4   /* slots tried for one (process, kind, id), hot then anywhere */
+#define HOT_SLOTS	256 /* open slots tried first: see slot_at() */
+#define LABEL_CACHE	64  /* per-CPU entries of the label set cache */
 
 /* What a begin opens; the index of aet_collector_unmatched_total{kind}. */
 enum open_kind {

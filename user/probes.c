@@ -59,6 +59,7 @@ static void size_maps(struct probes_bpf *s, const struct config *cfg)
 	__u32 open = config_open_slots(cfg), series = cfg->max_series + 1;
 
 	s->rodata->open_mask = open - 1;
+	s->rodata->hot_mask = (open < HOT_SLOTS ? open : HOT_SLOTS) - 1;
 	s->rodata->max_series = cfg->max_series;
 	bpf_map__set_max_entries(s->maps.span_texts, open);
 	bpf_map__set_max_entries(s->maps.task_series, series);
