@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench-floor --pid PID --lib PATH: attaches an empty BPF program to every
- * probe function the collector uses, in process PID, prints "attached" and
- * holds until stdin closes. The floor against which a probe hit is measured.
+ * bench-floor --pid PID --lib PATH [--reads] [--sqlite PATH]: attaches a
+ * floor program to every probe function the collector uses, in process
+ * PID, prints "attached" and holds until stdin closes. The floor against
+ * which a probe hit is measured: an empty program, or with --reads one that
+ * reads what the collector must (labels and clock). --sqlite adds empty
+ * programs on the libsqlite3 functions the collector probes (entry and
+ * return), for the workload's floor.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,50 +18,109 @@
 
 #include "floor.skel.h"
 
-static const char *const syms[] = {
-	"aet_probe_cycle_begin", "aet_probe_cycle_end",	  "aet_probe_task_begin",
-	"aet_probe_task_end",	 "aet_probe_agent_begin", "aet_probe_agent_end",
-	"aet_probe_event",
+enum floor_prog { EMPTY, CLOCK, LABELS2_CLOCK, LABEL1 };
+
+static const struct {
+	const char *sym;
+	enum floor_prog reads; /* the program under --reads */
+} probes[] = {
+	{ "aet_probe_cycle_begin", CLOCK },
+	{ "aet_probe_cycle_end", CLOCK },
+	{ "aet_probe_task_begin", LABELS2_CLOCK },
+	{ "aet_probe_task_end", CLOCK },
+	{ "aet_probe_agent_begin", LABELS2_CLOCK },
+	{ "aet_probe_agent_end", CLOCK },
+	{ "aet_probe_event", LABEL1 },
+	{ "aet_probe_span_begin", EMPTY },
+	{ "aet_probe_span_end", EMPTY },
+	{ "aet_probe_trace_context", EMPTY },
 };
 
-#define NSYMS (sizeof(syms) / sizeof(syms[0]))
+static const struct {
+	const char *sym;
+	bool ret;
+} sqlite_probes[] = {
+	{ "sqlite3_prepare_v2", false }, { "sqlite3_prepare_v2", true },
+	{ "sqlite3_prepare_v3", false }, { "sqlite3_prepare_v3", true },
+	{ "sqlite3_step", false },	 { "sqlite3_step", true },
+	{ "sqlite3_reset", false },	 { "sqlite3_finalize", false },
+};
+
+#define NPROBES	 (sizeof(probes) / sizeof(probes[0]))
+#define NSQLITE	 (sizeof(sqlite_probes) / sizeof(sqlite_probes[0]))
+#define MAXLINKS (NPROBES + NSQLITE)
+
+static struct bpf_link *attach(struct bpf_program *prog, int pid, const char *lib, const char *sym,
+			       bool ret)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = sym, .retprobe = ret);
+	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, pid, lib, 0, &opts);
+
+	if (!l)
+		fprintf(stderr, "bench-floor: failed to attach %s in %s: %s\n", sym, lib,
+			strerror(errno));
+	return l;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: bench-floor --pid PID --lib PATH [--reads] [--sqlite PATH]\n");
+	return 2;
+}
 
 int main(int argc, char **argv)
 {
-	struct bpf_link *links[NSYMS] = {};
+	struct bpf_link *links[MAXLINKS] = {};
+	const char *lib = NULL, *sqlite = NULL;
+	struct bpf_program *progs[4];
 	struct floor_bpf *skel;
-	int pid, err = 0;
+	bool reads = false;
+	size_t n = 0;
+	int pid = 0, err = 0;
 	char line[16];
 
-	if (argc != 5 || strcmp(argv[1], "--pid") || strcmp(argv[3], "--lib")) {
-		fprintf(stderr, "usage: bench-floor --pid PID --lib PATH\n");
-		return 2;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--pid") && i + 1 < argc)
+			pid = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--lib") && i + 1 < argc)
+			lib = argv[++i];
+		else if (!strcmp(argv[i], "--sqlite") && i + 1 < argc)
+			sqlite = argv[++i];
+		else if (!strcmp(argv[i], "--reads"))
+			reads = true;
+		else
+			return usage();
 	}
-	pid = atoi(argv[2]);
+	if (!pid || !lib)
+		return usage();
 	skel = floor_bpf__open_and_load();
 	if (!skel) {
 		fprintf(stderr, "bench-floor: failed to load: %s\n", strerror(errno));
 		return 1;
 	}
-	for (size_t i = 0; i < NSYMS; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = syms[i]);
-
-		links[i] =
-			bpf_program__attach_uprobe_opts(skel->progs.empty, pid, argv[4], 0, &opts);
-		if (!links[i]) {
-			err = -errno;
-			fprintf(stderr, "bench-floor: failed to attach %s: %s\n", syms[i],
-				strerror(-err));
-			goto cleanup;
-		}
+	progs[EMPTY] = skel->progs.empty;
+	progs[CLOCK] = skel->progs.clock;
+	progs[LABELS2_CLOCK] = skel->progs.labels2_clock;
+	progs[LABEL1] = skel->progs.label1;
+	for (size_t i = 0; i < NPROBES && !err; i++) {
+		links[n] = attach(progs[reads ? probes[i].reads : EMPTY], pid, lib, probes[i].sym,
+				  false);
+		err = links[n++] ? 0 : 1;
 	}
-	puts("attached");
-	fflush(stdout);
-	while (fgets(line, sizeof(line), stdin))
-		;
-cleanup:
-	for (size_t i = 0; i < NSYMS; i++)
+	for (size_t i = 0; sqlite && i < NSQLITE && !err; i++) {
+		links[n] = attach(skel->progs.empty, pid, sqlite, sqlite_probes[i].sym,
+				  sqlite_probes[i].ret);
+		/* prepare_v3 is optional, as in the collector (SQLite < 3.20) */
+		err = links[n++] || !strcmp(sqlite_probes[i].sym, "sqlite3_prepare_v3") ? 0 : 1;
+	}
+	if (!err) {
+		puts("attached");
+		fflush(stdout);
+		while (fgets(line, sizeof(line), stdin))
+			;
+	}
+	for (size_t i = 0; i < n; i++)
 		bpf_link__destroy(links[i]);
 	floor_bpf__destroy(skel);
-	return err ? 1 : 0;
+	return err;
 }

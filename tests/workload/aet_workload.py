@@ -644,13 +644,16 @@ class Workload:
         self.db.close()
         return remove
 
-    def truth(self, seconds):
+    def truth(self, seconds, cpu_seconds):
         durations = dict(amount="duration_sum_s", scale=1e-9)
         return {
             "pid": os.getpid(),
             "seed": self.args.seed,
             "threads": self.args.threads,
             "tasks_per_second": self.tasks_done / seconds if seconds else 0.0,
+            # CPU time of all its threads in the run: what the probe and
+            # syscall programs, which run in them, take is in it.
+            "cpu_seconds": cpu_seconds,
             "cycles": self.tally.rows("cycles", ("status",), **durations),
             "tasks": self.tally.rows("tasks", ("agent", "mode", "status"), **durations),
             "agent_requests": self.tally.rows(
@@ -724,16 +727,16 @@ def main(argv=None):
         if args.wait:
             print("READY %d" % os.getpid(), flush=True)
             interruptible(sys.stdin.readline)  # a line, or end of file
-        start = time.monotonic()
+        start, cpu = time.monotonic(), time.process_time()
         try:
             wl.run()
         except Stopped:
             pass
-        seconds = time.monotonic() - start
+        seconds, cpu = time.monotonic() - start, time.process_time() - cpu
     except Stopped:  # before any work
-        seconds = 0.0
+        seconds = cpu = 0.0
     remove = wl.finish()
-    truth = wl.truth(seconds)
+    truth = wl.truth(seconds, cpu)
     if args.truth:
         with open(args.truth, "w") as f:
             json.dump(truth, f, ensure_ascii=True, indent=1)
