@@ -172,6 +172,8 @@ void probes__free(struct probes *p)
 	mapped_close(&p->agent_hist);
 	mapped_close(&p->event_counts);
 	mapped_close(&p->open_slots);
+	for (int i = 0; i < FAM_MAX; i++)
+		series_free(&p->series[i]);
 	probes_bpf__destroy(p->skel);
 	free(p);
 }

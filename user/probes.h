@@ -31,6 +31,7 @@ struct series_set {
 	struct labels2 *labels; /* by series index; unused ones zeroed */
 	bool *used;
 	size_t n;
+	size_t found; /* entries used */
 	int err;
 };
 

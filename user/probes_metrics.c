@@ -50,6 +50,7 @@ static void on_series(const void *key, const void *value, void *ctx)
 		return;
 	}
 	memcpy(&set->labels[*idx], key, sizeof(struct labels2));
+	set->found += !set->used[*idx];
 	set->used[*idx] = true;
 }
 
@@ -74,9 +75,27 @@ void series_free(struct series_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
-static int series_read_map(struct bpf_map *m, struct series_set *set)
+/*
+ * The label sets of family fam, read from its map again only when the
+ * kernel has handed out a series index since the last read, or when that
+ * read missed one (its insert was still under way, or lost a race and will
+ * never come: then every scrape reads again). At 10k series, reading the
+ * map every scrape was a third of it.
+ */
+static const struct series_set *series_fresh(struct probes *p, int fam, struct bpf_map *m)
 {
-	return series_read(bpf_map__fd(m), bpf_map__max_entries(m), set);
+	struct series_set *set = &p->series[fam];
+	__u64 next = __atomic_load_n(&p->skel->data->next_series[fam], __ATOMIC_ACQUIRE);
+	/* Indexes 1 .. next - 1 were handed out, those past max_series not
+	 * used; "__overflow__", index 0, is in the map from the start. */
+	__u64 max = p->skel->rodata->max_series, want = (next - 1 < max ? next - 1 : max) + 1;
+
+	if (set->labels && !set->err && next == p->series_next[fam] && set->found == want)
+		return set;
+	series_free(set);
+	p->series_next[fam] = next;
+	set->err = series_read(bpf_map__fd(m), bpf_map__max_entries(m), set);
+	return set;
 }
 
 int probes__series_fd(const struct probes *p, int family, size_t *n)
@@ -314,25 +333,25 @@ static int write_program_stats(struct probes *p, struct buf *out)
 
 int probes__write_metrics(struct probes *p, struct buf *out)
 {
-	struct series_set tasks = {}, agents = {}, events = {};
+	const struct series_set *tasks = series_fresh(p, FAM_TASKS, p->skel->maps.task_series),
+				*agents = series_fresh(p, FAM_AGENT, p->skel->maps.agent_series),
+				*events = series_fresh(p, FAM_EVENTS, p->skel->maps.event_series);
 	struct scrape s;
 	int rc;
 
-	rc = scrape_new(&s) ?: series_read_map(p->skel->maps.task_series, &tasks) ?:
-	     series_read_map(p->skel->maps.agent_series, &agents) ?:
-	     series_read_map(p->skel->maps.event_series, &events);
+	rc = tasks->err ?: agents->err ?: events->err;
+	if (rc)
+		return rc;
+	rc = scrape_new(&s);
 	if (!rc) {
-		scrape_tasks(p, &s, &tasks);
-		scrape_agents(p, &s, &agents);
-		scrape_events(p, &s, &events);
+		scrape_tasks(p, &s, tasks);
+		scrape_agents(p, &s, agents);
+		scrape_events(p, &s, events);
 		scrape_cycles(p, &s);
 		rc = s.err;
 	}
 	for (size_t i = 0; i < NFAMILIES && !rc; i++)
 		family__write(*family_at(&s, i), out);
 	scrape_free(&s);
-	series_free(&tasks);
-	series_free(&agents);
-	series_free(&events);
 	return rc ?: write_collector_stats(p, out) ?: write_program_stats(p, out);
 }

@@ -20,6 +20,10 @@ struct probes {
 	struct probes_bpf *skel;
 	struct probe_def defs[NPROBES];
 	struct mapped task_hist, agent_hist, event_counts, open_slots;
+	/* Each family's label sets as a scrape last read them, and the next
+	 * series index then (series_fresh()). The HTTP thread's alone. */
+	struct series_set series[FAM_MAX];
+	__u64 series_next[FAM_MAX];
 };
 
 extern const char *const status_names[STATUS_MAX];
