@@ -28,6 +28,17 @@ const char config_usage[] =
 	"      --span-sql-text    add db.query.text (127 bytes at most) to SQLite spans\n"
 	"      --span-ring-size N bytes of the span ring buffer, a power of two\n"
 	"                         (default 4 MiB)\n"
+	"      --http-max-connections N\n"
+	"                         HTTP connections served at once (default 64); past\n"
+	"                         it the one waiting longest for its request is closed\n"
+	"      --http-max-per-ip N\n"
+	"                         the same from one client address (default 16)\n"
+	"      --http-timeout S   seconds a client has to send a request and read its\n"
+	"                         answer, and may stay idle (default 10)\n"
+	"      --http-max-request-bytes N\n"
+	"                         memory for a request line and headers (default\n"
+	"                         32768): more is answered 431 (414 for the URL);\n"
+	"                         a request with a body 413\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"      --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help             print this help and exit\n"
@@ -48,6 +59,10 @@ enum {
 	OPT_SPAN_MIN_IO,
 	OPT_SPAN_SQL_TEXT,
 	OPT_SPAN_RING_SIZE,
+	OPT_HTTP_MAX_CONNS,
+	OPT_HTTP_MAX_PER_IP,
+	OPT_HTTP_TIMEOUT,
+	OPT_HTTP_MAX_REQUEST,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +77,10 @@ static const struct option long_opts[] = {
 	{ "span-min-io-us", required_argument, NULL, OPT_SPAN_MIN_IO },
 	{ "span-sql-text", no_argument, NULL, OPT_SPAN_SQL_TEXT },
 	{ "span-ring-size", required_argument, NULL, OPT_SPAN_RING_SIZE },
+	{ "http-max-connections", required_argument, NULL, OPT_HTTP_MAX_CONNS },
+	{ "http-max-per-ip", required_argument, NULL, OPT_HTTP_MAX_PER_IP },
+	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
+	{ "http-max-request-bytes", required_argument, NULL, OPT_HTTP_MAX_REQUEST },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{},
@@ -149,6 +168,10 @@ static void config_defaults(struct config *cfg)
 	cfg->max_files = DEFAULT_MAX_FILES;
 	cfg->log_level = LOG_INFO;
 	cfg->span_ring_size = DEFAULT_SPAN_RING;
+	cfg->http_max_conns = DEFAULT_HTTP_MAX_CONNS;
+	cfg->http_max_per_ip = DEFAULT_HTTP_MAX_PER_IP;
+	cfg->http_timeout_s = DEFAULT_HTTP_TIMEOUT_S;
+	cfg->http_max_request = DEFAULT_HTTP_MAX_REQUEST;
 }
 
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len)
@@ -215,6 +238,24 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 				goto bad_value;
 			cfg->span_ring_size = v;
 			break;
+		case OPT_HTTP_MAX_CONNS:
+		case OPT_HTTP_MAX_PER_IP:
+			if (parse_ulong(optarg, 1, CONFIG_HTTP_CONNS_MAX, &v))
+				goto bad_value;
+			*(opt == OPT_HTTP_MAX_CONNS ? &cfg->http_max_conns
+						    : &cfg->http_max_per_ip) = v;
+			break;
+		case OPT_HTTP_TIMEOUT:
+			if (parse_ulong(optarg, 1, 3600, &v))
+				goto bad_value;
+			cfg->http_timeout_s = v;
+			break;
+		case OPT_HTTP_MAX_REQUEST:
+			/* the pool holds the answer's headers too: 4 KiB at least */
+			if (parse_ulong(optarg, 4096, 1UL << 20, &v))
+				goto bad_value;
+			cfg->http_max_request = v;
+			break;
 		case 'h':
 			return CONFIG_HELP;
 		case 'V':
@@ -231,6 +272,9 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 		snprintf(err, len, "unexpected argument '%s' (see --help)", argv[optind]);
 		return CONFIG_ERROR;
 	}
+	/* One address can have at most every connection. */
+	if (cfg->http_max_per_ip > cfg->http_max_conns)
+		cfg->http_max_per_ip = cfg->http_max_conns;
 	if (!cfg->pid) {
 		snprintf(err, len, "--pid PID is required (see --help)");
 		return CONFIG_ERROR;

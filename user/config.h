@@ -15,6 +15,14 @@
 #define DEFAULT_SPAN_RING  (4u << 20)
 #define CONFIG_MAX_ROOTS   8 /* MAX_FILE_ROOTS of include/files_maps.h */
 
+/* The HTTP endpoint's limits: enough for Prometheus, a few curls and a
+ * dashboard (user/http.c says how each is enforced). */
+#define DEFAULT_HTTP_MAX_CONNS	 64
+#define DEFAULT_HTTP_MAX_PER_IP	 16
+#define DEFAULT_HTTP_TIMEOUT_S	 10
+#define DEFAULT_HTTP_MAX_REQUEST (32 * 1024)
+#define CONFIG_HTTP_CONNS_MAX	 1000 /* libmicrohttpd may hold twice as many sockets */
+
 struct config {
 	struct sockaddr_storage listen;		  /* AF_INET or AF_INET6 */
 	char listen_str[64];			  /* as given, for messages */
@@ -27,6 +35,11 @@ struct config {
 	uint32_t span_min_io_us; /* file and db spans shorter are not emitted */
 	uint32_t span_ring_size; /* bytes, a power of two */
 	bool span_sql_text;	 /* db.query.text on SQLite spans */
+
+	uint32_t http_max_conns;   /* connections served at once */
+	uint32_t http_max_per_ip;  /* of them from one client address */
+	uint32_t http_timeout_s;   /* to send a request and take its answer */
+	uint32_t http_max_request; /* bytes of request line and headers (MHD's pool) */
 	int pid;
 	int log_level;
 };

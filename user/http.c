@@ -1,11 +1,39 @@
 // SPDX-License-Identifier: MIT
+/*
+ * The HTTP endpoints on libmicrohttpd (0.9.75 on Debian 12): one internal
+ * polling thread (epoll) runs every callback below and renders each answer;
+ * sockets are non-blocking, so a slow client costs a connection slot, never
+ * the thread.
+ *
+ * A slot is what a slow client can take, and libmicrohttpd alone does not
+ * give it back: its connection timeout counts idle time, which a client
+ * sending a header byte a second (slowloris) resets forever, and at its
+ * connection limit it stops accepting, so a scraper would wait behind the
+ * slow ones. So this file keeps a table of the connections and
+ *  - closes one whose request has not arrived and been answered within
+ *    --http-timeout of its start (accept, or the end of the previous request
+ *    on a kept-alive connection): a thread checks every HTTP_SWEEP_MS;
+ *  - at --http-max-connections, or --http-max-per-ip from the new client's
+ *    address, closes the connection that has waited longest for its request
+ *    to make room: a scraper sends its request at once, a slow client is
+ *    the oldest waiting. Only when every connection is being answered is the
+ *    new one refused.
+ * Closing is shutdown(2) of the socket, under the table's lock, which the
+ * close notification takes before libmicrohttpd closes the descriptor: it
+ * is never another socket's. libmicrohttpd's own limits are set to twice
+ * ours, to bound the sockets while the closed ones are cleaned up.
+ */
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -13,11 +41,18 @@
 #include "http.h"
 #include "log.h"
 
-/* Enough for Prometheus, a few curls and a dashboard; see STYLE. */
-#define HTTP_CONNECTION_LIMIT  64
-#define HTTP_PER_IP_LIMIT      16
-#define HTTP_TIMEOUT_S	       10
-#define HTTP_CONNECTION_MEMORY (32 * 1024)
+#define HTTP_BACKLOG  64
+#define HTTP_SWEEP_MS 250 /* how late past --http-timeout a slow client may be closed */
+
+/* A connection libmicrohttpd holds. */
+struct conn {
+	struct MHD_Connection *mc; /* NULL: a free entry */
+	struct sockaddr_storage peer;
+	uint64_t since_ms; /* CLOCK_MONOTONIC: accepted, or its previous request answered */
+	int fd;
+	bool waiting; /* its request is not complete yet */
+	bool closing; /* shut down by us */
+};
 
 struct http {
 	struct MHD_Daemon *daemon;
@@ -25,7 +60,184 @@ struct http {
 	int nroutes;
 	void *ctx;
 	int fd;
+	unsigned max_conns, max_per_ip;
+	uint64_t timeout_ms;
+	pthread_mutex_t lock; /* guards conns against the sweeper */
+	pthread_cond_t wake;
+	pthread_t sweeper;
+	bool sweeping, stop;
+	struct conn *conns;
+	unsigned nconns;   /* entries in conns: libmicrohttpd's limit */
+	char mhd_err[128]; /* libmicrohttpd's last message, for a failed start */
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return false;
+}
+
+/* Shuts the connection down; libmicrohttpd sees the end of its input and
+ * closes it. Called with h->lock held. */
+static void conn_close(struct conn *e, const char *why)
+{
+	shutdown(e->fd, SHUT_RDWR);
+	e->closing = true;
+	log_debug("http: closed a connection: %s\n", why);
+}
+
+/* MHD_AcceptPolicyCallback: makes room for a new connection from addr. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t alen)
+{
+	struct http *h = cls;
+	struct conn *oldest = NULL, *oldest_peer = NULL, *victim;
+	unsigned total = 0, from_peer = 0;
+
+	(void)alen;
+	pthread_mutex_lock(&h->lock);
+	for (unsigned i = 0; i < h->nconns; i++) {
+		struct conn *e = &h->conns[i];
+		bool peer;
+
+		if (!e->mc || e->closing)
+			continue;
+		peer = same_host(&e->peer, addr);
+		total++;
+		from_peer += peer;
+		if (!e->waiting)
+			continue;
+		if (!oldest || e->since_ms < oldest->since_ms)
+			oldest = e;
+		if (peer && (!oldest_peer || e->since_ms < oldest_peer->since_ms))
+			oldest_peer = e;
+	}
+	victim = from_peer >= h->max_per_ip ? oldest_peer : total >= h->max_conns ? oldest : NULL;
+	if (victim)
+		conn_close(victim, "room for a new one");
+	pthread_mutex_unlock(&h->lock);
+	/* At a limit with every connection being answered: refused. */
+	return victim || (from_peer < h->max_per_ip && total < h->max_conns) ? MHD_YES : MHD_NO;
+}
+
+/* MHD_NotifyConnectionCallback: the table follows libmicrohttpd's
+ * connections. CLOSED comes before the descriptor is closed. */
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			      enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *fd, *addr;
+	struct http *h = cls;
+	struct conn *e = *socket_context;
+
+	pthread_mutex_lock(&h->lock);
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (e)
+			e->mc = NULL;
+		*socket_context = NULL;
+		pthread_mutex_unlock(&h->lock);
+		return;
+	}
+	fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	addr = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	for (unsigned i = 0; i < h->nconns && fd && addr; i++) {
+		e = &h->conns[i];
+		if (e->mc)
+			continue;
+		*e = (struct conn){ .mc = c, .fd = fd->connect_fd, .waiting = true };
+		e->since_ms = now_ms();
+		memcpy(&e->peer, addr->client_addr,
+		       addr->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+								: sizeof(struct sockaddr_in));
+		*socket_context = e;
+		break;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i ? i->socket_context : NULL;
+}
+
+/* MHD_RequestCompletedCallback: a kept-alive connection waits for its next
+ * request, with a new deadline. */
+static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			      enum MHD_RequestTerminationCode toe)
+{
+	struct http *h = cls;
+	struct conn *e = conn_of(c);
+
+	(void)con_cls;
+	(void)toe;
+	if (!e)
+		return;
+	pthread_mutex_lock(&h->lock);
+	e->waiting = true;
+	e->since_ms = now_ms();
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Closes connections past their deadline until http__free. */
+static void *sweep(void *arg)
+{
+	struct http *h = arg;
+	struct timespec at;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop) {
+		uint64_t now = now_ms();
+
+		for (unsigned i = 0; i < h->nconns; i++) {
+			struct conn *e = &h->conns[i];
+
+			if (e->mc && !e->closing && now - e->since_ms > h->timeout_ms)
+				conn_close(e, e->waiting ? "request not received in time"
+							 : "answer not taken in time");
+		}
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_nsec += HTTP_SWEEP_MS * 1000000L;
+		at.tv_sec += at.tv_nsec / 1000000000L;
+		at.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&h->wake, &h->lock, &at);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* libmicrohttpd's messages (one per refused connection, say) are for
+ * --log-level debug; the last one explains a failed start. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http *h = cls;
+	va_list copy;
+
+	va_copy(copy, ap);
+	vsnprintf(h->mhd_err, sizeof(h->mhd_err), fmt, copy);
+	va_end(copy);
+	h->mhd_err[strcspn(h->mhd_err, "\n")] = '\0';
+	if (log_level < LOG_DEBUG)
+		return;
+	fputs("aet-collector: debug: libmicrohttpd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *ctype,
 			     struct buf *body, bool gzip)
@@ -85,12 +297,30 @@ static bool wants_gzip(struct MHD_Connection *c)
 	return false;
 }
 
+/* Whether the request announces a body (RFC 9112 section 6.3). */
+static bool has_body(struct MHD_Connection *c)
+{
+	const char *cl =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+	       (cl && cl[strspn(cl, "0")] != '\0');
+}
+
+/*
+ * Called when the headers are in, then (unless it answered) when the whole
+ * request is. An answer queued at the first call makes libmicrohttpd 0.9.75
+ * close the connection after it (it will not read what follows): errors are
+ * answered there; the endpoints at the second call, keeping the connection
+ * alive for the next scrape.
+ */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
 {
 	const struct http_route *route = NULL;
 	struct http *h = cls;
+	struct conn *e;
 	struct buf body, gz;
 	enum MHD_Result ret;
 	int status;
@@ -98,14 +328,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
-	(void)con_cls;
 	for (int i = 0; i < h->nroutes && !route; i++)
 		if (!strcmp(url, h->routes[i].path))
 			route = &h->routes[i];
-	if (!route)
-		return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (!*con_cls) {
+		e = conn_of(c);
+		if (e) {
+			pthread_mutex_lock(&h->lock);
+			e->waiting = false;
+			pthread_mutex_unlock(&h->lock);
+		}
+		if (!route)
+			return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+		if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+			return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+		if (has_body(c))
+			return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+					  "a request body is not accepted\n");
+		*con_cls = h; /* headers seen: answer once the request is complete */
+		return MHD_YES;
+	}
 
 	buf_init(&body);
 	status = route->render(h->ctx, &body);
@@ -134,7 +376,7 @@ static int listen_on(const struct sockaddr_storage *addr)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)addr, alen) || listen(fd, 64)) {
+	if (bind(fd, (const struct sockaddr *)addr, alen) || listen(fd, HTTP_BACKLOG)) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -142,48 +384,91 @@ static int listen_on(const struct sockaddr_storage *addr)
 	return fd;
 }
 
-struct http *http__new(const struct sockaddr_storage *addr, const struct http_route *routes,
-		       int nroutes, void *ctx, int *errp, char *err, size_t len)
+static struct MHD_Daemon *start_daemon(struct http *h, const struct config *cfg)
+{
+	return MHD_start_daemon(
+		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+		accept_policy, h, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)h->nconns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)(2 * h->max_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)cfg->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)cfg->http_max_request, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+		MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_END);
+}
+
+struct http *http__new(const struct config *cfg, const struct http_route *routes, int nroutes,
+		       void *ctx, int *errp, char *err, size_t len)
 {
 	struct http *h = calloc(1, sizeof(*h));
+	pthread_condattr_t ca;
 
-	if (!h) {
-		*errp = -ENOMEM;
-		snprintf(err, len, "out of memory");
-		return NULL;
-	}
+	*errp = -ENOMEM;
+	if (!h)
+		goto fail;
 	h->routes = routes;
 	h->nroutes = nroutes;
 	h->ctx = ctx;
-	h->fd = listen_on(addr);
+	h->fd = -1;
+	h->max_conns = cfg->http_max_conns;
+	h->max_per_ip = cfg->http_max_per_ip;
+	h->timeout_ms = (uint64_t)cfg->http_timeout_s * 1000;
+	h->nconns = 2 * cfg->http_max_conns;
+	pthread_mutex_init(&h->lock, NULL);
+	/* the sweeper's waits are on the clock its deadlines are */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	h->conns = calloc(h->nconns, sizeof(*h->conns));
+	if (!h->conns)
+		goto fail;
+	h->fd = listen_on(&cfg->listen);
 	if (h->fd < 0) {
 		*errp = h->fd;
 		snprintf(err, len, "%s", strerror(-h->fd));
-		free(h);
-		return NULL;
+		goto out;
 	}
-	h->daemon = MHD_start_daemon(
-		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		handle, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)HTTP_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned int)HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_END);
+	*errp = pthread_create(&h->sweeper, NULL, sweep, h);
+	if (*errp) {
+		*errp = -*errp;
+		snprintf(err, len, "cannot start a thread: %s", strerror(-*errp));
+		goto out;
+	}
+	h->sweeping = true;
+	h->daemon = start_daemon(h, cfg);
 	if (!h->daemon) {
 		*errp = -EINVAL;
-		snprintf(err, len, "libmicrohttpd did not start");
-		close(h->fd);
-		free(h);
-		return NULL;
+		snprintf(err, len, "libmicrohttpd did not start%s%s", *h->mhd_err ? ": " : "",
+			 h->mhd_err);
+		goto out;
 	}
+	*errp = 0;
 	return h;
+fail:
+	snprintf(err, len, "out of memory");
+out:
+	http__free(h);
+	return NULL;
 }
 
 void http__free(struct http *h)
 {
 	if (!h)
 		return;
-	MHD_stop_daemon(h->daemon);
-	close(h->fd); /* a socket given with MHD_OPTION_LISTEN_SOCKET stays ours */
+	if (h->daemon)
+		MHD_stop_daemon(h->daemon);
+	if (h->sweeping) {
+		pthread_mutex_lock(&h->lock);
+		h->stop = true;
+		pthread_cond_signal(&h->wake);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->sweeper, NULL);
+	}
+	if (h->fd >= 0)
+		close(h->fd); /* a socket given with MHD_OPTION_LISTEN_SOCKET stays ours */
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->lock);
+	free(h->conns);
 	free(h);
 }

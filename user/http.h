@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "config.h"
 
 struct http_route {
 	const char *path;
@@ -19,10 +20,11 @@ struct http_route {
 
 struct http;
 
-/* Binds addr and serves routes (GET and HEAD; gzip when asked). Returns NULL
- * with err naming the cause (and *errp = -errno). */
-struct http *http__new(const struct sockaddr_storage *addr, const struct http_route *routes,
-		       int nroutes, void *ctx, int *errp, char *err, size_t len);
+/* Binds cfg->listen and serves routes (GET and HEAD; gzip when asked) within
+ * the cfg->http_* limits. Returns NULL with err naming the cause (and
+ * *errp = -errno). */
+struct http *http__new(const struct config *cfg, const struct http_route *routes, int nroutes,
+		       void *ctx, int *errp, char *err, size_t len);
 void http__free(struct http *h);
 
 #endif /* AET_HTTP_H */

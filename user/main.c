@@ -133,8 +133,7 @@ int main(int argc, char **argv)
 		snprintf(c.sqlite_why, sizeof(c.sqlite_why), "%s", err);
 		rc = 0;
 	}
-	http = http__new(&cfg.listen, collector_routes, collector_nroutes, &c, &rc, err,
-			 sizeof(err));
+	http = http__new(&cfg, collector_routes, collector_nroutes, &c, &rc, err, sizeof(err));
 	if (!http) {
 		char why[256];
 

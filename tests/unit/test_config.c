@@ -31,6 +31,41 @@ Test(config, defaults)
 	cr_assert_eq(config_open_slots(&cfg), DEFAULT_MAX_OPEN); /* already a power of two */
 	cr_assert_eq(cfg.log_level, LOG_INFO);
 	cr_assert_null(cfg.btf_path);
+	cr_assert_eq(cfg.http_max_conns, DEFAULT_HTTP_MAX_CONNS);
+	cr_assert_eq(cfg.http_max_per_ip, DEFAULT_HTTP_MAX_PER_IP);
+	cr_assert_eq(cfg.http_timeout_s, DEFAULT_HTTP_TIMEOUT_S);
+	cr_assert_eq(cfg.http_max_request, DEFAULT_HTTP_MAX_REQUEST);
+}
+
+/* The endpoint is reachable from this host only unless --listen says otherwise. */
+Test(config, default_listen_is_loopback)
+{
+	struct sockaddr_storage ss;
+
+	cr_assert_eq(config_parse_listen(DEFAULT_LISTEN, &ss), 0);
+	cr_assert_eq(ss.ss_family, AF_INET);
+	cr_assert_eq(((struct sockaddr_in *)&ss)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+}
+
+Test(config, http_limits)
+{
+	char **argv = ARGV("-p", "1", "--http-max-connections", "8", "--http-max-per-ip=2",
+			   "--http-timeout", "3", "--http-max-request-bytes", "4096");
+	struct config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(parse(&cfg, err, 10, argv), CONFIG_RUN, "%s", err);
+	cr_assert_eq(cfg.http_max_conns, 8);
+	cr_assert_eq(cfg.http_max_per_ip, 2);
+	cr_assert_eq(cfg.http_timeout_s, 3);
+	cr_assert_eq(cfg.http_max_request, 4096);
+	/* One address may have every connection, not more. */
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("-p", "1", "--http-max-connections", "4")),
+		     CONFIG_RUN);
+	cr_assert_eq(cfg.http_max_per_ip, 4);
+	cr_assert_eq(parse(&cfg, err, 4, ARGV("-p", "1", "--http-max-connections=1000")),
+		     CONFIG_RUN);
+	cr_assert_eq(cfg.http_max_per_ip, DEFAULT_HTTP_MAX_PER_IP);
 }
 
 Test(config, every_option)
@@ -95,8 +130,8 @@ Test(config, help_and_version)
  * addresses), so parameters hold their strings, not pointers. */
 struct bad_args {
 	int argc;
-	char argv[6][24];
-	char err[64];
+	char argv[6][40];
+	char err[96];
 };
 
 ParameterizedTestParameters(config, errors)
@@ -121,6 +156,28 @@ ParameterizedTestParameters(config, errors)
 		{ 5,
 		  { "c", "-p", "1", "--file-root", "relative" },
 		  "invalid value 'relative' for --file-root (see --help)" },
+		{ 4,
+		  { "c", "-p", "1", "--http-max-connections=0" },
+		  "invalid value '0' for --http-max-connections (see --help)" },
+		{ 4,
+		  { "c", "-p", "1", "--http-max-connections=1001" },
+		  "invalid value '1001' for --http-max-connections (see --help)" },
+		{ 4,
+		  { "c", "-p", "1", "--http-max-per-ip=0" },
+		  "invalid value '0' for --http-max-per-ip (see --help)" },
+		{ 4,
+		  { "c", "-p", "1", "--http-timeout=0" },
+		  "invalid value '0' for --http-timeout (see --help)" },
+		{ 4,
+		  { "c", "-p", "1", "--http-timeout=3601" },
+		  "invalid value '3601' for --http-timeout (see --help)" },
+		{ 4,
+		  { "c", "-p", "1", "--http-max-request-bytes=4095" },
+		  "invalid value '4095' for --http-max-request-bytes (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--http-max-request-bytes", "2M" },
+		  "invalid value '2M' for --http-max-request-bytes (see --help)" },
+		{ 4, { "c", "-p", "1", "--http-timeout" }, "option --http-timeout needs a value" },
 	};
 
 	return cr_make_param_array(struct bad_args, params, sizeof(params) / sizeof(params[0]));
