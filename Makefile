@@ -22,7 +22,7 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 # Pure modules: no libbpf, unit-tested on their own.
-PURE := buf expo procfs config log sqlverb otlp otelenv spanconv
+PURE := buf expo procfs config log sqlverb otlp otelenv spanconv traceparent
 PURE_OBJS := $(patsubst %,$(OUTPUT)/user/%.o,$(PURE))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(wildcard user/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -38,7 +38,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o $(OUTPUT)/span_gen.bpf.o
 .PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check \
-	install
+	install fuzz fuzz-run
 
 all: deps
 	$(Q)$(MAKE) --no-print-directory binaries
@@ -129,10 +129,52 @@ bench: all
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BINS)
 	$(Q)$(PYTHON) -u bench/run.py
 
+# libFuzzer targets (clang, ASan, UBSan) of the pure parsers and writers:
+# tests/fuzz/fuzz_NAME.c with its seed corpus tests/fuzz/corpus/NAME/.
+# fuzz-run runs each for FUZZ_SECONDS, growing a corpus under build/fuzz/.
+FUZZ_SECONDS ?= 30
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_SAN := address,undefined
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -MMD -MP
+FUZZ_PURE_OBJS := $(patsubst %,$(OUTPUT)/fuzz/%.o,$(PURE))
+.SECONDARY: $(FUZZ_PURE_OBJS)
+
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/fuzz/%.o: user/%.c | $(OUTPUT)/fuzz
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(CPPFLAGS) -c $< -o $@
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_PURE_OBJS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(CPPFLAGS) $< \
+		$(FUZZ_PURE_OBJS) -lz -lm -o $@
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+fuzz-run: fuzz
+	$(Q)failed=; for f in $(FUZZ_NAMES); do \
+		log=$(OUTPUT)/fuzz/$$f.log; \
+		echo "== fuzz_$$f: $(FUZZ_SECONDS) s (log: $$log)"; \
+		mkdir -p $(OUTPUT)/fuzz/corpus/$$f; \
+		if $(OUTPUT)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(OUTPUT)/fuzz/$$f- $(OUTPUT)/fuzz/corpus/$$f \
+			tests/fuzz/corpus/$$f >$$log 2>&1; then \
+			grep -E '^(Done |stat::peak_rss_mb)' $$log; \
+		else \
+			tail -n 40 $$log; failed="$$failed fuzz_$$f"; \
+		fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz-run: failed:$$failed" >&2; exit 1; fi
+
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_SRCS = $(wildcard bpf/*.c user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c bench/*.c)
+FORMAT_SRCS = $(wildcard bpf/*.c user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c bench/*.c \
+	tests/fuzz/*.c tests/fuzz/*.h)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)
@@ -155,4 +197,4 @@ install: binaries
 clean:
 	rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/fuzz/*.d)

@@ -189,33 +189,33 @@ static size_t utf8_trim(const char *s, size_t n)
 	return n;
 }
 
-void expo_label_value(struct buf *out, const char *raw)
+/*
+ * Appends s[0..n) with backslash, newline and (when quote) double quote
+ * escaped, and every byte that does not begin a well-formed UTF-8 sequence
+ * replaced by U+FFFD: the text format is UTF-8 and has no escape for a byte
+ * (promtool 2.42 rejects a raw 0xff and "\xff" alike in a label value).
+ */
+static void put_escaped(struct buf *out, const char *s, size_t n, bool quote)
 {
-	size_t n, i = 0, run;
+	size_t i = 0, run;
 	int len = 0;
 
-	if (!raw)
-		return;
-	n = strnlen(raw, EXPO_LABEL_MAX);
-	/* Only a value that reached the bound may have been cut inside a character. */
-	if (n == EXPO_LABEL_MAX)
-		n = utf8_trim(raw, n);
 	while (i < n) {
 		unsigned char c;
 
 		for (run = 0; i + run < n; run += (size_t)len) {
-			c = (unsigned char)raw[i + run];
-			if (c == '\\' || c == '"' || c == '\n')
+			c = (unsigned char)s[i + run];
+			if (c == '\\' || c == '\n' || (quote && c == '"'))
 				break;
-			len = c < 0x80 ? 1 : buf_utf8_seq(raw + i + run, n - i - run);
+			len = c < 0x80 ? 1 : buf_utf8_seq(s + i + run, n - i - run);
 			if (len <= 0)
 				break;
 		}
-		buf_append(out, raw + i, run);
+		buf_append(out, s + i, run);
 		i += run;
 		if (i == n)
 			break;
-		c = (unsigned char)raw[i++];
+		c = (unsigned char)s[i++];
 		if (c == '\\')
 			buf_append(out, "\\\\", 2);
 		else if (c == '"')
@@ -227,14 +227,23 @@ void expo_label_value(struct buf *out, const char *raw)
 	}
 }
 
-/* HELP text escapes only backslash and newline. */
+void expo_label_value(struct buf *out, const char *raw)
+{
+	size_t n;
+
+	if (!raw)
+		return;
+	n = strnlen(raw, EXPO_LABEL_MAX);
+	/* Only a value that reached the bound may have been cut inside a character. */
+	if (n == EXPO_LABEL_MAX)
+		n = utf8_trim(raw, n);
+	put_escaped(out, raw, n, true);
+}
+
+/* HELP text escapes only backslash and newline; it is made UTF-8 too. */
 static void help_text(struct buf *out, const char *s)
 {
-	for (const char *p; (p = strpbrk(s, "\\\n")); s = p + 1) {
-		buf_append(out, s, (size_t)(p - s));
-		buf_puts(out, *p == '\\' ? "\\\\" : "\\n");
-	}
-	buf_puts(out, s);
+	put_escaped(out, s, strlen(s), false);
 }
 
 /* Writes v in decimal backwards, ending at end; returns where it starts. */

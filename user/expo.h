@@ -48,7 +48,8 @@ int family__add(struct family *f, const char *const *values, double value);
 int family__add_hist(struct family *f, const char *const *values, const uint64_t *buckets,
 		     double sum, uint64_t count);
 
-/* Writes "# HELP", "# TYPE" and the samples, sorted by rendered label set,
+/* Writes "# HELP" (backslash and newline escaped, invalid UTF-8 replaced as
+ * in label values), "# TYPE" and the samples, sorted by rendered label set,
  * duplicates merged. Histograms write cumulative _bucket{le=...} lines, _sum
  * and _count. */
 void family__write(const struct family *f, struct buf *out);

@@ -167,6 +167,17 @@ Test(expo, help_escaped_and_optional)
 	cr_assert_str_eq(render(f), "# TYPE h gauge\nh 1\n");
 }
 
+/* The text format is UTF-8 throughout: HELP too (found by tests/fuzz/fuzz_expo.c). */
+Test(expo, help_made_utf8)
+{
+	struct family *f =
+		family__new("h", "a\xff\\\xc3\xa9\xe2\x82 \xed\xa0\x80", METRIC_GAUGE, 0, NULL);
+
+	family__add(f, NULL, 1);
+	cr_assert_str_eq(render(f), "# HELP h a" FFFD "\\\\\xc3\xa9" FFFD FFFD " " FFFD FFFD FFFD
+				    "\n# TYPE h gauge\nh 1\n");
+}
+
 Test(expo, empty_family_writes_header_only)
 {
 	cr_assert_str_eq(render(family__new("z", "Z.", METRIC_HISTOGRAM, 1, l_mode)),
