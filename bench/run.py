@@ -230,22 +230,26 @@ def sqlite_cost():
         lp.stdin.flush()
         return float(lp.stdout.readline().split()[1])
 
-    res = {"detached": [], "collector": []}
+    res = {"detached": [], "floor (empty programs)": [], "collector": []}
     run()
     for _ in range(ROUNDS):
         res["detached"].append(run())
+        fl = start_floor(pid, "--sqlite", sqlite_of(pid))
+        res["floor (empty programs)"].append(run())
+        stop_floor(fl)
         col = start_collector(pid, 9596)
         res["collector"].append(run())
         stop(col)
     lp.stdin.close()
     lp.wait()
     med = {k: statistics.median(v) for k, v in res.items()}
-    extra = statistics.median(c - d for d, c in zip(res["detached"], res["collector"]))
     print("SQLite execution from Python, ns (median of %d rounds of %d)" % (ROUNDS, n))
-    for k in ("detached", "collector"):
+    for k in res:
         print("  %-28s %10.1f" % (k, med[k]))
-    print("  %-28s %10.1f   (two uprobes, one uretprobe)" % ("added per execution", extra))
-    return med, extra
+    for k in ("floor (empty programs)", "collector"):
+        extra = statistics.median(c - d for d, c in zip(res["detached"], res[k]))
+        print("  %-28s %10.1f   (three hits: step, its return, reset)" % ("added, " + k.split()[0], extra))
+    return med
 
 
 def start_workload(tmp, *args):
