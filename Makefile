@@ -95,7 +95,7 @@ test-unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 1; done
 
 # End-to-end: real BPF, the real workload. Needs root; see tests/e2e.
-test-e2e: binaries
+test-e2e: binaries $(OUTPUT)/bench-probe-hit
 	$(Q)AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/python tests/e2e
 

@@ -5,7 +5,8 @@
  * N iterations and prints "pair NS event NS": the nanoseconds of one
  * task_begin + task_end pair and of one event call. A line "series N" sends
  * N distinct event types, once each (N series of aet_events_total), and
- * prints "done".
+ * prints "done"; "agents N" N tasks begun and ended by N distinct agents;
+ * "leak N" N tasks begun and never ended.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,12 +36,19 @@ int main(void)
 		long n = atol(line);
 		double t0, t1, t2;
 
-		if (!strncmp(line, "series ", 7)) {
+		if (!strncmp(line, "series ", 7) || !strncmp(line, "agents ", 7) ||
+		    !strncmp(line, "leak ", 5)) {
 			char name[32];
 
-			for (long i = 0, k = atol(line + 7); i < k; i++) {
-				snprintf(name, sizeof(name), "event_%07ld", i);
-				aet_probe_event(name);
+			for (long i = 0, k = atol(strchr(line, ' ')); i < k; i++, id++) {
+				snprintf(name, sizeof(name), "%c_%07ld", line[0], i);
+				if (line[0] == 's') {
+					aet_probe_event(name);
+				} else {
+					aet_probe_task_begin(id, name, "generation");
+					if (line[0] == 'a')
+						aet_probe_task_end(id, AET_STATUS_SUCCESS);
+				}
 			}
 			puts("done");
 			fflush(stdout);

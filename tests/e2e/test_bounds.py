@@ -1,0 +1,95 @@
+"""A target that floods the collector with label sets, and begins tasks it
+never ends, keeps it within its bounds: the excess is counted, the memory
+does not grow. (bench-probe-hit makes the flood: "agents N", "leak N",
+"series N".)"""
+import os
+import subprocess
+
+from harness import BUILD, by_labels, parse_exposition, promtool_check
+
+N = 100000
+MAX_SERIES, MAX_OPEN = 4096, 16384  # the defaults
+
+
+def rss_own(pid):
+    """VmRSS without the BPF maps mapped in: kernel memory counted apart."""
+    total, mapped, bpf = 0, 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+                bpf = line.rstrip().endswith("anon_inode:bpf-map")
+            elif line.startswith("Rss:"):
+                kb = int(line.split()[1]) * 1024
+                total += kb
+                mapped += kb if bpf else 0
+    return total - mapped
+
+
+def map_memory(pid):
+    """memlock of the BPF maps pid holds, each once."""
+    maps = {}
+    for fd in os.listdir("/proc/%d/fdinfo" % pid):
+        try:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if "map_id" in info:
+            maps[int(info["map_id"])] = int(info.get("memlock", "0"))
+    return sum(maps.values())
+
+
+def test_floods_stay_within_bounds(start, request):
+    hit = subprocess.Popen([os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    request.addfinalizer(hit.kill)
+    pid = int(hit.stdout.readline().split()[1])
+    col = start.collector(pid)
+    col.metrics()
+    rss0, maps0 = rss_own(col.proc.pid), map_memory(col.proc.pid)
+
+    for cmd in ("agents", "leak", "series"):
+        hit.stdin.write("%s %d\n" % (cmd, N))
+        hit.stdin.flush()
+        assert hit.stdout.readline().strip() == "done"
+    text = col.metrics()
+    promtool_check(text)
+    s, _ = parse_exposition(text)
+
+    # 2N distinct agents (the leaked tasks' too): the first MAX_SERIES label
+    # sets have their series, the others are counted under "__overflow__",
+    # and every ended task once.
+    overflow = by_labels(s, "aet_collector_series_overflow_total")
+    assert overflow[frozenset({("family", "aet_tasks_total")})] == 2 * N - MAX_SERIES
+    assert overflow[frozenset({("family", "aet_events_total")})] == N - MAX_SERIES
+    tasks = by_labels(s, "aet_tasks_total")
+    assert sum(tasks.values()) == N
+    assert len(tasks) == MAX_SERIES + 1
+    assert tasks[frozenset({("agent", "__overflow__"), ("mode", "__overflow__"),
+                            ("status", "success")})] == N - MAX_SERIES
+    events = by_labels(s, "aet_events_total")
+    assert sum(events.values()) == N and len(events) == MAX_SERIES + 1
+
+    # N begins never ended: as many as there are slots (fewer: a begin
+    # tries 8 slots) stay open, the others are counted, none is lost.
+    active = sum(by_labels(s, "aet_active_tasks").values())
+    lost = by_labels(s, "aet_collector_open_overflow_total")[frozenset({("kind", "task")})]
+    assert active + lost == N
+    assert 0.9 * MAX_OPEN < active <= MAX_OPEN
+
+    # Memory: the BPF maps are allocated in full at load. The collector's
+    # own grows by what a scrape of every series takes (its exposition, the
+    # label sets it keeps, what malloc keeps of them), then stays.
+    for _ in range(10):
+        col.metrics()
+    rss1, maps1 = rss_own(col.proc.pid), map_memory(col.proc.pid)
+    for _ in range(10):
+        col.metrics()
+    rss2 = rss_own(col.proc.pid)
+    assert map_memory(col.proc.pid) == maps1 == maps0
+    assert rss2 < 32 << 20 and rss2 - rss1 < 512 << 10, (rss0, rss1, rss2)
+    print("\n%d-byte exposition; collector RSS without mapped maps %.1f MiB, %.1f after "
+          "the flood and 11 scrapes, %.1f after 10 more; BPF maps %.1f MiB"
+          % (len(text), rss0 / 2**20, rss1 / 2**20, rss2 / 2**20, maps1 / 2**20))
+    code, err = col.stop()
+    assert code == 0, err
