@@ -36,6 +36,7 @@ void collector_tick(struct collector *c)
 	pthread_mutex_lock(&c->lock);
 	target_sample(&c->target);
 	files__tick(c->files);
+	probes__expire(c->probes, (uint64_t)c->cfg->open_ttl_s * 1000000000);
 	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
 	pthread_mutex_unlock(&c->lock);
 }

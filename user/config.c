@@ -20,6 +20,8 @@ const char config_usage[] =
 	"      --max-series N     label sets kept per family before \"__overflow__\"\n"
 	"                         (default 4096)\n"
 	"      --max-open N       begins awaiting their end (default 16384)\n"
+	"      --open-ttl S       a begin whose end has not come in S seconds\n"
+	"                         expires, its slot freed (default 3600; 0: never)\n"
 	"      --file-root DIR    count file operations under DIR only (repeatable,\n"
 	"                         at most 8); default: every regular file\n"
 	"      --max-files N      regular files followed while open (default 65536)\n"
@@ -52,6 +54,7 @@ const char config_usage[] =
 enum {
 	OPT_MAX_SERIES = 256,
 	OPT_MAX_OPEN,
+	OPT_OPEN_TTL,
 	OPT_MAX_FILES,
 	OPT_FILE_ROOT,
 	OPT_BTF,
@@ -70,6 +73,7 @@ static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
+	{ "open-ttl", required_argument, NULL, OPT_OPEN_TTL },
 	{ "max-files", required_argument, NULL, OPT_MAX_FILES },
 	{ "file-root", required_argument, NULL, OPT_FILE_ROOT },
 	{ "btf", required_argument, NULL, OPT_BTF },
@@ -165,6 +169,7 @@ static void config_defaults(struct config *cfg)
 	snprintf(cfg->listen_str, sizeof(cfg->listen_str), "%s", DEFAULT_LISTEN);
 	cfg->max_series = DEFAULT_MAX_SERIES;
 	cfg->max_open = DEFAULT_MAX_OPEN;
+	cfg->open_ttl_s = DEFAULT_OPEN_TTL_S;
 	cfg->max_files = DEFAULT_MAX_FILES;
 	cfg->log_level = LOG_INFO;
 	cfg->span_ring_size = DEFAULT_SPAN_RING;
@@ -200,6 +205,11 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 			if (parse_ulong(optarg, 1, 1UL << 20, &v))
 				goto bad_value;
 			*(opt == OPT_MAX_SERIES ? &cfg->max_series : &cfg->max_open) = v;
+			break;
+		case OPT_OPEN_TTL:
+			if (parse_ulong(optarg, 0, 30 * 86400, &v))
+				goto bad_value;
+			cfg->open_ttl_s = v;
 			break;
 		case OPT_MAX_FILES:
 			if (parse_ulong(optarg, 1, 1UL << 22, &v))

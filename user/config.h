@@ -11,6 +11,7 @@
 #define DEFAULT_LISTEN	   "127.0.0.1:9478"
 #define DEFAULT_MAX_SERIES 4096
 #define DEFAULT_MAX_OPEN   16384
+#define DEFAULT_OPEN_TTL_S 3600
 #define DEFAULT_MAX_FILES  65536
 #define DEFAULT_SPAN_RING  (4u << 20)
 #define CONFIG_MAX_ROOTS   8 /* MAX_FILE_ROOTS of include/files_maps.h */
@@ -29,6 +30,7 @@ struct config {
 	const char *btf_path;			  /* NULL: the kernel's own BTF */
 	uint32_t max_series;			  /* label sets per bounded family */
 	uint32_t max_open;			  /* open begins awaiting their end */
+	uint32_t open_ttl_s;			  /* a begin expires after it; 0: never */
 	uint32_t max_files;			  /* regular files open in the targets */
 	const char *file_roots[CONFIG_MAX_ROOTS]; /* --file-root, as given */
 	int nfile_roots;

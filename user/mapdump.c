@@ -82,14 +82,14 @@ long map_dump(int fd, size_t ksz, size_t vsz, map_entry_fn fn, void *ctx)
 	return n;
 }
 
-int mapped_open(struct bpf_map *m, struct mapped *out)
+int mapped_open_prot(struct bpf_map *m, struct mapped *out, int prot)
 {
 	long page = sysconf(_SC_PAGESIZE);
 
 	out->stride = (bpf_map__value_size(m) + 7) & ~7UL;
 	out->n = bpf_map__max_entries(m);
 	out->len = (out->stride * out->n + page - 1) & ~(page - 1);
-	out->mem = mmap(NULL, out->len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+	out->mem = mmap(NULL, out->len, prot, MAP_SHARED, bpf_map__fd(m), 0);
 	if (out->mem == MAP_FAILED) {
 		out->mem = NULL;
 		return -errno;

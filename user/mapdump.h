@@ -4,6 +4,7 @@
 #define AET_MAPDUMP_H
 
 #include <stddef.h>
+#include <sys/mman.h>
 
 typedef void (*map_entry_fn)(const void *key, const void *value, void *ctx);
 
@@ -22,8 +23,13 @@ struct mapped {
 
 struct bpf_map;
 
-/* Maps the array map m read-only. Returns 0 or -errno. */
-int mapped_open(struct bpf_map *m, struct mapped *out);
+/* Maps the array map m read-only (prot PROT_READ) or read-write
+ * (PROT_READ | PROT_WRITE). Returns 0 or -errno. */
+int mapped_open_prot(struct bpf_map *m, struct mapped *out, int prot);
+static inline int mapped_open(struct bpf_map *m, struct mapped *out)
+{
+	return mapped_open_prot(m, out, PROT_READ);
+}
 void mapped_close(struct mapped *m); /* does nothing for a zeroed one */
 
 static inline const void *mapped_at(const struct mapped *m, size_t i)

@@ -110,7 +110,7 @@ static int load(struct probes *p, const struct config *cfg, int targets_fd, cons
 	rc = insert_overflow_keys(s) ?: mapped_open(s->maps.task_hist, &p->task_hist) ?:
 	     mapped_open(s->maps.agent_hist, &p->agent_hist) ?:
 	     mapped_open(s->maps.event_counts, &p->event_counts) ?:
-	     mapped_open(s->maps.open_slots, &p->open_slots);
+	     mapped_open_prot(s->maps.open_slots, &p->open_slots, PROT_READ | PROT_WRITE);
 	if (rc)
 		snprintf(err, len, "failed to prepare the maps: %s", strerror(-rc));
 	return rc;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -105,6 +106,36 @@ int probes__series_fd(const struct probes *p, int family, size_t *n)
 
 	*n = bpf_map__max_entries(m);
 	return bpf_map__fd(m);
+}
+
+void probes__expire(struct probes *p, uint64_t ttl_ns)
+{
+	struct timespec ts;
+	uint64_t now, before;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
+	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (!ttl_ns || now < ttl_ns)
+		return;
+	before = now - ttl_ns;
+	for (size_t i = 0; i < p->open_slots.n; i++) {
+		struct open_slot *s = (struct open_slot *)mapped_at(&p->open_slots, i);
+		__u32 state = SLOT_OPEN;
+
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_OPEN ||
+		    s->start_ns > before ||
+		    !__atomic_compare_exchange_n(&s->state, &state, SLOT_BUSY, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;
+		/* Ours now, as an end's would be; it may have been ended and
+		 * begun again since it was read. */
+		if (s->start_ns > before || s->kind >= KIND_MAX) {
+			__atomic_store_n(&s->state, SLOT_OPEN, __ATOMIC_RELEASE);
+			continue;
+		}
+		p->expired[s->kind]++;
+		__atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
+	}
 }
 
 /* aet_tasks_total, aet_task_duration_seconds and aet_active_tasks. */
@@ -277,7 +308,7 @@ static int scrape_new(struct scrape *s)
 /* aet_collector_* counters kept by the programs (enum collector_stat). */
 static int write_collector_stats(struct probes *p, struct buf *out)
 {
-	double v[STAT_MAX] = {};
+	double v[STAT_MAX] = {}, expired[KIND_MAX];
 
 	for (__u32 i = 0; i < STAT_MAX; i++) {
 		__u64 n = 0;
@@ -286,6 +317,8 @@ static int write_collector_stats(struct probes *p, struct buf *out)
 				     0);
 		v[i] = n;
 	}
+	for (int k = 0; k < KIND_MAX; k++)
+		expired[k] = p->expired[k];
 	return expo_write_by_label(out, "aet_collector_unmatched_total",
 			      "Ends without their begin (or whose begin was not recorded), by kind.",
 			      METRIC_COUNTER, "kind", kind_names, &v[STAT_UNMATCHED], KIND_MAX) ?:
@@ -293,6 +326,9 @@ static int write_collector_stats(struct probes *p, struct buf *out)
 			      "Begins not recorded because their open slots were taken "
 			      "(see --max-open).",
 			      METRIC_COUNTER, "kind", kind_names, &v[STAT_OPEN_OVERFLOW], KIND_MAX) ?:
+	       expo_write_by_label(out, "aet_collector_expired_total",
+			      "Begins whose end did not come within --open-ttl: their slot freed.",
+			      METRIC_COUNTER, "kind", kind_names, expired, KIND_MAX) ?:
 	       expo_write_by_label(out, "aet_collector_series_overflow_total",
 			      "Observations counted under \"__overflow__\" because the family "
 			      "had --max-series label sets.",

@@ -24,6 +24,7 @@ struct probes {
 	 * series index then (series_fresh()). The HTTP thread's alone. */
 	struct series_set series[FAM_MAX];
 	__u64 series_next[FAM_MAX];
+	__u64 expired[KIND_MAX]; /* begins expired by probes__expire(), by kind */
 };
 
 extern const char *const status_names[STATUS_MAX];

@@ -1,9 +1,10 @@
 """A target that floods the collector with label sets, and begins tasks it
 never ends, keeps it within its bounds: the excess is counted, the memory
 does not grow. (bench-probe-hit makes the flood: "agents N", "leak N",
-"series N".)"""
+"series N".) Begins never ended expire after --open-ttl."""
 import os
 import subprocess
+import time
 
 from harness import BUILD, by_labels, parse_exposition, promtool_check
 
@@ -91,5 +92,39 @@ def test_floods_stay_within_bounds(start, request):
     print("\n%d-byte exposition; collector RSS without mapped maps %.1f MiB, %.1f after "
           "the flood and 11 scrapes, %.1f after 10 more; BPF maps %.1f MiB"
           % (len(text), rss0 / 2**20, rss1 / 2**20, rss2 / 2**20, maps1 / 2**20))
+    code, err = col.stop()
+    assert code == 0, err
+
+
+def test_begins_never_ended_expire(start, request):
+    hit = subprocess.Popen([os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    request.addfinalizer(hit.kill)
+    pid = int(hit.stdout.readline().split()[1])
+    col = start.collector(pid, "--open-ttl", "1")
+
+    def send(cmd, n):
+        hit.stdin.write("%s %d\n" % (cmd, n))
+        hit.stdin.flush()
+        assert hit.stdout.readline().strip() == "done"
+
+    def counts():
+        s, _ = parse_exposition(col.metrics())
+        task = frozenset({("kind", "task")})
+        return (sum(by_labels(s, "aet_active_tasks").values()),
+                by_labels(s, "aet_collector_expired_total")[task],
+                by_labels(s, "aet_collector_open_overflow_total")[task],
+                sum(by_labels(s, "aet_tasks_total").values()))
+
+    send("leak", 20000)  # more than the 16384 slots
+    active, expired, lost, _ = counts()
+    assert active + lost == 20000 and expired == 0
+    deadline = time.monotonic() + 10
+    while counts()[0] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # Every slot freed and counted once; the slots serve new begins again.
+    assert counts()[:3] == (0, active, lost)
+    send("agents", 1000)
+    assert counts() == (0, active, lost, 1000)
     code, err = col.stop()
     assert code == 0, err

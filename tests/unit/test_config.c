@@ -72,11 +72,12 @@ Test(config, every_option)
 {
 	struct config cfg;
 	char err[256] = "";
-	char **argv = ARGV("-p", "7", "--listen", "[::1]:9000", "--max-series", "10",
-			   "--max-open=20", "--btf", "/tmp/btf", "--log-level", "debug");
+	char **argv =
+		ARGV("-p", "7", "--listen", "[::1]:9000", "--max-series", "10", "--max-open=20",
+		     "--open-ttl", "0", "--btf", "/tmp/btf", "--log-level", "debug");
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cfg.listen;
 
-	cr_assert_eq(parse(&cfg, err, 12, argv), CONFIG_RUN, "%s", err);
+	cr_assert_eq(parse(&cfg, err, 14, argv), CONFIG_RUN, "%s", err);
 	cr_assert_eq(cfg.pid, 7);
 	cr_assert_eq(in6->sin6_family, AF_INET6);
 	cr_assert_eq(ntohs(in6->sin6_port), 9000);
@@ -84,6 +85,7 @@ Test(config, every_option)
 	cr_assert_eq(cfg.max_series, 10);
 	cr_assert_eq(cfg.max_open, 20);
 	cr_assert_eq(config_open_slots(&cfg), 32);
+	cr_assert_eq(cfg.open_ttl_s, 0);
 	cr_assert_str_eq(cfg.btf_path, "/tmp/btf");
 	cr_assert_eq(cfg.log_level, LOG_DEBUG);
 }
