@@ -5,10 +5,10 @@
    and aet_probe_event in a loop: nothing attached (detached), an empty BPF
    program on the same uprobes (the floor: bench-floor), programs that only
    read what any collector must (the labels and the clock: bench-floor
-   --reads), the collector with metrics only, and the collector emitting a
-   span for every pair
-   (always_on, exported to a local OTLP sink). Interleaved over several
-   rounds; ratios are medians of per-round ratios.
+   --reads), the collector with metrics only, the collector emitting a
+   span for every pair (always_on, exported to a local OTLP sink), and the
+   collector disabled by its emergency switch (POST /control/disable).
+   Interleaved over several rounds; ratios are medians of per-round ratios.
 2. Syscalls of a process that is not observed: bench-syscall read()s one
    byte from /dev/zero in a loop with no BPF, with empty programs on the
    collector's tracepoints (the floor: bench-floor-files), and with the
@@ -109,6 +109,14 @@ def start_collector(pid, port, env=METRICS_ONLY):
     sys.exit("collector did not attach: " + seen)
 
 
+def disable(port):
+    """The emergency switch: POST /control/disable, then wait until done."""
+    req = urllib.request.Request("http://127.0.0.1:%d/control/disable" % port, method="POST")
+    urllib.request.urlopen(req).read()
+    while json.load(urllib.request.urlopen("http://127.0.0.1:%d/status" % port))["enabled"]:
+        time.sleep(0.05)
+
+
 def stop(p):
     p.terminate()
     p.wait()
@@ -140,7 +148,8 @@ def probe_hit(sink):
         return float(f[1]), float(f[3])
 
     res = {"detached": [], "floor (empty program)": [], "floor + reads (labels, clock)": [],
-           "collector, metrics": [], "collector, span per pair": []}
+           "collector, metrics": [], "collector, span per pair": [],
+           "collector, disabled": []}
     run()  # warm up
     for _ in range(ROUNDS):
         res["detached"].append(run())
@@ -154,6 +163,10 @@ def probe_hit(sink):
             col = start_collector(pid, 9599, env)
             res[k].append(run())
             stop(col)
+        col = start_collector(pid, 9599)
+        disable(9599)
+        res["collector, disabled"].append(run())
+        stop(col)
     hit.stdin.close()
     hit.wait()
     med = {k: (statistics.median(p for p, _ in v), statistics.median(e for _, e in v))
@@ -175,6 +188,8 @@ def probe_hit(sink):
     print("  %-28s %9.2fx %9.2fx   (goal <= 1.3x)" % ("metrics / floor", *metrics))
     print("  %-28s %9.2fx %9.2fx   (what reading alone costs)" % ("reads / floor", *reads))
     print("  %-28s %9.2fx %10s   (goal <= 1.5x)" % ("span / metrics", span, ""))
+    off = [ratio("collector, disabled", "detached", i) for i in (0, 1)]
+    print("  %-28s %9.2fx %9.2fx   (nothing attached: 1x)" % ("disabled / detached", *off))
     return med, metrics, span
 
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "log.h"
 #include "expo.h"
 #include "procfs.h"
 
@@ -29,6 +32,10 @@ void collector_init(struct collector *c, const struct config *cfg)
 	c->cfg = cfg;
 	c->started_at = clock_seconds(CLOCK_REALTIME);
 	c->started_mono = c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
+	c->enabled = !cfg->start_disabled;
+	if (!c->enabled)
+		snprintf(c->disabled_by, sizeof(c->disabled_by), "AET_METRICS_ENABLED=%s",
+			 getenv("AET_METRICS_ENABLED"));
 }
 
 void collector_tick(struct collector *c)
@@ -39,6 +46,39 @@ void collector_tick(struct collector *c)
 	probes__expire(c->probes, (uint64_t)c->cfg->open_ttl_s * 1000000000);
 	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
 	pthread_mutex_unlock(&c->lock);
+}
+
+void collector_set_enabled(struct collector *c, bool on, const char *by)
+{
+	char err[256] = "";
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (on == c->enabled) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (on)
+		rc = files__attach(c->files, err, sizeof(err)) ?:
+		     probes__attach(c->probes, &c->target, err, sizeof(err)) ?:
+		     sqlite__attach(c->sqlite, &c->target, err, sizeof(err));
+	if (!on || rc) {
+		sqlite__detach(c->sqlite);
+		probes__detach(c->probes);
+		files__detach(c->files);
+	}
+	c->enabled = on && !rc;
+	snprintf(c->disabled_by, sizeof(c->disabled_by), "%s%s", rc ? "enabling failed: " : "",
+		 rc	      ? err
+		 : c->enabled ? ""
+			      : by);
+	pthread_mutex_unlock(&c->lock);
+	if (rc)
+		log_warn("%s (still disabled)\n", c->disabled_by);
+	else
+		log_info("%s by %s\n",
+			 on ? "enabled: every probe attached" : "disabled: every probe detached",
+			 by);
 }
 
 void collector_fini(struct collector *c)
@@ -158,7 +198,11 @@ static int render_metrics(void *ctx, struct buf *out)
 		       "Time the previous /metrics took to render.", METRIC_GAUGE,
 		       c->scrape_seconds) ?:
 	     write_one(out, "aet_collector_scrapes_total", "Requests of /metrics served.",
-		       METRIC_COUNTER, (double)c->scrapes);
+		       METRIC_COUNTER, (double)c->scrapes) ?:
+	     write_one(out, "aet_collector_enabled",
+		       "1 when every probe is attached, 0 when the emergency switch (or "
+		       "AET_METRICS_ENABLED=false) detached them.",
+		       METRIC_GAUGE, c->enabled);
 	c->scrapes++;
 	c->scrape_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
 	pthread_mutex_unlock(&c->lock);
@@ -189,15 +233,21 @@ static int render_ready(void *ctx, struct buf *out)
 {
 	struct collector *c = ctx;
 	int attached, count;
-	bool alive, ready;
+	bool alive, enabled, ready;
 
 	pthread_mutex_lock(&c->lock);
 	alive = c->target.alive;
+	enabled = c->enabled;
 	attached = probes__attached(c->probes) + files__attached(c->files);
 	count = probes__count(c->probes) + files__count(c->files);
+	buf_printf(out, "{\"ready\":%s,\"checks\":[",
+		   alive && enabled && attached == count ? "true" : "false");
+	buf_printf(out, "{\"name\":\"enabled\",\"ok\":%s,\"detail\":", enabled ? "true" : "false");
+	buf_json_str(out, enabled ? "enabled" : c->disabled_by,
+		     strlen(enabled ? "enabled" : c->disabled_by));
+	buf_puts(out, "},");
 	pthread_mutex_unlock(&c->lock);
-	ready = alive && attached == count;
-	buf_printf(out, "{\"ready\":%s,\"checks\":[", ready ? "true" : "false");
+	ready = alive && enabled && attached == count;
 	buf_printf(out, "{\"name\":\"target_alive\",\"ok\":%s,\"detail\":\"pid %d %s\"},",
 		   alive ? "true" : "false", c->target.pid, alive ? "running" : "is gone");
 	buf_printf(out, "{\"name\":\"probes_attached\",\"ok\":%s,\"detail\":\"%d of %d attached\"}",
@@ -225,8 +275,11 @@ static int render_status(void *ctx, struct buf *out)
 	 * entry (DESIGN section 2). */
 	buf_printf(out,
 		   "},\"uprobe_spot\":\"nop5\",\"scrapes\":%llu,\"max_series\":%u,"
-		   "\"max_open\":%u,",
-		   (unsigned long long)c->scrapes, c->cfg->max_series, c->cfg->max_open);
+		   "\"max_open\":%u,\"enabled\":%s,\"disabled_by\":",
+		   (unsigned long long)c->scrapes, c->cfg->max_series, c->cfg->max_open,
+		   c->enabled ? "true" : "false");
+	buf_json_str(out, c->disabled_by, strlen(c->disabled_by));
+	buf_puts(out, ",");
 	probes__write_status(c->probes, out);
 	buf_puts(out, ",");
 	files__write_status(c->files, out);
@@ -253,12 +306,35 @@ static int render_index(void *ctx, struct buf *out)
 	return 200;
 }
 
+/* POST /control/...: the main thread switches (it waits for these signals),
+ * which takes a grace period per probe; /status and /ready tell when done. */
+static int render_control(struct buf *out, bool on)
+{
+	kill(getpid(), on ? SIGUSR2 : SIGUSR1);
+	buf_printf(out, "{\"enabled\":%s,\"accepted\":true}\n", on ? "true" : "false");
+	return 202;
+}
+
+static int render_disable(void *ctx, struct buf *out)
+{
+	(void)ctx;
+	return render_control(out, false);
+}
+
+static int render_enable(void *ctx, struct buf *out)
+{
+	(void)ctx;
+	return render_control(out, true);
+}
+
 const struct http_route collector_routes[] = {
-	{ "/metrics", "text/plain; version=0.0.4; charset=utf-8", render_metrics },
-	{ "/health", "application/json", render_health },
-	{ "/ready", "application/json", render_ready },
-	{ "/status", "application/json", render_status },
-	{ "/", "text/html; charset=utf-8", render_index },
+	{ "/metrics", "text/plain; version=0.0.4; charset=utf-8", render_metrics, false },
+	{ "/health", "application/json", render_health, false },
+	{ "/ready", "application/json", render_ready, false },
+	{ "/status", "application/json", render_status, false },
+	{ "/", "text/html; charset=utf-8", render_index, false },
+	{ "/control/disable", "application/json", render_disable, true },
+	{ "/control/enable", "application/json", render_enable, true },
 };
 
 const int collector_nroutes = sizeof(collector_routes) / sizeof(collector_routes[0]);

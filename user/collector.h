@@ -30,6 +30,8 @@ struct collector {
 	double heartbeat;      /* CLOCK_MONOTONIC seconds of the last tick */
 	double scrape_seconds; /* duration of the last /metrics */
 	uint64_t scrapes;
+	bool enabled;	       /* the emergency switch: every probe attached */
+	char disabled_by[256]; /* when not: what turned it off, or why enabling failed */
 };
 
 extern const struct http_route collector_routes[];
@@ -39,6 +41,9 @@ void collector_init(struct collector *c, const struct config *cfg);
 /* The main loop's periodic work: sample the target, beat the heart. */
 void collector_tick(struct collector *c);
 void collector_fini(struct collector *c);
+/* The emergency switch (SIGUSR1/SIGUSR2, POST /control/...): attaches or
+ * detaches every uprobe and tracepoint; by says who asked. Main thread. */
+void collector_set_enabled(struct collector *c, bool on, const char *by);
 
 double clock_seconds(clockid_t clk);
 

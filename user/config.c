@@ -22,6 +22,9 @@ const char config_usage[] =
 	"      --max-open N       begins awaiting their end (default 16384)\n"
 	"      --open-ttl S       a begin whose end has not come in S seconds\n"
 	"                         expires, its slot freed (default 3600; 0: never)\n"
+	"      --control-token T  POST /control/disable and /control/enable need\n"
+	"                         \"Authorization: Bearer T\" (default: from\n"
+	"                         loopback only, without a token)\n"
 	"      --file-root DIR    count file operations under DIR only (repeatable,\n"
 	"                         at most 8); default: every regular file\n"
 	"      --max-files N      regular files followed while open (default 65536)\n"
@@ -55,6 +58,7 @@ enum {
 	OPT_MAX_SERIES = 256,
 	OPT_MAX_OPEN,
 	OPT_OPEN_TTL,
+	OPT_CONTROL_TOKEN,
 	OPT_MAX_FILES,
 	OPT_FILE_ROOT,
 	OPT_BTF,
@@ -74,6 +78,7 @@ static const struct option long_opts[] = {
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
 	{ "open-ttl", required_argument, NULL, OPT_OPEN_TTL },
+	{ "control-token", required_argument, NULL, OPT_CONTROL_TOKEN },
 	{ "max-files", required_argument, NULL, OPT_MAX_FILES },
 	{ "file-root", required_argument, NULL, OPT_FILE_ROOT },
 	{ "btf", required_argument, NULL, OPT_BTF },
@@ -91,6 +96,20 @@ static const struct option long_opts[] = {
 };
 
 /* Parses a decimal in [min, max]. Returns 0 or -EINVAL. */
+/* true, 1, yes, on or false, 0, no, off (any case), as the earlier layer's
+ * AET_*_ENABLED. Returns 0 or -EINVAL. */
+static int parse_switch(const char *s, unsigned long *out)
+{
+	static const char *const words[] = { "false", "true", "0", "1", "no", "yes", "off", "on" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcasecmp(s, words[i])) {
+			*out = i & 1;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -211,6 +230,11 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 				goto bad_value;
 			cfg->open_ttl_s = v;
 			break;
+		case OPT_CONTROL_TOKEN:
+			if (!*optarg)
+				goto bad_value;
+			cfg->control_token = optarg;
+			break;
 		case OPT_MAX_FILES:
 			if (parse_ulong(optarg, 1, 1UL << 22, &v))
 				goto bad_value;
@@ -282,6 +306,13 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 		snprintf(err, len, "unexpected argument '%s' (see --help)", argv[optind]);
 		return CONFIG_ERROR;
 	}
+	v = 1;
+	if (getenv("AET_METRICS_ENABLED") && parse_switch(getenv("AET_METRICS_ENABLED"), &v)) {
+		snprintf(err, len, "AET_METRICS_ENABLED: \"%s\" is not true or false",
+			 getenv("AET_METRICS_ENABLED"));
+		return CONFIG_ERROR;
+	}
+	cfg->start_disabled = !v;
 	/* One address can have at most every connection. */
 	if (cfg->http_max_per_ip > cfg->http_max_conns)
 		cfg->http_max_per_ip = cfg->http_max_conns;

@@ -31,6 +31,8 @@ struct config {
 	uint32_t max_series;			  /* label sets per bounded family */
 	uint32_t max_open;			  /* open begins awaiting their end */
 	uint32_t open_ttl_s;			  /* a begin expires after it; 0: never */
+	const char *control_token;		  /* NULL: /control/... from loopback only */
+	bool start_disabled;			  /* AET_METRICS_ENABLED=false */
 	uint32_t max_files;			  /* regular files open in the targets */
 	const char *file_roots[CONFIG_MAX_ROOTS]; /* --file-root, as given */
 	int nfile_roots;

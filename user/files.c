@@ -144,6 +144,20 @@ static int load(struct files *f, const struct config *cfg, int pid, const struct
 	return rc;
 }
 
+int files__attach(struct files *f, char *err, size_t len)
+{
+	int rc = files_bpf__attach(f->skel);
+
+	if (rc)
+		snprintf(err, len, "failed to attach the syscall tracepoints: %s", strerror(-rc));
+	return rc;
+}
+
+void files__detach(struct files *f)
+{
+	skel_detach(f->skel->skeleton);
+}
+
 struct files *files__new(const struct config *cfg, const struct target *t, const struct spans *sp,
 			 int *errp, char *err, size_t len)
 {
@@ -156,12 +170,8 @@ struct files *files__new(const struct config *cfg, const struct target *t, const
 		return NULL;
 	}
 	rc = ensure_tracefs(f, err, len) ?: load(f, cfg, t->pid, sp, err, len);
-	if (!rc) {
-		rc = files_bpf__attach(f->skel);
-		if (rc)
-			snprintf(err, len, "failed to attach the syscall tracepoints: %s",
-				 strerror(-rc));
-	}
+	if (!rc && !cfg->start_disabled)
+		rc = files__attach(f, err, len);
 	if (rc) {
 		*errp = rc;
 		files__free(f);

@@ -22,6 +22,11 @@ struct files *files__new(const struct config *cfg, const struct target *t, const
 			 int *errp, char *err, size_t len);
 void files__free(struct files *f);
 
+/* The emergency switch (and cfg->start_disabled, with which files__new()
+ * attaches nothing): every tracepoint attached, or all detached. */
+int files__attach(struct files *f, char *err, size_t len);
+void files__detach(struct files *f);
+
 int files__count(const struct files *f); /* programs */
 /* The map of followed processes, for the other programs to share. */
 int files__targets_fd(const struct files *f);

@@ -60,6 +60,7 @@ struct http {
 	int nroutes;
 	void *ctx;
 	int fd;
+	const char *token; /* --control-token, or NULL */
 	unsigned max_conns, max_per_ip;
 	uint64_t timeout_ms;
 	pthread_mutex_t lock; /* guards conns against the sweeper */
@@ -240,7 +241,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *ctype,
-			     struct buf *body, bool gzip)
+			     struct buf *body, bool gzip, const char *allow)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -258,21 +259,24 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *c
 	if (gzip)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-static enum MHD_Result reply_text(struct MHD_Connection *c, int status, const char *text)
+static enum MHD_Result reply_text(struct MHD_Connection *c, int status, const char *text,
+				  const char *allow)
 {
 	struct buf b;
 	enum MHD_Result ret;
 
 	buf_init(&b);
 	buf_puts(&b, text);
-	ret = reply(c, status, "text/plain; charset=utf-8", &b, false);
+	ret = reply(c, status, "text/plain; charset=utf-8", &b, false, allow);
 	buf_free(&b);
 	return ret;
 }
@@ -295,6 +299,37 @@ static bool wants_gzip(struct MHD_Connection *c)
 		p += n + (p[n] == ',');
 	}
 	return false;
+}
+
+/* Whether the client is on this host's loopback (IPv4, IPv6, or IPv4 mapped). */
+static bool from_loopback(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *a = i ? i->client_addr : NULL;
+	const struct in6_addr *a6;
+
+	if (a && a->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+	if (!a || a->sa_family != AF_INET6)
+		return false;
+	a6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+}
+
+/* Whether Authorization is "Bearer TOKEN", compared in constant time. */
+static bool bearer_ok(struct MHD_Connection *c, const char *token)
+{
+	const char *v =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	size_t n = strlen(token);
+	unsigned char diff = 0;
+
+	if (!v || strncasecmp(v, "Bearer ", 7) || strlen(v + 7) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)v[7 + i] ^ (unsigned char)token[i];
+	return !diff;
 }
 
 /* Whether the request announces a body (RFC 9112 section 6.3). */
@@ -339,12 +374,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			pthread_mutex_unlock(&h->lock);
 		}
 		if (!route)
-			return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-		if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-			return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+			return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+		if (route->control ? strcmp(method, MHD_HTTP_METHOD_POST)
+				   : strcmp(method, MHD_HTTP_METHOD_GET) &&
+					     strcmp(method, MHD_HTTP_METHOD_HEAD))
+			return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+					  route->control ? "POST" : "GET, HEAD");
 		if (has_body(c))
 			return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
-					  "a request body is not accepted\n");
+					  "a request body is not accepted\n", NULL);
+		if (route->control && !h->token && !from_loopback(c))
+			return reply_text(c, MHD_HTTP_FORBIDDEN,
+					  "control from loopback only, or with --control-token\n",
+					  NULL);
+		if (route->control && h->token && !bearer_ok(c, h->token))
+			return reply_text(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is required\n",
+					  NULL);
 		*con_cls = h; /* headers seen: answer once the request is complete */
 		return MHD_YES;
 	}
@@ -354,14 +399,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (wants_gzip(c) && body.len > 0) {
 		buf_init(&gz);
 		if (!buf_gzip(&body, &gz)) {
-			ret = reply(c, status, route->content_type, &gz, true);
+			ret = reply(c, status, route->content_type, &gz, true, NULL);
 			buf_free(&gz);
 			buf_free(&body);
 			return ret;
 		}
 		buf_free(&gz);
 	}
-	ret = reply(c, status, route->content_type, &body, false);
+	ret = reply(c, status, route->content_type, &body, false, NULL);
 	buf_free(&body);
 	return ret;
 }
@@ -410,6 +455,7 @@ struct http *http__new(const struct config *cfg, const struct http_route *routes
 	h->nroutes = nroutes;
 	h->ctx = ctx;
 	h->fd = -1;
+	h->token = cfg->control_token;
 	h->max_conns = cfg->http_max_conns;
 	h->max_per_ip = cfg->http_max_per_ip;
 	h->timeout_ms = (uint64_t)cfg->http_timeout_s * 1000;

@@ -4,6 +4,7 @@
 #ifndef AET_HTTP_H
 #define AET_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -16,6 +17,8 @@ struct http_route {
 	/* Appends the body to out; returns the HTTP status. Called from the
 	 * HTTP thread. */
 	int (*render)(void *ctx, struct buf *out);
+	/* POST only, from loopback, or with the bearer --control-token */
+	bool control;
 };
 
 struct http;

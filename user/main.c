@@ -48,8 +48,10 @@ static int check_btf(const struct config *cfg, char *err, size_t len)
 	return -ENOENT;
 }
 
-/* Waits for SIGTERM or SIGINT, ticking every TICK_SECONDS. The signals are
- * blocked in every thread and taken here synchronously: no handler runs. */
+/* Waits for SIGTERM or SIGINT, ticking every TICK_SECONDS; SIGUSR1 and
+ * SIGUSR2 (sent by POST /control/... too) are the emergency switch. The
+ * signals are blocked in every thread and taken here synchronously: no
+ * handler runs. */
 static void serve(struct collector *c, const sigset_t *sigs)
 {
 	const struct timespec tick = { .tv_sec = TICK_SECONDS };
@@ -59,6 +61,10 @@ static void serve(struct collector *c, const sigset_t *sigs)
 		sig = sigtimedwait(sigs, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
 			return;
+		if (sig == SIGUSR1 || sig == SIGUSR2)
+			collector_set_enabled(c, sig == SIGUSR2,
+					      sig == SIGUSR2 ? "SIGUSR2 or POST /control/enable"
+							     : "SIGUSR1 or POST /control/disable");
 		collector_tick(c);
 	}
 }
@@ -92,6 +98,8 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	/* A console exporter whose reader went away, a client that hung up:
 	 * an error to handle, not a reason to die. */
@@ -148,10 +156,15 @@ int main(int argc, char **argv)
 	/* Warned once running: a start that fails prints one line, its cause. */
 	if (!c.sqlite)
 		log_warn("%s\n", c.sqlite_why);
-	log_info("attached to pid %d (%s): %d probes, %d syscall programs, %d SQLite probes; "
-		 "serving http://%s/metrics\n",
-		 cfg.pid, c.target.comm, probes__attached(c.probes), files__attached(c.files),
-		 sqlite__attached(c.sqlite), cfg.listen_str);
+	if (cfg.start_disabled)
+		log_info("loaded for pid %d (%s), nothing attached (%s: SIGUSR2 or POST "
+			 "/control/enable attaches); serving http://%s/metrics\n",
+			 cfg.pid, c.target.comm, c.disabled_by, cfg.listen_str);
+	else
+		log_info("attached to pid %d (%s): %d probes, %d syscall programs, %d SQLite "
+			 "probes; serving http://%s/metrics\n",
+			 cfg.pid, c.target.comm, probes__attached(c.probes),
+			 files__attached(c.files), sqlite__attached(c.sqlite), cfg.listen_str);
 
 	/* Loading parsed the kernel's BTF (megabytes), freed since: give it
 	 * back rather than keep it in the heap for the collector's life. */

@@ -138,6 +138,16 @@ static int attach(struct probes *p, const char *lib_path, char *err, size_t len)
 	return 0;
 }
 
+int probes__attach(struct probes *p, const struct target *t, char *err, size_t len)
+{
+	return attach(p, t->lib_path, err, len);
+}
+
+void probes__detach(struct probes *p)
+{
+	skel_detach(p->skel->skeleton);
+}
+
 struct probes *probes__new(const struct config *cfg, const struct target *t, int targets_fd,
 			   const struct spans *sp, int *errp, char *err, size_t len)
 {
@@ -152,7 +162,7 @@ struct probes *probes__new(const struct config *cfg, const struct target *t, int
 	rc = load(p, cfg, targets_fd, sp, err, len);
 	if (!rc) {
 		set_defs(p);
-		rc = attach(p, t->lib_path, err, len);
+		rc = cfg->start_disabled ? 0 : attach(p, t->lib_path, err, len);
 	}
 	if (rc) {
 		*errp = rc;

@@ -21,6 +21,10 @@ struct probes *probes__new(const struct config *cfg, const struct target *t, int
 			   const struct spans *sp, int *errp, char *err, size_t len);
 void probes__free(struct probes *p);
 
+/* The emergency switch, as files__attach(). */
+int probes__attach(struct probes *p, const struct target *t, char *err, size_t len);
+void probes__detach(struct probes *p);
+
 /* Number of probes, and how many are attached. */
 int probes__count(const struct probes *p);
 int probes__attached(const struct probes *p);

@@ -180,6 +180,17 @@ static int attach(struct sqlite *s, int pid, char *err, size_t len)
 	return 0;
 }
 
+int sqlite__attach(struct sqlite *s, const struct target *t, char *err, size_t len)
+{
+	return s ? attach(s, t->pid, err, len) : 0;
+}
+
+void sqlite__detach(struct sqlite *s)
+{
+	if (s)
+		skel_detach(s->skel->skeleton);
+}
+
 struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, const struct spans *sp,
 			   int *errp, char *err, size_t len)
 {
@@ -194,7 +205,7 @@ struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, con
 	rc = find_library(s, t, err, len) ?: load(s, cfg, t, sp, err, len);
 	if (!rc) {
 		set_probes(s);
-		rc = attach(s, t->pid, err, len);
+		rc = cfg->start_disabled ? 0 : attach(s, t->pid, err, len);
 	}
 	if (rc) {
 		*errp = rc;

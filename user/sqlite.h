@@ -28,6 +28,10 @@ struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, con
 			   int *errp, char *err, size_t len);
 void sqlite__free(struct sqlite *s); /* NULL-safe; detaches */
 
+/* The emergency switch, as files__attach(); NULL-safe. */
+int sqlite__attach(struct sqlite *s, const struct target *t, char *err, size_t len);
+void sqlite__detach(struct sqlite *s);
+
 /* Probes (uprobes and uretprobes), and how many are attached; 0 for NULL. */
 int sqlite__count(const struct sqlite *s);
 int sqlite__attached(const struct sqlite *s);

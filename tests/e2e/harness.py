@@ -169,10 +169,11 @@ class Workload:
 class Collector:
     """build/aet-collector attached to a pid, serving on a free port."""
 
-    def __init__(self, pid, *args, wrap=(), env=None, stdout=subprocess.PIPE):
+    def __init__(self, pid, *args, wrap=(), env=None, stdout=subprocess.PIPE, wait_ready=True):
         """wrap: a command the collector runs under (unshare, setpriv, ...).
         env: variables to set in its environment (None: to remove).
-        stdout: where its standard output goes (a file, for much output)."""
+        stdout: where its standard output goes (a file, for much output).
+        wait_ready: False to return once it answers at all (started disabled)."""
         self.stopped = None
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -192,7 +193,7 @@ class Collector:
                 raise AssertionError("collector exited %d: %s" % (
                     self.proc.returncode, self.proc.stderr.read()))
             try:
-                if self.get("/ready")[0] == 200:
+                if self.get("/ready")[0] == 200 or not wait_ready and self.get("/health")[0]:
                     return
             except OSError:
                 pass

@@ -84,7 +84,10 @@ def test_methods(collector):
             status, headers, _ = col.get(path, method=method)
             assert status == 405 and headers["Allow"] == "GET, HEAD", (method, path, status)
     assert col.get("/metrics/")[0] == 404
-    assert col.get("/control/disable", method="POST")[0] == 404
+    for method in ("GET", "HEAD", "PUT", "DELETE"):  # the switch: POST only
+        status, headers, _ = col.get("/control/disable", method=method)
+        assert status == 405 and headers["Allow"] == "POST", (method, status)
+    assert col.get("/control/nothing", method="POST")[0] == 404
     # A POST with a body: refused without reading it.
     req = b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
     status, answer = raw(col.port, req)

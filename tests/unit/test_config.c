@@ -236,3 +236,26 @@ ParameterizedTest(struct listen_case *c, config, listen)
 	cr_assert_eq(ss.ss_family, c->family);
 	cr_assert_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), c->port);
 }
+
+Test(config, emergency_switch)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_RUN);
+	cr_assert_null(cfg.control_token);
+	cr_assert_not(cfg.start_disabled);
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--control-token", "t0k")), CONFIG_RUN);
+	cr_assert_str_eq(cfg.control_token, "t0k");
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--control-token", "")), CONFIG_ERROR);
+	setenv("AET_METRICS_ENABLED", "FALSE", 1);
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_RUN);
+	cr_assert(cfg.start_disabled);
+	setenv("AET_METRICS_ENABLED", "on", 1);
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_RUN);
+	cr_assert_not(cfg.start_disabled);
+	setenv("AET_METRICS_ENABLED", "maybe", 1);
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_ERROR);
+	cr_assert_str_eq(err, "AET_METRICS_ENABLED: \"maybe\" is not true or false");
+	unsetenv("AET_METRICS_ENABLED");
+}

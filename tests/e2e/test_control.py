@@ -1,0 +1,102 @@
+"""The emergency switch: POST /control/disable and /control/enable, SIGUSR1
+and SIGUSR2, AET_METRICS_ENABLED=false. Disabled, nothing of the collector
+stays attached: the target's calls are not seen at all."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from harness import BUILD, Collector, by_labels, parse_exposition
+
+
+@pytest.fixture
+def target(request):
+    hit = subprocess.Popen([os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    request.addfinalizer(hit.kill)
+    hit.pid_ = int(hit.stdout.readline().split()[1])
+    return hit
+
+
+def tasks(col, target, n):
+    """Makes the target run n tasks; returns aet_tasks_total, summed."""
+    target.stdin.write("agents %d\n" % n)
+    target.stdin.flush()
+    assert target.stdout.readline().strip() == "done"
+    s, _ = parse_exposition(col.metrics())
+    return sum(by_labels(s, "aet_tasks_total").values())
+
+
+def status(col):
+    return json.loads(col.get("/status")[2])
+
+
+def wait_enabled(col, on, timeout=20):
+    deadline = time.monotonic() + timeout
+    while status(col)["enabled"] != on:
+        assert time.monotonic() < deadline, "switch not done in %d s" % timeout
+        time.sleep(0.1)
+
+
+def post(col, path, **headers):
+    return col.get(path, method="POST", headers=headers)[0]
+
+
+def test_post_disables_and_enables(start, target):
+    col = start.collector(target.pid_)
+    assert tasks(col, target, 100) == 100
+    assert col.get("/control/disable")[0] == 405  # GET: POST only
+    assert post(col, "/control/disable") == 202
+    wait_enabled(col, False)
+    code, _, body = col.get("/ready")
+    assert code == 503 and b"POST /control/disable" in body
+    s, _ = parse_exposition(col.metrics())
+    assert s[("aet_collector_enabled", frozenset())] == 0
+    assert tasks(col, target, 100) == 100  # not seen: nothing attached
+    assert post(col, "/control/enable") == 202
+    wait_enabled(col, True)
+    assert col.get("/ready")[0] == 200
+    assert tasks(col, target, 100) == 200
+    code, err = col.stop()
+    assert code == 0, err
+
+
+def test_signals_switch(start, target):
+    col = start.collector(target.pid_)
+    col.proc.send_signal(signal.SIGUSR1)
+    wait_enabled(col, False)
+    assert tasks(col, target, 50) == 0
+    col.proc.send_signal(signal.SIGUSR2)
+    wait_enabled(col, True)
+    assert tasks(col, target, 50) == 50
+    code, err = col.stop()
+    assert code == 0, err
+
+
+def test_control_token(start, target):
+    col = start.collector(target.pid_, "--control-token", "s3cret")
+    assert post(col, "/control/disable") == 401
+    assert post(col, "/control/disable", Authorization="Bearer wrong!") == 401
+    assert post(col, "/control/disable", Authorization="Bearer s3cret") == 202
+    wait_enabled(col, False)
+    code, err = col.stop()
+    assert code == 0, err
+
+
+def test_starts_disabled(target):
+    col = Collector(target.pid_, env={"AET_METRICS_ENABLED": "false"}, wait_ready=False)
+    try:
+        wait_enabled(col, False)
+        st = status(col)
+        assert st["disabled_by"] == "AET_METRICS_ENABLED=false"
+        assert col.get("/ready")[0] == 503
+        assert tasks(col, target, 10) == 0
+        col.proc.send_signal(signal.SIGUSR2)
+        wait_enabled(col, True)
+        assert tasks(col, target, 10) == 10
+    finally:
+        code, err = col.stop()
+    assert code == 0, err
