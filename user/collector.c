@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "collector.h"
 #include "log.h"
 #include "expo.h"
@@ -279,6 +280,8 @@ static int render_status(void *ctx, struct buf *out)
 		   (unsigned long long)c->scrapes, c->cfg->max_series, c->cfg->max_open,
 		   c->enabled ? "true" : "false");
 	buf_json_str(out, c->disabled_by, strlen(c->disabled_by));
+	buf_puts(out, ",\"capabilities\":");
+	caps_write_json(out);
 	buf_puts(out, ",");
 	probes__write_status(c->probes, out);
 	buf_puts(out, ",");

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 
+#include "caps.h"
 #include "collector.h"
 #include "log.h"
 #include "probes_maps.h"
@@ -141,6 +143,14 @@ int main(int argc, char **argv)
 		snprintf(c.sqlite_why, sizeof(c.sqlite_why), "%s", err);
 		rc = 0;
 	}
+	/* Loaded and attached: keep only what the daemon still needs, before
+	 * any thread starts (capabilities are a thread's own). */
+	rc = caps_drop(cfg.listen.ss_family == AF_INET6
+			       ? ntohs(((struct sockaddr_in6 *)&cfg.listen)->sin6_port) < 1024
+			       : ntohs(((struct sockaddr_in *)&cfg.listen)->sin_port) < 1024,
+		       err, sizeof(err));
+	if (rc)
+		goto cleanup;
 	http = http__new(&cfg, collector_routes, collector_nroutes, &c, &rc, err, sizeof(err));
 	if (!http) {
 		char why[256];

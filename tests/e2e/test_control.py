@@ -100,3 +100,25 @@ def test_starts_disabled(target):
     finally:
         code, err = col.stop()
     assert code == 0, err
+
+
+def test_least_privilege(start, target):
+    """Loaded and attached, the collector keeps what reading the maps,
+    reading the target and attaching again (the switch above) need."""
+    col = start.collector(target.pid_)
+    kept = {2: "cap_dac_read_search", 19: "cap_sys_ptrace", 21: "cap_sys_admin",
+            38: "cap_perfmon", 39: "cap_bpf", 40: "cap_checkpoint_restore"}
+    mask = sum(1 << c for c in kept)
+    with open("/proc/%d/status" % col.proc.pid) as f:
+        caps = dict(line.split(":\t") for line in f if line.startswith("Cap"))
+    # every thread: the HTTP thread's is what a client could ever reach
+    for tid in os.listdir("/proc/%d/task" % col.proc.pid):
+        with open("/proc/%d/task/%s/status" % (col.proc.pid, tid)) as f:
+            eff = next(line for line in f if line.startswith("CapEff"))
+        assert int(eff.split()[1], 16) == mask, tid
+    assert int(caps["CapPrm"], 16) == mask and int(caps["CapBnd"], 16) == mask
+    assert int(caps["CapInh"], 16) == 0 and int(caps["CapAmb"], 16) == 0
+    assert status(col)["capabilities"] == [kept[c] for c in sorted(kept)]
+    assert tasks(col, target, 10) == 10
+    code, err = col.stop()
+    assert code == 0, err
