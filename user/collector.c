@@ -309,25 +309,25 @@ static int render_index(void *ctx, struct buf *out)
 	return 200;
 }
 
-/* POST /control/...: the main thread switches (it waits for these signals),
- * which takes a grace period per probe; /status and /ready tell when done. */
-static int render_control(struct buf *out, bool on)
+/* POST /control/...: the main thread switches (woken by CONTROL_SIGNAL),
+ * which takes a grace period per probe; /status and /ready tell when done.
+ * The last request wins, whatever the order the main thread sees them in. */
+static int render_control(struct collector *c, struct buf *out, bool on)
 {
-	kill(getpid(), on ? SIGUSR2 : SIGUSR1);
+	atomic_store(&c->wanted, on ? WANT_ON : WANT_OFF);
+	kill(getpid(), CONTROL_SIGNAL);
 	buf_printf(out, "{\"enabled\":%s,\"accepted\":true}\n", on ? "true" : "false");
 	return 202;
 }
 
 static int render_disable(void *ctx, struct buf *out)
 {
-	(void)ctx;
-	return render_control(out, false);
+	return render_control(ctx, out, false);
 }
 
 static int render_enable(void *ctx, struct buf *out)
 {
-	(void)ctx;
-	return render_control(out, true);
+	return render_control(ctx, out, true);
 }
 
 const struct http_route collector_routes[] = {

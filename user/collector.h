@@ -4,6 +4,8 @@
 #define AET_COLLECTOR_H
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -31,6 +33,7 @@ struct collector {
 	double scrape_seconds; /* duration of the last /metrics */
 	uint64_t scrapes;
 	bool enabled;	       /* the emergency switch: every probe attached */
+	atomic_int wanted;     /* WANT_*: what POST /control/... asked last */
 	char disabled_by[256]; /* when not: what turned it off, or why enabling failed */
 };
 
@@ -44,6 +47,10 @@ void collector_fini(struct collector *c);
 /* The emergency switch (SIGUSR1/SIGUSR2, POST /control/...): attaches or
  * detaches every uprobe and tracepoint; by says who asked. Main thread. */
 void collector_set_enabled(struct collector *c, bool on, const char *by);
+
+/* POST /control/... stores c->wanted and wakes the main thread with it. */
+#define CONTROL_SIGNAL SIGRTMIN
+enum { WANT_NONE, WANT_OFF, WANT_ON };
 
 double clock_seconds(clockid_t clk);
 

@@ -51,9 +51,9 @@ static int check_btf(const struct config *cfg, char *err, size_t len)
 }
 
 /* Waits for SIGTERM or SIGINT, ticking every TICK_SECONDS; SIGUSR1 and
- * SIGUSR2 (sent by POST /control/... too) are the emergency switch. The
- * signals are blocked in every thread and taken here synchronously: no
- * handler runs. */
+ * SIGUSR2 are the emergency switch, CONTROL_SIGNAL says that POST /control/...
+ * asked for it. The signals are blocked in every thread and taken here
+ * synchronously: no handler runs. */
 static void serve(struct collector *c, const sigset_t *sigs)
 {
 	const struct timespec tick = { .tv_sec = TICK_SECONDS };
@@ -65,8 +65,15 @@ static void serve(struct collector *c, const sigset_t *sigs)
 			return;
 		if (sig == SIGUSR1 || sig == SIGUSR2)
 			collector_set_enabled(c, sig == SIGUSR2,
-					      sig == SIGUSR2 ? "SIGUSR2 or POST /control/enable"
-							     : "SIGUSR1 or POST /control/disable");
+					      sig == SIGUSR2 ? "SIGUSR2" : "SIGUSR1");
+		if (sig == CONTROL_SIGNAL) {
+			int want = atomic_exchange(&c->wanted, WANT_NONE);
+
+			if (want != WANT_NONE)
+				collector_set_enabled(c, want == WANT_ON,
+						      want == WANT_ON ? "POST /control/enable"
+								      : "POST /control/disable");
+		}
 		collector_tick(c);
 	}
 }
@@ -102,6 +109,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGUSR1);
 	sigaddset(&sigs, SIGUSR2);
+	sigaddset(&sigs, CONTROL_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	/* A console exporter whose reader went away, a client that hung up:
 	 * an error to handle, not a reason to die. */

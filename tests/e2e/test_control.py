@@ -122,3 +122,15 @@ def test_least_privilege(start, target):
     assert tasks(col, target, 10) == 10
     code, err = col.stop()
     assert code == 0, err
+
+
+def test_last_post_wins(start, target):
+    """Requests sent while a switch is under way: the last one decides."""
+    col = start.collector(target.pid_)
+    for path in ("/control/disable", "/control/enable", "/control/disable"):
+        assert post(col, path) == 202
+    wait_enabled(col, False)
+    time.sleep(3)  # long enough for any switch still to come
+    assert status(col)["enabled"] is False
+    code, err = col.stop()
+    assert code == 0, err
