@@ -43,9 +43,12 @@ int caps_drop(bool low_port, char *err, size_t len)
 	if (rc)
 		goto fail;
 	keep &= d[0].permitted | (uint64_t)d[1].permitted << 32; /* never more */
-	/* The bounding set first: that needs CAP_SETPCAP, dropped next. */
+	/* The bounding set first: that needs CAP_SETPCAP, dropped next. Without
+	 * it (a systemd unit's capabilities, say) whoever started the
+	 * collector set the bounding set: EPERM leaves it so. */
 	for (int c = 0; c < NCAPS; c++)
-		if (!(keep >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL) {
+		if (!(keep >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL &&
+		    errno != EPERM) {
 			rc = -errno;
 			goto fail;
 		}

@@ -134,3 +134,20 @@ def test_last_post_wins(start, target):
     assert status(col)["enabled"] is False
     code, err = col.stop()
     assert code == 0, err
+
+
+def test_capabilities_given_by_the_service_manager(start, target):
+    """Started as the systemd unit does, with a bounding set of its own and
+    no cap_setpcap: it starts, keeps what it uses of it, and switches."""
+    col = start.collector(target.pid_, wrap=(
+        "setpriv", "--bounding-set=-all,+bpf,+perfmon,+sys_admin,+sys_ptrace,"
+        "+dac_read_search,+sys_resource", "--"))
+    assert status(col)["capabilities"] == [
+        "cap_dac_read_search", "cap_sys_ptrace", "cap_sys_admin", "cap_perfmon", "cap_bpf"]
+    assert post(col, "/control/disable") == 202
+    wait_enabled(col, False)
+    assert post(col, "/control/enable") == 202
+    wait_enabled(col, True)
+    assert tasks(col, target, 10) == 10
+    code, err = col.stop()
+    assert code == 0, err
