@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "otelenv.h"
 
 const char config_usage[] =
 	"Usage: aet-collector --pid PID [OPTION]...\n"
@@ -96,20 +97,6 @@ static const struct option long_opts[] = {
 };
 
 /* Parses a decimal in [min, max]. Returns 0 or -EINVAL. */
-/* true, 1, yes, on or false, 0, no, off (any case), as the earlier layer's
- * AET_*_ENABLED. Returns 0 or -EINVAL. */
-static int parse_switch(const char *s, unsigned long *out)
-{
-	static const char *const words[] = { "false", "true", "0", "1", "no", "yes", "off", "on" };
-
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!strcasecmp(s, words[i])) {
-			*out = i & 1;
-			return 0;
-		}
-	return -EINVAL;
-}
-
 static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -200,8 +187,9 @@ static void config_defaults(struct config *cfg)
 
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len)
 {
+	const char *env;
 	unsigned long v;
-	int opt;
+	int opt, on;
 
 	config_defaults(cfg);
 	optind = 1;
@@ -306,13 +294,13 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 		snprintf(err, len, "unexpected argument '%s' (see --help)", argv[optind]);
 		return CONFIG_ERROR;
 	}
-	v = 1;
-	if (getenv("AET_METRICS_ENABLED") && parse_switch(getenv("AET_METRICS_ENABLED"), &v)) {
-		snprintf(err, len, "AET_METRICS_ENABLED: \"%s\" is not true or false",
-			 getenv("AET_METRICS_ENABLED"));
+	env = getenv("AET_METRICS_ENABLED");
+	on = env ? otel_parse_bool(env) : 1;
+	if (on < 0) {
+		snprintf(err, len, "AET_METRICS_ENABLED: \"%s\" is not true or false", env);
 		return CONFIG_ERROR;
 	}
-	cfg->start_disabled = !v;
+	cfg->start_disabled = !on;
 	/* One address can have at most every connection. */
 	if (cfg->http_max_per_ip > cfg->http_max_conns)
 		cfg->http_max_per_ip = cfg->http_max_conns;

@@ -61,8 +61,7 @@ static const char *env2(otel_getenv_fn get, const char *traces, const char *all,
 	return v;
 }
 
-/* AET_TRACING_ENABLED as the earlier layer read it. Returns 1, 0 or -EINVAL. */
-static int parse_bool(const char *s)
+int otel_parse_bool(const char *s)
 {
 	static const char *const yes[] = { "true", "1", "yes", "on" };
 	static const char *const no[] = { "false", "0", "no", "off" };
@@ -88,7 +87,7 @@ static int parse_switches(struct otel_config *c, otel_getenv_fn get, char *err, 
 		return 0;
 	}
 	v = env(get, "AET_TRACING_ENABLED");
-	on = v ? parse_bool(v) : 1;
+	on = v ? otel_parse_bool(v) : 1;
 	if (on < 0)
 		return fail(err, len, "AET_TRACING_ENABLED: \"%s\" is not true or false", v);
 	if (!on) {

@@ -63,4 +63,8 @@ void otel_config_free(struct otel_config *c);
 /* The OTEL_TRACES_SAMPLER value of enum span_sampler sampler. */
 const char *otel_sampler_name(int sampler);
 
+/* An AET_*_ENABLED value as the earlier layer read it: true, 1, yes, on or
+ * false, 0, no, off, any case. Returns 1, 0 or -EINVAL. */
+int otel_parse_bool(const char *s);
+
 #endif /* AET_OTELENV_H */
