@@ -46,8 +46,9 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #error "RET_SP_DELTA of this architecture"
 #endif
 
-/* Set by user space before load: the process the links are attached to. */
-const volatile __u32 targ_tgid = 0;
+/* Set by user space before it attaches: the process the links are attached
+ * to (follow mode moves them to the next AET process). */
+volatile __u32 targ_tgid = 0;
 
 /* Prepared statements of the target: a Python connection caches 128, so
  * 16384 is room for a hundred connections. Finalized ones are removed; past

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,14 +40,157 @@ void collector_init(struct collector *c, const struct config *cfg)
 			 getenv("AET_METRICS_ENABLED"));
 }
 
+static void on_found(int pid, void *ctx)
+{
+	struct collector *c = ctx;
+
+	files__follow(c->files, pid);
+	log_info("following pid %d (matches %s)\n", pid, c->follow.comm ?: c->follow.exe);
+}
+
+static void on_matched(int pid, void *ctx)
+{
+	struct collector *c = ctx;
+
+	if (follow_add(&c->follow, pid) == 1)
+		log_info("following pid %d (matches %s)\n", pid, c->follow.comm ?: c->follow.exe);
+}
+
+/* Makes process pid the current target: the uprobes go to its probe
+ * library when it is another file, SQLite's to its pid. Returns 0, or
+ * -ENOENT while it has not loaded the library yet. */
+static int adopt(struct collector *c, int pid)
+{
+	char err[512] = "";
+	struct target t;
+	struct stat st;
+	int rc;
+
+	rc = target_open(&t, pid, err, sizeof(err));
+	if (rc)
+		return rc;
+	if (stat(t.lib_path, &st))
+		return -errno;
+	if (!c->have_lib || st.st_dev != c->lib_dev || st.st_ino != c->lib_ino) {
+		rc = collector_set_library(c, t.lib_path, err, sizeof(err));
+		if (rc) {
+			log_warn("pid %d: %s\n", pid, err);
+			return rc;
+		}
+	}
+	c->target = t;
+	c->have_target = true;
+	log_info("attached to pid %d (%s)\n", pid, t.comm);
+	return 0;
+}
+
+/* SQLite's uprobes follow the current target, once it has loaded
+ * libsqlite3 (maybe after the probe library: tried every tick till then). */
+static void follow_sqlite(struct collector *c)
+{
+	char err[256] = "";
+	int rc;
+
+	if (c->sqlite_pid == c->target.pid)
+		return;
+	if (c->sqlite) {
+		rc = sqlite__retarget(c->sqlite, &c->target, c->enabled, err, sizeof(err));
+	} else {
+		c->sqlite = sqlite__new(c->cfg, &c->target, c->spans, &rc, err, sizeof(err));
+		if (c->sqlite && !c->enabled)
+			sqlite__detach(c->sqlite);
+	}
+	if (!rc) {
+		c->sqlite_pid = c->target.pid;
+		c->sqlite_why[0] = '\0';
+		log_info("SQLite of pid %d observed\n", c->target.pid);
+	} else if (strcmp(err, c->sqlite_why)) {
+		snprintf(c->sqlite_why, sizeof(c->sqlite_why), "%s", err);
+		if (rc != -ENOENT)
+			log_warn("%s\n", err);
+	}
+}
+
+void collector_follow(struct collector *c)
+{
+	long lost = files__matched(c->files, on_matched, c);
+
+	/* The ring was full: what it missed is still running. */
+	if (lost && (lost = follow_scan(&c->follow, on_found, c)) < 0)
+		log_warn("cannot scan /proc: %s\n", strerror(-lost));
+	follow_sample(&c->follow);
+	for (int i = c->follow.n - 1; i >= 0 && !(c->have_target && c->target.alive); i--)
+		if (c->follow.procs[i].alive)
+			adopt(c, c->follow.procs[i].pid);
+	if (c->have_target && c->target.alive)
+		follow_sqlite(c);
+}
+
+int collector_set_library(struct collector *c, const char *path, char *err, size_t len)
+{
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st)) {
+		snprintf(err, len, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	probes__detach(c->probes);
+	c->have_lib = false;
+	rc = c->enabled ? probes__attach(c->probes, path, err, len) : 0;
+	if (rc)
+		return rc;
+	snprintf(c->lib_path, sizeof(c->lib_path), "%s", path);
+	c->lib_dev = st.st_dev;
+	c->lib_ino = st.st_ino;
+	c->have_lib = true;
+	return 0;
+}
+
+int collector_start_following(struct collector *c, char *err, size_t len)
+{
+	/* The exec program is attached: a process starting now is matched
+	 * by it, one running already by this scan. */
+	int rc = follow_scan(&c->follow, on_found, c);
+
+	if (rc < 0) {
+		snprintf(err, len, "cannot scan /proc: %s", strerror(-rc));
+		return rc;
+	}
+	collector_follow(c);
+	return 0;
+}
+
 void collector_tick(struct collector *c)
 {
 	pthread_mutex_lock(&c->lock);
-	target_sample(&c->target);
+	if (c->have_target)
+		target_sample(&c->target);
+	if (c->following)
+		collector_follow(c);
 	files__tick(c->files);
 	probes__expire(c->probes, (uint64_t)c->cfg->open_ttl_s * 1000000000);
 	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* The uprobes, when the switch turns on. In follow mode, a library or a
+ * SQLite whose process is gone is left to the next process adopted. */
+static int attach_uprobes(struct collector *c, char *err, size_t len)
+{
+	int rc = c->have_lib ? probes__attach(c->probes, c->lib_path, err, len) : 0;
+
+	if (rc && !c->following)
+		return rc;
+	if (rc) {
+		log_warn("%s: attached with the next process\n", err);
+		c->have_lib = false;
+	}
+	if (c->following && !(c->have_target && c->target.alive)) {
+		c->sqlite_pid = 0;
+		return 0;
+	}
+	return sqlite__attach(c->sqlite, &c->target, err, len);
 }
 
 void collector_set_enabled(struct collector *c, bool on, const char *by)
@@ -60,9 +204,8 @@ void collector_set_enabled(struct collector *c, bool on, const char *by)
 		return;
 	}
 	if (on)
-		rc = files__attach(c->files, err, sizeof(err)) ?:
-		     probes__attach(c->probes, &c->target, err, sizeof(err)) ?:
-		     sqlite__attach(c->sqlite, &c->target, err, sizeof(err));
+		rc = files__attach(c->files, err, sizeof(err))
+			     ?: attach_uprobes(c, err, sizeof(err));
 	if (!on || rc) {
 		sqlite__detach(c->sqlite);
 		probes__detach(c->probes);
@@ -84,6 +227,7 @@ void collector_set_enabled(struct collector *c, bool on, const char *by)
 
 void collector_fini(struct collector *c)
 {
+	follow_free(&c->follow);
 	pthread_mutex_destroy(&c->lock);
 }
 
@@ -164,14 +308,24 @@ static int write_target(struct collector *c, struct buf *out)
 {
 	static const char *const l_pid[] = { "pid" };
 	struct family *up =
-		family__new("aet_target_up", "1 while the target process runs, 0 once it is gone.",
+		family__new("aet_target_up",
+			    "1 while the target process runs, 0 once it is gone (follow mode: "
+			    "each process matched).",
 			    METRIC_GAUGE, 1, l_pid);
 	char pid[16];
 	const char *v[] = { pid };
 	int rc;
 
-	snprintf(pid, sizeof(pid), "%d", c->target.pid);
-	rc = up ? family__add(up, v, c->target.alive) : -ENOMEM;
+	rc = up ? 0 : -ENOMEM;
+	if (c->following) {
+		for (int i = 0; i < c->follow.n && !rc; i++) {
+			snprintf(pid, sizeof(pid), "%d", c->follow.procs[i].pid);
+			rc = family__add(up, v, c->follow.procs[i].alive);
+		}
+	} else if (!rc) {
+		snprintf(pid, sizeof(pid), "%d", c->target.pid);
+		rc = family__add(up, v, c->target.alive);
+	}
 	if (!rc)
 		family__write(up, out);
 	family__free(up);
@@ -237,7 +391,7 @@ static int render_ready(void *ctx, struct buf *out)
 	bool alive, enabled, ready;
 
 	pthread_mutex_lock(&c->lock);
-	alive = c->target.alive;
+	alive = c->have_target && c->target.alive;
 	enabled = c->enabled;
 	attached = probes__attached(c->probes) + files__attached(c->files);
 	count = probes__count(c->probes) + files__count(c->files);
@@ -249,8 +403,14 @@ static int render_ready(void *ctx, struct buf *out)
 	buf_puts(out, "},");
 	pthread_mutex_unlock(&c->lock);
 	ready = alive && enabled && attached == count;
-	buf_printf(out, "{\"name\":\"target_alive\",\"ok\":%s,\"detail\":\"pid %d %s\"},",
-		   alive ? "true" : "false", c->target.pid, alive ? "running" : "is gone");
+	if (c->have_target)
+		buf_printf(out, "{\"name\":\"target_alive\",\"ok\":%s,\"detail\":\"pid %d %s\"},",
+			   alive ? "true" : "false", c->target.pid, alive ? "running" : "is gone");
+	else
+		buf_printf(out,
+			   "{\"name\":\"target_alive\",\"ok\":false,\"detail\":\"no process "
+			   "matching %s with %s loaded yet\"},",
+			   c->follow.comm ? "--comm" : "--exe", PROBE_LIBRARY);
 	buf_printf(out, "{\"name\":\"probes_attached\",\"ok\":%s,\"detail\":\"%d of %d attached\"}",
 		   attached == count ? "true" : "false", attached, count);
 	buf_puts(out, "]}\n");
@@ -272,14 +432,16 @@ static int render_status(void *ctx, struct buf *out)
 	buf_json_str(out, t->comm, strlen(t->comm));
 	buf_puts(out, ",\"probe_library\":");
 	buf_json_str(out, t->lib_path, strlen(t->lib_path));
-	/* Where the uprobes sit in each probe function: the 5-byte NOP at its
-	 * entry (DESIGN section 2). */
 	buf_printf(out,
-		   "},\"uprobe_spot\":\"nop5\",\"scrapes\":%llu,\"max_series\":%u,"
+		   "},\"scrapes\":%llu,\"max_series\":%u,"
 		   "\"max_open\":%u,\"enabled\":%s,\"disabled_by\":",
 		   (unsigned long long)c->scrapes, c->cfg->max_series, c->cfg->max_open,
 		   c->enabled ? "true" : "false");
 	buf_json_str(out, c->disabled_by, strlen(c->disabled_by));
+	if (c->following) {
+		buf_puts(out, ",");
+		follow_write_status(&c->follow, out);
+	}
 	buf_puts(out, ",\"capabilities\":");
 	caps_write_json(out);
 	buf_puts(out, ",");

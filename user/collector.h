@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "files.h"
+#include "follow.h"
 #include "http.h"
 #include "probes.h"
 #include "spans.h"
@@ -21,12 +22,20 @@
 struct collector {
 	pthread_mutex_t lock; /* guards everything below against the HTTP thread */
 	const struct config *cfg;
-	struct target target;
+	struct target target;	 /* the current one: probes and SQLite attached through it */
+	bool have_target;	 /* false in follow mode until a process has the library */
+	bool following;		 /* follow mode: --comm or --exe */
+	struct follow follow;	 /* then the processes matched */
+	bool have_lib;		 /* the uprobes have a probe library: */
+	char lib_path[PATH_MAX]; /* its path (through a live target's /proc/PID/root) */
+	dev_t lib_dev;		 /* and its identity */
+	ino_t lib_ino;
 	struct probes *probes;
 	struct files *files;
 	struct sqlite *sqlite; /* NULL when the target has no libsqlite3 */
 	struct spans *spans;
 	char sqlite_why[256];  /* then why */
+	int sqlite_pid;	       /* follow mode: the pid SQLite's probes are on */
 	double started_at;     /* CLOCK_REALTIME seconds */
 	double started_mono;   /* CLOCK_MONOTONIC seconds */
 	double heartbeat;      /* CLOCK_MONOTONIC seconds of the last tick */
@@ -44,6 +53,17 @@ void collector_init(struct collector *c, const struct config *cfg);
 /* The main loop's periodic work: sample the target, beat the heart. */
 void collector_tick(struct collector *c);
 void collector_fini(struct collector *c);
+/* Follow mode, at start and every tick: lists the processes matched since,
+ * and when the current target is gone, attaches to the newest running one
+ * that has loaded the probe library. Main thread, c->lock held. */
+void collector_follow(struct collector *c);
+/* Puts the uprobes (when enabled) on the probe library at path. Returns 0
+ * or -errno with err. */
+int collector_set_library(struct collector *c, const char *path, char *err, size_t len);
+/* Follow mode, once loaded: lists the matching processes running, attaches
+ * to the newest. Returns 0 or -errno with err. */
+int collector_start_following(struct collector *c, char *err, size_t len);
+
 /* The emergency switch (SIGUSR1/SIGUSR2, POST /control/...): attaches or
  * detaches every uprobe and tracepoint; by says who asked. Main thread. */
 void collector_set_enabled(struct collector *c, bool on, const char *by);

@@ -12,10 +12,18 @@
 #include "otelenv.h"
 
 const char config_usage[] =
-	"Usage: aet-collector --pid PID [OPTION]...\n"
+	"Usage: aet-collector --pid PID | --comm NAME | --exe PATH [OPTION]...\n"
 	"Observe a running AET process from the kernel and serve its metrics.\n"
 	"\n"
-	"  -p, --pid PID          the AET process to attach to (required)\n"
+	"  -p, --pid PID          the AET process to attach to\n"
+	"      --comm NAME        follow mode: every process named NAME (as in\n"
+	"                         /proc/PID/comm), running now or started later\n"
+	"      --exe PATH         follow mode: every process executing the file PATH\n"
+	"      --library PATH     follow mode: the probe library to put the uprobes on\n"
+	"                         at start, so that a first process's first calls\n"
+	"                         count (default: that of the first process seen)\n"
+	"      --max-targets N    processes followed at once in follow mode\n"
+	"                         (default 64)\n"
 	"  -l, --listen ADDR:PORT HTTP listen address (default " DEFAULT_LISTEN ");\n"
 	"                         [ADDR]:PORT for IPv6\n"
 	"      --max-series N     label sets kept per family before \"__overflow__\"\n"
@@ -45,6 +53,9 @@ const char config_usage[] =
 	"                         memory for a request line and headers (default\n"
 	"                         32768): more is answered 431 (414 for the URL);\n"
 	"                         a request with a body 413\n"
+	"      --uprobe-spot SPOT where the uprobes sit in each probe function: nop5,\n"
+	"                         push (the push %rbp after it) or auto (default:\n"
+	"                         the cheaper, measured at start)\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"      --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help             print this help and exit\n"
@@ -71,10 +82,20 @@ enum {
 	OPT_HTTP_MAX_PER_IP,
 	OPT_HTTP_TIMEOUT,
 	OPT_HTTP_MAX_REQUEST,
+	OPT_COMM,
+	OPT_EXE,
+	OPT_MAX_TARGETS,
+	OPT_LIBRARY,
+	OPT_UPROBE_SPOT,
 };
 
 static const struct option long_opts[] = {
 	{ "pid", required_argument, NULL, 'p' },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "exe", required_argument, NULL, OPT_EXE },
+	{ "max-targets", required_argument, NULL, OPT_MAX_TARGETS },
+	{ "library", required_argument, NULL, OPT_LIBRARY },
+	{ "uprobe-spot", required_argument, NULL, OPT_UPROBE_SPOT },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
@@ -183,6 +204,7 @@ static void config_defaults(struct config *cfg)
 	cfg->http_max_per_ip = DEFAULT_HTTP_MAX_PER_IP;
 	cfg->http_timeout_s = DEFAULT_HTTP_TIMEOUT_S;
 	cfg->http_max_request = DEFAULT_HTTP_MAX_REQUEST;
+	cfg->max_targets = DEFAULT_MAX_TARGETS;
 }
 
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len)
@@ -200,6 +222,37 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 			if (parse_ulong(optarg, 1, INT_MAX, &v))
 				goto bad_value;
 			cfg->pid = (int)v;
+			break;
+		case OPT_COMM:
+			/* the kernel keeps 15 bytes of a name */
+			if (!*optarg || strlen(optarg) > 15)
+				goto bad_value;
+			cfg->follow_comm = optarg;
+			break;
+		case OPT_EXE:
+			if (optarg[0] != '/')
+				goto bad_value;
+			cfg->follow_exe = optarg;
+			break;
+		case OPT_LIBRARY:
+			if (optarg[0] != '/')
+				goto bad_value;
+			cfg->follow_library = optarg;
+			break;
+		case OPT_UPROBE_SPOT:
+			if (!strcmp(optarg, "auto"))
+				cfg->uprobe_spot = SPOT_AUTO;
+			else if (!strcmp(optarg, "nop5"))
+				cfg->uprobe_spot = SPOT_NOP5;
+			else if (!strcmp(optarg, "push"))
+				cfg->uprobe_spot = SPOT_PUSH_RBP;
+			else
+				goto bad_value;
+			break;
+		case OPT_MAX_TARGETS:
+			if (parse_ulong(optarg, 1, CONFIG_MAX_TARGETS, &v))
+				goto bad_value;
+			cfg->max_targets = v;
 			break;
 		case 'l':
 			if (strlen(optarg) >= sizeof(cfg->listen_str) ||
@@ -304,8 +357,15 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 	/* One address can have at most every connection. */
 	if (cfg->http_max_per_ip > cfg->http_max_conns)
 		cfg->http_max_per_ip = cfg->http_max_conns;
-	if (!cfg->pid) {
-		snprintf(err, len, "--pid PID is required (see --help)");
+	if (!!cfg->pid + !!cfg->follow_comm + !!cfg->follow_exe != 1) {
+		snprintf(err, len, "%s (see --help)",
+			 cfg->pid || cfg->follow_comm || cfg->follow_exe
+				 ? "--pid, --comm and --exe exclude one another"
+				 : "--pid PID, --comm NAME or --exe PATH is required");
+		return CONFIG_ERROR;
+	}
+	if (cfg->pid && cfg->follow_library) {
+		snprintf(err, len, "--library is for follow mode (--comm, --exe) (see --help)");
 		return CONFIG_ERROR;
 	}
 	return CONFIG_RUN;

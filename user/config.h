@@ -8,13 +8,15 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define DEFAULT_LISTEN	   "127.0.0.1:9478"
-#define DEFAULT_MAX_SERIES 4096
-#define DEFAULT_MAX_OPEN   16384
-#define DEFAULT_OPEN_TTL_S 3600
-#define DEFAULT_MAX_FILES  65536
-#define DEFAULT_SPAN_RING  (4u << 20)
-#define CONFIG_MAX_ROOTS   8 /* MAX_FILE_ROOTS of include/files_maps.h */
+#define DEFAULT_LISTEN	    "127.0.0.1:9478"
+#define DEFAULT_MAX_SERIES  4096
+#define DEFAULT_MAX_OPEN    16384
+#define DEFAULT_OPEN_TTL_S  3600
+#define DEFAULT_MAX_FILES   65536
+#define DEFAULT_SPAN_RING   (4u << 20)
+#define CONFIG_MAX_ROOTS    8 /* MAX_FILE_ROOTS of include/files_maps.h */
+#define DEFAULT_MAX_TARGETS 64
+#define CONFIG_MAX_TARGETS  4096
 
 /* The HTTP endpoint's limits: enough for Prometheus, a few curls and a
  * dashboard (user/http.c says how each is enforced). */
@@ -23,6 +25,9 @@
 #define DEFAULT_HTTP_TIMEOUT_S	 10
 #define DEFAULT_HTTP_MAX_REQUEST (32 * 1024)
 #define CONFIG_HTTP_CONNS_MAX	 1000 /* libmicrohttpd may hold twice as many sockets */
+
+/* --uprobe-spot: where in each probe function the uprobes sit. */
+enum uprobe_spot { SPOT_AUTO, SPOT_NOP5, SPOT_PUSH_RBP };
 
 struct config {
 	struct sockaddr_storage listen;		  /* AF_INET or AF_INET6 */
@@ -40,11 +45,16 @@ struct config {
 	uint32_t span_ring_size; /* bytes, a power of two */
 	bool span_sql_text;	 /* db.query.text on SQLite spans */
 
-	uint32_t http_max_conns;   /* connections served at once */
-	uint32_t http_max_per_ip;  /* of them from one client address */
-	uint32_t http_timeout_s;   /* to send a request and take its answer */
-	uint32_t http_max_request; /* bytes of request line and headers (MHD's pool) */
-	int pid;
+	uint32_t http_max_conns;    /* connections served at once */
+	uint32_t http_max_per_ip;   /* of them from one client address */
+	uint32_t http_timeout_s;    /* to send a request and take its answer */
+	uint32_t http_max_request;  /* bytes of request line and headers (MHD's pool) */
+	int pid;		    /* 0 in follow mode */
+	const char *follow_comm;    /* --comm NAME: follow mode by name */
+	const char *follow_exe;	    /* --exe PATH: follow mode by executable */
+	const char *follow_library; /* --library PATH: uprobes there from the start */
+	uint32_t max_targets;	    /* processes followed at once (follow mode) */
+	enum uprobe_spot uprobe_spot;
 	int log_level;
 };
 

@@ -24,6 +24,10 @@
 
 struct files {
 	struct files_bpf *skel;
+	struct ring_buffer *matched; /* follow mode: the processes matched */
+	void (*on_match)(int pid, void *ctx);
+	void *match_ctx;
+	__u64 matched_lost; /* FSTAT_MATCHED_FULL at the last files__matched() */
 	struct mapped hist, bytes, targets;
 	char roots[MAX_FILE_ROOTS][PATH_MAX];
 	int nroots;
@@ -90,6 +94,41 @@ static int set_roots(struct files *f, const struct config *cfg, char *err, size_
 	return 0;
 }
 
+/* Follow mode: what the exec and rename programs match. */
+static int set_follow(struct files *f, const struct config *cfg, char *err, size_t len)
+{
+	struct files_bpf__rodata *ro = f->skel->rodata;
+	struct stat st;
+
+	if (cfg->follow_comm) {
+		ro->follow_by = FOLLOW_COMM;
+		memcpy((void *)ro->follow_comm, cfg->follow_comm, strlen(cfg->follow_comm));
+	} else if (cfg->follow_exe) {
+		if (stat(cfg->follow_exe, &st) || !S_ISREG(st.st_mode)) {
+			snprintf(err, len, "--exe %s: %s", cfg->follow_exe,
+				 errno ? strerror(errno) : "not a regular file");
+			return errno ? -errno : -EINVAL;
+		}
+		ro->follow_by = FOLLOW_EXE;
+		ro->follow_ino = st.st_ino;
+		ro->follow_dev = major(st.st_dev) << 20 | minor(st.st_dev);
+	} else {
+		/* --pid: nothing to match, and no program to run on every exec */
+		bpf_program__set_autoload(f->skel->progs.follow_exec, false);
+		bpf_program__set_autoload(f->skel->progs.follow_rename, false);
+	}
+	return 0;
+}
+
+static int on_matched(void *ctx, void *data, size_t size)
+{
+	struct files *f = ctx;
+
+	if (size >= sizeof(__u32) && f->on_match)
+		f->on_match((int)*(const __u32 *)data, f->match_ctx);
+	return 0;
+}
+
 static long pid_max(void)
 {
 	char buf[32];
@@ -98,8 +137,7 @@ static long pid_max(void)
 	return n > 0 ? strtol(buf, NULL, 10) : 4194304; /* PID_MAX_LIMIT on 64-bit */
 }
 
-/* Marks pid as followed, before any tracepoint is attached. */
-static int follow(struct files *f, int pid)
+int files__follow(struct files *f, int pid)
 {
 	__u32 word = pid >> 6;
 	__u64 bits = 1ULL << (pid & 63);
@@ -121,7 +159,7 @@ static int load(struct files *f, const struct config *cfg, int pid, const struct
 		snprintf(err, len, "failed to open the file programs: %s", strerror(-rc));
 		return rc;
 	}
-	rc = set_roots(f, cfg, err, len);
+	rc = set_roots(f, cfg, err, len) ?: set_follow(f, cfg, err, len);
 	if (rc)
 		return rc;
 	bpf_map__set_max_entries(s->maps.targets, pid_max() / 64 + 1);
@@ -137,7 +175,13 @@ static int load(struct files *f, const struct config *cfg, int pid, const struct
 			 strerror(-rc));
 		return rc;
 	}
-	rc = follow(f, pid) ?: mapped_open(s->maps.file_hist, &f->hist) ?:
+	if (pid)
+		rc = files__follow(f, pid);
+	if (!rc && (cfg->follow_comm || cfg->follow_exe)) {
+		f->matched = ring_buffer__new(bpf_map__fd(s->maps.matched), on_matched, f, NULL);
+		rc = f->matched ? 0 : -errno;
+	}
+	rc = rc ?: mapped_open(s->maps.file_hist, &f->hist) ?:
 	     mapped_open(s->maps.file_bytes, &f->bytes) ?: mapped_open(s->maps.targets, &f->targets);
 	if (rc)
 		snprintf(err, len, "failed to prepare the file maps: %s", strerror(-rc));
@@ -158,8 +202,8 @@ void files__detach(struct files *f)
 	skel_detach(f->skel->skeleton);
 }
 
-struct files *files__new(const struct config *cfg, const struct target *t, const struct spans *sp,
-			 int *errp, char *err, size_t len)
+struct files *files__new(const struct config *cfg, int pid, const struct spans *sp, int *errp,
+			 char *err, size_t len)
 {
 	struct files *f = calloc(1, sizeof(*f));
 	int rc;
@@ -169,7 +213,7 @@ struct files *files__new(const struct config *cfg, const struct target *t, const
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	rc = ensure_tracefs(f, err, len) ?: load(f, cfg, t->pid, sp, err, len);
+	rc = ensure_tracefs(f, err, len) ?: load(f, cfg, pid, sp, err, len);
 	if (!rc && !cfg->start_disabled)
 		rc = files__attach(f, err, len);
 	if (rc) {
@@ -186,6 +230,7 @@ void files__free(struct files *f)
 		return;
 	if (f->skel)
 		skel_detach(f->skel->skeleton);
+	ring_buffer__free(f->matched);
 	mapped_close(&f->hist);
 	mapped_close(&f->bytes);
 	mapped_close(&f->targets);
@@ -198,9 +243,50 @@ int files__targets_fd(const struct files *f)
 	return bpf_map__fd(f->skel->maps.targets);
 }
 
+static bool is_followed(const struct files *f, __u32 tgid)
+{
+	const __u64 *bits = tgid / 64 < f->targets.n ? mapped_at(&f->targets, tgid / 64) : NULL;
+
+	return bits && (*bits >> (tgid & 63)) & 1;
+}
+
+static __u64 file_stat(const struct files *f, __u32 i)
+{
+	__u64 n = 0;
+
+	bpf_map__lookup_elem(f->skel->maps.file_stats, &i, sizeof(i), &n, sizeof(n), 0);
+	return n;
+}
+
+long files__matched(struct files *f, void (*found)(int pid, void *ctx), void *ctx)
+{
+	__u64 lost;
+
+	if (!f->matched)
+		return 0;
+	f->on_match = found;
+	f->match_ctx = ctx;
+	ring_buffer__consume(f->matched);
+	lost = file_stat(f, FSTAT_MATCHED_FULL);
+	lost -= f->matched_lost;
+	f->matched_lost += lost;
+	return (long)lost;
+}
+
+bool files__followed(const struct files *f, int pid)
+{
+	return is_followed(f, (__u32)pid);
+}
+
 int files__count(const struct files *f)
 {
-	return f->skel->skeleton->prog_cnt;
+	const struct bpf_object_skeleton *s = f->skel->skeleton;
+	int n = 0;
+
+	/* The follow programs are loaded in follow mode only. */
+	for (int i = 0; i < s->prog_cnt; i++)
+		n += bpf_program__autoload(*s->progs[i].prog);
+	return n;
 }
 
 int files__attached(const struct files *f)
@@ -211,13 +297,6 @@ int files__attached(const struct files *f)
 	for (int i = 0; i < s->prog_cnt; i++)
 		n += *s->progs[i].link != NULL;
 	return n;
-}
-
-static bool is_followed(const struct files *f, __u32 tgid)
-{
-	const __u64 *bits = tgid / 64 < f->targets.n ? mapped_at(&f->targets, tgid / 64) : NULL;
-
-	return bits && (*bits >> (tgid & 63)) & 1;
 }
 
 struct stale {
@@ -308,7 +387,7 @@ out:
 
 int files__write_metrics(struct files *f, struct buf *out)
 {
-	static const char *const reasons[FSTAT_MAX] = { "files_full", "inflight_full" };
+	static const char *const reasons[] = { "files_full", "inflight_full" };
 	static const char *const l_reason[] = { "reason" };
 	struct family *over;
 	int rc = write_ops(f, out);
@@ -321,12 +400,8 @@ int files__write_metrics(struct files *f, struct buf *out)
 			   METRIC_COUNTER, 1, l_reason);
 	if (!over)
 		return -ENOMEM;
-	for (__u32 i = 0; i < FSTAT_MAX && !rc; i++) {
-		__u64 n = 0;
-
-		bpf_map__lookup_elem(f->skel->maps.file_stats, &i, sizeof(i), &n, sizeof(n), 0);
-		rc = family__add(over, &reasons[i], n);
-	}
+	for (__u32 i = 0; i < sizeof(reasons) / sizeof(reasons[0]) && !rc; i++)
+		rc = family__add(over, &reasons[i], file_stat(f, i));
 	family__write(over, out);
 	family__free(over);
 	if (rc)
@@ -351,9 +426,10 @@ void files__write_status(struct files *f, struct buf *out)
 		buf_json_str(out, f->roots[i][0] ? f->roots[i] : "/", strlen(f->roots[i]) ?: 1);
 	}
 	buf_printf(out,
-		   "],\"followed_processes\":%ld,\"tracked_files\":%ld,\"max_files\":%u,"
+		   "],\"followed_processes\":%ld,\"matches_lost\":%llu,\"tracked_files\":%ld,\"max_"
+		   "files\":%u,"
 		   "\"programs\":%d,\"attached\":%d}",
-		   followed_count(f), tracked < 0 ? 0 : tracked,
-		   bpf_map__max_entries(f->skel->maps.tracked_fds), files__count(f),
-		   files__attached(f));
+		   followed_count(f), (unsigned long long)file_stat(f, FSTAT_MATCHED_FULL),
+		   tracked < 0 ? 0 : tracked, bpf_map__max_entries(f->skel->maps.tracked_fds),
+		   files__count(f), files__attached(f));
 }

@@ -56,11 +56,15 @@ static int check_btf(const struct config *cfg, char *err, size_t len)
  * synchronously: no handler runs. */
 static void serve(struct collector *c, const sigset_t *sigs)
 {
-	const struct timespec tick = { .tv_sec = TICK_SECONDS };
+	/* Follow mode looks for new processes four times a tick: a restarted
+	 * AET is seen well within a second. */
+	const struct timespec tick = { .tv_sec = TICK_SECONDS },
+			      quarter = { .tv_nsec = TICK_SECONDS * 250000000L };
+	double next_tick = clock_seconds(CLOCK_MONOTONIC) + TICK_SECONDS;
 	int sig;
 
 	for (;;) {
-		sig = sigtimedwait(sigs, NULL, &tick);
+		sig = sigtimedwait(sigs, NULL, c->following ? &quarter : &tick);
 		if (sig == SIGTERM || sig == SIGINT)
 			return;
 		if (sig == SIGUSR1 || sig == SIGUSR2)
@@ -74,6 +78,13 @@ static void serve(struct collector *c, const sigset_t *sigs)
 						      want == WANT_ON ? "POST /control/enable"
 								      : "POST /control/disable");
 		}
+		if (c->following && clock_seconds(CLOCK_MONOTONIC) < next_tick) {
+			pthread_mutex_lock(&c->lock);
+			collector_follow(c);
+			pthread_mutex_unlock(&c->lock);
+			continue;
+		}
+		next_tick = clock_seconds(CLOCK_MONOTONIC) + TICK_SECONDS;
 		collector_tick(c);
 	}
 }
@@ -119,19 +130,38 @@ int main(int argc, char **argv)
 	rc = check_btf(&cfg, err, sizeof(err));
 	if (rc)
 		goto cleanup;
-	rc = target_open(&c.target, cfg.pid, err, sizeof(err));
-	if (rc)
-		goto cleanup;
+	if (cfg.pid) {
+		rc = target_open(&c.target, cfg.pid, err, sizeof(err));
+		if (rc)
+			goto cleanup;
+		c.have_target = true;
+	} else {
+		/* Follow mode: the spans' resource names what is followed. */
+		const char *name = cfg.follow_comm ?: strrchr(cfg.follow_exe, '/') + 1;
+
+		c.following = true;
+		rc = follow_init(&c.follow, cfg.follow_comm, cfg.follow_exe, cfg.max_targets, err,
+				 sizeof(err));
+		if (rc)
+			goto cleanup;
+		snprintf(c.target.comm, sizeof(c.target.comm), "%s", name);
+	}
 	c.spans = spans__new(&cfg, &c.target, &rc, err, sizeof(err));
 	if (!c.spans)
 		goto cleanup;
-	c.files = files__new(&cfg, &c.target, c.spans, &rc, err, sizeof(err));
+	c.files = files__new(&cfg, cfg.pid, c.spans, &rc, err, sizeof(err));
 	if (!c.files)
 		goto cleanup;
-	c.probes = probes__new(&cfg, &c.target, files__targets_fd(c.files), c.spans, &rc, err,
-			       sizeof(err));
+	c.probes = probes__new(&cfg, files__targets_fd(c.files), c.spans, &rc, err, sizeof(err));
 	if (!c.probes)
 		goto cleanup;
+	if (c.have_target || cfg.follow_library) {
+		rc = collector_set_library(&c,
+					   c.have_target ? c.target.lib_path : cfg.follow_library,
+					   err, sizeof(err));
+		if (rc)
+			goto cleanup;
+	}
 	for (int fam = FAM_TASKS; fam <= FAM_AGENT && !rc; fam++) {
 		size_t n;
 		int fd = probes__series_fd(c.probes, fam, &n);
@@ -143,13 +173,19 @@ int main(int argc, char **argv)
 	}
 	if (rc)
 		goto cleanup;
-	c.sqlite = sqlite__new(&cfg, &c.target, c.spans, &rc, err, sizeof(err));
-	if (!c.sqlite && rc != -ENOENT)
-		goto cleanup;
-	if (!c.sqlite) {
-		/* Observed for the rest; /status says why not SQLite. */
-		snprintf(c.sqlite_why, sizeof(c.sqlite_why), "%s", err);
-		rc = 0;
+	if (c.following) {
+		rc = collector_start_following(&c, err, sizeof(err));
+		if (rc)
+			goto cleanup;
+	} else {
+		c.sqlite = sqlite__new(&cfg, &c.target, c.spans, &rc, err, sizeof(err));
+		if (!c.sqlite && rc != -ENOENT)
+			goto cleanup;
+		if (!c.sqlite) {
+			/* Observed for the rest; /status says why not SQLite. */
+			snprintf(c.sqlite_why, sizeof(c.sqlite_why), "%s", err);
+			rc = 0;
+		}
 	}
 	/* Loaded and attached: keep only what the daemon still needs, before
 	 * any thread starts (capabilities are a thread's own). */
@@ -172,9 +208,13 @@ int main(int argc, char **argv)
 	if (rc)
 		goto cleanup;
 	/* Warned once running: a start that fails prints one line, its cause. */
-	if (!c.sqlite)
+	if (!c.sqlite && !c.following)
 		log_warn("%s\n", c.sqlite_why);
-	if (cfg.start_disabled)
+	if (c.following)
+		log_info("following processes %s %s: %d running; serving http://%s/metrics\n",
+			 cfg.follow_comm ? "named" : "executing", c.follow.comm ?: c.follow.exe,
+			 c.follow.n, cfg.listen_str);
+	else if (cfg.start_disabled)
 		log_info("loaded for pid %d (%s), nothing attached (%s: SIGUSR2 or POST "
 			 "/control/enable attaches); serving http://%s/metrics\n",
 			 cfg.pid, c.target.comm, c.disabled_by, cfg.listen_str);
@@ -188,7 +228,7 @@ int main(int argc, char **argv)
 	 * back rather than keep it in the heap for the collector's life. */
 	malloc_trim(0);
 	serve(&c, &sigs);
-	log_info("detaching from pid %d\n", cfg.pid);
+	log_info("detaching\n");
 
 cleanup:
 	http__free(http);

@@ -13,16 +13,16 @@
 
 struct probes;
 
-/* Opens, sizes, loads and attaches the programs to the probe library of
- * target t; they count the processes marked in the map targets_fd (see
- * files__targets_fd()). Returns NULL with err naming the cause (and *errp =
- * -errno); nothing stays attached. */
-struct probes *probes__new(const struct config *cfg, const struct target *t, int targets_fd,
-			   const struct spans *sp, int *errp, char *err, size_t len);
+/* Opens, sizes and loads the programs; they count the processes marked in
+ * the map targets_fd (see files__targets_fd()). probes__attach() attaches
+ * them. Returns NULL with err naming the cause (and *errp = -errno). */
+struct probes *probes__new(const struct config *cfg, int targets_fd, const struct spans *sp,
+			   int *errp, char *err, size_t len);
 void probes__free(struct probes *p);
 
-/* The emergency switch, as files__attach(). */
-int probes__attach(struct probes *p, const struct target *t, char *err, size_t len);
+/* The emergency switch, as files__attach(); and follow mode, attaching to
+ * the probe library of another process. */
+int probes__attach(struct probes *p, const char *lib_path, char *err, size_t len);
 void probes__detach(struct probes *p);
 
 /* Number of probes, and how many are attached. */

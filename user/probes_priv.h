@@ -25,6 +25,11 @@ struct probes {
 	struct series_set series[FAM_MAX];
 	__u64 series_next[FAM_MAX];
 	__u64 expired[KIND_MAX]; /* begins expired by probes__expire(), by kind */
+	/* Where in each probe function the uprobes sit: the nop5 (offset 0)
+	 * or the push %rbp after it (5), and the cost of a hit on each. */
+	size_t spot;
+	double spot_ns[2]; /* nop5, push; 0 when not measured */
+	const char *spot_by;
 };
 
 extern const char *const status_names[STATUS_MAX];

@@ -108,7 +108,9 @@ static int init_otlp(struct spans *s, const struct target *t)
 	a[n++] = str_attr("service.name", s->otel.service_name);
 	a[n++] = str_attr("service.instance.id", s->instance);
 	a[n++] = str_attr("host.name", s->host);
-	a[n++] = (struct otlp_attr){ .key = "process.pid", .type = OTLP_INT, .i = t->pid };
+	/* Follow mode (pid 0) sends the spans of several processes. */
+	if (t->pid)
+		a[n++] = (struct otlp_attr){ .key = "process.pid", .type = OTLP_INT, .i = t->pid };
 	a[n++] = str_attr("process.executable.name", t->comm);
 	a[n++] = str_attr("telemetry.sdk.name", "aet-collector");
 	a[n++] = str_attr("telemetry.sdk.language", "c");

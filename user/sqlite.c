@@ -120,7 +120,6 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 		snprintf(err, len, "failed to open the SQLite BPF object: %s", strerror(-rc));
 		return rc;
 	}
-	s->skel->rodata->targ_tgid = t->pid;
 	rc = spans__share(sp, s->skel->obj, err, len);
 	if (rc)
 		return rc;
@@ -138,6 +137,7 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 			 strerror(-rc));
 		return rc;
 	}
+	s->skel->bss->targ_tgid = t->pid;
 	rc = mapped_open(s->skel->maps.db_hist, &s->hist);
 	if (rc)
 		snprintf(err, len, "failed to map db_hist: %s", strerror(-rc));
@@ -183,6 +183,20 @@ static int attach(struct sqlite *s, int pid, char *err, size_t len)
 int sqlite__attach(struct sqlite *s, const struct target *t, char *err, size_t len)
 {
 	return s ? attach(s, t->pid, err, len) : 0;
+}
+
+int sqlite__retarget(struct sqlite *s, const struct target *t, bool attach_now, char *err,
+		     size_t len)
+{
+	int rc;
+
+	skel_detach(s->skel->skeleton);
+	s->deleted = false;
+	rc = find_library(s, t, err, len);
+	if (rc)
+		return rc;
+	s->skel->bss->targ_tgid = t->pid;
+	return attach_now ? attach(s, t->pid, err, len) : 0;
 }
 
 void sqlite__detach(struct sqlite *s)

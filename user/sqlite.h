@@ -7,6 +7,7 @@
 #ifndef AET_SQLITE_H
 #define AET_SQLITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -31,6 +32,11 @@ void sqlite__free(struct sqlite *s); /* NULL-safe; detaches */
 /* The emergency switch, as files__attach(); NULL-safe. */
 int sqlite__attach(struct sqlite *s, const struct target *t, char *err, size_t len);
 void sqlite__detach(struct sqlite *s);
+/* Follow mode: moves the probes to target t (its libsqlite3, its pid),
+ * attached when attach_now. The counts go on. Returns 0 or -errno with err
+ * (-ENOENT: t has not loaded libsqlite3). */
+int sqlite__retarget(struct sqlite *s, const struct target *t, bool attach_now, char *err,
+		     size_t len);
 
 /* Probes (uprobes and uretprobes), and how many are attached; 0 for NULL. */
 int sqlite__count(const struct sqlite *s);

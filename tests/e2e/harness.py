@@ -139,10 +139,12 @@ def by_labels(samples, name):
 class Workload:
     """The reference workload, started and held until go()."""
 
-    def __init__(self, tmp_path, *args, user=None, env=None):
-        self.truth_path = os.path.join(str(tmp_path), "truth.json")
-        cmd = [PYTHON, WORKLOAD, "--wait", "--truth", self.truth_path,
-               "--dir", os.path.join(str(tmp_path), "work"), *args]
+    def __init__(self, tmp_path, *args, user=None, env=None, python=PYTHON, suffix=""):
+        """python: the interpreter (a link to it, to give the process another
+        name); suffix: of the truth file and work directory, for several."""
+        self.truth_path = os.path.join(str(tmp_path), "truth%s.json" % suffix)
+        cmd = [python, WORKLOAD, "--wait", "--truth", self.truth_path,
+               "--dir", os.path.join(str(tmp_path), "work" + suffix), *args]
         e = dict(os.environ, AETPROBE_LIBRARY=LIBRARY)
         e.update(env or {})
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -167,7 +169,8 @@ class Workload:
 
 
 class Collector:
-    """build/aet-collector attached to a pid, serving on a free port."""
+    """build/aet-collector attached to a pid (None: follow mode, args say
+    --comm or --exe), serving on a free port."""
 
     def __init__(self, pid, *args, wrap=(), env=None, stdout=subprocess.PIPE, wait_ready=True):
         """wrap: a command the collector runs under (unshare, setpriv, ...).
@@ -184,8 +187,8 @@ class Collector:
             else:
                 e[name] = value
         self.proc = subprocess.Popen(
-            [*wrap, COLLECTOR, "--pid", str(pid), "--listen", "127.0.0.1:%d" % self.port,
-             *args],
+            [*wrap, COLLECTOR, *(["--pid", str(pid)] if pid else []),
+             "--listen", "127.0.0.1:%d" % self.port, *args],
             stdout=stdout, stderr=subprocess.PIPE, text=True, env=e)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -85,7 +85,7 @@ def test_kernel_without_btf(sleeper):
 
 
 @pytest.mark.parametrize("args,msg", [
-    ([], "--pid PID is required"),
+    ([], "--pid PID, --comm NAME or --exe PATH is required"),
     (["--pid", "abc"], "invalid value 'abc' for --pid"),
     (["--pid", "1", "--listen", "nowhere"], "invalid value 'nowhere' for --listen"),
     (["--pid", "1", "--bogus"], "unknown option '--bogus'"),

@@ -22,6 +22,9 @@ Test(config, defaults)
 
 	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "42")), CONFIG_RUN);
 	cr_assert_eq(cfg.pid, 42);
+	cr_assert_null(cfg.follow_comm);
+	cr_assert_null(cfg.follow_exe);
+	cr_assert_eq(cfg.max_targets, DEFAULT_MAX_TARGETS);
 	cr_assert_eq(in->sin_family, AF_INET);
 	cr_assert_eq(ntohs(in->sin_port), 9478);
 	cr_assert_eq(in->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
@@ -128,6 +131,25 @@ Test(config, help_and_version)
 	cr_assert_eq(parse(&cfg, err, 2, ARGV("-V")), CONFIG_VERSION);
 }
 
+Test(config, follow_mode)
+{
+	struct config cfg;
+	char err[256];
+
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--comm", "aet-agent", "--max-targets", "8")),
+		     CONFIG_RUN);
+	cr_assert_str_eq(cfg.follow_comm, "aet-agent");
+	cr_assert_eq(cfg.pid, 0);
+	cr_assert_eq(cfg.max_targets, 8);
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--exe", "/usr/bin/aet", "--library", "/l.so")),
+		     CONFIG_RUN);
+	cr_assert_str_eq(cfg.follow_exe, "/usr/bin/aet");
+	cr_assert_str_eq(cfg.follow_library, "/l.so");
+	cr_assert_eq(cfg.uprobe_spot, SPOT_AUTO);
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--uprobe-spot", "push")), CONFIG_RUN);
+	cr_assert_eq(cfg.uprobe_spot, SPOT_PUSH_RBP);
+}
+
 /* Criterion re-executes the test binary for each parameter (PIE: other
  * addresses), so parameters hold their strings, not pointers. */
 struct bad_args {
@@ -139,7 +161,28 @@ struct bad_args {
 ParameterizedTestParameters(config, errors)
 {
 	static struct bad_args params[] = {
-		{ 1, { "c" }, "--pid PID is required (see --help)" },
+		{ 1, { "c" }, "--pid PID, --comm NAME or --exe PATH is required (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--comm", "aet" },
+		  "--pid, --comm and --exe exclude one another (see --help)" },
+		{ 5,
+		  { "c", "--exe", "/bin/aet", "--comm", "aet" },
+		  "--pid, --comm and --exe exclude one another (see --help)" },
+		{ 3,
+		  { "c", "--comm", "0123456789abcdef" },
+		  "invalid value '0123456789abcdef' for --comm (see --help)" },
+		{ 3,
+		  { "c", "--exe", "bin/aet" },
+		  "invalid value 'bin/aet' for --exe (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--library", "/lib/libaetprobe.so" },
+		  "--library is for follow mode (--comm, --exe) (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--uprobe-spot", "ret" },
+		  "invalid value 'ret' for --uprobe-spot (see --help)" },
+		{ 5,
+		  { "c", "--comm", "aet", "--max-targets", "0" },
+		  "invalid value '0' for --max-targets (see --help)" },
 		{ 3, { "c", "--pid", "0" }, "invalid value '0' for --pid (see --help)" },
 		{ 3, { "c", "--pid", "12x" }, "invalid value '12x' for --pid (see --help)" },
 		{ 3, { "c", "-p", "-5" }, "invalid value '-5' for --pid (see --help)" },
