@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * File operations of the target processes, from per-syscall tracepoints,
- * and the processes followed: the target and the children it forks.
+ * File operations of the target processes, from per-syscall tracepoints.
  *
  * These programs run for every syscall of every process on the host, so a
  * process that is not a target leaves after one bit test in an array (no
@@ -33,12 +32,6 @@ const volatile __u32 root_len[MAX_FILE_ROOTS] = {};
 const volatile __u64 root_words[MAX_FILE_ROOTS][ROOT_WORDS] = {}; /* path, zero-padded */
 const volatile __u64 root_ino[MAX_FILE_ROOTS] = {};
 const volatile __u32 root_dev[MAX_FILE_ROOTS] = {}; /* the kernel's dev_t encoding */
-
-/* Follow mode (--comm or --exe): what a new AET process looks like. */
-const volatile __u32 follow_by = FOLLOW_NONE;
-const volatile char follow_comm[COMM_LEN] = {};
-const volatile __u64 follow_ino = 0;
-const volatile __u32 follow_dev = 0;
 
 /* Regular files the targets opened under a root: --max-files. */
 struct {
@@ -75,13 +68,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } file_bytes SEC(".maps");
-
-/* Processes that became targets by follow mode, for user space to adopt at
- * its next tick: a pid each, submitted without a wakeup. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096);
-} matched SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -355,108 +341,27 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* A target's fork makes a followed process; a new thread shares its tgid. */
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(follow_fork, struct task_struct *parent, struct task_struct *child)
+/* A thread of a target exits, maybe inside a timed syscall that will never
+ * reach its exit tracepoint. Not tested against the targets: the process
+ * program may have let its process go already. */
+static __always_inline int on_exit(struct task_struct *p)
 {
-	__u32 tgid = BPF_CORE_READ(child, tgid), word = tgid >> 6;
-	__u64 *bits;
+	__u64 pid_tgid = (__u64)BPF_CORE_READ(p, tgid) << 32 | BPF_CORE_READ(p, pid);
 
-	if (tgid == BPF_CORE_READ(parent, tgid) || !is_target(BPF_CORE_READ(parent, tgid)))
-		return 0;
-	bits = bpf_map_lookup_elem(&targets, &word);
-	if (bits)
-		__sync_fetch_and_or(bits, 1ULL << (tgid & 63));
-	return 0;
-}
-
-/* A thread of a followed process exits, maybe inside a timed syscall that
- * will never reach its exit tracepoint. When it is the last one, the pid may
- * be reused by an unrelated process, which must not be observed. */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(follow_exit, struct task_struct *p)
-{
-	__u32 tgid = BPF_CORE_READ(p, tgid), word = tgid >> 6;
-	__u64 pid_tgid = (__u64)tgid << 32 | BPF_CORE_READ(p, pid);
-	__u64 *bits;
-
-	if (!is_target(tgid))
-		return 0;
 	bpf_map_delete_elem(&inflight, &pid_tgid);
-	if (BPF_CORE_READ(p, signal, live.counter))
-		return 0;
-	bits = bpf_map_lookup_elem(&targets, &word);
-	if (bits)
-		__sync_fetch_and_and(bits, ~(1ULL << (tgid & 63)));
 	return 0;
 }
 
-static __always_inline bool comm_matches(const char *comm)
+/* Twice, as in bpf/procs.bpf.c: user space loads the raw one where the
+ * BTF one fails. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(files_exit, struct task_struct *p)
 {
-	for (int i = 0; i < COMM_LEN; i++) {
-		if (comm[i] != follow_comm[i])
-			return false;
-		if (!comm[i])
-			break;
-	}
-	return true;
+	return on_exit(p);
 }
 
-/* Follows tgid from now on and tells user space, which counts a record
- * that did not fit and then scans /proc instead. */
-static __always_inline void follow_new(__u32 tgid)
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(files_exit_raw, struct task_struct *p)
 {
-	__u32 word = tgid >> 6, *r;
-	__u64 *bits = bpf_map_lookup_elem(&targets, &word);
-
-	if (!bits)
-		return;
-	__sync_fetch_and_or(bits, 1ULL << (tgid & 63));
-	r = bpf_ringbuf_reserve(&matched, sizeof(*r), 0);
-	if (!r) {
-		counter_inc(&file_stats, FSTAT_MATCHED_FULL);
-		return;
-	}
-	*r = tgid;
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-}
-
-/* Follow mode: a process that execs the program named by --exe, or whose
- * new name is --comm, is a target from its first instruction on. */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(follow_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	char comm[COMM_LEN];
-	__u32 tgid = BPF_CORE_READ(p, tgid);
-
-	if (follow_by == FOLLOW_EXE) {
-		struct inode *ino = BPF_CORE_READ(bprm, file, f_inode);
-
-		if (BPF_CORE_READ(ino, i_ino) != follow_ino ||
-		    BPF_CORE_READ(ino, i_sb, s_dev) != follow_dev)
-			return 0;
-	} else {
-		BPF_CORE_READ_STR_INTO(&comm, p, comm);
-		if (!comm_matches(comm))
-			return 0;
-	}
-	if (!is_target(tgid))
-		follow_new(tgid);
-	return 0;
-}
-
-/* --comm: a process may name itself after its exec (prctl(PR_SET_NAME) in
- * its main thread, which is what /proc/PID/stat shows). */
-SEC("tp_btf/task_rename")
-int BPF_PROG(follow_rename, struct task_struct *task, const char *comm)
-{
-	char name[COMM_LEN];
-	__u32 tgid = BPF_CORE_READ(task, tgid);
-
-	if (follow_by != FOLLOW_COMM || BPF_CORE_READ(task, pid) != tgid || is_target(tgid))
-		return 0;
-	bpf_probe_read_kernel_str(name, sizeof(name), comm);
-	if (comm_matches(name))
-		follow_new(tgid);
-	return 0;
+	return on_exit(p);
 }

@@ -2,8 +2,9 @@
 /*
  * The followed processes, shared by every BPF object of the collector: bit
  * tgid of a bitmap, one u64 word per 64 pids up to kernel.pid_max. User
- * space sizes it, creates it once (with the file programs, which follow
- * forks and exits) and hands the same map to the other objects.
+ * space sizes it, creates it once (with the span maps, bpf/spans.bpf.c)
+ * and hands the same map to the other objects; bpf/procs.bpf.c follows
+ * forks, exits and, in follow mode, execs.
  */
 #ifndef AET_TARGETS_BPF_H
 #define AET_TARGETS_BPF_H

@@ -13,7 +13,6 @@
 #define ROOT_PATH_LEN	128 /* --file-root paths are at most 127 bytes */
 #define PATH_LEN	256 /* bytes of a syscall's path read to match a root */
 #define FILE_STATUS_MAX 2   /* success, error */
-#define COMM_LEN	16  /* the kernel's TASK_COMM_LEN */
 
 /* aet_file_operations_total{operation}: the index of file_hist and file_bytes. */
 enum file_op {
@@ -39,15 +38,7 @@ enum file_op {
 enum file_stat {
 	FSTAT_FDS_FULL,	     /* a regular file opened while tracked_fds was full */
 	FSTAT_INFLIGHT_FULL, /* a syscall not timed: inflight was full */
-	FSTAT_MATCHED_FULL,  /* a process matched by follow mode, not in the ring */
 	FSTAT_MAX,
-};
-
-/* Follow mode: how a new process is recognised as AET. */
-enum follow_by {
-	FOLLOW_NONE, /* --pid */
-	FOLLOW_COMM, /* --comm: its name, as /proc/PID/comm */
-	FOLLOW_EXE,  /* --exe: the file it executes, by (device, inode) */
 };
 
 /* A regular file a target process opened (under a root): followed by fd. */

@@ -44,7 +44,7 @@ static void on_found(int pid, void *ctx)
 {
 	struct collector *c = ctx;
 
-	files__follow(c->files, pid);
+	spans__follow(c->spans, pid);
 	log_info("following pid %d (matches %s)\n", pid, c->follow.comm ?: c->follow.exe);
 }
 
@@ -102,10 +102,10 @@ static void follow_sqlite(struct collector *c)
 	}
 	if (!rc) {
 		c->sqlite_pid = c->target.pid;
-		c->sqlite_why[0] = '\0';
+		c->why[PFAM_SQLITE][0] = '\0';
 		log_info("SQLite of pid %d observed\n", c->target.pid);
-	} else if (strcmp(err, c->sqlite_why)) {
-		snprintf(c->sqlite_why, sizeof(c->sqlite_why), "%s", err);
+	} else if (strcmp(err, c->why[PFAM_SQLITE])) {
+		snprintf(c->why[PFAM_SQLITE], sizeof(c->why[PFAM_SQLITE]), "%s", err);
 		if (rc != -ENOENT)
 			log_warn("%s\n", err);
 	}
@@ -113,7 +113,7 @@ static void follow_sqlite(struct collector *c)
 
 void collector_follow(struct collector *c)
 {
-	long lost = files__matched(c->files, on_matched, c);
+	long lost = procs__matched(c->procs, on_matched, c);
 
 	/* The ring was full: what it missed is still running. */
 	if (lost && (lost = follow_scan(&c->follow, on_found, c)) < 0)
@@ -204,12 +204,13 @@ void collector_set_enabled(struct collector *c, bool on, const char *by)
 		return;
 	}
 	if (on)
-		rc = files__attach(c->files, err, sizeof(err))
-			     ?: attach_uprobes(c, err, sizeof(err));
+		rc = procs__attach(c->procs, err, sizeof(err)) ?:
+		     files__attach(c->files, err, sizeof(err)) ?: attach_uprobes(c, err, sizeof(err));
 	if (!on || rc) {
 		sqlite__detach(c->sqlite);
 		probes__detach(c->probes);
 		files__detach(c->files);
+		procs__detach(c->procs);
 	}
 	c->enabled = on && !rc;
 	snprintf(c->disabled_by, sizeof(c->disabled_by), "%s%s", rc ? "enabling failed: " : "",
@@ -337,6 +338,74 @@ static int write_target(struct collector *c, struct buf *out)
 		write_dbs(&c->target, out);
 }
 
+/* Programs of family f attached, and how many it has (0: it failed). */
+static void family_state(const struct collector *c, int f, int *attached, int *count)
+{
+	switch (f) {
+	case PFAM_PROBES:
+		*attached = probes__attached(c->probes);
+		*count = probes__count(c->probes);
+		break;
+	case PFAM_PROCESSES:
+		*attached = procs__attached(c->procs);
+		*count = procs__count(c->procs);
+		break;
+	case PFAM_FILES:
+		*attached = files__attached(c->files);
+		*count = files__count(c->files);
+		break;
+	default:
+		*attached = sqlite__attached(c->sqlite);
+		*count = sqlite__count(c->sqlite);
+		break;
+	}
+}
+
+static bool family_up(const struct collector *c, int f)
+{
+	int attached, count;
+
+	family_state(c, f, &attached, &count);
+	return count && attached == count;
+}
+
+/* "N of M attached", or why the family is not there. */
+static void write_family_detail(const struct collector *c, int f, struct buf *out)
+{
+	char d[64];
+	int attached, count;
+
+	family_state(c, f, &attached, &count);
+	if (!count && c->why[f][0]) {
+		buf_json_str(out, c->why[f], strlen(c->why[f]));
+		return;
+	}
+	snprintf(d, sizeof(d), "%d of %d attached", attached, count);
+	buf_json_str(out, d, strlen(d));
+}
+
+/* aet_collector_probe_attached{probe}: each AET probe, and each of the
+ * other families as one; aet_collector_followed_processes. */
+static int write_families(struct collector *c, struct buf *out)
+{
+	const char *names[PROBES_MAX + PFAM_MAX];
+	double attached[PROBES_MAX + PFAM_MAX];
+	int n = probes__each_attached(c->probes, names, attached);
+
+	for (int f = PFAM_PROBES + 1; f < PFAM_MAX; f++, n++) {
+		names[n] = probe_family_names[f];
+		attached[n] = family_up(c, f);
+	}
+	return expo_write_by_label(
+		       out, "aet_collector_probe_attached",
+		       "1 when the probe (each AET probe function; processes, files "
+		       "and sqlite as one each) is attached, else 0 (/status says why).",
+		       METRIC_GAUGE, "probe", names, attached, n)
+		       ?: write_one(out, "aet_collector_followed_processes",
+				    "The target and the children it forked, while they run.",
+				    METRIC_GAUGE, (double)spans__followed_count(c->spans));
+}
+
 static int render_metrics(void *ctx, struct buf *out)
 {
 	struct collector *c = ctx;
@@ -347,6 +416,7 @@ static int render_metrics(void *ctx, struct buf *out)
 	rc = probes__write_metrics(c->probes, out) ?: files__write_metrics(c->files, out) ?:
 	     (c->sqlite ? sqlite__write_metrics(c->sqlite, out) : 0) ?:
 	     spans__write_metrics(c->spans, out) ?:
+	     write_families(c, out) ?:
 	     write_target(c, out) ?:
 	     write_process(c, out) ?:
 	     write_one(out, "aet_collector_scrape_duration_seconds",
@@ -387,32 +457,40 @@ static int render_health(void *ctx, struct buf *out)
 static int render_ready(void *ctx, struct buf *out)
 {
 	struct collector *c = ctx;
-	int attached, count;
-	bool alive, enabled, ready;
+	bool alive, ready;
 
 	pthread_mutex_lock(&c->lock);
 	alive = c->have_target && c->target.alive;
-	enabled = c->enabled;
-	attached = probes__attached(c->probes) + files__attached(c->files);
-	count = probes__count(c->probes) + files__count(c->files);
-	buf_printf(out, "{\"ready\":%s,\"checks\":[",
-		   alive && enabled && attached == count ? "true" : "false");
-	buf_printf(out, "{\"name\":\"enabled\",\"ok\":%s,\"detail\":", enabled ? "true" : "false");
-	buf_json_str(out, enabled ? "enabled" : c->disabled_by,
-		     strlen(enabled ? "enabled" : c->disabled_by));
+	ready = alive && c->enabled;
+	for (int f = 0; f < PFAM_MAX; f++)
+		ready &= !(c->cfg->require & 1u << f) || family_up(c, f);
+	buf_printf(out, "{\"ready\":%s,\"checks\":[", ready ? "true" : "false");
+	buf_printf(out,
+		   "{\"name\":\"enabled\",\"ok\":%s,\"detail\":", c->enabled ? "true" : "false");
+	buf_json_str(out, c->enabled ? "enabled" : c->disabled_by,
+		     strlen(c->enabled ? "enabled" : c->disabled_by));
 	buf_puts(out, "},");
-	pthread_mutex_unlock(&c->lock);
-	ready = alive && enabled && attached == count;
 	if (c->have_target)
-		buf_printf(out, "{\"name\":\"target_alive\",\"ok\":%s,\"detail\":\"pid %d %s\"},",
+		buf_printf(out, "{\"name\":\"target_alive\",\"ok\":%s,\"detail\":\"pid %d %s\"}",
 			   alive ? "true" : "false", c->target.pid, alive ? "running" : "is gone");
 	else
 		buf_printf(out,
 			   "{\"name\":\"target_alive\",\"ok\":false,\"detail\":\"no process "
-			   "matching %s with %s loaded yet\"},",
+			   "matching %s with %s loaded yet\"}",
 			   c->follow.comm ? "--comm" : "--exe", PROBE_LIBRARY);
-	buf_printf(out, "{\"name\":\"probes_attached\",\"ok\":%s,\"detail\":\"%d of %d attached\"}",
-		   attached == count ? "true" : "false", attached, count);
+	/* The required families: attached, every program of each. */
+	for (int f = 0; f < PFAM_MAX; f++) {
+		int attached, count;
+
+		if (!(c->cfg->require & 1u << f))
+			continue;
+		family_state(c, f, &attached, &count);
+		buf_printf(out, ",{\"name\":\"%s\",\"ok\":%s,\"detail\":", probe_family_names[f],
+			   family_up(c, f) ? "true" : "false");
+		write_family_detail(c, f, out);
+		buf_puts(out, "}");
+	}
+	pthread_mutex_unlock(&c->lock);
 	buf_puts(out, "]}\n");
 	return ready ? 200 : 503;
 }
@@ -444,12 +522,23 @@ static int render_status(void *ctx, struct buf *out)
 	}
 	buf_puts(out, ",\"capabilities\":");
 	caps_write_json(out);
+	buf_puts(out, ",\"families\":[");
+	for (int f = 0; f < PFAM_MAX; f++) {
+		buf_printf(out, "%s{\"name\":\"%s\",\"required\":%s,\"attached\":%s,\"detail\":",
+			   f ? "," : "", probe_family_names[f],
+			   c->cfg->require & 1u << f ? "true" : "false",
+			   family_up(c, f) ? "true" : "false");
+		write_family_detail(c, f, out);
+		buf_puts(out, "}");
+	}
+	buf_puts(out, "],");
+	procs__write_status(c->procs, out);
 	buf_puts(out, ",");
 	probes__write_status(c->probes, out);
 	buf_puts(out, ",");
 	files__write_status(c->files, out);
 	buf_puts(out, ",");
-	sqlite__write_status(c->sqlite, c->sqlite_why, out);
+	sqlite__write_status(c->sqlite, c->why[PFAM_SQLITE], out);
 	buf_puts(out, ",");
 	spans__write_status(c->spans, out);
 	pthread_mutex_unlock(&c->lock);

@@ -13,6 +13,7 @@
 #include "follow.h"
 #include "http.h"
 #include "probes.h"
+#include "procs.h"
 #include "spans.h"
 #include "sqlite.h"
 #include "target.h"
@@ -34,12 +35,13 @@ struct collector {
 	struct files *files;
 	struct sqlite *sqlite; /* NULL when the target has no libsqlite3 */
 	struct spans *spans;
-	char sqlite_why[256];  /* then why */
-	int sqlite_pid;	       /* follow mode: the pid SQLite's probes are on */
-	double started_at;     /* CLOCK_REALTIME seconds */
-	double started_mono;   /* CLOCK_MONOTONIC seconds */
-	double heartbeat;      /* CLOCK_MONOTONIC seconds of the last tick */
-	double scrape_seconds; /* duration of the last /metrics */
+	struct procs *procs;	 /* these three NULL when their family failed: */
+	char why[PFAM_MAX][256]; /* why a family failed, or "" */
+	int sqlite_pid;		 /* follow mode: the pid SQLite's probes are on */
+	double started_at;	 /* CLOCK_REALTIME seconds */
+	double started_mono;	 /* CLOCK_MONOTONIC seconds */
+	double heartbeat;	 /* CLOCK_MONOTONIC seconds of the last tick */
+	double scrape_seconds;	 /* duration of the last /metrics */
 	uint64_t scrapes;
 	bool enabled;	       /* the emergency switch: every probe attached */
 	atomic_int wanted;     /* WANT_*: what POST /control/... asked last */

@@ -56,6 +56,10 @@ const char config_usage[] =
 	"      --uprobe-spot SPOT where the uprobes sit in each probe function: nop5,\n"
 	"                         push (the push %rbp after it) or auto (default:\n"
 	"                         the cheaper, measured at start)\n"
+	"      --require LIST     the probe families (probes, processes, files, sqlite;\n"
+	"                         comma-separated) without which the collector does\n"
+	"                         not start and /ready fails (default: probes); the\n"
+	"                         others may fail alone, reported in /status\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"      --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help             print this help and exit\n"
@@ -65,6 +69,8 @@ const char config_usage[] =
 	"(OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER, ...): see the README.\n"
 	"Endpoints: /metrics /health /ready /status /\n"
 	"Exit status: 0 on SIGTERM or SIGINT, 2 when the collector cannot start.\n";
+
+const char *const probe_family_names[PFAM_MAX] = { "probes", "processes", "files", "sqlite" };
 
 enum {
 	OPT_MAX_SERIES = 256,
@@ -87,6 +93,7 @@ enum {
 	OPT_MAX_TARGETS,
 	OPT_LIBRARY,
 	OPT_UPROBE_SPOT,
+	OPT_REQUIRE,
 };
 
 static const struct option long_opts[] = {
@@ -96,6 +103,7 @@ static const struct option long_opts[] = {
 	{ "max-targets", required_argument, NULL, OPT_MAX_TARGETS },
 	{ "library", required_argument, NULL, OPT_LIBRARY },
 	{ "uprobe-spot", required_argument, NULL, OPT_UPROBE_SPOT },
+	{ "require", required_argument, NULL, OPT_REQUIRE },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
@@ -128,6 +136,26 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsi
 	*out = strtoul(s, &end, 10);
 	if (errno || *end || *out < min || *out > max)
 		return -EINVAL;
+	return 0;
+}
+
+/* "probes,files": a bit per family named; "" is none. Returns 0 or -EINVAL. */
+static int parse_families(const char *s, uint32_t *out)
+{
+	*out = 0;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		int f;
+
+		for (f = 0; f < PFAM_MAX; f++)
+			if (strlen(probe_family_names[f]) == n &&
+			    !strncmp(s, probe_family_names[f], n))
+				break;
+		if (f == PFAM_MAX)
+			return -EINVAL;
+		*out |= 1u << f;
+		s += n + (s[n] == ',');
+	}
 	return 0;
 }
 
@@ -205,6 +233,7 @@ static void config_defaults(struct config *cfg)
 	cfg->http_timeout_s = DEFAULT_HTTP_TIMEOUT_S;
 	cfg->http_max_request = DEFAULT_HTTP_MAX_REQUEST;
 	cfg->max_targets = DEFAULT_MAX_TARGETS;
+	cfg->require = DEFAULT_REQUIRE;
 }
 
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len)
@@ -247,6 +276,10 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 			else if (!strcmp(optarg, "push"))
 				cfg->uprobe_spot = SPOT_PUSH_RBP;
 			else
+				goto bad_value;
+			break;
+		case OPT_REQUIRE:
+			if (parse_families(optarg, &cfg->require))
 				goto bad_value;
 			break;
 		case OPT_MAX_TARGETS:

@@ -26,6 +26,17 @@
 #define DEFAULT_HTTP_MAX_REQUEST (32 * 1024)
 #define CONFIG_HTTP_CONNS_MAX	 1000 /* libmicrohttpd may hold twice as many sockets */
 
+/* The probe families: each loads and attaches, or fails, on its own. */
+enum probe_family {
+	PFAM_PROBES,	/* uprobes on the AET probe functions */
+	PFAM_PROCESSES, /* forks, exits, execs: the processes followed */
+	PFAM_FILES,	/* syscall tracepoints: file operations */
+	PFAM_SQLITE,	/* uprobes on libsqlite3 */
+	PFAM_MAX,
+};
+#define DEFAULT_REQUIRE (1u << PFAM_PROBES)
+extern const char *const probe_family_names[PFAM_MAX];
+
 /* --uprobe-spot: where in each probe function the uprobes sit. */
 enum uprobe_spot { SPOT_AUTO, SPOT_NOP5, SPOT_PUSH_RBP };
 
@@ -55,6 +66,7 @@ struct config {
 	const char *follow_library; /* --library PATH: uprobes there from the start */
 	uint32_t max_targets;	    /* processes followed at once (follow mode) */
 	enum uprobe_spot uprobe_spot;
+	uint32_t require; /* bit per enum probe_family: --require */
 	int log_level;
 };
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* File operations of the target processes (bpf/files.bpf.c), and the
- * processes followed: the target and its children. */
+/* File operations of the target processes (bpf/files.bpf.c). */
 #ifndef AET_FILES_H
 #define AET_FILES_H
 
@@ -14,12 +13,12 @@
 
 struct files;
 
-/* Mounts tracefs when it is not, loads the programs (sharing the span maps
- * of sp), marks pid as followed (none when 0: follow mode) and attaches
- * every tracepoint. Returns NULL with err naming the cause (and *errp =
- * -errno); nothing stays attached. */
-struct files *files__new(const struct config *cfg, int pid, const struct spans *sp, int *errp,
-			 char *err, size_t len);
+/* Mounts tracefs when it is not, loads the programs (sharing the maps of
+ * sp: the spans' and the followed processes) and attaches every tracepoint
+ * unless cfg->start_disabled. Returns NULL with err naming the cause (and
+ * *errp = -errno); nothing stays attached. */
+struct files *files__new(const struct config *cfg, const struct spans *sp, int *errp, char *err,
+			 size_t len);
 void files__free(struct files *f);
 
 /* The emergency switch (and cfg->start_disabled, with which files__new()
@@ -28,18 +27,7 @@ int files__attach(struct files *f, char *err, size_t len);
 void files__detach(struct files *f);
 
 int files__count(const struct files *f); /* programs */
-/* The map of followed processes, for the other programs to share. */
-int files__targets_fd(const struct files *f);
 int files__attached(const struct files *f);
-
-/* Marks pid as followed: every program observes it from now on. */
-int files__follow(struct files *f, int pid);
-bool files__followed(const struct files *f, int pid);
-
-/* Follow mode (--comm, --exe): calls found() with each process the exec
- * and rename programs matched (and followed) since the last call. Returns
- * how many did not fit in their ring since: the caller then scans /proc. */
-long files__matched(struct files *f, void (*found)(int pid, void *ctx), void *ctx);
 
 /* Periodic work: forgets the open files of processes no longer followed. */
 void files__tick(struct files *f);

@@ -34,6 +34,21 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* A family that failed to load or attach (err says why, rc = -errno):
+ * fatal when required (follow mode needs the process programs), else
+ * reported in /status and /metrics. Returns rc or 0. */
+static int family_failed(struct collector *c, int fam, int rc, char *err, size_t len)
+{
+	snprintf(c->why[fam], sizeof(c->why[fam]), "%s", err);
+	if (c->cfg->require & 1u << fam || (fam == PFAM_PROCESSES && c->following)) {
+		if (fam != PFAM_PROCESSES || !c->following)
+			snprintf(err + strlen(err), len - strlen(err), " (--require %s)",
+				 probe_family_names[fam]);
+		return rc;
+	}
+	return 0;
+}
+
 static int check_btf(const struct config *cfg, char *err, size_t len)
 {
 	const char *path = cfg->btf_path ? cfg->btf_path : "/sys/kernel/btf/vmlinux";
@@ -149,20 +164,37 @@ int main(int argc, char **argv)
 	c.spans = spans__new(&cfg, &c.target, &rc, err, sizeof(err));
 	if (!c.spans)
 		goto cleanup;
-	c.files = files__new(&cfg, cfg.pid, c.spans, &rc, err, sizeof(err));
-	if (!c.files)
+	if (cfg.pid) {
+		rc = spans__follow(c.spans, cfg.pid);
+		if (rc) {
+			snprintf(err, sizeof(err), "cannot follow pid %d: %s", cfg.pid,
+				 strerror(-rc));
+			goto cleanup;
+		}
+	}
+	/* Each family loads and attaches on its own; one that fails is
+	 * fatal only when required. */
+	c.procs = procs__new(&cfg, c.spans, &rc, err, sizeof(err));
+	if (!c.procs && (rc = family_failed(&c, PFAM_PROCESSES, rc, err, sizeof(err))))
 		goto cleanup;
-	c.probes = probes__new(&cfg, files__targets_fd(c.files), c.spans, &rc, err, sizeof(err));
-	if (!c.probes)
+	c.files = files__new(&cfg, c.spans, &rc, err, sizeof(err));
+	if (!c.files && (rc = family_failed(&c, PFAM_FILES, rc, err, sizeof(err))))
 		goto cleanup;
-	if (c.have_target || cfg.follow_library) {
+	c.probes = probes__new(&cfg, c.spans, &rc, err, sizeof(err));
+	if (!c.probes && (rc = family_failed(&c, PFAM_PROBES, rc, err, sizeof(err))))
+		goto cleanup;
+	if (c.probes && (c.have_target || cfg.follow_library)) {
 		rc = collector_set_library(&c,
 					   c.have_target ? c.target.lib_path : cfg.follow_library,
 					   err, sizeof(err));
-		if (rc)
-			goto cleanup;
+		if (rc) {
+			probes__free(c.probes);
+			c.probes = NULL;
+			if ((rc = family_failed(&c, PFAM_PROBES, rc, err, sizeof(err))))
+				goto cleanup;
+		}
 	}
-	for (int fam = FAM_TASKS; fam <= FAM_AGENT && !rc; fam++) {
+	for (int fam = FAM_TASKS; fam <= FAM_AGENT && c.probes && !rc; fam++) {
 		size_t n;
 		int fd = probes__series_fd(c.probes, fam, &n);
 
@@ -179,13 +211,8 @@ int main(int argc, char **argv)
 			goto cleanup;
 	} else {
 		c.sqlite = sqlite__new(&cfg, &c.target, c.spans, &rc, err, sizeof(err));
-		if (!c.sqlite && rc != -ENOENT)
+		if (!c.sqlite && (rc = family_failed(&c, PFAM_SQLITE, rc, err, sizeof(err))))
 			goto cleanup;
-		if (!c.sqlite) {
-			/* Observed for the rest; /status says why not SQLite. */
-			snprintf(c.sqlite_why, sizeof(c.sqlite_why), "%s", err);
-			rc = 0;
-		}
 	}
 	/* Loaded and attached: keep only what the daemon still needs, before
 	 * any thread starts (capabilities are a thread's own). */
@@ -208,8 +235,9 @@ int main(int argc, char **argv)
 	if (rc)
 		goto cleanup;
 	/* Warned once running: a start that fails prints one line, its cause. */
-	if (!c.sqlite && !c.following)
-		log_warn("%s\n", c.sqlite_why);
+	for (int f = 0; f < PFAM_MAX; f++)
+		if (c.why[f][0] && !(c.following && f == PFAM_SQLITE))
+			log_warn("%s\n", c.why[f]);
 	if (c.following)
 		log_info("following processes %s %s: %d running; serving http://%s/metrics\n",
 			 cfg.follow_comm ? "named" : "executing", c.follow.comm ?: c.follow.exe,
@@ -235,6 +263,7 @@ cleanup:
 	sqlite__free(c.sqlite);
 	probes__free(c.probes);
 	files__free(c.files);
+	procs__free(c.procs);
 	/* After every program is detached: the last spans are in the ring. */
 	spans__free(c.spans);
 	collector_fini(&c);

@@ -72,8 +72,8 @@ static void size_maps(struct probes_bpf *s, const struct config *cfg)
 	bpf_map__set_max_entries(s->maps.event_counts, series);
 }
 
-static int load(struct probes *p, const struct config *cfg, int targets_fd, const struct spans *sp,
-		char *err, size_t len)
+static int load(struct probes *p, const struct config *cfg, const struct spans *sp, char *err,
+		size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct probes_bpf *s;
@@ -86,13 +86,7 @@ static int load(struct probes *p, const struct config *cfg, int targets_fd, cons
 		return rc;
 	}
 	size_maps(s, cfg);
-	/* The followed processes: one map, kept by the file programs. */
-	rc = bpf_map__reuse_fd(s->maps.targets, targets_fd);
-	if (rc) {
-		snprintf(err, len, "failed to share the targets map: %s", strerror(-rc));
-		return rc;
-	}
-	/* open_slots among them: the span maps, kept by user/spans.c */
+	/* open_slots and targets among them: the maps kept by user/spans.c */
 	rc = spans__share(sp, s->obj, err, len);
 	if (rc)
 		return rc;
@@ -224,16 +218,17 @@ static int attach(struct probes *p, const char *lib_path, char *err, size_t len)
 
 int probes__attach(struct probes *p, const char *lib_path, char *err, size_t len)
 {
-	return attach(p, lib_path, err, len);
+	return p ? attach(p, lib_path, err, len) : 0;
 }
 
 void probes__detach(struct probes *p)
 {
-	skel_detach(p->skel->skeleton);
+	if (p)
+		skel_detach(p->skel->skeleton);
 }
 
-struct probes *probes__new(const struct config *cfg, int targets_fd, const struct spans *sp,
-			   int *errp, char *err, size_t len)
+struct probes *probes__new(const struct config *cfg, const struct spans *sp, int *errp, char *err,
+			   size_t len)
 {
 	struct probes *p = calloc(1, sizeof(*p));
 	int rc;
@@ -243,7 +238,7 @@ struct probes *probes__new(const struct config *cfg, int targets_fd, const struc
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	rc = load(p, cfg, targets_fd, sp, err, len);
+	rc = load(p, cfg, sp, err, len);
 	if (!rc) {
 		set_defs(p);
 		choose_spot(p, cfg);
@@ -272,17 +267,32 @@ void probes__free(struct probes *p)
 	free(p);
 }
 
+int probes__each_attached(const struct probes *p, const char **syms, double *attached)
+{
+	static const char *const names[NPROBES] = {
+		"aet_probe_cycle_begin",   "aet_probe_cycle_end",   "aet_probe_task_begin",
+		"aet_probe_task_end",	   "aet_probe_agent_begin", "aet_probe_agent_end",
+		"aet_probe_event",	   "aet_probe_span_begin",  "aet_probe_span_end",
+		"aet_probe_trace_context",
+	};
+
+	for (int i = 0; i < NPROBES; i++) {
+		syms[i] = names[i];
+		attached[i] = p && *p->defs[i].link;
+	}
+	return NPROBES;
+}
+
 int probes__count(const struct probes *p)
 {
-	(void)p;
-	return NPROBES;
+	return p ? NPROBES : 0;
 }
 
 int probes__attached(const struct probes *p)
 {
 	int n = 0;
 
-	for (int i = 0; i < NPROBES; i++)
+	for (int i = 0; p && i < NPROBES; i++)
 		n += *p->defs[i].link != NULL;
 	return n;
 }
@@ -292,6 +302,10 @@ void probes__write_status(struct probes *p, struct buf *out)
 	struct bpf_map *m;
 	bool first = true;
 
+	if (!p) {
+		buf_puts(out, "\"uprobe_spot\":null,\"probes\":[],\"programs\":[],\"maps\":[]");
+		return;
+	}
 	buf_printf(out,
 		   "\"uprobe_spot\":{\"spot\":\"%s\",\"offset\":%zu,\"decided_by\":\"%s\","
 		   "\"nop5_hit_ns\":%.0f,\"push_hit_ns\":%.0f},",

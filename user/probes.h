@@ -14,10 +14,11 @@
 struct probes;
 
 /* Opens, sizes and loads the programs; they count the processes marked in
- * the map targets_fd (see files__targets_fd()). probes__attach() attaches
- * them. Returns NULL with err naming the cause (and *errp = -errno). */
-struct probes *probes__new(const struct config *cfg, int targets_fd, const struct spans *sp,
-			   int *errp, char *err, size_t len);
+ * the shared targets map (spans__follow()). probes__attach() attaches
+ * them. Returns NULL with err naming the cause (and *errp = -errno). The
+ * functions below take NULL: a family that failed to load. */
+struct probes *probes__new(const struct config *cfg, const struct spans *sp, int *errp, char *err,
+			   size_t len);
 void probes__free(struct probes *p);
 
 /* The emergency switch, as files__attach(); and follow mode, attaching to
@@ -28,6 +29,10 @@ void probes__detach(struct probes *p);
 /* Number of probes, and how many are attached. */
 int probes__count(const struct probes *p);
 int probes__attached(const struct probes *p);
+/* Each probe's symbol and whether it is attached (0 for all when p is NULL),
+ * into arrays of PROBES_MAX; returns how many. */
+#define PROBES_MAX 10
+int probes__each_attached(const struct probes *p, const char **syms, double *attached);
 
 /* The label sets of one family, copied out of its series map. */
 struct labels2;

@@ -101,8 +101,13 @@ static const struct series_set *series_fresh(struct probes *p, int fam, struct b
 
 int probes__series_fd(const struct probes *p, int family, size_t *n)
 {
-	struct bpf_map *m =
-		family == FAM_TASKS ? p->skel->maps.task_series : p->skel->maps.agent_series;
+	struct bpf_map *m;
+
+	if (!p) {
+		*n = 0;
+		return -1;
+	}
+	m = family == FAM_TASKS ? p->skel->maps.task_series : p->skel->maps.agent_series;
 
 	*n = bpf_map__max_entries(m);
 	return bpf_map__fd(m);
@@ -115,7 +120,7 @@ void probes__expire(struct probes *p, uint64_t ttl_ns)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
 	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (!ttl_ns || now < ttl_ns)
+	if (!p || !ttl_ns || now < ttl_ns)
 		return;
 	before = now - ttl_ns;
 	for (size_t i = 0; i < p->open_slots.n; i++) {
@@ -336,44 +341,44 @@ static int write_collector_stats(struct probes *p, struct buf *out)
 			      FAM_MAX);
 }
 
-/* Attach state, and program run counts and times: the latter are non-zero
- * only with kernel.bpf_stats_enabled=1, which costs every hit about 38 ns
- * (DESIGN section 4), so it is opt-in. */
+/* Program run counts and times: non-zero only with kernel.bpf_stats_enabled=1, which costs every
+ * hit about 38 ns (DESIGN section 4), so it is opt-in. */
 static int write_program_stats(struct probes *p, struct buf *out)
 {
-	const char *syms[NPROBES], *names[NPROBES];
-	double attached[NPROBES], runs[NPROBES], secs[NPROBES];
+	const char *names[NPROBES];
+	double runs[NPROBES], secs[NPROBES];
 
 	for (int i = 0; i < NPROBES; i++) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 
 		bpf_obj_get_info_by_fd(bpf_program__fd(p->defs[i].prog), &info, &len);
-		syms[i] = p->defs[i].sym;
 		names[i] = bpf_program__name(p->defs[i].prog);
-		attached[i] = *p->defs[i].link != NULL;
 		runs[i] = info.run_cnt;
 		secs[i] = info.run_time_ns / 1e9;
 	}
-	return expo_write_by_label(out, "aet_collector_probe_attached",
-			      "1 when the probe is attached to the target, else 0.", METRIC_GAUGE,
-			      "probe", syms, attached, NPROBES) ?:
-	       expo_write_by_label(out, "aet_collector_bpf_prog_runs_total",
-			      "Runs of each BPF program (counted with kernel.bpf_stats_enabled=1).",
-			      METRIC_COUNTER, "program", names, runs, NPROBES) ?:
-	       expo_write_by_label(out, "aet_collector_bpf_run_seconds_total",
-			      "Time spent in each BPF program, without the uprobe trap around it "
-			      "(counted with kernel.bpf_stats_enabled=1).",
-			      METRIC_COUNTER, "program", names, secs, NPROBES);
+	return expo_write_by_label(
+		       out, "aet_collector_bpf_prog_runs_total",
+		       "Runs of each BPF program (counted with kernel.bpf_stats_enabled=1).",
+		       METRIC_COUNTER, "program", names, runs, NPROBES)
+		       ?: expo_write_by_label(out, "aet_collector_bpf_run_seconds_total",
+					      "Time spent in each BPF program, without the uprobe "
+					      "trap around it "
+					      "(counted with kernel.bpf_stats_enabled=1).",
+					      METRIC_COUNTER, "program", names, secs, NPROBES);
 }
 
 int probes__write_metrics(struct probes *p, struct buf *out)
 {
-	const struct series_set *tasks = series_fresh(p, FAM_TASKS, p->skel->maps.task_series),
-				*agents = series_fresh(p, FAM_AGENT, p->skel->maps.agent_series),
-				*events = series_fresh(p, FAM_EVENTS, p->skel->maps.event_series);
+	const struct series_set *tasks, *agents, *events;
 	struct scrape s;
 	int rc;
+
+	if (!p)
+		return 0;
+	tasks = series_fresh(p, FAM_TASKS, p->skel->maps.task_series);
+	agents = series_fresh(p, FAM_AGENT, p->skel->maps.agent_series);
+	events = series_fresh(p, FAM_EVENTS, p->skel->maps.event_series);
 
 	rc = tasks->err ?: agents->err ?: events->err;
 	if (rc)

@@ -8,7 +8,7 @@
 #include "probes.skel.h"
 #include "probes_maps.h"
 
-#define NPROBES 10
+#define NPROBES PROBES_MAX
 
 struct probe_def {
 	const char *sym;

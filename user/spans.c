@@ -22,9 +22,11 @@
 
 #include "expo.h"
 #include "export.h"
+#include "mapdump.h"
 #include "otelenv.h"
 #include "otlp.h"
 #include "probes.h"
+#include "procfs.h"
 #include "probes_maps.h"
 #include "spanconv.h"
 #include "spans_maps.h"
@@ -38,8 +40,8 @@
 
 static const char *const kind_names[SPAN_KIND_MAX] = { "cycle",	 "task", "agent",
 						       "custom", "file", "db" };
-static const char *const shared_maps[] = { "span_ring", "span_threads", "span_config",
-					   "span_seq",	"span_stats",	"open_slots" };
+static const char *const shared_maps[] = { "span_ring",	 "span_threads", "span_config", "span_seq",
+					   "span_stats", "open_slots",	 "targets" };
 
 struct spans {
 	struct spans_bpf *skel;
@@ -67,6 +69,7 @@ struct spans {
 	size_t series_max[2];
 	bool series_fresh[2];
 	char host[256], instance[40];
+	struct mapped targets; /* the followed processes, bit tgid */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -141,6 +144,40 @@ static void kernel_config(struct spans *s, const struct config *cfg)
 	k->enabled = o->enabled && o->sampler != SAMPLER_ALWAYS_OFF;
 }
 
+static long pid_max(void)
+{
+	char buf[32];
+	long n = procfs_read_file("/proc/sys/kernel/pid_max", buf, sizeof(buf));
+
+	return n > 0 ? strtol(buf, NULL, 10) : 4194304; /* PID_MAX_LIMIT on 64-bit */
+}
+
+int spans__follow(const struct spans *s, int pid)
+{
+	__u32 word = pid >> 6;
+	__u64 bits = 1ULL << (pid & 63);
+
+	return bpf_map__update_elem(s->skel->maps.targets, &word, sizeof(word), &bits, sizeof(bits),
+				    BPF_ANY);
+}
+
+bool spans__followed(const struct spans *s, int pid)
+{
+	const __u64 *bits =
+		(size_t)pid / 64 < s->targets.n ? mapped_at(&s->targets, pid / 64) : NULL;
+
+	return bits && (*bits >> (pid & 63)) & 1;
+}
+
+long spans__followed_count(const struct spans *s)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < s->targets.n; i++)
+		n += __builtin_popcountll(*(const __u64 *)mapped_at(&s->targets, i));
+	return n;
+}
+
 static int load(struct spans *s, const struct config *cfg, char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
@@ -155,6 +192,7 @@ static int load(struct spans *s, const struct config *cfg, char *err, size_t len
 	}
 	bpf_map__set_max_entries(s->skel->maps.open_slots, config_open_slots(cfg));
 	bpf_map__set_max_entries(s->skel->maps.span_ring, cfg->span_ring_size);
+	bpf_map__set_max_entries(s->skel->maps.targets, pid_max() / 64 + 1);
 	rc = spans_bpf__load(s->skel);
 	if (rc == -EPERM || rc == -EACCES) {
 		snprintf(err, len,
@@ -168,7 +206,8 @@ static int load(struct spans *s, const struct config *cfg, char *err, size_t len
 		return rc;
 	}
 	rc = bpf_map__update_elem(s->skel->maps.span_config, &zero, sizeof(zero), &s->kcfg,
-				  sizeof(s->kcfg), BPF_ANY);
+				  sizeof(s->kcfg), BPF_ANY)
+		     ?: mapped_open(s->skel->maps.targets, &s->targets);
 	if (rc)
 		snprintf(err, len, "failed to configure spans: %s", strerror(-rc));
 	return rc;
@@ -376,6 +415,7 @@ void spans__free(struct spans *s)
 		if (s->series_fd[i] >= 0)
 			close(s->series_fd[i]);
 	}
+	mapped_close(&s->targets);
 	spans_bpf__destroy(s->skel);
 	otel_config_free(&s->otel);
 	free(s);

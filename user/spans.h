@@ -26,6 +26,11 @@ struct spans *spans__new(const struct config *cfg, const struct target *t, int *
 /* Makes the opened, not yet loaded object obj use the shared maps of the
  * same names. Returns 0 or -errno with err set. */
 int spans__share(const struct spans *s, struct bpf_object *obj, char *err, size_t len);
+/* The followed processes, in the shared targets map (bpf/targets.bpf.h):
+ * marks pid (0 or -errno), tests it, counts them. */
+int spans__follow(const struct spans *s, int pid);
+bool spans__followed(const struct spans *s, int pid);
+long spans__followed_count(const struct spans *s);
 /* Where the labels of task (fam 0) and agent request (fam 1) spans are: the
  * series map fd of n entries (see probes__series_fd()); duplicated. Returns
  * 0 or -errno. */

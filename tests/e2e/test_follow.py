@@ -4,19 +4,31 @@ observed within a second, without restarting the collector."""
 import collections
 import json
 import os
+import random
+import shutil
 import subprocess
 import time
 
+import pytest
+
 from harness import BUILD, LIBRARY, PYTHON, by_labels, parse_exposition
 
-HIT = os.path.join(BUILD, "bench-probe-hit")
-COMM = "bench-probe-hit"  # 15 bytes: the whole name fits in comm
+
+@pytest.fixture
+def hit(tmp_path):
+    """A copy of bench-probe-hit and its probe library of this test's own,
+    under a name of its own: no other process on the host matches them."""
+    comm = "aet-hit-%06d" % random.randrange(10**6)
+    path = os.path.join(str(tmp_path), comm)
+    shutil.copy(os.path.join(BUILD, "bench-probe-hit"), path)
+    shutil.copy(LIBRARY, str(tmp_path))  # found through its rpath, $ORIGIN
+    return path
 
 
 class Hit:
-    """bench-probe-hit, started under argv0 (a link gives another comm)."""
+    """bench-probe-hit, started as argv0 (a link gives another comm)."""
 
-    def __init__(self, argv0=HIT):
+    def __init__(self, argv0):
         self.proc = subprocess.Popen([argv0], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)
         self.pid = int(self.proc.stdout.readline().split()[1])
@@ -54,12 +66,16 @@ def wait_for(what, timeout=10):
     return time.monotonic()
 
 
-def test_restarted_target_is_observed_within_a_second(start, request):
+def library(hit):
+    return os.path.join(os.path.dirname(hit), "libaetprobe.so")
+
+
+def test_restarted_target_is_observed_within_a_second(start, request, hit):
     # Nothing runs yet: --library puts the uprobes on the library at start.
-    col = start.collector(None, "--exe", HIT, "--library", LIBRARY, wait_ready=False)
+    col = start.collector(None, "--exe", hit, "--library", library(hit), wait_ready=False)
     assert col.get("/ready")[0] == 503
     assert up(col) == {}
-    a = Hit()
+    a = Hit(hit)
     request.addfinalizer(a.kill)
     a.tasks(100)  # at once: counted from the exec on
     wait_for(lambda: col.get("/ready")[0] == 200)
@@ -71,7 +87,7 @@ def test_restarted_target_is_observed_within_a_second(start, request):
     assert up(col) == {a.pid: 0}
     assert col.proc.poll() is None
 
-    b = Hit()
+    b = Hit(hit)
     request.addfinalizer(b.kill)
     b.tasks(50)
     seen = wait_for(lambda: up(col).get(b.pid) == 1, timeout=3)
@@ -82,23 +98,23 @@ def test_restarted_target_is_observed_within_a_second(start, request):
     assert tasks_total(col) == 150
     assert up(col) == {a.pid: 0, b.pid: 1}
     st = status(col)["follow"]
-    assert st["by"] == "exe" and st["match"] == HIT
+    assert st["by"] == "exe" and st["match"] == hit
     assert [(p["pid"], p["alive"]) for p in st["processes"]] == [(a.pid, False), (b.pid, True)]
     code, err = col.stop()
     assert code == 0, err
 
 
-def test_comm_follows_running_and_new_processes_only(start, request, tmp_path):
-    a = Hit()
+def test_comm_follows_running_and_new_processes_only(start, request, tmp_path, hit):
+    a = Hit(hit)
     request.addfinalizer(a.kill)
     a.tasks(7)  # before the collector: not counted
-    col = start.collector(None, "--comm", COMM)  # ready: it adopted a
-    b = Hit()
+    col = start.collector(None, "--comm", os.path.basename(hit))  # ready: it adopted a
+    b = Hit(hit)
     request.addfinalizer(b.kill)
     # Another name, the same program and library: its calls hit the same
     # uprobes, and are not counted.
     other = os.path.join(str(tmp_path), "not-aet")
-    os.symlink(HIT, other)
+    os.symlink(hit, other)
     c = Hit(other)
     request.addfinalizer(c.kill)
     a.tasks(10)
@@ -117,17 +133,18 @@ def test_comm_follows_running_and_new_processes_only(start, request, tmp_path):
 
 def test_renamed_process_is_followed(start, request):
     """A process that names itself (prctl PR_SET_NAME) after its exec."""
-    col = start.collector(None, "--comm", "aet-renamed", "--library", LIBRARY,
+    name = "aet-ren-%06d" % random.randrange(10**6)
+    col = start.collector(None, "--comm", name, "--library", LIBRARY,
                           wait_ready=False)
     script = ("import ctypes, sys\n"
               "libc = ctypes.CDLL(None)\n"
-              "libc.prctl(15, b'aet-renamed', 0, 0, 0)\n"
+              "libc.prctl(15, %r, 0, 0, 0)\n"
               "probe = ctypes.CDLL(%r)\n"
               "for i in range(25):\n"
               "    probe.aet_probe_task_begin(ctypes.c_uint64(i + 1), b'coder', b'generation')\n"
               "    probe.aet_probe_task_end(ctypes.c_uint64(i + 1), 0)\n"
               "print('done', flush=True)\n"
-              "sys.stdin.readline()\n" % LIBRARY)
+              "sys.stdin.readline()\n" % (name.encode(), LIBRARY))
     p = subprocess.Popen([PYTHON, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          text=True)
     request.addfinalizer(p.kill)
@@ -136,10 +153,10 @@ def test_renamed_process_is_followed(start, request):
     wait_for(lambda: up(col) == {p.pid: 1}, timeout=3)
 
 
-def test_max_targets_bounds_the_list(start, request):
-    col = start.collector(None, "--exe", HIT, "--max-targets", "1", "--library", LIBRARY,
+def test_max_targets_bounds_the_list(start, request, hit):
+    col = start.collector(None, "--exe", hit, "--max-targets", "1", "--library", library(hit),
                           wait_ready=False)
-    a, b = Hit(), Hit()
+    a, b = Hit(hit), Hit(hit)
     request.addfinalizer(a.kill)
     request.addfinalizer(b.kill)
     a.tasks(3)
@@ -153,9 +170,10 @@ def test_max_targets_bounds_the_list(start, request):
 def test_sqlite_follows_the_restarted_workload(start, tmp_path):
     """The reference workload twice under one name: tasks and SQL
     operations of both, exactly, with SQLite's uprobes moved to the second."""
-    python = os.path.join(str(tmp_path), "aet-workload")
+    name = "aet-wl-%06d" % random.randrange(10**6)
+    python = os.path.join(str(tmp_path), name)
     os.symlink(os.path.realpath(PYTHON), python)
-    col = start.collector(None, "--comm", "aet-workload", "--library", LIBRARY,
+    col = start.collector(None, "--comm", name, "--library", LIBRARY,
                           wait_ready=False)
     want_sql, want_tasks = collections.Counter(), 0
     for run in ("1", "2"):

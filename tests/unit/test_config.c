@@ -148,6 +148,12 @@ Test(config, follow_mode)
 	cr_assert_eq(cfg.uprobe_spot, SPOT_AUTO);
 	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--uprobe-spot", "push")), CONFIG_RUN);
 	cr_assert_eq(cfg.uprobe_spot, SPOT_PUSH_RBP);
+	cr_assert_eq(cfg.require, 1u << PFAM_PROBES);
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--require", "files,sqlite")),
+		     CONFIG_RUN);
+	cr_assert_eq(cfg.require, 1u << PFAM_FILES | 1u << PFAM_SQLITE);
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--require", "")), CONFIG_RUN);
+	cr_assert_eq(cfg.require, 0);
 }
 
 /* Criterion re-executes the test binary for each parameter (PIE: other
@@ -177,6 +183,9 @@ ParameterizedTestParameters(config, errors)
 		{ 5,
 		  { "c", "-p", "1", "--library", "/lib/libaetprobe.so" },
 		  "--library is for follow mode (--comm, --exe) (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--require", "probes,net" },
+		  "invalid value 'probes,net' for --require (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--uprobe-spot", "ret" },
 		  "invalid value 'ret' for --uprobe-spot (see --help)" },

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+/* Loading bpf/procs.bpf.c; the followed processes for /metrics and /status. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "detach.h"
+#include "procs.h"
+#include "procs.skel.h"
+#include "procs_maps.h"
+
+struct procs {
+	struct procs_bpf *skel;
+	struct ring_buffer *matched; /* follow mode: the processes matched */
+	void (*on_match)(int pid, void *ctx);
+	void *match_ctx;
+	__u64 matched_lost; /* PSTAT_MATCHED_FULL at the last procs__matched() */
+	bool raw;	    /* on raw tracepoints: the BTF ones failed to load */
+};
+
+/* Follow mode: what the exec and rename programs match. */
+static int set_follow(struct procs *p, const struct config *cfg, char *err, size_t len)
+{
+	struct procs_bpf__rodata *ro = p->skel->rodata;
+	struct stat st;
+
+	if (cfg->follow_comm) {
+		ro->follow_by = FOLLOW_COMM;
+		memcpy((void *)ro->follow_comm, cfg->follow_comm, strlen(cfg->follow_comm));
+	} else if (cfg->follow_exe) {
+		if (stat(cfg->follow_exe, &st) || !S_ISREG(st.st_mode)) {
+			snprintf(err, len, "--exe %s: %s", cfg->follow_exe,
+				 errno ? strerror(errno) : "not a regular file");
+			return errno ? -errno : -EINVAL;
+		}
+		ro->follow_by = FOLLOW_EXE;
+		ro->follow_ino = st.st_ino;
+		/* The kernel's dev_t: major in the high 12 bits of 32, minor below. */
+		ro->follow_dev = major(st.st_dev) << 20 | minor(st.st_dev);
+	}
+	return 0;
+}
+
+/* Which programs load: one of each pair (tp_btf, or raw_tp when raw), and
+ * the exec and rename ones in follow mode only (--pid: no program to run
+ * on every exec of the host). */
+static void choose_programs(struct procs *p, const struct config *cfg, bool raw)
+{
+	bool following = cfg->follow_comm || cfg->follow_exe;
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program (prog, p->skel->obj) {
+		const char *name = bpf_program__name(prog);
+		size_t n = strlen(name);
+		bool is_raw = n > 4 && !strcmp(name + n - 4, "_raw");
+
+		bpf_program__set_autoload(
+			prog, is_raw == raw && (following || (strncmp(name, "follow_exec", 11) &&
+							      strncmp(name, "follow_rename", 13))));
+	}
+}
+
+static int on_matched(void *ctx, void *data, size_t size)
+{
+	struct procs *p = ctx;
+
+	if (size >= sizeof(__u32) && p->on_match)
+		p->on_match((int)*(const __u32 *)data, p->match_ctx);
+	return 0;
+}
+
+static int open_load(struct procs *p, const struct config *cfg, const struct spans *sp, bool raw,
+		     char *err, size_t len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
+	int rc;
+
+	p->skel = procs_bpf__open_opts(&opts);
+	if (!p->skel) {
+		rc = -errno;
+		snprintf(err, len, "failed to open the process programs: %s", strerror(-rc));
+		return rc;
+	}
+	choose_programs(p, cfg, raw);
+	rc = set_follow(p, cfg, err, len) ?: spans__share(sp, p->skel->obj, err, len);
+	if (rc)
+		return rc;
+	rc = procs_bpf__load(p->skel);
+	if (rc)
+		snprintf(err, len,
+			 "failed to load the process programs: %s (--log-level debug shows why)",
+			 strerror(-rc));
+	return rc;
+}
+
+/* BTF tracepoints need the kernel's own BTF (/sys/kernel/btf/vmlinux);
+ * where they fail to load, raw tracepoints do the same work. */
+static int load(struct procs *p, const struct config *cfg, const struct spans *sp, char *err,
+		size_t len)
+{
+	int rc = open_load(p, cfg, sp, false, err, len);
+
+	if (rc && p->skel) {
+		procs_bpf__destroy(p->skel);
+		p->raw = true;
+		rc = open_load(p, cfg, sp, true, err, len);
+	}
+	if (rc)
+		return rc;
+	if (cfg->follow_comm || cfg->follow_exe) {
+		p->matched =
+			ring_buffer__new(bpf_map__fd(p->skel->maps.matched), on_matched, p, NULL);
+		rc = p->matched ? 0 : -errno;
+		if (rc)
+			snprintf(err, len, "failed to read the matched ring: %s", strerror(-rc));
+	}
+	return rc;
+}
+
+int procs__attach(struct procs *p, char *err, size_t len)
+{
+	int rc = p ? procs_bpf__attach(p->skel) : 0;
+
+	if (rc)
+		snprintf(err, len, "failed to attach the process tracepoints: %s", strerror(-rc));
+	return rc;
+}
+
+void procs__detach(struct procs *p)
+{
+	if (p)
+		skel_detach(p->skel->skeleton);
+}
+
+struct procs *procs__new(const struct config *cfg, const struct spans *sp, int *errp, char *err,
+			 size_t len)
+{
+	struct procs *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p) {
+		*errp = -ENOMEM;
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	rc = load(p, cfg, sp, err, len);
+	if (!rc && !cfg->start_disabled)
+		rc = procs__attach(p, err, len);
+	if (rc) {
+		*errp = rc;
+		procs__free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void procs__free(struct procs *p)
+{
+	if (!p)
+		return;
+	if (p->skel)
+		skel_detach(p->skel->skeleton);
+	ring_buffer__free(p->matched);
+	procs_bpf__destroy(p->skel);
+	free(p);
+}
+
+int procs__count(const struct procs *p)
+{
+	const struct bpf_object_skeleton *s = p ? p->skel->skeleton : NULL;
+	int n = 0;
+
+	/* The exec and rename programs are loaded in follow mode only. */
+	for (int i = 0; s && i < s->prog_cnt; i++)
+		n += bpf_program__autoload(*s->progs[i].prog);
+	return n;
+}
+
+int procs__attached(const struct procs *p)
+{
+	const struct bpf_object_skeleton *s = p ? p->skel->skeleton : NULL;
+	int n = 0;
+
+	for (int i = 0; s && i < s->prog_cnt; i++)
+		n += *s->progs[i].link != NULL;
+	return n;
+}
+
+static __u64 stat_of(const struct procs *p, __u32 i)
+{
+	__u64 n = 0;
+
+	bpf_map__lookup_elem(p->skel->maps.procs_stats, &i, sizeof(i), &n, sizeof(n), 0);
+	return n;
+}
+
+long procs__matched(struct procs *p, void (*found)(int pid, void *ctx), void *ctx)
+{
+	__u64 lost;
+
+	if (!p || !p->matched)
+		return 0;
+	p->on_match = found;
+	p->match_ctx = ctx;
+	ring_buffer__consume(p->matched);
+	lost = stat_of(p, PSTAT_MATCHED_FULL) - p->matched_lost;
+	p->matched_lost += lost;
+	return (long)lost;
+}
+
+void procs__write_status(struct procs *p, struct buf *out)
+{
+	buf_printf(out,
+		   "\"processes\":{\"tracepoints\":\"%s\",\"matches_lost\":%llu,\"programs\":%d,"
+		   "\"attached\":%d}",
+		   p && p->raw ? "raw_tp" : "tp_btf",
+		   p ? (unsigned long long)stat_of(p, PSTAT_MATCHED_FULL) : 0, procs__count(p),
+		   procs__attached(p));
+}
