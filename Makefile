@@ -38,7 +38,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o $(OUTPUT)/span_gen.bpf.o
 .PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check \
-	install fuzz fuzz-run
+	install fuzz fuzz-run test-kernels
 
 all: deps
 	$(Q)$(MAKE) --no-print-directory binaries
@@ -98,6 +98,11 @@ test-unit: $(UNIT_TESTS)
 test-e2e: binaries $(OUTPUT)/bench-probe-hit
 	$(Q)AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/python tests/e2e
+
+# Every kernel our users run, in qemu (tests/kernels/run.sh): Debian's 5.10,
+# 6.1, 6.12 and newest 7.x, downloaded once into /var/cache/aet-kernels.
+test-kernels: all $(OUTPUT)/bench-probe-hit
+	$(Q)sh tests/kernels/run.sh
 
 demo: all
 	$(Q)sh scripts/demo.sh

@@ -250,6 +250,7 @@ static __always_inline int prepare_enter(struct pt_regs *ctx, const char *sql, i
 static __always_inline int prepare_return(struct pt_regs *ctx, int rc)
 {
 	struct stmt_key key = { .tgid = targ_tgid };
+	const struct span_config *cfg;
 	struct stmt_state st = {};
 	struct sqlite_call *c;
 
@@ -273,7 +274,9 @@ static __always_inline int prepare_return(struct pt_regs *ctx, int rc)
 	st.verb = c->verb;
 	/* A pointer reused after a finalize we did not see: the new one wins. */
 	bpf_map_update_elem(&stmts, &key, &st, BPF_ANY);
-	if (span_cfg() && span_cfg()->sql_text)
+	/* One lookup: the 6.12 verifier lost the null check of a second. */
+	cfg = span_cfg();
+	if (cfg && cfg->sql_text)
 		bpf_map_update_elem(&stmt_texts, &key, c->sql, BPF_ANY);
 	return 0;
 }

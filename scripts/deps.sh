@@ -8,11 +8,14 @@ set -eu
 # tests: libcriterion-dev, python3-pytest, python3-yaml, prometheus (promtool),
 #   protobuf-compiler and python3-protobuf (decoding OTLP with a schema of our own)
 # bench: python3-prometheus-client (the earlier in-process approach)
+# kernels (make test-kernels): qemu-system-x86, busybox-static, xz-utils and
+#   zstd (modules), debian-archive-keyring (the kernel packages' signatures)
 # fuzz: libclang-rt-14-dev (libFuzzer and the sanitizer runtimes of clang 14;
 #   clang only recommends it)
 PKGS="gcc make clang llvm bpftool binutils pkg-config libbpf-dev libelf-dev zlib1g-dev
 libmicrohttpd-dev libcurl4-openssl-dev libcriterion-dev python3 python3-pytest python3-yaml
-prometheus python3-prometheus-client protobuf-compiler python3-protobuf libclang-rt-14-dev"
+prometheus python3-prometheus-client protobuf-compiler python3-protobuf libclang-rt-14-dev
+qemu-system-x86 busybox-static xz-utils zstd debian-archive-keyring"
 
 missing=
 for p in $PKGS; do

@@ -91,11 +91,17 @@ static int load(struct probes *p, const struct config *cfg, const struct spans *
 	if (rc)
 		return rc;
 	rc = probes_bpf__load(s);
-	if (rc == -EPERM || rc == -EACCES) {
+	if (rc == -EPERM) {
 		snprintf(err, len,
 			 "not allowed to load BPF programs (%s): run as root, or with "
 			 "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
 			 strerror(-rc));
+		return rc;
+	}
+	if (rc == -EACCES) {
+		snprintf(err, len,
+			 "this kernel's verifier rejected BPF programs (--log-level debug shows "
+			 "why)");
 		return rc;
 	}
 	if (rc) {

@@ -124,11 +124,17 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 	if (rc)
 		return rc;
 	rc = sqlite_bpf__load(s->skel);
-	if (rc == -EPERM || rc == -EACCES) {
+	if (rc == -EPERM) {
 		snprintf(err, len,
 			 "not allowed to load the SQLite BPF programs (%s): run as root, or with "
 			 "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
 			 strerror(-rc));
+		return rc;
+	}
+	if (rc == -EACCES) {
+		snprintf(err, len,
+			 "this kernel's verifier rejected the SQLite BPF programs (--log-level "
+			 "debug shows why)");
 		return rc;
 	}
 	if (rc) {
