@@ -18,7 +18,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
-COLLECTOR = os.path.join(BUILD, "aet-collector")
+# AET_COLLECTOR: another build of the collector to test (make test-asan).
+COLLECTOR = os.environ.get("AET_COLLECTOR") or os.path.join(BUILD, "aet-collector")
 LIBRARY = os.path.join(BUILD, "libaetprobe.so")
 WORKLOAD = os.path.join(ROOT, "tests", "workload", "aet_workload.py")
 PYTHON = "/usr/bin/python3"  # Debian's interpreter: the reference one
@@ -37,6 +38,27 @@ def require_root():
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip("SKIPPED LOUDLY: " + reason)
+
+
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
+# when they find something (build/asan/aet-collector): a test whose
+# collector printed one fails, whatever its exit status.
+_SANITIZER_REPORT = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: |SUMMARY: \w+Sanitizer")
+
+
+def sanitizer_report(stderr):
+    """The sanitizer report in a collector's stderr, or None."""
+    m = _SANITIZER_REPORT.search(stderr or "")
+    if not m:
+        return None
+    start = stderr.rfind("\n", 0, max(0, m.start() - 200)) + 1
+    return stderr[start:start + 6000]
+
+
+def check_sanitizers(stderr):
+    report = sanitizer_report(stderr)
+    assert report is None, "sanitizer report from the collector:\n" + report
 
 
 def free_port():
@@ -214,20 +236,32 @@ class Collector:
         assert status == 200, body
         return body.decode("utf-8")
 
-    def stop(self, sig=signal.SIGTERM):
-        """Stops the collector (once); returns (exit status, stderr)."""
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Stops the collector (once); returns (exit status, stderr). Fails
+        when its stderr holds a sanitizer report, or when it has not exited
+        timeout seconds after sig (then it is killed)."""
         if self.stopped is None:
             if self.proc.poll() is None:
                 self.proc.send_signal(sig)
-            _, err = self.proc.communicate(timeout=20)
+            try:
+                _, err = self.proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                _, err = self.proc.communicate()
+                self.stopped = (None, err)
+                raise AssertionError("collector still running %d s after signal %d: %s"
+                                     % (timeout, sig, err))
             self.stopped = (self.proc.returncode, err)
+            check_sanitizers(err)
         return self.stopped
 
 
 def run_collector(*args, timeout=30, **kw):
     """Runs the collector expecting it to exit; returns CompletedProcess."""
-    return subprocess.run([COLLECTOR, *args], capture_output=True, text=True,
-                          timeout=timeout, **kw)
+    r = subprocess.run([COLLECTOR, *args], capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    check_sanitizers(r.stderr)
+    return r
 
 
 PROGRAM_NAMES = {"cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin",
