@@ -38,7 +38,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o $(OUTPUT)/span_gen.bpf.o
 .PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check \
-	install fuzz fuzz-run
+	install fuzz fuzz-run test-faults
 
 all: deps
 	$(Q)$(MAKE) --no-print-directory binaries
@@ -98,6 +98,11 @@ test-unit: $(UNIT_TESTS)
 test-e2e: binaries $(OUTPUT)/bench-probe-hit
 	$(Q)AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/python tests/e2e
+
+# The fault tests alone (tests/e2e/test_faults.py), printing their figures.
+test-faults: binaries $(OUTPUT)/bench-probe-hit
+	$(Q)AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
+		$(PYTHON) -m pytest -q -s -p no:cacheprovider tests/e2e/test_faults.py
 
 demo: all
 	$(Q)sh scripts/demo.sh
