@@ -10,9 +10,11 @@ set -eu
 # bench: python3-prometheus-client (the earlier in-process approach)
 # fuzz: libclang-rt-14-dev (libFuzzer and the sanitizer runtimes of clang 14;
 #   clang only recommends it)
+# asan: libasan8 and libubsan1 (gcc's sanitizer runtimes, for make asan)
 PKGS="gcc make clang llvm bpftool binutils pkg-config libbpf-dev libelf-dev zlib1g-dev
 libmicrohttpd-dev libcurl4-openssl-dev libcriterion-dev python3 python3-pytest python3-yaml
-prometheus python3-prometheus-client protobuf-compiler python3-protobuf libclang-rt-14-dev"
+prometheus python3-prometheus-client protobuf-compiler python3-protobuf libclang-rt-14-dev
+libasan8 libubsan1"
 
 missing=
 for p in $PKGS; do
