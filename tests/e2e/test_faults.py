@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from harness import BUILD, by_labels, our_programs, parse_exposition, programs_left
+from harness import BUILD, SANITIZED, by_labels, parse_exposition, programs_left
 from otlp import Receiver, wait_for
 from test_files import expected_counts, file_counts
 from test_metrics import compare
@@ -31,6 +31,8 @@ FIGURES = os.path.join(BUILD, "faults.txt")
 
 def record(name, **figures):
     """Prints a test's figures and appends them to build/faults.txt."""
+    if SANITIZED:  # build/asan/aet-collector: slower, and its memory its own
+        figures["collector"] = "asan"
     line = "%s: %s" % (name, json.dumps(figures, sort_keys=True))
     print("\nFIGURE " + line)
     with open(FIGURES, "a") as f:
@@ -322,17 +324,18 @@ def bpftool(*args):
     return json.loads(out) if out.strip() else []
 
 
-def kernel_objects(pid, progs):
-    """What the kernel holds for the collector pid with the programs progs:
-    {"links": ids of links to them, "perf": perf events of pid (uprobes,
-    tracepoints), "maps": ids of the maps they use, "progs": ids}."""
-    prog_ids = set(progs)
+def kernel_objects(pid):
+    """What the kernel holds for the collector pid: {"perf": its perf events
+    (uprobes, tracepoints), "progs": ids of the programs on them, "links":
+    ids of the links to those, "maps": ids of the maps they use}. By pid:
+    another collector on the host (another test run) does not count."""
+    perf = [e for e in bpftool("perf", "show") if e.get("pid") == pid]
+    prog_ids = {e["prog_id"] for e in perf}
     maps = set()
     for p in bpftool("prog", "show"):
         if p["id"] in prog_ids:
             maps.update(p.get("map_ids", ()))
     links = {k["id"] for k in bpftool("link", "show") if k.get("prog_id") in prog_ids}
-    perf = [e for e in bpftool("perf", "show") if e.get("pid") == pid]
     return {"progs": prog_ids, "links": links, "perf": perf, "maps": maps}
 
 
@@ -361,17 +364,16 @@ def test_sigterm_under_load_leaves_nothing_attached(start, tmp_path):
     rx = Receiver()
     try:
         events0 = uprobe_events()
-        before = our_programs()
         wl = start.workload("--loop", "--pause", "0", "--tasks", "50", "--threads", "4")
         col = start.collector(wl.pid, "--file-root", registry(tmp_path),
                               env=otel_env(rx, OTEL_TRACES_SAMPLER="always_on"))
         release(wl)
         flood = Flood(col, 8)
         assert wait_for(lambda: len(rx.spans) > 1000, 20), "no load"
-        progs = set(our_programs()) - set(before)
-        held = kernel_objects(col.proc.pid, progs)
-        assert len(progs) == 10 + 41 + 8, progs
-        assert len(held["links"]) == len(progs) and len(held["perf"]) >= len(progs)
+        held = kernel_objects(col.proc.pid)
+        progs = held["progs"]
+        assert len(progs) == 10 + 41 + 8, progs  # probes, file and follow programs, SQLite
+        assert len(held["links"]) == len(progs) == len(held["perf"])
         assert held["maps"]
         s, _ = parse_exposition(col.metrics())
         tasks_before = total(s, "aet_tasks_total")
@@ -385,8 +387,7 @@ def test_sigterm_under_load_leaves_nothing_attached(start, tmp_path):
         _, flood_errors = flood.stop()
         assert programs_left(progs) == []
         assert maps_left(held["maps"]) == []
-        after = kernel_objects(col.proc.pid, progs)
-        assert after["links"] == set() and after["perf"] == []
+        assert {k["id"] for k in bpftool("link", "show")} & held["links"] == set()
         assert uprobe_events() <= events0
         assert wl.proc.poll() is None  # the target ran through it
         stop_loop(wl)
@@ -475,7 +476,7 @@ def test_receiver_down_then_slow(start, tmp_path):
         for phase in (down, slow):
             assert max(p["queued"] for p in phase) <= max_queue
             assert all(p["health"] == 200 for p in phase)
-            assert max(p["rss"] for p in phase) < 200 << 20
+            assert SANITIZED or max(p["rss"] for p in phase) < 200 << 20
         assert drops_down.get("queue_full", 0) + drops_down.get("retries_exhausted", 0) > 0
         assert sum(drops_slow.values()) > sum(drops_down.values())  # the slow phase lost too
         assert arrived_slow > 0  # slow is not down: some got through
