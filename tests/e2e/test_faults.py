@@ -435,13 +435,15 @@ def test_receiver_down_then_slow(start, tmp_path):
     default), RSS stays bounded, what could not be sent is counted by
     reason, new spans arrive soon after each recovery, decodable and never
     twice, and in the end every span is either exported or counted dropped."""
-    max_queue = 2048
+    max_queue = 2048  # OTEL_BSP_MAX_QUEUE_SIZE's default, as /status says
     rx = Receiver()
     receivers = [rx]
     try:
         wl = start.workload("--loop", "--pause", "0.05", "--tasks", "20",
                             "--tasks-per-cycle", "5", "--threads", "2")
         col = start.collector(wl.pid, "--file-root", registry(tmp_path), env=otel_env(rx))
+        export = json.loads(col.get("/status")[2])["tracing"]["export"]
+        assert export["max_queue"] == max_queue and export["max_batch"] == 512, export
         release(wl)
         assert wait_for(lambda: rx.spans, 15), "no span before the fault"
         port = rx.port
