@@ -283,6 +283,15 @@ def our_programs():
     return {p["id"]: p["name"] for p in json.loads(out) if ours(p.get("name", ""))}
 
 
+def programs_of(pid):
+    """Ids of the BPF programs process pid has attached (its perf events:
+    uprobes and tracepoints). Unlike a difference of our_programs(), blind
+    to another collector started meanwhile on the same host."""
+    out = subprocess.run(["bpftool", "perf", "show", "--json"], capture_output=True,
+                         text=True, check=True).stdout
+    return {e["prog_id"] for e in json.loads(out or "[]") if e.get("pid") == pid}
+
+
 def programs_left(ids, timeout=10):
     """Which of the programs ids are still loaded, once the kernel has freed
     what was released (a program outlives its last link by an RCU grace
