@@ -38,7 +38,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o $(OUTPUT)/span_gen.bpf.o
 .PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check \
-	install fuzz fuzz-run test-kernels
+	install fuzz fuzz-run asan test-asan test-faults test-kernels
 
 all: deps
 	$(Q)$(MAKE) --no-print-directory binaries
@@ -103,6 +103,45 @@ test-e2e: binaries $(OUTPUT)/bench-probe-hit
 # 6.1, 6.12 and newest 7.x, downloaded once into /var/cache/aet-kernels.
 test-kernels: all $(OUTPUT)/bench-probe-hit
 	$(Q)sh tests/kernels/run.sh
+
+# The fault tests alone (tests/e2e/test_faults.py), printing their figures.
+test-faults: binaries $(OUTPUT)/bench-probe-hit
+	$(Q)AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
+		$(PYTHON) -m pytest -q -s -p no:cacheprovider tests/e2e/test_faults.py
+
+# The collector built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (gcc's runtimes; any report aborts), and the end-to-end tests run against
+# it: harness.py takes AET_COLLECTOR, and fails a test whose collector's
+# stderr holds a sanitizer report (LeakSanitizer's at exit included).
+# tests/e2e/lsan.supp says which third-party leaks are suppressed, and why.
+ASAN_DIR := $(OUTPUT)/asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_OBJS := $(patsubst user/%.c,$(ASAN_DIR)/user/%.o,$(wildcard user/*.c))
+ASAN_ENV := AET_COLLECTOR=$(CURDIR)/$(ASAN_DIR)/aet-collector AET_SANITIZED=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/e2e/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+$(ASAN_DIR)/user:
+	$(Q)mkdir -p $@
+
+$(ASAN_OBJS): | $(SKELS)
+
+$(ASAN_DIR)/user/%.o: user/%.c | $(ASAN_DIR)/user
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(ASAN_FLAGS) $(CPPFLAGS) -c $< -o $@
+
+$(ASAN_DIR)/aet-collector: $(ASAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(ASAN_FLAGS) $^ $(LDLIBS) -o $@
+
+asan: deps
+	$(Q)$(MAKE) --no-print-directory $(ASAN_DIR)/aet-collector
+
+test-asan: asan
+	$(Q)$(MAKE) --no-print-directory binaries $(OUTPUT)/bench-probe-hit
+	$(Q)$(ASAN_ENV) AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 demo: all
 	$(Q)sh scripts/demo.sh
@@ -202,4 +241,5 @@ install: binaries
 clean:
 	rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/fuzz/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/fuzz/*.d \
+	$(ASAN_DIR)/user/*.d)

@@ -12,10 +12,11 @@ set -eu
 #   zstd (modules), debian-archive-keyring (the kernel packages' signatures)
 # fuzz: libclang-rt-14-dev (libFuzzer and the sanitizer runtimes of clang 14;
 #   clang only recommends it)
+# asan: libasan8 and libubsan1 (gcc's sanitizer runtimes, for make asan)
 PKGS="gcc make clang llvm bpftool binutils pkg-config libbpf-dev libelf-dev zlib1g-dev
 libmicrohttpd-dev libcurl4-openssl-dev libcriterion-dev python3 python3-pytest python3-yaml
 prometheus python3-prometheus-client protobuf-compiler python3-protobuf libclang-rt-14-dev
-qemu-system-x86 busybox-static xz-utils zstd debian-archive-keyring"
+libasan8 libubsan1 qemu-system-x86 busybox-static xz-utils zstd debian-archive-keyring"
 
 missing=
 for p in $PKGS; do

@@ -496,13 +496,14 @@ void spans__write_status(struct spans *s, struct buf *out)
 	if (s->exp)
 		exporter_stats(s->exp, &st);
 	buf_printf(out,
-		   ",\"export\":{\"exported\":%llu,\"queued\":%llu,\"requests\":%llu,"
+		   ",\"export\":{\"exported\":%llu,\"queued\":%llu,\"max_queue\":%u,"
+		   "\"max_batch\":%u,\"requests\":%llu,"
 		   "\"retries\":%llu,\"failures\":%llu,\"bytes_sent\":%llu,\"last_http_status\":%d,"
 		   "\"last_error\":",
 		   (unsigned long long)st.exported, (unsigned long long)st.queued,
-		   (unsigned long long)st.requests, (unsigned long long)st.retries,
-		   (unsigned long long)st.failures, (unsigned long long)st.bytes_sent,
-		   st.last_http_status);
+		   s->otel.max_queue, s->otel.max_batch, (unsigned long long)st.requests,
+		   (unsigned long long)st.retries, (unsigned long long)st.failures,
+		   (unsigned long long)st.bytes_sent, st.last_http_status);
 	buf_json_str(out, st.last_error, strnlen(st.last_error, sizeof(st.last_error)));
 	buf_puts(out, "},\"kernel\":{");
 	for (int i = 0; i < SSTAT_MAX; i++)

@@ -11,7 +11,9 @@ arrived as plain dicts:
     wait_for(lambda: len(rx.spans) >= n, 10)
     rx.set_mode("fail", 3)   # 503 for the next 3 requests, then 200
     rx.set_mode("hang")      # read requests, never answer until the mode changes
+    rx.set_mode("slow", 3)   # answer each request 200, but 3 s after it arrived
     rx.stop()
+    Receiver(port=rx.port)   # the same address again, once stopped
 
 Spans are kept only from requests answered 200: a request that failed or
 hung is one the collector must send again.
@@ -19,6 +21,7 @@ hung is one the collector must send again.
 import gzip
 import importlib
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -104,19 +107,31 @@ class Receiver:
     """A threaded OTLP/HTTP receiver. Its state is read under lock, or
     through the copies its properties return."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)  # the mode changed, or stopping
         self.mode = "ok"
         self.fail_left = None  # "fail": requests still to fail; None: all of them
+        self.delay = 0.0  # "slow": seconds before each answer
         self.stopping = False
         self._spans = []
         self._requests = []  # one dict per request: headers, gzip, answer
         self.violations = []  # what the collector did against OTLP/HTTP
+        self.connections = set()  # the sockets of the connections open now
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as exporters use it
+
+            def setup(self):
+                super().setup()
+                with receiver.lock:
+                    receiver.connections.add(self.connection)
+
+            def finish(self):
+                with receiver.lock:
+                    receiver.connections.discard(self.connection)
+                super().finish()
 
             def do_POST(self):
                 receiver._handle(self)
@@ -135,7 +150,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True  # a hung handler never holds up the end
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
@@ -147,10 +162,15 @@ class Receiver:
 
     def set_mode(self, mode, count=None):
         """ok: 200; fail: 503 (for the next count requests, then ok); hang:
-        read the request and wait, unanswered, until the mode changes."""
-        assert mode in ("ok", "fail", "hang"), mode
+        read the request and wait, unanswered, until the mode changes; slow:
+        200, count seconds after the request arrived (sooner when the mode
+        changes)."""
+        assert mode in ("ok", "fail", "hang", "slow"), mode
         with self.lock:
-            self.mode, self.fail_left = mode, count
+            if mode == "slow":
+                self.mode, self.fail_left, self.delay = mode, None, float(count)
+            else:
+                self.mode, self.fail_left = mode, count
             self.changed.notify_all()
 
     @property
@@ -168,11 +188,19 @@ class Receiver:
         return sum(1 for r in self.requests if r["answer"] == code)
 
     def stop(self):
+        """Stops listening and closes the connections open (a kept-alive
+        one included): the receiver is gone, as if its process died."""
         with self.lock:
             self.stopping = True
             self.changed.notify_all()
         self.server.shutdown()
         self.server.server_close()
+        with self.lock:
+            for sock in self.connections:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     # -- the server's side --
 
@@ -186,6 +214,9 @@ class Receiver:
         record = {"headers": headers, "gzip": headers.get("content-encoding") == "gzip",
                   "answer": None}
         with self.lock:
+            if self.stopping:  # gone: no answer
+                h.close_connection = True
+                return
             self._requests.append(record)
         if h.path != PATH:
             self._note("POST to %s" % h.path)
@@ -206,6 +237,13 @@ class Receiver:
             self._note("undecodable request: %s" % e)
             return h._answer(400, b"")
         with self.lock:
+            if self.mode == "slow":
+                deadline = time.monotonic() + self.delay
+                while self.mode == "slow" and not self.stopping:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.changed.wait(left)
             if self.mode == "hang":
                 while self.mode == "hang" and not self.stopping:
                     self.changed.wait()

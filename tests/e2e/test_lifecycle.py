@@ -8,7 +8,7 @@ import time
 import pytest
 
 from harness import (COLLECTOR, LIBRARY, gunzip, our_programs, parse_exposition, programs_added,
-                     programs_left, run_collector)
+                     programs_left, programs_of, run_collector)
 
 
 @pytest.fixture
@@ -159,9 +159,8 @@ def test_endpoints(start):
 def test_sigterm_and_sigint_detach_everything(start):
     for sig in (signal.SIGTERM, signal.SIGINT):
         wl = start.workload("--tasks", "20")
-        before = our_programs()
         col = start.collector(wl.pid)
-        loaded = set(our_programs()) - set(before)
+        loaded = programs_of(col.proc.pid)
         assert len(loaded) == 10 + 41 + 8  # probes, file and follow programs, SQLite
         code, err = col.stop(sig)
         assert code == 0, err

@@ -22,7 +22,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import Collector, Workload, by_labels, parse_exposition, require_root
+from harness import (SANITIZED, Collector, Workload, by_labels, parse_exposition,
+                     require_root)
 from otlp import Receiver, pb2, wait_for
 from test_files import expected_counts, file_counts
 from test_metrics import compare
@@ -653,7 +654,7 @@ def test_hanging_receiver_drops_and_recovers(start, tmp_path, receiver):
         return dropped["queue_full"] + dropped["retries_exhausted"]
     assert wait_for(lost, 15, interval=0.2), span_metrics(col)
     assert col.get("/health")[0] == 200
-    assert rss_bytes(col.proc.pid) < 200 << 20
+    assert SANITIZED or rss_bytes(col.proc.pid) < 200 << 20
     assert receiver.spans == []
 
     receiver.set_mode("ok")
@@ -671,7 +672,7 @@ def test_hanging_receiver_drops_and_recovers(start, tmp_path, receiver):
     check_ids(spans)
     assert dropped["rejected"] == dropped["shutdown"] == 0
     assert col.get("/health")[0] == 200
-    assert rss_bytes(col.proc.pid) < 200 << 20
+    assert SANITIZED or rss_bytes(col.proc.pid) < 200 << 20
     assert col.stop()[0] == 0
 
 
