@@ -52,10 +52,11 @@ void series_free(struct series_set *set); /* and zeroes it */
  * its size in *n. */
 int probes__series_fd(const struct probes *p, int family, size_t *n);
 
-/* Frees the slots of begins open for longer than ttl_ns (0: never), as
- * their end would, and counts them; an end that comes after all counts as
- * unmatched. Called from the main loop's tick. */
-void probes__expire(struct probes *p, uint64_t ttl_ns);
+/* Frees the slots of begins open for longer than ttl_ns (0: never), or
+ * begun by a process no longer followed (sp: it exited), as their end
+ * would, and counts them; an end that comes after all counts as unmatched.
+ * Called from the main loop's tick. */
+void probes__expire(struct probes *p, uint64_t ttl_ns, const struct spans *sp);
 
 /* Appends the exposition of every family the maps hold. Returns 0 or -errno. */
 int probes__write_metrics(struct probes *p, struct buf *out);

@@ -113,28 +113,31 @@ int probes__series_fd(const struct probes *p, int family, size_t *n)
 	return bpf_map__fd(m);
 }
 
-void probes__expire(struct probes *p, uint64_t ttl_ns)
+void probes__expire(struct probes *p, uint64_t ttl_ns, const struct spans *sp)
 {
 	struct timespec ts;
-	uint64_t now, before;
+	uint64_t now, before = 0;
 
+	if (!p)
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
 	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (!p || !ttl_ns || now < ttl_ns)
-		return;
-	before = now - ttl_ns;
+	if (ttl_ns && now > ttl_ns)
+		before = now - ttl_ns;
 	for (size_t i = 0; i < p->open_slots.n; i++) {
 		struct open_slot *s = (struct open_slot *)mapped_at(&p->open_slots, i);
 		__u32 state = SLOT_OPEN;
 
+		/* Too old, or begun by a process that has exited since (the
+		 * process programs let it go): its end will never come. */
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_OPEN ||
-		    s->start_ns > before ||
+		    (s->start_ns > before && spans__followed(sp, s->tgid)) ||
 		    !__atomic_compare_exchange_n(&s->state, &state, SLOT_BUSY, false,
 						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			continue;
 		/* Ours now, as an end's would be; it may have been ended and
 		 * begun again since it was read. */
-		if (s->start_ns > before || s->kind >= KIND_MAX) {
+		if ((s->start_ns > before && spans__followed(sp, s->tgid)) || s->kind >= KIND_MAX) {
 			__atomic_store_n(&s->state, SLOT_OPEN, __ATOMIC_RELEASE);
 			continue;
 		}

@@ -263,6 +263,14 @@ class Collector:
         return self.stopped
 
 
+def attached_programs(col):
+    """How many programs the collector says it attached (/status): the
+    probes, the process programs, the file programs, SQLite's."""
+    st = json.loads(col.get("/status")[2])
+    return (sum(p["attached"] for p in st["probes"]) + st["processes"]["attached"] +
+            st["files"]["attached"] + sum(p["attached"] for p in st["sqlite"]["probes"]))
+
+
 def run_collector(*args, timeout=30, **kw):
     """Runs the collector expecting it to exit; returns CompletedProcess."""
     r = subprocess.run([COLLECTOR, *args], capture_output=True, text=True,

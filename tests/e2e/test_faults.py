@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from harness import BUILD, SANITIZED, by_labels, parse_exposition, programs_left
+from harness import (BUILD, SANITIZED, attached_programs, by_labels, parse_exposition,
+                     programs_left)
 from otlp import Receiver, wait_for
 from test_files import expected_counts, file_counts
 from test_metrics import compare
@@ -142,8 +143,11 @@ def test_target_killed_with_sigkill(start, probe_hit):
     assert total(s, "aet_events_total") == 1000
     assert mid > 0, "the loop ran no task before the kill"
     assert set(by_labels(s, "aet_collector_unmatched_total").values()) == {0}
-    active = total(s, "aet_active_tasks")
-    assert 7 <= active <= 8  # the leaked ones, and the loop's pair cut in half if any
+    # The begins it never ended are freed with it (the tick that sees it
+    # gone): the leaked ones, and the loop's pair cut in half if any.
+    assert total(s, "aet_active_tasks") == 0
+    active = total(s, "aet_collector_expired_total", kind="task")
+    assert 7 <= active <= 8
 
     # Kept: nothing changes afterwards, and the collector keeps serving.
     time.sleep(3)
@@ -372,7 +376,8 @@ def test_sigterm_under_load_leaves_nothing_attached(start, tmp_path):
         assert wait_for(lambda: len(rx.spans) > 1000, 20), "no load"
         held = kernel_objects(col.proc.pid)
         progs = held["progs"]
-        assert len(progs) == 10 + 41 + 8, progs  # probes, file and follow programs, SQLite
+        # probes, processes, files, SQLite
+        assert len(progs) == attached_programs(col) == 10 + 2 + 40 + 8, progs
         assert len(held["links"]) == len(progs) == len(held["perf"])
         assert held["maps"]
         s, _ = parse_exposition(col.metrics())

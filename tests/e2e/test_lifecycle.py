@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from harness import (COLLECTOR, LIBRARY, gunzip, our_programs, parse_exposition, programs_added,
-                     programs_left, programs_of, run_collector)
+from harness import (COLLECTOR, LIBRARY, attached_programs, gunzip, our_programs,
+                     parse_exposition, programs_added, programs_left, programs_of, run_collector)
 
 
 @pytest.fixture
@@ -161,7 +161,8 @@ def test_sigterm_and_sigint_detach_everything(start):
         wl = start.workload("--tasks", "20")
         col = start.collector(wl.pid)
         loaded = programs_of(col.proc.pid)
-        assert len(loaded) == 10 + 41 + 8  # probes, file and follow programs, SQLite
+        # probes, processes, files, SQLite
+        assert len(loaded) == attached_programs(col) == 10 + 2 + 40 + 8
         code, err = col.stop(sig)
         assert code == 0, err
         assert programs_left(loaded) == []
