@@ -1,10 +1,11 @@
 """Fixtures of the end-to-end tests: root, and processes that never outlive a test."""
 import os
 import signal
+import subprocess
 
 import pytest
 
-from harness import Collector, Workload, require_root
+from harness import BUILD, Collector, Workload, require_root
 
 # A collector left running by a test is killed, except under another build
 # (AET_COLLECTOR, make test-asan): that one is stopped with SIGTERM, so that
@@ -46,3 +47,14 @@ def start(tmp_path):
         except AssertionError as e:  # a sanitizer report: stop the rest, then fail
             failed.append(str(e))
     assert not failed, "\n".join(failed)
+
+
+@pytest.fixture
+def target(request):
+    """bench-probe-hit, which calls the probe functions on command (see
+    bench/probe_hit.c); its pid in pid_."""
+    hit = subprocess.Popen([os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    request.addfinalizer(hit.kill)
+    hit.pid_ = int(hit.stdout.readline().split()[1])
+    return hit

@@ -4,21 +4,9 @@ stays attached: the target's calls are not seen at all."""
 import json
 import os
 import signal
-import subprocess
 import time
 
-import pytest
-
-from harness import BUILD, Collector, by_labels, parse_exposition
-
-
-@pytest.fixture
-def target(request):
-    hit = subprocess.Popen([os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, text=True)
-    request.addfinalizer(hit.kill)
-    hit.pid_ = int(hit.stdout.readline().split()[1])
-    return hit
+from harness import Collector, by_labels, parse_exposition
 
 
 def tasks(col, target, n):

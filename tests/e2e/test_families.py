@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from harness import BUILD, COLLECTOR, by_labels, free_port, parse_exposition
+from harness import COLLECTOR, by_labels, free_port, parse_exposition
 
 # A private mount namespace without /sys/kernel: no tracefs to mount, so
 # the syscall tracepoints cannot be attached (the kernel's BTF, under it
@@ -21,15 +21,6 @@ NO_SYS_KERNEL = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
 PROBES = ["aet_probe_" + p for p in (
     "cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin", "agent_end", "event",
     "span_begin", "span_end", "trace_context")]
-
-
-@pytest.fixture
-def target(request):
-    hit = subprocess.Popen([os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, text=True)
-    request.addfinalizer(hit.kill)
-    hit.pid_ = int(hit.stdout.readline().split()[1])
-    return hit
 
 
 @pytest.fixture

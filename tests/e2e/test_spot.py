@@ -2,21 +2,10 @@
 or the push %rbp after it, chosen at start by measuring both, or forced by
 --uprobe-spot. Counts are exact on either."""
 import json
-import os
-import subprocess
 
 import pytest
 
-from harness import BUILD, by_labels, parse_exposition
-
-
-@pytest.fixture
-def target(request):
-    hit = subprocess.Popen([os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, text=True)
-    request.addfinalizer(hit.kill)
-    hit.pid_ = int(hit.stdout.readline().split()[1])
-    return hit
+from harness import by_labels, parse_exposition
 
 
 def spot(col):
