@@ -10,7 +10,7 @@
 # Why the host's root: the collector, its libraries, Debian's python3 and
 # the reference workload are then the very files the host tests; nothing
 # is copied into the guest but busybox and the kernel's own 9p modules.
-# The guest has /tmp and /run as tmpfs; the share is read-only.
+# The share is read-only; TMPDIR (/dev/shm) is a tmpfs.
 set -eu
 
 kdir=${1:?usage: boot.sh KERNEL_DIR COMMAND}
@@ -59,10 +59,12 @@ if mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host; 
 	mount -t proc proc /host/proc
 	mount -t sysfs sys /host/sys
 	mount -t devtmpfs dev /host/dev
-	mount -t tmpfs tmp /host/tmp
-	mount -t tmpfs run /host/run
+	# Somewhere to write that hides nothing of the host (the checkout
+	# may well be under /tmp): TMPDIR.
+	mkdir -p /host/dev/shm
+	mount -t tmpfs shm /host/dev/shm
 	echo "AET-GUEST $(uname -r)"
-	chroot /host /bin/sh -c "$(cat /command)" </dev/null 2>&1
+	chroot /host /usr/bin/env TMPDIR=/dev/shm /bin/sh -c "$(cat /command)" </dev/null 2>&1
 	echo "AET-EXIT $?"
 else
 	echo "AET-GUEST-FAILED: cannot mount the host's root over 9p"
