@@ -76,11 +76,14 @@ INIT
 chmod +x "$root/init"
 (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initramfs.gz"
 
-# One vCPU: with two, TCG ran code another vCPU was patching (jump labels
-# switched by perf_event_open) and the 6.12 and 7.3 guests panicked.
+# One vCPU by default (AET_KERNELS_SMP): with two, each on a TCG thread of
+# its own, a guest ran code another vCPU was patching (jump labels switched
+# by perf_event_open), and the 6.12 and 7.3 guests panicked.
 out="$work/console"
 rc=0
-timeout "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 1 -nographic \
+smp=${AET_KERNELS_SMP:-1}
+timeout "$timeout" qemu-system-x86_64 -accel tcg,thread=single -cpu max -m 2048 -smp "$smp" \
+	-nographic \
 	-no-reboot -kernel "$kdir/vmlinuz" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \

@@ -129,7 +129,8 @@ def workload():
     tmp = tempfile.mkdtemp()
     truth_path = os.path.join(tmp, "truth.json")
     wl = subprocess.Popen([PYTHON, WORKLOAD, "--wait", "--truth", truth_path, "--dir",
-                           os.path.join(tmp, "work"), "--tasks", "30", "--seed", "3"],
+                           os.path.join(tmp, "work"), "--tasks", "30", "--seed", "3",
+                           "--threads", os.environ.get("AET_GUEST_THREADS", "1")],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                           env=dict(os.environ, AETPROBE_LIBRARY=LIBRARY))
     try:
