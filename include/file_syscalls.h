@@ -31,7 +31,8 @@
 	PATH(rmdir, FOP_RMDIR, -1, 0)
 
 /* Besides these: sys_enter_unlinkat (unlink, or rmdir with AT_REMOVEDIR)
- * and sys_exit_unlinkat, sys_enter_close, and the sched_process_fork and
- * sched_process_exit BTF tracepoints. */
+ * and sys_exit_unlinkat, sys_enter_close, and sched_process_exit (a BTF
+ * tracepoint, or the raw one where that fails). Forks and exits of the
+ * followed processes are bpf/procs.bpf.c's. */
 
 #endif /* AET_FILE_SYSCALLS_H */
