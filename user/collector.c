@@ -63,20 +63,15 @@ static int adopt(struct collector *c, int pid)
 {
 	char err[512] = "";
 	struct target t;
-	struct stat st;
 	int rc;
 
 	rc = target_open(&t, pid, err, sizeof(err));
 	if (rc)
 		return rc;
-	if (stat(t.lib_path, &st))
-		return -errno;
-	if (!c->have_lib || st.st_dev != c->lib_dev || st.st_ino != c->lib_ino) {
-		rc = collector_set_library(c, t.lib_path, err, sizeof(err));
-		if (rc) {
-			log_warn("pid %d: %s\n", pid, err);
-			return rc;
-		}
+	rc = collector_set_library(c, t.lib_path, err, sizeof(err));
+	if (rc) {
+		log_warn("pid %d: %s\n", pid, err);
+		return rc;
 	}
 	c->target = t;
 	c->have_target = true;
@@ -135,6 +130,8 @@ int collector_set_library(struct collector *c, const char *path, char *err, size
 		snprintf(err, len, "%s: %s", path, strerror(errno));
 		return -errno;
 	}
+	if (c->have_lib && st.st_dev == c->lib_dev && st.st_ino == c->lib_ino)
+		return 0; /* the uprobes are on this file already */
 	probes__detach(c->probes);
 	c->have_lib = false;
 	rc = c->enabled ? probes__attach(c->probes, path, err, len) : 0;
@@ -480,11 +477,8 @@ static int render_ready(void *ctx, struct buf *out)
 			   c->follow.comm ? "--comm" : "--exe", PROBE_LIBRARY);
 	/* The required families: attached, every program of each. */
 	for (int f = 0; f < PFAM_MAX; f++) {
-		int attached, count;
-
 		if (!(c->cfg->require & 1u << f))
 			continue;
-		family_state(c, f, &attached, &count);
 		buf_printf(out, ",{\"name\":\"%s\",\"ok\":%s,\"detail\":", probe_family_names[f],
 			   family_up(c, f) ? "true" : "false");
 		write_family_detail(c, f, out);

@@ -59,8 +59,8 @@ void collector_fini(struct collector *c);
  * and when the current target is gone, attaches to the newest running one
  * that has loaded the probe library. Main thread, c->lock held. */
 void collector_follow(struct collector *c);
-/* Puts the uprobes (when enabled) on the probe library at path. Returns 0
- * or -errno with err. */
+/* Puts the uprobes (when enabled) on the probe library at path, unless
+ * they are on that file already. Returns 0 or -errno with err. */
 int collector_set_library(struct collector *c, const char *path, char *err, size_t len);
 /* Follow mode, once loaded: lists the matching processes running, attaches
  * to the newest. Returns 0 or -errno with err. */

@@ -58,7 +58,8 @@ const char config_usage[] =
 	"                         the cheaper, measured at start)\n"
 	"      --require LIST     the probe families (probes, processes, files, sqlite;\n"
 	"                         comma-separated) without which the collector does\n"
-	"                         not start and /ready fails (default: probes); the\n"
+	"                         not start and /ready fails (default: probes, and\n"
+	"                         processes in follow mode); the\n"
 	"                         others may fail alone, reported in /status\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"      --log-level LEVEL  error, warn, info (default) or debug\n"
@@ -397,6 +398,9 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 				 : "--pid PID, --comm NAME or --exe PATH is required");
 		return CONFIG_ERROR;
 	}
+	/* Follow mode cannot see a new process without the process programs. */
+	if (!cfg->pid)
+		cfg->require |= 1u << PFAM_PROCESSES;
 	if (cfg->pid && cfg->follow_library) {
 		snprintf(err, len, "--library is for follow mode (--comm, --exe) (see --help)");
 		return CONFIG_ERROR;

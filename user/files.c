@@ -29,7 +29,6 @@ struct files {
 	char roots[MAX_FILE_ROOTS][PATH_MAX];
 	int nroots;
 	bool mounted_tracefs;
-	bool raw; /* the exit program on a raw tracepoint: the BTF one failed */
 };
 
 static const char *const op_names[FOP_MAX] = FILE_OP_NAMES;
@@ -159,7 +158,6 @@ struct files *files__new(const struct config *cfg, const struct spans *sp, int *
 	rc = ensure_tracefs(f, err, len) ?: load(f, cfg, sp, false, err, len);
 	if (rc && f->skel) {
 		files_bpf__destroy(f->skel);
-		f->raw = true;
 		rc = load(f, cfg, sp, true, err, len);
 	}
 	if (!rc && !cfg->start_disabled)
@@ -326,10 +324,7 @@ void files__write_status(struct files *f, struct buf *out)
 		buf_puts(out, i ? "," : "");
 		buf_json_str(out, f->roots[i][0] ? f->roots[i] : "/", strlen(f->roots[i]) ?: 1);
 	}
-	buf_printf(out,
-		   "],\"tracked_files\":%ld,\"max_"
-		   "files\":%u,"
-		   "\"programs\":%d,\"attached\":%d}",
+	buf_printf(out, "],\"tracked_files\":%ld,\"max_files\":%u,\"programs\":%d,\"attached\":%d}",
 		   tracked < 0 ? 0 : tracked, bpf_map__max_entries(f->skel->maps.tracked_fds),
 		   files__count(f), files__attached(f));
 }

@@ -36,18 +36,15 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 /* A family that failed to load or attach (err says why, rc = -errno):
- * fatal when required (follow mode needs the process programs), else
- * reported in /status and /metrics. Returns rc or 0. */
+ * fatal when required, else reported in /status and /metrics. Returns rc
+ * or 0. */
 static int family_failed(struct collector *c, int fam, int rc, char *err, size_t len)
 {
 	snprintf(c->why[fam], sizeof(c->why[fam]), "%s", err);
-	if (c->cfg->require & 1u << fam || (fam == PFAM_PROCESSES && c->following)) {
-		if (fam != PFAM_PROCESSES || !c->following)
-			snprintf(err + strlen(err), len - strlen(err), " (--require %s)",
-				 probe_family_names[fam]);
-		return rc;
-	}
-	return 0;
+	if (!(c->cfg->require & 1u << fam))
+		return 0;
+	snprintf(err + strlen(err), len - strlen(err), " (--require %s)", probe_family_names[fam]);
+	return rc;
 }
 
 /* Whether the verifier takes an atomic fetch-and-add (BPF_ATOMIC with

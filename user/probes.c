@@ -15,20 +15,28 @@
 
 const char *const status_names[STATUS_MAX] = { "success", "failure", "timeout", "cancelled" };
 
+/* The probe functions, in the order of p->defs. */
+static const char *const probe_syms[NPROBES] = {
+	"aet_probe_cycle_begin",   "aet_probe_cycle_end",   "aet_probe_task_begin",
+	"aet_probe_task_end",	   "aet_probe_agent_begin", "aet_probe_agent_end",
+	"aet_probe_event",	   "aet_probe_span_begin",  "aet_probe_span_end",
+	"aet_probe_trace_context",
+};
+
 static void set_defs(struct probes *p)
 {
 	struct probes_bpf *s = p->skel;
 	const struct probe_def defs[NPROBES] = {
-		{ "aet_probe_cycle_begin", s->progs.cycle_begin, &s->links.cycle_begin },
-		{ "aet_probe_cycle_end", s->progs.cycle_end, &s->links.cycle_end },
-		{ "aet_probe_task_begin", s->progs.task_begin, &s->links.task_begin },
-		{ "aet_probe_task_end", s->progs.task_end, &s->links.task_end },
-		{ "aet_probe_agent_begin", s->progs.agent_begin, &s->links.agent_begin },
-		{ "aet_probe_agent_end", s->progs.agent_end, &s->links.agent_end },
-		{ "aet_probe_event", s->progs.event, &s->links.event },
-		{ "aet_probe_span_begin", s->progs.span_begin, &s->links.span_begin },
-		{ "aet_probe_span_end", s->progs.span_end, &s->links.span_end },
-		{ "aet_probe_trace_context", s->progs.trace_context, &s->links.trace_context },
+		{ probe_syms[0], s->progs.cycle_begin, &s->links.cycle_begin },
+		{ probe_syms[1], s->progs.cycle_end, &s->links.cycle_end },
+		{ probe_syms[2], s->progs.task_begin, &s->links.task_begin },
+		{ probe_syms[3], s->progs.task_end, &s->links.task_end },
+		{ probe_syms[4], s->progs.agent_begin, &s->links.agent_begin },
+		{ probe_syms[5], s->progs.agent_end, &s->links.agent_end },
+		{ probe_syms[6], s->progs.event, &s->links.event },
+		{ probe_syms[7], s->progs.span_begin, &s->links.span_begin },
+		{ probe_syms[8], s->progs.span_end, &s->links.span_end },
+		{ probe_syms[9], s->progs.trace_context, &s->links.trace_context },
 	};
 
 	memcpy(p->defs, defs, sizeof(defs));
@@ -275,15 +283,8 @@ void probes__free(struct probes *p)
 
 int probes__each_attached(const struct probes *p, const char **syms, double *attached)
 {
-	static const char *const names[NPROBES] = {
-		"aet_probe_cycle_begin",   "aet_probe_cycle_end",   "aet_probe_task_begin",
-		"aet_probe_task_end",	   "aet_probe_agent_begin", "aet_probe_agent_end",
-		"aet_probe_event",	   "aet_probe_span_begin",  "aet_probe_span_end",
-		"aet_probe_trace_context",
-	};
-
 	for (int i = 0; i < NPROBES; i++) {
-		syms[i] = names[i];
+		syms[i] = probe_syms[i];
 		attached[i] = p && *p->defs[i].link;
 	}
 	return NPROBES;

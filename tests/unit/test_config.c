@@ -141,6 +141,7 @@ Test(config, follow_mode)
 	cr_assert_str_eq(cfg.follow_comm, "aet-agent");
 	cr_assert_eq(cfg.pid, 0);
 	cr_assert_eq(cfg.max_targets, 8);
+	cr_assert_eq(cfg.require, 1u << PFAM_PROBES | 1u << PFAM_PROCESSES);
 	cr_assert_eq(parse(&cfg, err, 5, ARGV("--exe", "/usr/bin/aet", "--library", "/l.so")),
 		     CONFIG_RUN);
 	cr_assert_str_eq(cfg.follow_exe, "/usr/bin/aet");
