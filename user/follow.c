@@ -41,14 +41,6 @@ void follow_free(struct follow *fw)
 	fw->procs = NULL;
 }
 
-/* Running: a zombie has exited, only its parent has not looked yet. */
-static int read_running(int pid, struct proc_stat *st)
-{
-	int rc = procfs_read_stat(pid, st);
-
-	return rc ?: st->state == 'Z' ? -ESRCH : 0;
-}
-
 static bool stat_matches(const struct follow *fw, int pid, const struct proc_stat *st)
 {
 	char path[32];
@@ -58,13 +50,6 @@ static bool stat_matches(const struct follow *fw, int pid, const struct proc_sta
 		return !strcmp(st->comm, fw->comm);
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	return !stat(path, &s) && s.st_dev == fw->dev && s.st_ino == fw->ino;
-}
-
-bool follow_matches(const struct follow *fw, int pid)
-{
-	struct proc_stat st;
-
-	return !read_running(pid, &st) && stat_matches(fw, pid, &st);
 }
 
 static struct followed *find(struct follow *fw, int pid)
@@ -106,7 +91,7 @@ int follow_add(struct follow *fw, int pid)
 {
 	struct proc_stat st;
 
-	return read_running(pid, &st) ? 0 : add(fw, pid, &st);
+	return procfs_read_running(pid, &st) ? 0 : add(fw, pid, &st);
 }
 
 int follow_scan(struct follow *fw, void (*found)(int pid, void *ctx), void *ctx)
@@ -124,7 +109,8 @@ int follow_scan(struct follow *fw, void (*found)(int pid, void *ctx), void *ctx)
 		if (!isdigit((unsigned char)d->d_name[0]))
 			continue;
 		pid = atoi(d->d_name);
-		if (read_running(pid, &st) || !stat_matches(fw, pid, &st) || add(fw, pid, &st) != 1)
+		if (procfs_read_running(pid, &st) || !stat_matches(fw, pid, &st) ||
+		    add(fw, pid, &st) != 1)
 			continue;
 		found(pid, ctx);
 		n++;
@@ -140,7 +126,8 @@ void follow_sample(struct follow *fw)
 		struct proc_stat st;
 
 		if (f->alive)
-			f->alive = !read_running(f->pid, &st) && st.starttime == f->start_time;
+			f->alive =
+				!procfs_read_running(f->pid, &st) && st.starttime == f->start_time;
 	}
 }
 

@@ -37,9 +37,6 @@ int follow_init(struct follow *fw, const char *comm, const char *exe, int max, c
 		size_t len);
 void follow_free(struct follow *fw);
 
-/* Whether process pid matches --comm or --exe now. */
-bool follow_matches(const struct follow *fw, int pid);
-
 /* Lists pid, known by its start time now. Returns 1 when added, 0 when
  * already listed (or gone), -ENOSPC when max processes run (counted in
  * untracked). A gone process is forgotten to make room. */

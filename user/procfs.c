@@ -168,6 +168,13 @@ int procfs_read_stat(int pid, struct proc_stat *st)
 	return procfs_parse_stat(text, st);
 }
 
+int procfs_read_running(int pid, struct proc_stat *st)
+{
+	int rc = procfs_read_stat(pid, st);
+
+	return rc ?: st->state == 'Z' ? -ESRCH : 0;
+}
+
 /* Whether the last path component of path[0..n) is name or name + ".xxx". */
 static bool name_matches(const char *path, size_t n, const char *name)
 {

@@ -27,6 +27,10 @@ int procfs_parse_stat(const char *text, struct proc_stat *st);
  * the process does not exist, or another -errno. */
 int procfs_read_stat(int pid, struct proc_stat *st);
 
+/* procfs_read_stat() of a process still running: -ESRCH for a zombie
+ * (it has exited; only its parent has not looked yet). */
+int procfs_read_running(int pid, struct proc_stat *st);
+
 /*
  * Finds in the text of /proc/PID/maps the first mapping whose file name
  * (the last path component) is `name` or starts with `name` followed by '.'

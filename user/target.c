@@ -155,7 +155,7 @@ void target_sample(struct target *t)
 	struct proc_stat st;
 	uint64_t ticks;
 
-	if (procfs_read_stat(t->pid, &st) || st.state == 'Z' || st.starttime != t->start_time) {
+	if (procfs_read_running(t->pid, &st) || st.starttime != t->start_time) {
 		/* Gone (a zombie has exited), or the pid now names another process. */
 		t->alive = false;
 		t->cpu_percent = 0;

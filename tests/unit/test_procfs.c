@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -166,6 +167,24 @@ Test(procfs, read_stat_self)
 	cr_assert_eq(st2.starttime, st.starttime);
 	cr_assert_eq(procfs_read_stat(getppid(), &st2), 0);
 	cr_assert_eq(st2.pid, getppid());
+}
+
+Test(procfs, read_running_sees_a_zombie_gone)
+{
+	struct proc_stat st;
+	pid_t child = fork();
+
+	cr_assert_geq(child, 0);
+	if (!child)
+		_exit(0);
+	cr_assert_eq(procfs_read_running(0, &st), 0);
+	/* Not reaped yet: a zombie, whose stat is still there. */
+	for (int i = 0; i < 1000 && !procfs_read_stat(child, &st) && st.state != 'Z'; i++)
+		usleep(1000);
+	cr_assert_eq(st.state, 'Z');
+	cr_assert_eq(procfs_read_running(child, &st), -ESRCH);
+	waitpid(child, NULL, 0);
+	cr_assert_eq(procfs_read_running(child, &st), -ENOENT);
 }
 
 Test(procfs, read_stat_missing)
