@@ -19,8 +19,12 @@ BPF_CFLAGS := -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -MMD -MP
 	-Ivmlinux/$(ARCH) -Iinclude -I/usr/include/x86_64-linux-gnu
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
-SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+# Each object twice: native (Linux 5.12+) and compat (5.8+; bpf/compat.bpf.h).
+# The compat skeletons only carry their object's bytes to user/variant.c.
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS)) \
+	$(patsubst bpf/%.bpf.c,$(OUTPUT)/%.compat.skel.h,$(BPF_SRCS))
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS)) \
+	$(patsubst bpf/%.bpf.c,$(OUTPUT)/%.compat.bpf.o,$(BPF_SRCS))
 # Pure modules: no libbpf, unit-tested on their own.
 PURE := buf expo procfs config log sqlverb otlp otelenv spanconv traceparent
 PURE_OBJS := $(patsubst %,$(OUTPUT)/user/%.o,$(PURE))
@@ -38,7 +42,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o $(OUTPUT)/span_gen.bpf.o
 .PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check \
-	install fuzz fuzz-run asan test-asan test-faults test-kernels
+	install fuzz fuzz-run asan test-asan test-faults test-kernels test-compat
 
 all: deps
 	$(Q)$(MAKE) --no-print-directory binaries
@@ -55,6 +59,11 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# -mcpu=v2: the compiler refuses the atomics 5.8 lacks.
+$(OUTPUT)/%.compat.bpf.o: bpf/%.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(subst -mcpu=v3,-mcpu=v2,$(BPF_CFLAGS)) -DAET_COMPAT -c $< -o $@
+
 $(OUTPUT)/%.bpf.o: bench/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -62,6 +71,13 @@ $(OUTPUT)/%.bpf.o: bench/%.bpf.c | $(OUTPUT)
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# User space opens the compat object through the native skeleton: both
+# must have the same maps, programs and globals.
+$(OUTPUT)/%.compat.skel.h: $(OUTPUT)/%.compat.bpf.o $(OUTPUT)/%.skel.h scripts/skel-same.sh
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf_compat > $@
+	$(Q)sh scripts/skel-same.sh $(OUTPUT)/$*.skel.h $@ $*
 
 # Objects include their skeletons: the first build needs them generated.
 $(USER_OBJS): | $(SKELS)
@@ -98,6 +114,13 @@ test-unit: $(UNIT_TESTS)
 test-e2e: binaries $(OUTPUT)/bench-probe-hit
 	$(Q)AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/python tests/e2e
+
+# The end-to-end tests of what the compat BPF build changes (bpf/compat.bpf.h),
+# with that build on this kernel.
+COMPAT_TESTS := test_metrics test_spans test_files test_sqlite test_follow test_bounds test_families
+test-compat: binaries $(OUTPUT)/bench-probe-hit
+	$(Q)AET_BPF_BUILD=compat AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
+		$(PYTHON) -m pytest -q -p no:cacheprovider $(patsubst %,tests/e2e/%.py,$(COMPAT_TESTS))
 
 # Every kernel our users run, in qemu (tests/kernels/run.sh): Debian's 5.10,
 # 6.1, 6.12 and newest 7.x, downloaded once into /var/cache/aet-kernels.

@@ -251,8 +251,7 @@ static __always_inline void emit_file(const struct inflight *in, __u64 pid_tgid,
 		if (name && bpf_probe_read_kernel_str(path, SPAN_PATH_LEN, name) < 0)
 			path[0] = '\0';
 	} else {
-		struct span_thread *t =
-			bpf_task_storage_get(&span_threads, bpf_get_current_task_btf(), NULL, 0);
+		struct span_thread *t = thread_state(&span_threads, false);
 
 		if (t)
 			__builtin_memcpy(path, t->io_path, SPAN_PATH_LEN);
@@ -349,6 +348,7 @@ static __always_inline int on_exit(struct task_struct *p)
 	__u64 pid_tgid = (__u64)BPF_CORE_READ(p, tgid) << 32 | BPF_CORE_READ(p, pid);
 
 	bpf_map_delete_elem(&inflight, &pid_tgid);
+	thread_state_free(&span_threads, pid_tgid);
 	return 0;
 }
 

@@ -133,10 +133,10 @@ static __always_inline bool labels_equal(const struct labels2 *a, const struct l
 /* Gives a new label set its series index, or "__overflow__" past the bound. */
 static __always_inline __u32 series_new(void *series_map, __u32 fam, const struct labels2 *l)
 {
-	__u64 n = __sync_fetch_and_add(&next_series[fam], 1);
+	__u64 n = fetch_add64(&next_series[fam], 1, LOCK_SERIES(fam));
 	__u32 idx = n, *found;
 
-	if (n > max_series) {
+	if (n > max_series) { /* or ~0: the compat build's lock not had */
 		counter_inc(&collector_stats, STAT_SERIES_OVERFLOW + fam);
 		return OVERFLOW_SERIES;
 	}
@@ -171,8 +171,7 @@ static __always_inline __u32 series_of(void *series_map, __u32 fam, const struct
 	}
 	found = bpf_map_lookup_elem(series_map, l);
 	series = found ? *found : series_new(series_map, fam, l);
-	if (series != OVERFLOW_SERIES && !(seq & 1) &&
-	    __sync_val_compare_and_swap(&e->seq, seq, seq + 1) == seq) {
+	if (series != OVERFLOW_SERIES && !(seq & 1) && percpu_cas32(&e->seq, seq, seq + 1)) {
 		__builtin_memcpy(&e->labels, l, sizeof(*l));
 		e->series = series;
 		e->family = fam + 1;
@@ -210,7 +209,7 @@ static __always_inline int open_put(const struct open_slot *v)
 		struct open_slot *s = bpf_map_lookup_elem(&open_slots, &idx);
 
 		if (!s || READ_ONCE(s->state) != SLOT_FREE ||
-		    __sync_val_compare_and_swap(&s->state, SLOT_FREE, SLOT_BUSY) != SLOT_FREE)
+		    !cas32(&s->state, SLOT_FREE, SLOT_BUSY, LOCK_SLOT(idx)))
 			continue;
 		s->id = v->id;
 		s->start_ns = v->start_ns;
@@ -249,7 +248,7 @@ static __always_inline int open_take(__u32 tgid, __u32 kind, __u64 id, struct op
 		struct open_slot *s = bpf_map_lookup_elem(&open_slots, &idx);
 
 		if (!s || READ_ONCE(s->state) != SLOT_OPEN || !slot_is(s, tgid, kind, id) ||
-		    __sync_val_compare_and_swap(&s->state, SLOT_OPEN, SLOT_BUSY) != SLOT_OPEN)
+		    !cas32(&s->state, SLOT_OPEN, SLOT_BUSY, LOCK_SLOT(idx)))
 			continue;
 		if (!slot_is(s, tgid, kind, id)) {
 			WRITE_ONCE(s->state, SLOT_OPEN);
@@ -333,8 +332,7 @@ static __always_inline struct span_thread *span_open(const struct span_config *c
 	struct span_thread *t;
 	const struct span_frame *f;
 
-	t = bpf_task_storage_get(&span_threads, bpf_get_current_task_btf(), NULL,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	t = thread_state(&span_threads, true);
 	if (!t) {
 		counter_inc(&span_stats, SSTAT_NO_STATE);
 		span_new_trace(cfg, c);
@@ -659,8 +657,7 @@ int BPF_KPROBE(trace_context, const char *traceparent)
 
 	if (!is_target(bpf_get_current_pid_tgid() >> 32) || !span_cfg())
 		return 0;
-	t = bpf_task_storage_get(&span_threads, bpf_get_current_task_btf(), NULL,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	t = thread_state(&span_threads, true);
 	if (!t) {
 		counter_inc(&span_stats, SSTAT_NO_STATE);
 		return 0;

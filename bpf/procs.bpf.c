@@ -39,14 +39,11 @@ struct {
 /* A target's fork makes a followed process; a new thread shares its tgid. */
 static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
 {
-	__u32 tgid = BPF_CORE_READ(child, tgid), word = tgid >> 6;
-	__u64 *bits;
+	__u32 tgid = BPF_CORE_READ(child, tgid);
 
 	if (tgid == BPF_CORE_READ(parent, tgid) || !is_target(BPF_CORE_READ(parent, tgid)))
 		return 0;
-	bits = bpf_map_lookup_elem(&targets, &word);
-	if (bits)
-		__sync_fetch_and_or(bits, 1ULL << (tgid & 63));
+	target_set(tgid, true);
 	return 0;
 }
 
@@ -54,14 +51,11 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
  * which must not be observed. */
 static __always_inline int on_exit(struct task_struct *p)
 {
-	__u32 tgid = BPF_CORE_READ(p, tgid), word = tgid >> 6;
-	__u64 *bits;
+	__u32 tgid = BPF_CORE_READ(p, tgid);
 
 	if (!is_target(tgid) || BPF_CORE_READ(p, signal, live.counter))
 		return 0;
-	bits = bpf_map_lookup_elem(&targets, &word);
-	if (bits)
-		__sync_fetch_and_and(bits, ~(1ULL << (tgid & 63)));
+	target_set(tgid, false);
 	return 0;
 }
 
@@ -80,12 +74,10 @@ static __always_inline bool comm_matches(const char *comm)
  * that did not fit and then scans /proc instead. */
 static __always_inline void follow_new(__u32 tgid)
 {
-	__u32 word = tgid >> 6, *r;
-	__u64 *bits = bpf_map_lookup_elem(&targets, &word);
+	__u32 *r;
 
-	if (!bits)
+	if (!target_set(tgid, true))
 		return;
-	__sync_fetch_and_or(bits, 1ULL << (tgid & 63));
 	r = bpf_ringbuf_reserve(&matched, sizeof(*r), 0);
 	if (!r) {
 		counter_inc(&procs_stats, PSTAT_MATCHED_FULL);

@@ -5,7 +5,7 @@
  * bpf/spans.bpf.c, and hands the same maps to the others.
  *
  * Context: each thread keeps a stack of the spans open on it (task
- * storage, freed with the thread). What begins on a thread while a span is
+ * storage, freed with the thread; bpf/compat.bpf.h). What begins on a thread while a span is
  * open there is its child; a root span takes the context a trace context
  * call left, or starts a new trace and decides its sampling. A frame is
  * checked against its open slot before use, so an end on another thread
@@ -23,6 +23,7 @@
 #include "probes_maps.h"
 #include "spans_maps.h"
 #include "agg.bpf.h"
+#include "compat.bpf.h"
 
 #ifndef READ_ONCE
 #define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
@@ -34,12 +35,7 @@ struct {
 	__uint(max_entries, SPAN_RING_DEFAULT);
 } span_ring SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct span_thread);
-} span_threads SEC(".maps");
+THREAD_MAP(span_threads, struct span_thread);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -96,7 +92,7 @@ static __always_inline __u64 span_seq_next(void)
 
 	if (!c)
 		return 0;
-	return (__u64)bpf_get_smp_processor_id() << 48 | __sync_fetch_and_add(c, 1);
+	return (__u64)bpf_get_smp_processor_id() << 48 | percpu_fetch_add64(c, 1);
 }
 
 static __always_inline __u64 span_new_id(const struct span_config *cfg)
@@ -189,8 +185,7 @@ static __always_inline struct span_thread *span_io_ctx(const struct span_config 
 	struct span_thread *t;
 	const struct span_frame *f;
 
-	t = bpf_task_storage_get(&span_threads, bpf_get_current_task_btf(), NULL,
-				 create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	t = thread_state(&span_threads, create);
 	f = t ? span_top(t) : NULL;
 	if (f)
 		ctx_from_frame(c, f);

@@ -71,12 +71,7 @@ struct {
 } stmt_texts SEC(".maps");
 
 /* The prepare or step each thread is in. */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sqlite_call);
-} calls SEC(".maps");
+THREAD_MAP(calls, struct sqlite_call);
 
 /* aet_db_operations_total and aet_db_operation_seconds: a histogram per
  * (verb, status). Mapped into user space, which reads it in place. */
@@ -106,11 +101,9 @@ static __always_inline bool is_target(void)
  * progress further up the stack). */
 static __always_inline struct sqlite_call *call_enter(struct pt_regs *ctx)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 sp = PT_REGS_SP(ctx);
-	struct sqlite_call *c;
+	struct sqlite_call *c = thread_state(&calls, true);
 
-	c = bpf_task_storage_get(&calls, task, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!c) {
 		counter_inc(&sqlite_stats, SQL_STAT_NO_STATE);
 		return NULL;
@@ -127,7 +120,7 @@ static __always_inline struct sqlite_call *call_enter(struct pt_regs *ctx)
  * call_enter() took (a nested call, or one entered before we attached). */
 static __always_inline struct sqlite_call *call_return(struct pt_regs *ctx)
 {
-	struct sqlite_call *c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), NULL, 0);
+	struct sqlite_call *c = thread_state(&calls, false);
 
 	if (!c || !c->sp || c->sp != PT_REGS_SP(ctx) - RET_SP_DELTA)
 		return NULL;
@@ -139,7 +132,7 @@ static __always_inline struct sqlite_call *call_return(struct pt_regs *ctx)
  * sqlite3_step() resets a statement it finds done with sqlite3_reset(). */
 static __always_inline bool call_nested(struct pt_regs *ctx)
 {
-	struct sqlite_call *c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), NULL, 0);
+	struct sqlite_call *c = thread_state(&calls, false);
 
 	if (!c || !c->sp || PT_REGS_SP(ctx) >= c->sp)
 		return false;

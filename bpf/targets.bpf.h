@@ -9,6 +9,8 @@
 #ifndef AET_TARGETS_BPF_H
 #define AET_TARGETS_BPF_H
 
+#include "compat.bpf.h"
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -24,6 +26,18 @@ static __always_inline bool is_target(__u32 tgid)
 	__u64 *bits = bpf_map_lookup_elem(&targets, &word);
 
 	return bits && (*bits >> (tgid & 63)) & 1;
+}
+
+/* Follows tgid, or lets it go: false when not done (the compat build's
+ * lock not had, counted). User space sets bits too (user/spans.c). */
+static __always_inline bool target_set(__u32 tgid, bool on)
+{
+	__u32 word = tgid >> 6;
+	__u64 *bits = bpf_map_lookup_elem(&targets, &word), bit = 1ULL << (tgid & 63);
+
+	if (!bits)
+		return false;
+	return on ? or64(bits, bit, LOCK_TARGETS(word)) : and64(bits, ~bit, LOCK_TARGETS(word));
 }
 
 #endif /* AET_TARGETS_BPF_H */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "expo.h"
 #include "procfs.h"
+#include "variant.h"
 
 /* /health fails when the main loop has not ticked for this long. */
 #define HEARTBEAT_TIMEOUT_S 5.0
@@ -516,6 +517,8 @@ static int render_status(void *ctx, struct buf *out)
 	}
 	buf_puts(out, ",\"capabilities\":");
 	caps_write_json(out);
+	buf_puts(out, ",");
+	variant_write_status(spans__locks_fd(c->spans), out);
 	buf_puts(out, ",\"families\":[");
 	for (int f = 0; f < PFAM_MAX; f++) {
 		buf_printf(out, "%s{\"name\":\"%s\",\"required\":%s,\"attached\":%s,\"detail\":",

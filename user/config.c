@@ -61,6 +61,9 @@ const char config_usage[] =
 	"                         not start and /ready fails (default: probes, and\n"
 	"                         processes in follow mode); the\n"
 	"                         others may fail alone, reported in /status\n"
+	"      --bpf-build BUILD  the BPF programs to load: native (Linux 5.12 and\n"
+	"                         later), compat (5.8 and later, slower) or auto\n"
+	"                         (default: native where the kernel takes it)\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"      --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help             print this help and exit\n"
@@ -94,6 +97,7 @@ enum {
 	OPT_MAX_TARGETS,
 	OPT_LIBRARY,
 	OPT_UPROBE_SPOT,
+	OPT_BPF_BUILD,
 	OPT_REQUIRE,
 };
 
@@ -104,6 +108,7 @@ static const struct option long_opts[] = {
 	{ "max-targets", required_argument, NULL, OPT_MAX_TARGETS },
 	{ "library", required_argument, NULL, OPT_LIBRARY },
 	{ "uprobe-spot", required_argument, NULL, OPT_UPROBE_SPOT },
+	{ "bpf-build", required_argument, NULL, OPT_BPF_BUILD },
 	{ "require", required_argument, NULL, OPT_REQUIRE },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
@@ -276,6 +281,16 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 				cfg->uprobe_spot = SPOT_NOP5;
 			else if (!strcmp(optarg, "push"))
 				cfg->uprobe_spot = SPOT_PUSH_RBP;
+			else
+				goto bad_value;
+			break;
+		case OPT_BPF_BUILD:
+			if (!strcmp(optarg, "auto"))
+				cfg->bpf_build = BUILD_AUTO;
+			else if (!strcmp(optarg, "native"))
+				cfg->bpf_build = BUILD_NATIVE;
+			else if (!strcmp(optarg, "compat"))
+				cfg->bpf_build = BUILD_COMPAT;
 			else
 				goto bad_value;
 			break;

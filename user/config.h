@@ -37,6 +37,9 @@ enum probe_family {
 #define DEFAULT_REQUIRE (1u << PFAM_PROBES)
 extern const char *const probe_family_names[PFAM_MAX];
 
+/* --bpf-build: which build of the BPF objects to load (bpf/compat.bpf.h). */
+enum bpf_build { BUILD_AUTO, BUILD_NATIVE, BUILD_COMPAT };
+
 /* --uprobe-spot: where in each probe function the uprobes sit. */
 enum uprobe_spot { SPOT_AUTO, SPOT_NOP5, SPOT_PUSH_RBP };
 
@@ -66,6 +69,7 @@ struct config {
 	const char *follow_library; /* --library PATH: uprobes there from the start */
 	uint32_t max_targets;	    /* processes followed at once (follow mode) */
 	enum uprobe_spot uprobe_spot;
+	enum bpf_build bpf_build;
 	uint32_t require; /* bit per enum probe_family: --require */
 	int log_level;
 };

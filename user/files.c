@@ -16,6 +16,7 @@
 #include "expo.h"
 #include "files.h"
 #include "files.skel.h"
+#include "variant.h"
 #include "files_maps.h"
 #include "mapdump.h"
 #include "procfs.h"
@@ -98,7 +99,7 @@ static int load(struct files *f, const struct config *cfg, const struct spans *s
 	struct files_bpf *s;
 	int rc;
 
-	s = f->skel = files_bpf__open_opts(&opts);
+	s = f->skel = VARIANT_OPEN(files_bpf, &opts);
 	if (!s) {
 		rc = -errno;
 		snprintf(err, len, "failed to open the file programs: %s", strerror(-rc));

@@ -20,6 +20,7 @@
 #include "collector.h"
 #include "log.h"
 #include "probes_maps.h"
+#include "variant.h"
 
 #define EXIT_START_FAILED 2
 #define TICK_SECONDS	  1
@@ -45,51 +46,6 @@ static int family_failed(struct collector *c, int fam, int rc, char *err, size_t
 		return 0;
 	snprintf(err + strlen(err), len - strlen(err), " (--require %s)", probe_family_names[fam]);
 	return rc;
-}
-
-/* Whether the verifier takes an atomic fetch-and-add (BPF_ATOMIC with
- * BPF_FETCH, Linux 5.12): the programs' counters, slots and bitmaps use it. */
-static bool has_atomic_fetch(void)
-{
-	const struct bpf_insn insns[] = {
-		/* *(u64 *)(r10 - 8) = 0; r1 = 1 */
-		{ .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .off = -8 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
-		/* r1 = atomic_fetch_add((u64 *)(r10 - 8), r1) */
-		{ .code = BPF_STX | BPF_ATOMIC | BPF_DW,
-		  .dst_reg = BPF_REG_10,
-		  .src_reg = BPF_REG_1,
-		  .off = -8,
-		  .imm = BPF_ADD | BPF_FETCH },
-		/* return 0 */
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", insns,
-			       sizeof(insns) / sizeof(insns[0]), NULL);
-
-	if (fd < 0)
-		return errno == EPERM; /* not allowed to ask: the load will say so */
-	close(fd);
-	return true;
-}
-
-/* What every family needs of the kernel, asked of it rather than read
- * from a version number: one clear line where it falls short. */
-static int check_features(char *err, size_t len)
-{
-	const char *missing = NULL;
-
-	/* 0: no such map type; < 0: could not tell (privileges, say) */
-	if (!libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL))
-		missing = "BPF task storage maps (Linux 5.11)";
-	else if (!has_atomic_fetch())
-		missing = "BPF atomic fetch operations (Linux 5.12)";
-	if (!missing)
-		return 0;
-	snprintf(err, len, "this kernel lacks %s: aet-collector needs Linux 5.12 or later",
-		 missing);
-	return -EOPNOTSUPP;
 }
 
 static int check_btf(const struct config *cfg, char *err, size_t len)
@@ -185,7 +141,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	collector_init(&c, &cfg);
-	rc = check_btf(&cfg, err, sizeof(err)) ?: check_features(err, sizeof(err));
+	rc = check_btf(&cfg, err, sizeof(err)) ?: variant_choose(cfg.bpf_build, err, sizeof(err));
 	if (rc)
 		goto cleanup;
 	if (cfg.pid) {

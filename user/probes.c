@@ -12,6 +12,7 @@
 #include "detach.h"
 #include "mapdump.h"
 #include "probes_priv.h"
+#include "variant.h"
 
 const char *const status_names[STATUS_MAX] = { "success", "failure", "timeout", "cancelled" };
 
@@ -87,7 +88,7 @@ static int load(struct probes *p, const struct config *cfg, const struct spans *
 	struct probes_bpf *s;
 	int rc;
 
-	s = p->skel = probes_bpf__open_opts(&opts);
+	s = p->skel = VARIANT_OPEN(probes_bpf, &opts);
 	if (!s) {
 		rc = -errno;
 		snprintf(err, len, "failed to open the BPF object: %s", strerror(-rc));

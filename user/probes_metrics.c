@@ -10,7 +10,9 @@
 
 #include "expo.h"
 #include "mapdump.h"
+#include "locks.h"
 #include "probes_priv.h"
+#include "variant.h"
 
 static const char *const kind_names[KIND_MAX] = { "cycle", "task", "agent", "span" };
 static const char *const family_names[FAM_MAX] = { "aet_tasks_total", "aet_agent_requests_total",
@@ -117,9 +119,11 @@ void probes__expire(struct probes *p, uint64_t ttl_ns, const struct spans *sp)
 {
 	struct timespec ts;
 	uint64_t now, before = 0;
+	int fd;
 
 	if (!p)
 		return;
+	fd = bpf_map__fd(p->skel->maps.aet_locks);
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
 	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	if (ttl_ns && now > ttl_ns)
@@ -130,10 +134,16 @@ void probes__expire(struct probes *p, uint64_t ttl_ns, const struct spans *sp)
 
 		/* Too old, or begun by a process that has exited since (the
 		 * process programs let it go): its end will never come. */
+		bool taken;
+
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_OPEN ||
 		    (s->start_ns > before && spans__followed(sp, s->tgid)) ||
-		    !__atomic_compare_exchange_n(&s->state, &state, SLOT_BUSY, false,
-						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		    !variant_lock(fd, LOCK_SLOT(i)))
+			continue;
+		taken = __atomic_compare_exchange_n(&s->state, &state, SLOT_BUSY, false,
+						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		variant_unlock(fd, LOCK_SLOT(i));
+		if (!taken)
 			continue;
 		/* Ours now, as an end's would be; it may have been ended and
 		 * begun again since it was read. */

@@ -12,6 +12,7 @@
 #include "detach.h"
 #include "procs.h"
 #include "procs.skel.h"
+#include "variant.h"
 #include "procs_maps.h"
 
 struct procs {
@@ -80,7 +81,7 @@ static int open_load(struct procs *p, const struct config *cfg, const struct spa
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	int rc;
 
-	p->skel = procs_bpf__open_opts(&opts);
+	p->skel = VARIANT_OPEN(procs_bpf, &opts);
 	if (!p->skel) {
 		rc = -errno;
 		snprintf(err, len, "failed to open the process programs: %s", strerror(-rc));

@@ -27,11 +27,14 @@
 #include "otlp.h"
 #include "probes.h"
 #include "procfs.h"
+#include "locks.h"
 #include "probes_maps.h"
 #include "spanconv.h"
 #include "spans_maps.h"
 #include "spans.h"
 #include "spans.skel.h"
+#include "variant.h"
+#include "variant.h"
 #include "version.h"
 
 #define DRAIN_NS      1000000 /* 1 ms: a 4 MiB ring then holds 16M records/s */
@@ -40,8 +43,10 @@
 
 static const char *const kind_names[SPAN_KIND_MAX] = { "cycle",	 "task", "agent",
 						       "custom", "file", "db" };
-static const char *const shared_maps[] = { "span_ring",	 "span_threads", "span_config", "span_seq",
-					   "span_stats", "open_slots",	 "targets" };
+static const char *const shared_maps[] = {
+	"span_ring",  "span_threads", "span_config", "span_seq",
+	"span_stats", "open_slots",   "targets",     "aet_locks"
+};
 
 struct spans {
 	struct spans_bpf *skel;
@@ -155,10 +160,22 @@ static long pid_max(void)
 int spans__follow(const struct spans *s, int pid)
 {
 	__u32 word = pid >> 6;
-	__u64 bits = 1ULL << (pid & 63);
+	int fd = bpf_map__fd(s->skel->maps.aet_locks);
 
-	return bpf_map__update_elem(s->skel->maps.targets, &word, sizeof(word), &bits, sizeof(bits),
-				    BPF_ANY);
+	if (pid <= 0 || word >= s->targets.n)
+		return -ERANGE;
+	/* The programs set and clear other bits of the word meanwhile. */
+	if (!variant_lock(fd, LOCK_TARGETS(word)))
+		return -EBUSY;
+	__atomic_fetch_or((__u64 *)mapped_at(&s->targets, word), 1ULL << (pid & 63),
+			  __ATOMIC_SEQ_CST);
+	variant_unlock(fd, LOCK_TARGETS(word));
+	return 0;
+}
+
+int spans__locks_fd(const struct spans *s)
+{
+	return s ? bpf_map__fd(s->skel->maps.aet_locks) : -1;
 }
 
 bool spans__followed(const struct spans *s, int pid)
@@ -184,7 +201,7 @@ static int load(struct spans *s, const struct config *cfg, char *err, size_t len
 	__u32 zero = 0;
 	int rc;
 
-	s->skel = spans_bpf__open_opts(&opts);
+	s->skel = VARIANT_OPEN(spans_bpf, &opts);
 	if (!s->skel) {
 		rc = -errno;
 		snprintf(err, len, "failed to open the span maps: %s", strerror(-rc));
@@ -207,7 +224,8 @@ static int load(struct spans *s, const struct config *cfg, char *err, size_t len
 	}
 	rc = bpf_map__update_elem(s->skel->maps.span_config, &zero, sizeof(zero), &s->kcfg,
 				  sizeof(s->kcfg), BPF_ANY)
-		     ?: mapped_open(s->skel->maps.targets, &s->targets);
+		     ?: mapped_open_prot(s->skel->maps.targets, &s->targets,
+					 PROT_READ | PROT_WRITE);
 	if (rc)
 		snprintf(err, len, "failed to configure spans: %s", strerror(-rc));
 	return rc;

@@ -31,6 +31,8 @@ int spans__share(const struct spans *s, struct bpf_object *obj, char *err, size_
 int spans__follow(const struct spans *s, int pid);
 bool spans__followed(const struct spans *s, int pid);
 long spans__followed_count(const struct spans *s);
+/* The compat build's locks (user/variant.h), -1 without spans. */
+int spans__locks_fd(const struct spans *s);
 /* Where the labels of task (fam 0) and agent request (fam 1) spans are: the
  * series map fd of n entries (see probes__series_fd()); duplicated. Returns
  * 0 or -errno. */

@@ -14,6 +14,7 @@
 #include "procfs.h"
 #include "sqlite.h"
 #include "sqlite.skel.h"
+#include "variant.h"
 #include "sqlite_maps.h"
 #include "sqlverb.h"
 
@@ -114,7 +115,7 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	int rc;
 
-	s->skel = sqlite_bpf__open_opts(&opts);
+	s->skel = VARIANT_OPEN(sqlite_bpf, &opts);
 	if (!s->skel) {
 		rc = -errno;
 		snprintf(err, len, "failed to open the SQLite BPF object: %s", strerror(-rc));

@@ -149,6 +149,9 @@ Test(config, follow_mode)
 	cr_assert_eq(cfg.uprobe_spot, SPOT_AUTO);
 	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--uprobe-spot", "push")), CONFIG_RUN);
 	cr_assert_eq(cfg.uprobe_spot, SPOT_PUSH_RBP);
+	cr_assert_eq(cfg.bpf_build, BUILD_AUTO);
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--bpf-build", "compat")), CONFIG_RUN);
+	cr_assert_eq(cfg.bpf_build, BUILD_COMPAT);
 	cr_assert_eq(cfg.require, 1u << PFAM_PROBES);
 	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--require", "files,sqlite")),
 		     CONFIG_RUN);
@@ -190,6 +193,9 @@ ParameterizedTestParameters(config, errors)
 		{ 5,
 		  { "c", "-p", "1", "--uprobe-spot", "ret" },
 		  "invalid value 'ret' for --uprobe-spot (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--bpf-build", "v2" },
+		  "invalid value 'v2' for --bpf-build (see --help)" },
 		{ 5,
 		  { "c", "--comm", "aet", "--max-targets", "0" },
 		  "invalid value '0' for --max-targets (see --help)" },
