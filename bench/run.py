@@ -90,13 +90,13 @@ def spans_env(sink, ratio=None):
     return env
 
 
-def start_collector(pid, port, env=METRICS_ONLY):
+def start_collector(pid, port, env=METRICS_ONLY, args=()):
     # On CPU 0: the targets of the loops run on CPU 1, and what is measured
     # is what a probe costs them, not the collector's own threads taking
     # their CPU (encoding 650k spans/s takes most of a core).
     p = subprocess.Popen(["taskset", "-c", "0", os.path.join(BUILD, "aet-collector"),
                           "--pid", str(pid),
-                          "--listen", "127.0.0.1:%d" % port],
+                          "--listen", "127.0.0.1:%d" % port, *args],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                          env=dict(os.environ, **env))
     # "attached to pid" is logged once every probe is attached (a warning,
@@ -149,7 +149,7 @@ def probe_hit(sink):
 
     res = {"detached": [], "floor (empty program)": [], "floor + reads (labels, clock)": [],
            "collector, metrics": [], "collector, span per pair": [],
-           "collector, disabled": []}
+           "compat build, metrics": [], "collector, disabled": []}
     run()  # warm up
     for _ in range(ROUNDS):
         res["detached"].append(run())
@@ -158,9 +158,10 @@ def probe_hit(sink):
             fl = start_floor(pid, *args)
             res[k].append(run())
             stop_floor(fl)
-        for k, env in (("collector, metrics", METRICS_ONLY),
-                       ("collector, span per pair", spans_env(sink))):
-            col = start_collector(pid, 9599, env)
+        for k, env, args in (("collector, metrics", METRICS_ONLY, ()),
+                             ("collector, span per pair", spans_env(sink), ()),
+                             ("compat build, metrics", METRICS_ONLY, ("--bpf-build", "compat"))):
+            col = start_collector(pid, 9599, env, args)
             res[k].append(run())
             stop(col)
         col = start_collector(pid, 9599)
@@ -188,6 +189,8 @@ def probe_hit(sink):
     print("  %-28s %9.2fx %9.2fx   (goal <= 1.3x)" % ("metrics / floor", *metrics))
     print("  %-28s %9.2fx %9.2fx   (what reading alone costs)" % ("reads / floor", *reads))
     print("  %-28s %9.2fx %10s   (goal <= 1.5x)" % ("span / metrics", span, ""))
+    compat = [ratio("compat build, metrics", "collector, metrics", i) for i in (0, 1)]
+    print("  %-28s %9.2fx %9.2fx   (kernels 5.8 to 5.11)" % ("compat / native metrics", *compat))
     off = [ratio("collector, disabled", "detached", i) for i in (0, 1)]
     print("  %-28s %9.2fx %9.2fx   (nothing attached: 1x)" % ("disabled / detached", *off))
     return med, metrics, span
@@ -468,13 +471,13 @@ def main():
     print("aet-collector bench, %s, kernel %s, %d cpus" % (
         time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count()))
     sink = start_sink()
-    probe_hit(sink)
-    syscall_cost()
-    sqlite_cost()
-    workload(sink)
-    footprint()
-    scrape()
-    span_drain()
+    # BENCH_ONLY=probe_hit,scrape: those sections alone.
+    only = os.environ.get("BENCH_ONLY", "").split(",")
+    for name, run in (("probe_hit", lambda: probe_hit(sink)), ("syscall", syscall_cost),
+                      ("sqlite", sqlite_cost), ("workload", lambda: workload(sink)),
+                      ("footprint", footprint), ("scrape", scrape), ("span_drain", span_drain)):
+        if only == [""] or name in only:
+            run()
 
 
 if __name__ == "__main__":

@@ -341,6 +341,8 @@ void probes__write_status(struct probes *p, struct buf *out)
 
 		if (m == p->skel->maps.open_slots)
 			n = probes__open_count(p, -1);
+		else if (m == p->skel->maps.aet_locks)
+			continue; /* bpf_build.locks_busy */
 		else if (bpf_map__type(m) == BPF_MAP_TYPE_HASH)
 			n = map_dump(bpf_map__fd(m), bpf_map__key_size(m), bpf_map__value_size(m),
 				     NULL, NULL);

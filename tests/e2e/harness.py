@@ -24,6 +24,9 @@ COLLECTOR = os.environ.get("AET_COLLECTOR") or os.path.join(BUILD, "aet-collecto
 # memory and quarantine of freed blocks (256 MiB) make its RSS say nothing
 # of the collector's own: the tests skip their memory bounds.
 SANITIZED = bool(os.environ.get("AET_SANITIZED"))
+# AET_BPF_BUILD=compat: the collector loads the BPF build for kernels 5.8
+# to 5.11 (make test-compat), as auto would there.
+BPF_BUILD = ["--bpf-build", os.environ["AET_BPF_BUILD"]] if os.environ.get("AET_BPF_BUILD") else []
 LIBRARY = os.path.join(BUILD, "libaetprobe.so")
 WORKLOAD = os.path.join(ROOT, "tests", "workload", "aet_workload.py")
 PYTHON = "/usr/bin/python3"  # Debian's interpreter: the reference one
@@ -214,7 +217,7 @@ class Collector:
                 e[name] = value
         self.proc = subprocess.Popen(
             [*wrap, COLLECTOR, *(["--pid", str(pid)] if pid else []),
-             "--listen", "127.0.0.1:%d" % self.port, *args],
+             "--listen", "127.0.0.1:%d" % self.port, *BPF_BUILD, *args],
             stdout=stdout, stderr=subprocess.PIPE, text=True, env=e)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -89,3 +89,23 @@ def test_ready_checks_the_required_families(start, target):
     col = start.collector(target.pid_, "--require", "processes,files")
     assert [c["name"] for c in json.loads(col.get("/ready")[2])["checks"]] == [
         "enabled", "target_alive", "processes", "files"]
+
+
+def test_the_bpf_build_is_the_kernels_choice(start, target):
+    """This kernel has task storage and atomic fetch: auto loads the native
+    build. The compat one (bpf/compat.bpf.h), loaded when asked, counts
+    exactly too, and every lock its programs wanted they got."""
+    col = start.collector(target.pid_, "--bpf-build", "auto")
+    assert json.loads(col.get("/status")[2])["bpf_build"] == {
+        "build": "native", "decided_by": "the kernel has what it needs", "locks_busy": 0}
+    col.stop()
+    col = start.collector(target.pid_, "--bpf-build", "compat")
+    target.stdin.write("agents 300\n")
+    target.stdin.flush()
+    assert target.stdout.readline().strip() == "done"
+    s, _ = parse_exposition(col.metrics())
+    assert sum(by_labels(s, "aet_tasks_total").values()) == 300
+    unmatched = by_labels(s, "aet_collector_unmatched_total")
+    assert unmatched and not any(unmatched.values()), unmatched
+    assert json.loads(col.get("/status")[2])["bpf_build"] == {
+        "build": "compat", "decided_by": "--bpf-build compat", "locks_busy": 0}

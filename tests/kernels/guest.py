@@ -2,7 +2,9 @@
 root, in the host's root shared read-only: the collector attached to
 workloads with exact expected counts, and the probe-hit cost at both
 uprobe spots. Prints "AET-RESULT PASS" or "AET-RESULT FAIL reason", and
-"AET-FIGURE ..." lines for bench/RESULTS.md."""
+"AET-FIGURE ..." lines for bench/RESULTS.md.
+
+    guest.py --build native|compat   the BPF build the collector must pick"""
 import json
 import os
 import subprocess
@@ -96,12 +98,15 @@ class Hit:
         self.p.wait()
 
 
-def probes():
+def probes(build):
     """The native probe path: tasks and events, exactly; both spots."""
     hit = Hit()
     try:
         col = collector(hit.pid)
         st = json.loads(get("/status")[1])
+        print("AET-FIGURE build=%s decided_by=%s" % (st["bpf_build"]["build"],
+                                                   st["bpf_build"]["decided_by"]))
+        expect("the BPF build", st["bpf_build"]["build"], build)
         spot = st["uprobe_spot"]
         print("AET-FIGURE calibration spot=%s nop5_hit_ns=%d push_hit_ns=%d" % (
             spot["spot"], spot["nop5_hit_ns"], spot["push_hit_ns"]))
@@ -113,6 +118,7 @@ def probes():
         s = samples()
         expect("aet_tasks_total", total(s, "aet_tasks_total"), 300)
         expect("aet_events_total", total(s, "aet_events_total"), 40)
+        expect("locks not had", json.loads(get("/status")[1])["bpf_build"]["locks_busy"], 0)
         stop(col)
         for where in ("nop5", "push"):
             col = collector(hit.pid, "--uprobe-spot", where)
@@ -165,31 +171,34 @@ def workload():
             wl.kill()
 
 
-def unsupported():
-    """A kernel the collector does not support: it must say so, in one
-    line naming what the kernel lacks, exit 2, and load nothing."""
+def native_refused():
+    """On a kernel that takes the compat build, --bpf-build native must be
+    refused in one line naming what the kernel lacks, exit 2, and load
+    nothing."""
     hit = Hit()
     try:
         r = subprocess.run([COLLECTOR, "--pid", str(hit.pid), "--listen",
-                            "127.0.0.1:%d" % PORT], capture_output=True, text=True, timeout=SLOW)
+                            "127.0.0.1:%d" % PORT, "--bpf-build", "native"],
+                           capture_output=True, text=True, timeout=SLOW)
         lines = r.stderr.strip().splitlines()
-        if r.returncode != 2 or len(lines) != 1 or "needs Linux" not in lines[0]:
-            raise Failed("expected a refusal naming the missing feature, got exit %d: %s" % (
-                r.returncode, " | ".join(lines)))
+        if r.returncode != 2 or len(lines) != 1 or "needs Linux 5.12" not in lines[0]:
+            raise Failed("--bpf-build native: expected a refusal naming the missing feature, "
+                         "got exit %d: %s" % (r.returncode, " | ".join(lines)))
         progs = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True)
         if progs.stdout.strip():
             raise Failed("programs left loaded: %s" % progs.stdout)
-        print("AET-RESULT UNSUPPORTED %s" % lines[0].split(": ", 1)[1])
+        print("AET-FIGURE refused %s" % lines[0].split(": ", 1)[1])
     finally:
         hit.close()
 
 
 def main():
     t0 = time.monotonic()
+    build = sys.argv[2] if sys.argv[1:2] == ["--build"] else "native"
     try:
-        if sys.argv[1:] == ["--unsupported"]:
-            return unsupported()
-        probes()
+        probes(build)
+        if build == "compat":
+            native_refused()
         workload()
     except Failed as e:
         print("AET-RESULT FAIL %s" % e)
