@@ -6,7 +6,10 @@
  * The compat one (-DAET_COMPAT, -mcpu=v2, so that the compiler refuses any
  * such atomic) runs from 5.8, the ring buffer's kernel:
  *
- * - per-thread state is an LRU hash keyed by thread id, not task storage;
+ * - per-thread state is an LRU hash keyed by thread id, not task storage.
+ *   The files family's exit program frees a thread's span state; the rest
+ *   stays until evicted, and a thread id reused once pid_max wraps finds
+ *   it (stale span frames are dropped, being checked against open slots);
  * - a compare and swap, or a fetch and add whose result is used, on memory
  *   other CPUs share, holds a lock while it reads and writes. A lock is a
  *   key of aet_locks: the one insert of it that succeeds takes it (a hash
@@ -14,7 +17,9 @@
  *   deleting it lets it go. User space takes the same locks where it writes
  *   that memory (user/variant.c);
  * - per-CPU memory needs no lock: up to 5.11 a uprobe or tracepoint
- *   program runs with preemption disabled, and not within another.
+ *   program runs with preemption disabled, and not within another. Later
+ *   kernels may preempt one (migrate_disable()), so there --bpf-build
+ *   compat is for testing: a span id may repeat.
  *
  * Both builds have the same maps, programs and globals, in the same order:
  * user space opens either through the native skeleton (the build checks it,
