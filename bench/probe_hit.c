@@ -6,8 +6,10 @@
  * task_begin + task_end pair and of one event call. A line "series N" sends
  * N distinct event types, once each (N series of aet_events_total), and
  * prints "done"; "agents N" N tasks begun and ended by N distinct agents;
- * "leak N" N tasks begun and never ended.
+ * "leak N" N tasks begun and never ended; "threads T N" N tasks begun and
+ * ended on each of T threads at once, thread t's by agent "thread_t".
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,44 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+struct worker {
+	pthread_t thread;
+	uint64_t first;
+	long n;
+	char agent[16];
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (long i = 0; i < w->n; i++) {
+		aet_probe_task_begin(w->first + i, w->agent, "generation");
+		aet_probe_task_end(w->first + i, AET_STATUS_SUCCESS);
+	}
+	return NULL;
+}
+
+/* T threads at once, N tasks each, ids from *id on. */
+static void threads(const char *args, uint64_t *id)
+{
+	struct worker w[16];
+	long t = 0, n = 0;
+
+	sscanf(args, "%ld %ld", &t, &n);
+	if (t > 16)
+		t = 16;
+	for (long i = 0; i < t; i++) {
+		w[i].first = *id;
+		w[i].n = n;
+		*id += n;
+		snprintf(w[i].agent, sizeof(w[i].agent), "thread_%ld", i);
+		pthread_create(&w[i].thread, NULL, work, &w[i]);
+	}
+	for (long i = 0; i < t; i++)
+		pthread_join(w[i].thread, NULL);
+}
+
 int main(void)
 {
 	char line[32];
@@ -36,6 +76,12 @@ int main(void)
 		long n = atol(line);
 		double t0, t1, t2;
 
+		if (!strncmp(line, "threads ", 8)) {
+			threads(line + 8, &id);
+			puts("done");
+			fflush(stdout);
+			continue;
+		}
 		if (!strncmp(line, "series ", 7) || !strncmp(line, "agents ", 7) ||
 		    !strncmp(line, "leak ", 5)) {
 			char name[32];

@@ -16,6 +16,7 @@
 #include "agg.bpf.h"
 #include "targets.bpf.h"
 #include "spans.bpf.h"
+#include "own_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -297,14 +298,20 @@ static __always_inline int exit_any(long ret)
 	SEC("tracepoint/syscalls/sys_exit_" #sys)            \
 	int exit_##sys(struct trace_event_raw_sys_exit *ctx) \
 	{                                                    \
-		return exit_any(ctx->ret);                   \
+		int ret = exit_any(ctx->ret);                \
+                                                             \
+		OWN_STACK(ctx);                              \
+		return ret;                                  \
 	}
 
 #define ENTER_FD(sys, op)                                      \
 	SEC("tracepoint/syscalls/sys_enter_" #sys)             \
 	int enter_##sys(struct trace_event_raw_sys_enter *ctx) \
 	{                                                      \
-		return enter_fd(op, (int)ctx->args[0]);        \
+		int ret = enter_fd(op, (int)ctx->args[0]);     \
+                                                               \
+		OWN_STACK(ctx);                                \
+		return ret;                                    \
 	}                                                      \
 	EXIT(sys)
 
@@ -313,7 +320,10 @@ static __always_inline int exit_any(long ret)
 	int enter_##sys(struct trace_event_raw_sys_enter *ctx)                        \
 	{                                                                             \
 		int dirfd = dirfd_arg < 0 ? AT_FDCWD : (int)ctx->args[dirfd_arg & 7]; \
-		return enter_path(op, dirfd, (const char *)ctx->args[path_arg]);      \
+		int ret = enter_path(op, dirfd, (const char *)ctx->args[path_arg]);   \
+                                                                                      \
+		OWN_STACK(ctx);                                                       \
+		return ret;                                                           \
 	}                                                                             \
 	EXIT(sys)
 
@@ -324,8 +334,10 @@ SEC("tracepoint/syscalls/sys_enter_unlinkat")
 int enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
 {
 	__u32 op = ctx->args[2] & AT_REMOVEDIR ? FOP_RMDIR : FOP_UNLINK;
+	int ret = enter_path(op, (int)ctx->args[0], (const char *)ctx->args[1]);
 
-	return enter_path(op, (int)ctx->args[0], (const char *)ctx->args[1]);
+	OWN_STACK(ctx);
+	return ret;
 }
 EXIT(unlinkat)
 
@@ -337,6 +349,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 
 	if (is_target(key.tgid))
 		bpf_map_delete_elem(&tracked_fds, &key);
+	OWN_STACK(ctx);
 	return 0;
 }
 

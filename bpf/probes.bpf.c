@@ -21,6 +21,7 @@
 #include "agg.bpf.h"
 #include "targets.bpf.h"
 #include "spans.bpf.h"
+#include "own_stack.bpf.h"
 
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 #define barrier()	 asm volatile("" ::: "memory")
@@ -483,7 +484,7 @@ static __always_inline int op_end(__u32 kind, void *hist_map, __u64 id, __s32 st
 }
 
 SEC("uprobe")
-int BPF_KPROBE(cycle_begin, __u64 id)
+int OWN_STACK_KPROBE(cycle_begin, __u64 id)
 {
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -492,38 +493,38 @@ int BPF_KPROBE(cycle_begin, __u64 id)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(cycle_end, __u64 id, __s32 status)
+int OWN_STACK_KPROBE(cycle_end, __u64 id, __s32 status)
 {
 	/* The cycle family has no labels: series 0, indexed by status alone. */
 	return op_end(KIND_CYCLE, &cycle_hist, id, status, 0);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(task_begin, __u64 id, const char *agent, const char *mode)
+int OWN_STACK_KPROBE(task_begin, __u64 id, const char *agent, const char *mode)
 {
 	return op_begin2(KIND_TASK, FAM_TASKS, &task_series, id, agent, mode);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(task_end, __u64 id, __s32 status)
+int OWN_STACK_KPROBE(task_end, __u64 id, __s32 status)
 {
 	return op_end(KIND_TASK, &task_hist, id, status, 0);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(agent_begin, __u64 id, const char *agent, const char *operation)
+int OWN_STACK_KPROBE(agent_begin, __u64 id, const char *agent, const char *operation)
 {
 	return op_begin2(KIND_AGENT, FAM_AGENT, &agent_series, id, agent, operation);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(agent_end, __u64 id, __s32 status)
+int OWN_STACK_KPROBE(agent_end, __u64 id, __s32 status)
 {
 	return op_end(KIND_AGENT, &agent_hist, id, status, 0);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(event, const char *event_type)
+int OWN_STACK_KPROBE(event, const char *event_type)
 {
 	struct labels2 l = {};
 	__u32 series;
@@ -541,7 +542,7 @@ int BPF_KPROBE(event, const char *event_type)
 
 /* Custom spans have no metrics: with tracing off they are not followed. */
 SEC("uprobe")
-int BPF_KPROBE(span_begin, __u64 id, const char *name, const char *attributes)
+int OWN_STACK_KPROBE(span_begin, __u64 id, const char *name, const char *attributes)
 {
 	struct span_text *text = NULL;
 
@@ -558,7 +559,7 @@ int BPF_KPROBE(span_begin, __u64 id, const char *name, const char *attributes)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(span_end, __u64 id, __s32 status)
+int OWN_STACK_KPROBE(span_end, __u64 id, __s32 status)
 {
 	if (!span_cfg())
 		return 0;
@@ -649,7 +650,7 @@ static __always_inline bool parse_local(const char *b, long len, struct span_thr
  * W3C traceparent for a root, or "aet:KIND:ID". An empty string clears a
  * pending one. */
 SEC("uprobe")
-int BPF_KPROBE(trace_context, const char *traceparent)
+int OWN_STACK_KPROBE(trace_context, const char *traceparent)
 {
 	struct span_thread *t;
 	char b[64] = {};

@@ -29,6 +29,7 @@
 #include "sqlite_maps.h"
 #include "agg.bpf.h"
 #include "spans.bpf.h"
+#include "own_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -275,31 +276,31 @@ static __always_inline int prepare_return(struct pt_regs *ctx, int rc)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(prepare_v2, void *db, const char *sql, int nbyte, void **ppstmt)
+int OWN_STACK_KPROBE(prepare_v2, void *db, const char *sql, int nbyte, void **ppstmt)
 {
 	return prepare_enter(ctx, sql, nbyte, ppstmt);
 }
 
 SEC("uretprobe")
-int BPF_KRETPROBE(prepare_v2_ret, int rc)
+int OWN_STACK_KRETPROBE(prepare_v2_ret, int rc)
 {
 	return prepare_return(ctx, rc);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(prepare_v3, void *db, const char *sql, int nbyte, __u32 flags, void **ppstmt)
+int OWN_STACK_KPROBE(prepare_v3, void *db, const char *sql, int nbyte, __u32 flags, void **ppstmt)
 {
 	return prepare_enter(ctx, sql, nbyte, ppstmt);
 }
 
 SEC("uretprobe")
-int BPF_KRETPROBE(prepare_v3_ret, int rc)
+int OWN_STACK_KRETPROBE(prepare_v3_ret, int rc)
 {
 	return prepare_return(ctx, rc);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(step, void *stmt)
+int OWN_STACK_KPROBE(step, void *stmt)
 {
 	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
 	struct sqlite_call *c;
@@ -330,7 +331,7 @@ int BPF_KPROBE(step, void *stmt)
 }
 
 SEC("uretprobe")
-int BPF_KRETPROBE(step_ret, int rc)
+int OWN_STACK_KRETPROBE(step_ret, int rc)
 {
 	struct stmt_key key = { .tgid = targ_tgid };
 	struct sqlite_call *c;
@@ -363,7 +364,7 @@ static __always_inline bool end_early(struct pt_regs *ctx, struct stmt_key *key)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(reset, void *stmt)
+int OWN_STACK_KPROBE(reset, void *stmt)
 {
 	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
 
@@ -372,7 +373,7 @@ int BPF_KPROBE(reset, void *stmt)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(finalize, void *stmt)
+int OWN_STACK_KPROBE(finalize, void *stmt)
 {
 	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
 

@@ -41,6 +41,9 @@ for m in $order; do
 done
 touch "$root/modules/order"
 printf '%s\n' "$cmd" >"$root/command"
+# The guest's settings (tests/kernels/guest.py): this environment's
+# AET_GUEST_* variables, else the guest has none of them.
+env | grep '^AET_GUEST_[A-Z_]*=[0-9A-Za-z._-]*$' >"$root/env" || true
 
 cat >"$root/init" <<'INIT'
 #!/bin/busybox sh
@@ -64,7 +67,7 @@ if mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host; 
 	mkdir -p /host/dev/shm
 	mount -t tmpfs shm /host/dev/shm
 	echo "AET-GUEST $(uname -r)"
-	chroot /host /usr/bin/env TMPDIR=/dev/shm /bin/sh -c "$(cat /command)" </dev/null 2>&1
+	chroot /host /usr/bin/env TMPDIR=/dev/shm $(cat /env) /bin/sh -c "$(cat /command)" </dev/null 2>&1
 	echo "AET-EXIT $?"
 else
 	echo "AET-GUEST-FAILED: cannot mount the host's root over 9p"

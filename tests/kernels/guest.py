@@ -118,6 +118,17 @@ def probes(build):
         s = samples()
         expect("aet_tasks_total", total(s, "aet_tasks_total"), 300)
         expect("aet_events_total", total(s, "aet_events_total"), 40)
+        # Two threads in the probes at once, each its own ids and agent: on
+        # one CPU (-smp 1) they preempt each other inside the programs.
+        n = int(os.environ.get("AET_GUEST_THREAD_TASKS", "5000"))
+        expect("threads", hit.say("threads 2 %d" % n), ["done"])
+        s = samples()
+        tasks = {dict(k)["agent"]: v for k, v in by_labels(s, "aet_tasks_total").items()
+                 if dict(k)["agent"].startswith("thread_")}
+        expect("aet_tasks_total of two threads", tasks, {"thread_0": n, "thread_1": n})
+        expect("aet_collector_unmatched_total{kind=\"task\"}",
+               by_labels(s, "aet_collector_unmatched_total").get(
+                   frozenset({("kind", "task")}), 0), 0)
         expect("locks not had", json.loads(get("/status")[1])["bpf_build"]["locks_busy"], 0)
         stop(col)
         for where in ("nop5", "push"):
