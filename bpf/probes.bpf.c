@@ -12,7 +12,8 @@
  * histogram at hist[series * STATUS_MAX + status], an array element.
  * Compare and swap and fetch-and-add with a result are BPF atomics of
  * kernel 5.12 (commit 5ffa25502b5a "bpf: Add instructions for
- * atomic_[cmp]xchg").
+ * atomic_[cmp]xchg"); the compat build takes locks instead
+ * (bpf/compat.bpf.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
