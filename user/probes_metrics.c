@@ -131,11 +131,11 @@ void probes__expire(struct probes *p, uint64_t ttl_ns, const struct spans *sp)
 	for (size_t i = 0; i < p->open_slots.n; i++) {
 		struct open_slot *s = (struct open_slot *)mapped_at(&p->open_slots, i);
 		__u32 state = SLOT_OPEN;
-
-		/* Too old, or begun by a process that has exited since (the
-		 * process programs let it go): its end will never come. */
 		bool taken;
 
+		/* Too old, or begun by a process that has exited since (the
+		 * process programs let it go): its end will never come. The
+		 * compat build's programs take the slot's lock to change it. */
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_OPEN ||
 		    (s->start_ns > before && spans__followed(sp, s->tgid)) ||
 		    !variant_lock(fd, LOCK_SLOT(i)))

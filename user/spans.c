@@ -34,7 +34,6 @@
 #include "spans.h"
 #include "spans.skel.h"
 #include "variant.h"
-#include "variant.h"
 #include "version.h"
 
 #define DRAIN_NS      1000000 /* 1 ms: a 4 MiB ring then holds 16M records/s */
