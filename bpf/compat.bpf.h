@@ -30,15 +30,33 @@
 
 #include "locks.h"
 
-/* aet_locks is shared by every object, like the span maps. A lock is held
- * for a few instructions, by a program that cannot be preempted. */
+/* Both builds have both maps; the native one, one entry of each, unused.
+ * aet_locks is shared by every object, like the span maps. A lock is held
+ * for a few instructions, by a program that cannot be preempted. aet_zero
+ * holds a zeroed value, the first value of a thread's state. */
 #ifdef AET_COMPAT
+#define LOCKS_ENTRIES LOCKS_MAX
+#define ZERO_SIZE     COMPAT_ZERO_SIZE
+#else
+#define LOCKS_ENTRIES 1
+#define ZERO_SIZE     1
+#endif
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LOCKS_MAX);
+	__uint(max_entries, LOCKS_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u32);
 } aet_locks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[ZERO_SIZE]);
+} aet_zero SEC(".maps");
+
+#ifdef AET_COMPAT
 
 /* Per-thread state of type T: task storage, or an LRU hash by thread id,
  * whose first value is aet_zero's. */
@@ -50,14 +68,6 @@ struct {
 		__type(key, __u32);                                              \
 		__type(value, T);                                                \
 	} name SEC(".maps")
-
-/* A zeroed value, the first value of a thread's state. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, char[COMPAT_ZERO_SIZE]);
-} aet_zero SEC(".maps");
 
 static __always_inline void *thread_state(void *map, bool create)
 {
@@ -169,14 +179,6 @@ static __always_inline __u64 percpu_fetch_add64(__u64 *p, __u64 v)
 
 #else /* native */
 
-/* Present in both builds; used by the compat one only. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} aet_locks SEC(".maps");
-
 #define THREAD_MAP(name, T)                              \
 	struct {                                         \
 		__uint(type, BPF_MAP_TYPE_TASK_STORAGE); \
@@ -184,14 +186,6 @@ struct {
 		__type(key, int);                        \
 		__type(value, T);                        \
 	} name SEC(".maps")
-
-/* The compat build's zero value: one byte, never used here. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, char);
-} aet_zero SEC(".maps");
 
 static __always_inline void *thread_state(void *map, bool create)
 {

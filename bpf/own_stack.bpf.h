@@ -31,9 +31,9 @@ struct {
 #define OWN_STACK(ctx) bpf_tail_call(ctx, &no_programs, 0)
 
 /* BPF_KPROBE and BPF_KRETPROBE of <bpf/bpf_tracing.h>, whose programs end
- * with OWN_STACK(). */
+ * with OWN_STACK(); unpack takes the arguments from ctx. */
 /* clang-format off */
-#define OWN_STACK_KPROBE(name, args...)                                         \
+#define ___OWN_STACK_PROG(name, unpack, args...)                                \
 	name(struct pt_regs *ctx);                                              \
 	static __always_inline int ____##name(struct pt_regs *ctx, ##args);     \
 	int name(struct pt_regs *ctx)                                           \
@@ -42,28 +42,15 @@ struct {
                                                                                 \
 		_Pragma("GCC diagnostic push")                                  \
 		_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")          \
-		ret = ____##name(___bpf_kprobe_args(args));                     \
+		ret = ____##name(unpack(args));                                 \
 		_Pragma("GCC diagnostic pop")                                   \
 		OWN_STACK(ctx);                                                 \
 		return ret;                                                     \
 	}                                                                       \
 	static __always_inline int ____##name(struct pt_regs *ctx, ##args)
 
-#define OWN_STACK_KRETPROBE(name, args...)                                      \
-	name(struct pt_regs *ctx);                                              \
-	static __always_inline int ____##name(struct pt_regs *ctx, ##args);     \
-	int name(struct pt_regs *ctx)                                           \
-	{                                                                       \
-		int ret;                                                        \
-                                                                                \
-		_Pragma("GCC diagnostic push")                                  \
-		_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")          \
-		ret = ____##name(___bpf_kretprobe_args(args));                  \
-		_Pragma("GCC diagnostic pop")                                   \
-		OWN_STACK(ctx);                                                 \
-		return ret;                                                     \
-	}                                                                       \
-	static __always_inline int ____##name(struct pt_regs *ctx, ##args)
+#define OWN_STACK_KPROBE(name, args...) ___OWN_STACK_PROG(name, ___bpf_kprobe_args, args)
+#define OWN_STACK_KRETPROBE(name, args...) ___OWN_STACK_PROG(name, ___bpf_kretprobe_args, args)
 /* clang-format on */
 
 #endif /* AET_OWN_STACK_BPF_H */

@@ -145,6 +145,23 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsi
 	return 0;
 }
 
+/* The option values of enum uprobe_spot and enum bpf_build. */
+static const char *const spot_names[] = {
+	[SPOT_AUTO] = "auto", [SPOT_NOP5] = "nop5", [SPOT_PUSH_RBP] = "push"
+};
+static const char *const build_names[] = {
+	[BUILD_AUTO] = "auto", [BUILD_NATIVE] = "native", [BUILD_COMPAT] = "compat"
+};
+
+/* The index of s among n names, or -1. */
+static int parse_choice(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
 /* "probes,files": a bit per family named; "" is none. Returns 0 or -EINVAL. */
 static int parse_families(const char *s, uint32_t *out)
 {
@@ -246,7 +263,7 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 {
 	const char *env;
 	unsigned long v;
-	int opt, on;
+	int opt, on, i;
 
 	config_defaults(cfg);
 	optind = 1;
@@ -275,24 +292,18 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 			cfg->follow_library = optarg;
 			break;
 		case OPT_UPROBE_SPOT:
-			if (!strcmp(optarg, "auto"))
-				cfg->uprobe_spot = SPOT_AUTO;
-			else if (!strcmp(optarg, "nop5"))
-				cfg->uprobe_spot = SPOT_NOP5;
-			else if (!strcmp(optarg, "push"))
-				cfg->uprobe_spot = SPOT_PUSH_RBP;
-			else
+			i = parse_choice(optarg, spot_names,
+					 sizeof(spot_names) / sizeof(*spot_names));
+			if (i < 0)
 				goto bad_value;
+			cfg->uprobe_spot = i;
 			break;
 		case OPT_BPF_BUILD:
-			if (!strcmp(optarg, "auto"))
-				cfg->bpf_build = BUILD_AUTO;
-			else if (!strcmp(optarg, "native"))
-				cfg->bpf_build = BUILD_NATIVE;
-			else if (!strcmp(optarg, "compat"))
-				cfg->bpf_build = BUILD_COMPAT;
-			else
+			i = parse_choice(optarg, build_names,
+					 sizeof(build_names) / sizeof(*build_names));
+			if (i < 0)
 				goto bad_value;
+			cfg->bpf_build = i;
 			break;
 		case OPT_REQUIRE:
 			if (parse_families(optarg, &cfg->require))
