@@ -20,14 +20,8 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 		return 0;                          \
 	}
 
-FILE_SYSCALLS(EMPTY, EMPTY)
+FILE_SYSCALLS(EMPTY, EMPTY, EMPTY)
 EMPTY(unlinkat)
-
-SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(void *ctx)
-{
-	return 0;
-}
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(follow_fork)

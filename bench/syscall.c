@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench-syscall: the cost of a syscall to a process that is not observed.
- * Prints "ready PID", then for each line "N" on stdin makes N read()s of one
- * byte from /dev/zero and prints "read NS": nanoseconds per call.
+ * bench-syscall: the cost of a syscall. Prints "ready PID", then for each
+ * line "N" on stdin makes N read()s of one byte from /dev/zero and prints
+ * "read NS": nanoseconds per call. With a FILE argument, N pread()s of its
+ * first byte instead: a regular file, which a collector observing this
+ * process follows (bench/file_io.py).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,13 +20,14 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	const char *path = argc > 1 ? argv[1] : "/dev/zero";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char line[32], c;
 
 	if (fd < 0) {
-		perror("bench-syscall: /dev/zero");
+		fprintf(stderr, "bench-syscall: %s: %m\n", path);
 		return 1;
 	}
 	printf("ready %d\n", getpid());
@@ -34,7 +37,7 @@ int main(void)
 		double t0 = now_ns();
 
 		for (long i = 0; i < n; i++)
-			if (read(fd, &c, 1) != 1)
+			if ((argc > 1 ? pread(fd, &c, 1, 0) : read(fd, &c, 1)) != 1)
 				return 1;
 		printf("read %.1f\n", (now_ns() - t0) / n);
 		fflush(stdout);

@@ -6,6 +6,13 @@
  * process that is not a target leaves after one bit test in an array (no
  * hash lookup): DESIGN section 3 wants non-targets to pay as little as
  * possible.
+ *
+ * A descriptor is judged by the open file it refers to when it is used,
+ * not by a table of descriptors kept beside the kernel's: whatever made it
+ * (an open before the collector attached, dup2 of a shell redirection, a
+ * fork that inherited it) and whatever ended it (close_range, exec of an
+ * O_CLOEXEC one, dup2 over it, exit), the kernel's descriptor table is the
+ * truth, read at each use.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -22,6 +29,13 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define AT_FDCWD     -100
 #define AT_REMOVEDIR 0x200
+#if defined(__TARGET_ARCH_x86)
+#define O_DIRECTORY 0200000
+#elif defined(__TARGET_ARCH_arm64)
+#define O_DIRECTORY 040000
+#else
+#error "O_DIRECTORY of this architecture"
+#endif
 #define S_IFMT	     00170000
 #define S_IFREG	     0100000
 #define ROOT_WORDS   (ROOT_PATH_LEN / 8)
@@ -34,22 +48,20 @@ const volatile __u64 root_words[MAX_FILE_ROOTS][ROOT_WORDS] = {}; /* path, zero-
 const volatile __u64 root_ino[MAX_FILE_ROOTS] = {};
 const volatile __u32 root_dev[MAX_FILE_ROOTS] = {}; /* the kernel's dev_t encoding */
 
-/* Regular files the targets opened under a root: --max-files. */
+/* With --file-root: the open files the targets used, by address, judged
+ * once each (a walk up the directories) for as long as the file stays in
+ * the map: --max-files. The least recently used goes first; a file that
+ * went is judged again at its next use. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct fd_key);
-	__type(value, __u32);
-} tracked_fds SEC(".maps");
-
-/* A timed syscall per target thread; a thread is in one syscall at a time,
- * so the bound is the target's thread count (sized by --max-open). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, struct inflight);
-} inflight SEC(".maps");
+	__type(value, struct file_seen);
+} files_seen SEC(".maps");
+
+/* The timed syscall a target thread is in (start_ns 0: none): a thread is
+ * in one syscall at a time. */
+THREAD_MAP(inflight, struct inflight);
 
 /* aet_file_operations_total and aet_file_operation_seconds: a histogram per
  * (operation, status), at op * FILE_STATUS_MAX + status. */
@@ -77,23 +89,38 @@ struct {
 	__type(value, __u64);
 } file_stats SEC(".maps");
 
-/* The open file behind fd in the current task, or NULL. */
-static __always_inline struct file *fd_file(struct task_struct *task, int fd)
+/* The open file behind fd in the current task, or NULL. The native build
+ * walks to the descriptor table with plain loads through the task's BTF
+ * pointer (bpf_get_current_task_btf(), 5.11), a probe read each in the
+ * compat one: a followed read pays this walk at each use. */
+static __always_inline struct file *fd_file(int fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+#ifdef AET_COMPAT
+	struct fdtable *fdt = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), files, fdt);
 	struct file **fds = BPF_CORE_READ(fdt, fd);
+	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
+#else
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	struct file **fds = fdt->fd;
+	unsigned int max_fds = fdt->max_fds;
+#endif
 	struct file *f = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || (unsigned int)fd >= max_fds)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
 }
 
-/* Whether directory d is a root or below one. The walk stops at its
- * filesystem's root: a mount below a root is not followed. */
-static __always_inline bool dentry_under_root(struct dentry *d)
+/* Whether the file or directory at path p (a dentry and the mount it was
+ * reached through) is a root or below one. At the root of a mounted
+ * filesystem the walk goes on from where it is mounted, as d_path() does,
+ * so a mount below a root is under it. */
+static __always_inline bool path_under_root(struct path p)
 {
+	struct dentry *d = p.dentry;
+	struct mount *m = (void *)p.mnt - bpf_core_field_offset(struct mount, mnt);
+
 	for (int depth = 0; depth < DENTRY_DEPTH && d; depth++) {
 		__u64 ino = BPF_CORE_READ(d, d_inode, i_ino);
 		__u32 dev = BPF_CORE_READ(d, d_sb, s_dev);
@@ -103,11 +130,61 @@ static __always_inline bool dentry_under_root(struct dentry *d)
 			if (ino == root_ino[r] && dev == root_dev[r])
 				return true;
 		parent = BPF_CORE_READ(d, d_parent);
-		if (parent == d)
-			return false;
+		if (parent == d) {
+			struct mount *up = BPF_CORE_READ(m, mnt_parent);
+
+			if (!p.mnt || up == m)
+				return false; /* the root of it all */
+			parent = BPF_CORE_READ(m, mnt_mountpoint);
+			m = up;
+		}
 		d = parent;
 	}
 	return false;
+}
+
+static __always_inline bool is_regular_inode(struct inode *inode)
+{
+	return inode && (BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFREG;
+}
+
+/*
+ * Whether the open file f is followed: a regular file, and with --file-root
+ * one under a root. Judged once per file (files_seen): a file at the same
+ * address with another inode is another file, judged anew; and each open
+ * of a target forgets what was judged of the file it made (forget_file()).
+ * What is left, a file at a judged one's address with a new inode at the
+ * old one's address (the same filesystem's inode cache) that a target got
+ * without an open (memfd_create(), a descriptor passed over a socket), is
+ * judged by what was judged of the old one.
+ */
+static __always_inline bool file_followed(struct file *f)
+{
+	struct file_seen now = {}, *seen;
+	__u64 key = (__u64)f;
+
+	if (!f)
+		return false;
+	now.inode = (__u64)BPF_CORE_READ(f, f_inode);
+	if (!nroots)
+		return is_regular_inode((struct inode *)now.inode);
+	seen = bpf_map_lookup_elem(&files_seen, &key);
+	if (seen && seen->inode == now.inode)
+		return seen->followed;
+	now.followed = is_regular_inode((struct inode *)now.inode) &&
+		       path_under_root(BPF_CORE_READ(f, f_path));
+	if (bpf_map_update_elem(&files_seen, &key, &now, BPF_ANY))
+		counter_inc(&file_stats, FSTAT_FILES_FULL);
+	return now.followed;
+}
+
+/* What was judged of the file fd now refers to, forgotten: it is new. */
+static __always_inline void forget_file(int fd)
+{
+	__u64 key = (__u64)fd_file(fd);
+
+	if (nroots && key)
+		bpf_map_delete_elem(&files_seen, &key);
 }
 
 /* Whether absolute path p (zero-padded, ROOT_PATH_LEN bytes read) is root r
@@ -136,7 +213,7 @@ static __always_inline bool path_matches(int dirfd, const char *upath)
 {
 	__u64 words[ROOT_WORDS] = {};
 	struct task_struct *task;
-	struct dentry *base;
+	struct path base;
 
 	if (!nroots)
 		return true;
@@ -150,10 +227,10 @@ static __always_inline bool path_matches(int dirfd, const char *upath)
 	}
 	task = (struct task_struct *)bpf_get_current_task();
 	if (dirfd == AT_FDCWD)
-		base = BPF_CORE_READ(task, fs, pwd.dentry);
+		base = BPF_CORE_READ(task, fs, pwd);
 	else
-		base = BPF_CORE_READ(fd_file(task, dirfd), f_path.dentry);
-	return dentry_under_root(base);
+		base = BPF_CORE_READ(fd_file(dirfd), f_path);
+	return path_under_root(base);
 }
 
 /* The span context of a syscall beginning; a sampled one with a path
@@ -171,60 +248,68 @@ static __always_inline void span_begin_io(struct inflight *in, const char *path)
 		t->io_path[0] = '\0';
 }
 
-static __always_inline void begin(__u64 pid_tgid, __u32 op, int fd, const char *path)
+static __always_inline void begin(__u32 op, int fd, int out_fd, const char *path)
 {
-	struct inflight in = { .start_ns = bpf_ktime_get_ns(), .op = op, .fd = fd };
+	struct inflight *in = thread_state(&inflight, true);
 
-	span_begin_io(&in, path);
-	if (bpf_map_update_elem(&inflight, &pid_tgid, &in, BPF_ANY))
+	if (!in) {
 		counter_inc(&file_stats, FSTAT_INFLIGHT_FULL);
+		return;
+	}
+	in->op = op;
+	in->fd = fd;
+	in->out_fd = out_fd;
+	in->ctx.flags = 0; /* no span unless span_begin_io() says so */
+	span_begin_io(in, path);
+	in->start_ns = bpf_ktime_get_ns();
 }
 
-/* read, write, fsync and the like: timed when fd is a tracked file. */
+/* Whether descriptor fd of the current task refers to a followed file. */
+static __always_inline bool fd_followed(int fd)
+{
+	return file_followed(fd_file(fd));
+}
+
+/* read, write, fsync and the like: timed when fd is a followed file. */
 static __always_inline int enter_fd(__u32 op, int fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = fd };
 
-	if (is_target(key.tgid) && bpf_map_lookup_elem(&tracked_fds, &key))
-		begin(pid_tgid, op, fd, NULL);
+	if (is_target(pid_tgid >> 32) && fd_followed(fd))
+		begin(op, fd, -1, NULL);
 	return 0;
 }
 
-/* open, unlink, rename, mkdir, rmdir: timed when the path is under a root. */
-static __always_inline int enter_path(__u32 op, int dirfd, const char *path)
+/* copy_file_range, sendfile, splice: a read of in and a write to out, each
+ * when a followed file. */
+static __always_inline int enter_copy(int in, int out)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	if (is_target(pid_tgid >> 32) && path_matches(dirfd, path))
-		begin(pid_tgid, op, -1, path);
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+	in = fd_followed(in) ? in : -1;
+	out = fd_followed(out) ? out : -1;
+	if (in >= 0 || out >= 0)
+		begin(FOP_MAX, in, out, NULL);
 	return 0;
 }
 
-static __always_inline bool is_regular(int fd)
+/* open, unlink, rename, mkdir, rmdir: timed when the path is under a root.
+ * Opening a directory (O_DIRECTORY: opendir()) is no file operation. */
+static __always_inline int enter_path(__u32 op, int dirfd, const char *path, __u64 flags)
 {
-	struct file *f = fd_file((struct task_struct *)bpf_get_current_task(), fd);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFREG;
+	if (is_target(pid_tgid >> 32) && !(flags & O_DIRECTORY) && path_matches(dirfd, path))
+		begin(op, -1, -1, path);
+	return 0;
 }
 
-/* An open that succeeded: a regular file is tracked from now on; anything
- * else (a directory, a device, a FIFO) is no file operation at all. */
-static __always_inline bool track_open(__u32 tgid, int fd)
-{
-	struct fd_key key = { .tgid = tgid, .fd = fd };
-	__u32 one = 1;
-
-	if (!is_regular(fd))
-		return false;
-	if (bpf_map_update_elem(&tracked_fds, &key, &one, BPF_ANY))
-		counter_inc(&file_stats, FSTAT_FDS_FULL);
-	return true;
-}
-
-/* The span of a file syscall that took start..now and returned ret. */
-static __always_inline void emit_file(const struct inflight *in, __u64 pid_tgid, long ret,
-				      __u64 now)
+/* The span of file operation op on fd (-1: of the path the syscall
+ * named) that took start..now and returned ret. */
+static __always_inline void emit_file(const struct inflight *in, __u32 op, int fd,
+				      __u64 pid_tgid, long ret, __u64 now)
 {
 	const struct span_config *cfg = span_cfg();
 	struct span_record *r;
@@ -236,17 +321,17 @@ static __always_inline void emit_file(const struct inflight *in, __u64 pid_tgid,
 	if (!r)
 		return;
 	span_fill(r, &in->ctx, span_new_id(cfg), in->start_ns, now);
-	r->id = (in->op == FOP_READ || in->op == FOP_WRITE) && ret > 0 ? ret : 0;
+	r->id = (op == FOP_READ || op == FOP_WRITE) && ret > 0 ? ret : 0;
 	r->tgid = pid_tgid >> 32;
 	r->tid = pid_tgid;
 	r->status = ret < 0 ? ret : 0;
 	r->kind = SPAN_FILE;
-	r->op = in->op;
+	r->op = op;
 	path = (char *)(r + 1);
 	path[0] = '\0';
-	if (in->fd >= 0) {
+	if (fd >= 0) {
 		/* read, write, fsync: the name of the file, from its dentry */
-		struct file *f = fd_file((struct task_struct *)bpf_get_current_task(), in->fd);
+		struct file *f = fd_file(fd);
 		const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
 
 		if (name && bpf_probe_read_kernel_str(path, SPAN_PATH_LEN, name) < 0)
@@ -260,45 +345,65 @@ static __always_inline void emit_file(const struct inflight *in, __u64 pid_tgid,
 	span_submit(r);
 }
 
-static __always_inline int exit_any(long ret)
+/* Operation op on fd (-1: the path's) took start..now and returned ret. */
+static __always_inline void account(const struct inflight *in, __u32 op, int fd, __u64 pid_tgid,
+				    long ret, __u64 now)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct inflight *p, in;
-	__u32 op, idx;
+	__u32 idx = op * FILE_STATUS_MAX + (ret < 0);
 	struct hist *h;
-	__u64 now;
 
-	if (!is_target(pid_tgid >> 32))
-		return 0;
-	p = bpf_map_lookup_elem(&inflight, &pid_tgid);
-	if (!p)
-		return 0;
-	now = bpf_ktime_get_ns();
-	__builtin_memcpy(&in, p, sizeof(in));
-	op = in.op;
-	bpf_map_delete_elem(&inflight, &pid_tgid);
-	if (op == FOP_OPEN && ret >= 0 && !track_open(pid_tgid >> 32, ret))
-		return 0;
 	if ((op == FOP_READ || op == FOP_WRITE) && ret > 0) {
 		__u64 *bytes = bpf_map_lookup_elem(&file_bytes, &op);
 
 		if (bytes)
 			__sync_fetch_and_add(bytes, ret);
 	}
-	idx = op * FILE_STATUS_MAX + (ret < 0);
 	h = bpf_map_lookup_elem(&file_hist, &idx);
 	if (h)
-		hist_observe(h, now - in.start_ns);
-	if (in.ctx.flags & SPAN_F_SAMPLED)
-		emit_file(&in, pid_tgid, ret, now);
+		hist_observe(h, now - in->start_ns);
+	if (in->ctx.flags & SPAN_F_SAMPLED)
+		emit_file(in, op, fd, pid_tgid, ret, now);
+}
+
+/* The exit of a syscall of operation op (FOP_MAX: a copy). */
+static __always_inline int exit_any(__u32 op, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct inflight *p, in;
+	__u64 now;
+
+	if (!is_target(pid_tgid >> 32))
+		return 0;
+	/* Any open of a target makes a file: what was judged of an earlier
+	 * file at its address is no longer true. */
+	if (op == FOP_OPEN && ret >= 0)
+		forget_file(ret);
+	p = thread_state(&inflight, false);
+	if (!p || !p->start_ns)
+		return 0;
+	now = bpf_ktime_get_ns();
+	__builtin_memcpy(&in, p, sizeof(in));
+	p->start_ns = 0;
+	/* A directory, a device, a FIFO opened: no file operation at all. */
+	if (op == FOP_OPEN && ret >= 0 &&
+	    !is_regular_inode(BPF_CORE_READ(fd_file(ret), f_inode)))
+		return 0;
+	if (op != FOP_MAX) {
+		account(&in, op, in.fd, pid_tgid, ret, now);
+		return 0;
+	}
+	if (in.fd >= 0)
+		account(&in, FOP_READ, in.fd, pid_tgid, ret, now);
+	if (in.out_fd >= 0)
+		account(&in, FOP_WRITE, in.out_fd, pid_tgid, ret, now);
 	return 0;
 }
 
-#define EXIT(sys)                                            \
+#define EXIT(sys, op)                                        \
 	SEC("tracepoint/syscalls/sys_exit_" #sys)            \
 	int exit_##sys(struct trace_event_raw_sys_exit *ctx) \
 	{                                                    \
-		int ret = exit_any(ctx->ret);                \
+		int ret = exit_any(op, ctx->ret);            \
                                                              \
 		OWN_STACK(ctx);                              \
 		return ret;                                  \
@@ -313,55 +418,55 @@ static __always_inline int exit_any(long ret)
 		OWN_STACK(ctx);                                \
 		return ret;                                    \
 	}                                                      \
-	EXIT(sys)
+	EXIT(sys, op)
 
-#define ENTER_PATH(sys, op, dirfd_arg, path_arg)                                      \
-	SEC("tracepoint/syscalls/sys_enter_" #sys)                                    \
-	int enter_##sys(struct trace_event_raw_sys_enter *ctx)                        \
-	{                                                                             \
-		int dirfd = dirfd_arg < 0 ? AT_FDCWD : (int)ctx->args[dirfd_arg & 7]; \
-		int ret = enter_path(op, dirfd, (const char *)ctx->args[path_arg]);   \
-                                                                                      \
-		OWN_STACK(ctx);                                                       \
-		return ret;                                                           \
-	}                                                                             \
-	EXIT(sys)
+#define ENTER_PATH(sys, op, dirfd_arg, path_arg, flags_arg)                                \
+	SEC("tracepoint/syscalls/sys_enter_" #sys)                                         \
+	int enter_##sys(struct trace_event_raw_sys_enter *ctx)                             \
+	{                                                                                  \
+		int dirfd = dirfd_arg < 0 ? AT_FDCWD : (int)ctx->args[dirfd_arg & 7];      \
+		__u64 flags = flags_arg < 0 ? 0 : ctx->args[flags_arg & 7];                \
+		int ret = enter_path(op, dirfd, (const char *)ctx->args[path_arg], flags); \
+                                                                                           \
+		OWN_STACK(ctx);                                                            \
+		return ret;                                                                \
+	}                                                                                  \
+	EXIT(sys, op)
 
-FILE_SYSCALLS(ENTER_FD, ENTER_PATH)
+#define ENTER_COPY(sys, in_arg, out_arg)                                                   \
+	SEC("tracepoint/syscalls/sys_enter_" #sys)                                         \
+	int enter_##sys(struct trace_event_raw_sys_enter *ctx)                             \
+	{                                                                                  \
+		int ret = enter_copy((int)ctx->args[in_arg], (int)ctx->args[out_arg]);     \
+                                                                                           \
+		OWN_STACK(ctx);                                                            \
+		return ret;                                                                \
+	}                                                                                  \
+	EXIT(sys, FOP_MAX)
+
+FILE_SYSCALLS(ENTER_FD, ENTER_PATH, ENTER_COPY)
 
 /* unlinkat is rmdir with AT_REMOVEDIR. */
 SEC("tracepoint/syscalls/sys_enter_unlinkat")
 int enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
 {
 	__u32 op = ctx->args[2] & AT_REMOVEDIR ? FOP_RMDIR : FOP_UNLINK;
-	int ret = enter_path(op, (int)ctx->args[0], (const char *)ctx->args[1]);
+	int ret = enter_path(op, (int)ctx->args[0], (const char *)ctx->args[1], 0);
 
 	OWN_STACK(ctx);
 	return ret;
 }
-EXIT(unlinkat)
-
-SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = (int)ctx->args[0] };
-
-	if (is_target(key.tgid))
-		bpf_map_delete_elem(&tracked_fds, &key);
-	OWN_STACK(ctx);
-	return 0;
-}
+EXIT(unlinkat, FOP_UNLINK)
 
 /* A thread of a target exits, maybe inside a timed syscall that will never
  * reach its exit tracepoint. Not tested against the targets: the process
  * program may have let its process go already. */
 static __always_inline int on_exit(struct task_struct *p)
 {
-	__u64 pid_tgid = (__u64)BPF_CORE_READ(p, tgid) << 32 | BPF_CORE_READ(p, pid);
+	__u32 tid = BPF_CORE_READ(p, pid);
 
-	bpf_map_delete_elem(&inflight, &pid_tgid);
-	thread_state_free(&span_threads, pid_tgid);
+	thread_state_free(&inflight, tid);
+	thread_state_free(&span_threads, tid);
 	return 0;
 }
 

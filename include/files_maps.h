@@ -36,15 +36,21 @@ enum file_op {
 
 /* Indexes of the file_stats array (u64 counters). */
 enum file_stat {
-	FSTAT_FDS_FULL,	     /* a regular file opened while tracked_fds was full */
+	FSTAT_FILES_FULL,    /* a file not judged once for all: files_seen was full */
 	FSTAT_INFLIGHT_FULL, /* a syscall not timed: inflight was full */
 	FSTAT_MAX,
 };
 
-/* A regular file a target process opened (under a root): followed by fd. */
-struct fd_key {
-	__u32 tgid;
-	__s32 fd;
+/*
+ * An open file a target used, judged once (with --file-root): the value of
+ * files_seen, whose key is the struct file's address. The file's dentry and
+ * inode are kept to tell it from a later file at the same address.
+ */
+struct file_seen {
+	__u64 dentry;
+	__u64 inode;
+	__u32 followed; /* a regular file under a root */
+	__u32 pad;
 };
 
 /* A syscall of a target thread between its enter and exit tracepoints,
@@ -52,8 +58,10 @@ struct fd_key {
 struct inflight {
 	__u64 start_ns;
 	struct span_ctx ctx;
-	__u32 op; /* enum file_op */
-	__s32 fd; /* read, write, fsync: the file; else -1 */
+	__u32 op;     /* enum file_op; FOP_MAX: a copy, fd to out_fd */
+	__s32 fd;     /* read, write, fsync: the file; a copy: its source, if followed; else -1 */
+	__s32 out_fd; /* a copy: its destination, if followed; else -1 */
+	__u32 pad;
 };
 
 #endif /* AET_FILES_MAPS_H */

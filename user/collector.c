@@ -166,7 +166,6 @@ void collector_tick(struct collector *c)
 		target_sample(&c->target);
 	if (c->following)
 		collector_follow(c);
-	files__tick(c->files);
 	probes__expire(c->probes, (uint64_t)c->cfg->open_ttl_s * 1000000000, c->spans);
 	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
 	pthread_mutex_unlock(&c->lock);

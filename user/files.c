@@ -25,7 +25,6 @@
 
 struct files {
 	struct files_bpf *skel;
-	const struct spans *spans; /* the followed processes */
 	struct mapped hist, bytes;
 	char roots[MAX_FILE_ROOTS][PATH_MAX];
 	int nroots;
@@ -111,8 +110,7 @@ static int load(struct files *f, const struct config *cfg, const struct spans *s
 	/* The BTF tracepoint, or where it fails the raw one (files__new()). */
 	bpf_program__set_autoload(s->progs.files_exit, !raw);
 	bpf_program__set_autoload(s->progs.files_exit_raw, raw);
-	bpf_map__set_max_entries(s->maps.tracked_fds, cfg->max_files);
-	bpf_map__set_max_entries(s->maps.inflight, cfg->max_open);
+	bpf_map__set_max_entries(s->maps.files_seen, cfg->max_files);
 	rc = spans__share(sp, s->obj, err, len);
 	if (rc)
 		return rc;
@@ -155,7 +153,6 @@ struct files *files__new(const struct config *cfg, const struct spans *sp, int *
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	f->spans = sp;
 	rc = ensure_tracefs(f, err, len) ?: load(f, cfg, sp, false, err, len);
 	if (rc && f->skel) {
 		files_bpf__destroy(f->skel);
@@ -204,38 +201,6 @@ int files__attached(const struct files *f)
 	for (int i = 0; s && i < s->prog_cnt; i++)
 		n += *s->progs[i].link != NULL;
 	return n;
-}
-
-struct stale {
-	const struct files *f;
-	struct fd_key keys[256];
-	int n;
-};
-
-static void on_fd(const void *key, const void *value, void *ctx)
-{
-	const struct fd_key *k = key;
-	struct stale *st = ctx;
-
-	(void)value;
-	if (st->n < (int)(sizeof(st->keys) / sizeof(st->keys[0])) &&
-	    !spans__followed(st->f->spans, k->tgid))
-		st->keys[st->n++] = *k;
-}
-
-void files__tick(struct files *f)
-{
-	struct stale st = { .f = f };
-	struct bpf_map *m;
-
-	if (!f)
-		return;
-	m = f->skel->maps.tracked_fds;
-	/* At most 256 a tick: a process that exits with more open files is
-	 * forgotten over a few ticks. */
-	map_dump(bpf_map__fd(m), sizeof(struct fd_key), sizeof(__u32), on_fd, &st);
-	for (int i = 0; i < st.n; i++)
-		bpf_map__delete_elem(m, &st.keys[i], sizeof(st.keys[i]), 0);
 }
 
 static int write_ops(struct files *f, struct buf *out)
@@ -289,6 +254,7 @@ out:
 
 int files__write_metrics(struct files *f, struct buf *out)
 {
+	/* The index of each is its enum file_stat. */
 	static const char *const reasons[] = { "files_full", "inflight_full" };
 	static const char *const l_reason[] = { "reason" };
 	struct family *over;
@@ -297,8 +263,9 @@ int files__write_metrics(struct files *f, struct buf *out)
 	if (rc || !f)
 		return rc;
 	over = family__new("aet_collector_file_overflow_total",
-			   "File operations not counted: --max-files files were open, or "
-			   "--max-open syscalls were in flight.",
+			   "With --file-root, files_full: uses of a file judged anew because "
+			   "--max-files files were judged (each counted still); inflight_full: file "
+			   "operations not counted, --max-open syscalls were in flight.",
 			   METRIC_COUNTER, 1, l_reason);
 	if (!over)
 		return -ENOMEM;
@@ -311,21 +278,21 @@ int files__write_metrics(struct files *f, struct buf *out)
 
 void files__write_status(struct files *f, struct buf *out)
 {
-	long tracked;
+	long seen;
 
 	if (!f) {
 		buf_puts(out, "\"files\":null");
 		return;
 	}
-	tracked = map_dump(bpf_map__fd(f->skel->maps.tracked_fds), sizeof(struct fd_key),
-			   sizeof(__u32), NULL, NULL);
+	seen = map_dump(bpf_map__fd(f->skel->maps.files_seen), sizeof(__u64),
+			sizeof(struct file_seen), NULL, NULL);
 	buf_printf(out, "\"files\":{\"tracefs\":\"%s\",\"roots\":[",
 		   f->mounted_tracefs ? "mounted by the collector" : "already mounted");
 	for (int i = 0; i < f->nroots; i++) {
 		buf_puts(out, i ? "," : "");
 		buf_json_str(out, f->roots[i][0] ? f->roots[i] : "/", strlen(f->roots[i]) ?: 1);
 	}
-	buf_printf(out, "],\"tracked_files\":%ld,\"max_files\":%u,\"programs\":%d,\"attached\":%d}",
-		   tracked < 0 ? 0 : tracked, bpf_map__max_entries(f->skel->maps.tracked_fds),
+	buf_printf(out, "],\"files_seen\":%ld,\"max_files\":%u,\"programs\":%d,\"attached\":%d}",
+		   seen < 0 ? 0 : seen, bpf_map__max_entries(f->skel->maps.files_seen),
 		   files__count(f), files__attached(f));
 }

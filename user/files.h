@@ -29,9 +29,6 @@ void files__detach(struct files *f);
 int files__count(const struct files *f); /* programs */
 int files__attached(const struct files *f);
 
-/* Periodic work: forgets the open files of processes no longer followed. */
-void files__tick(struct files *f);
-
 int files__write_metrics(struct files *f, struct buf *out);
 /* Appends the JSON member "files" (no braces around it). */
 void files__write_status(struct files *f, struct buf *out);
