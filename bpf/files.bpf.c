@@ -96,7 +96,8 @@ struct {
 static __always_inline struct file *fd_file(int fd)
 {
 #ifdef AET_COMPAT
-	struct fdtable *fdt = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), files, fdt);
+	struct fdtable *fdt =
+		BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), files, fdt);
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
 #else
@@ -308,8 +309,8 @@ static __always_inline int enter_path(__u32 op, int dirfd, const char *path, __u
 
 /* The span of file operation op on fd (-1: of the path the syscall
  * named) that took start..now and returned ret. */
-static __always_inline void emit_file(const struct inflight *in, __u32 op, int fd,
-				      __u64 pid_tgid, long ret, __u64 now)
+static __always_inline void emit_file(const struct inflight *in, __u32 op, int fd, __u64 pid_tgid,
+				      long ret, __u64 now)
 {
 	const struct span_config *cfg = span_cfg();
 	struct span_record *r;
@@ -385,8 +386,7 @@ static __always_inline int exit_any(__u32 op, long ret)
 	__builtin_memcpy(&in, p, sizeof(in));
 	p->start_ns = 0;
 	/* A directory, a device, a FIFO opened: no file operation at all. */
-	if (op == FOP_OPEN && ret >= 0 &&
-	    !is_regular_inode(BPF_CORE_READ(fd_file(ret), f_inode)))
+	if (op == FOP_OPEN && ret >= 0 && !is_regular_inode(BPF_CORE_READ(fd_file(ret), f_inode)))
 		return 0;
 	if (op != FOP_MAX) {
 		account(&in, op, in.fd, pid_tgid, ret, now);
@@ -433,15 +433,15 @@ static __always_inline int exit_any(__u32 op, long ret)
 	}                                                                                  \
 	EXIT(sys, op)
 
-#define ENTER_COPY(sys, in_arg, out_arg)                                                   \
-	SEC("tracepoint/syscalls/sys_enter_" #sys)                                         \
-	int enter_##sys(struct trace_event_raw_sys_enter *ctx)                             \
-	{                                                                                  \
-		int ret = enter_copy((int)ctx->args[in_arg], (int)ctx->args[out_arg]);     \
-                                                                                           \
-		OWN_STACK(ctx);                                                            \
-		return ret;                                                                \
-	}                                                                                  \
+#define ENTER_COPY(sys, in_arg, out_arg)                                               \
+	SEC("tracepoint/syscalls/sys_enter_" #sys)                                     \
+	int enter_##sys(struct trace_event_raw_sys_enter *ctx)                         \
+	{                                                                              \
+		int ret = enter_copy((int)ctx->args[in_arg], (int)ctx->args[out_arg]); \
+                                                                                       \
+		OWN_STACK(ctx);                                                        \
+		return ret;                                                            \
+	}                                                                              \
 	EXIT(sys, FOP_MAX)
 
 FILE_SYSCALLS(ENTER_FD, ENTER_PATH, ENTER_COPY)

@@ -13,31 +13,31 @@
 #ifndef AET_FILE_SYSCALLS_H
 #define AET_FILE_SYSCALLS_H
 
-#define FILE_SYSCALLS(FD, PATH, COPY)        \
-	PATH(open, FOP_OPEN, -1, 0, 1)       \
-	PATH(openat, FOP_OPEN, 0, 1, 2)      \
-	PATH(creat, FOP_OPEN, -1, 0, -1)     \
-	FD(read, FOP_READ)                   \
-	FD(pread64, FOP_READ)                \
-	FD(readv, FOP_READ)                  \
-	FD(preadv, FOP_READ)                 \
-	FD(preadv2, FOP_READ)                \
-	FD(write, FOP_WRITE)                 \
-	FD(pwrite64, FOP_WRITE)              \
-	FD(writev, FOP_WRITE)                \
-	FD(pwritev, FOP_WRITE)               \
-	FD(pwritev2, FOP_WRITE)              \
-	FD(fsync, FOP_FSYNC)                 \
-	FD(fdatasync, FOP_FSYNC)             \
-	COPY(copy_file_range, 0, 2)          \
-	COPY(sendfile64, 1, 0)               \
-	COPY(splice, 0, 2)                   \
-	PATH(unlink, FOP_UNLINK, -1, 0, -1)  \
-	PATH(rename, FOP_RENAME, -1, 0, -1)  \
-	PATH(renameat, FOP_RENAME, 0, 1, -1) \
+#define FILE_SYSCALLS(FD, PATH, COPY)         \
+	PATH(open, FOP_OPEN, -1, 0, 1)        \
+	PATH(openat, FOP_OPEN, 0, 1, 2)       \
+	PATH(creat, FOP_OPEN, -1, 0, -1)      \
+	FD(read, FOP_READ)                    \
+	FD(pread64, FOP_READ)                 \
+	FD(readv, FOP_READ)                   \
+	FD(preadv, FOP_READ)                  \
+	FD(preadv2, FOP_READ)                 \
+	FD(write, FOP_WRITE)                  \
+	FD(pwrite64, FOP_WRITE)               \
+	FD(writev, FOP_WRITE)                 \
+	FD(pwritev, FOP_WRITE)                \
+	FD(pwritev2, FOP_WRITE)               \
+	FD(fsync, FOP_FSYNC)                  \
+	FD(fdatasync, FOP_FSYNC)              \
+	COPY(copy_file_range, 0, 2)           \
+	COPY(sendfile64, 1, 0)                \
+	COPY(splice, 0, 2)                    \
+	PATH(unlink, FOP_UNLINK, -1, 0, -1)   \
+	PATH(rename, FOP_RENAME, -1, 0, -1)   \
+	PATH(renameat, FOP_RENAME, 0, 1, -1)  \
 	PATH(renameat2, FOP_RENAME, 0, 1, -1) \
-	PATH(mkdir, FOP_MKDIR, -1, 0, -1)    \
-	PATH(mkdirat, FOP_MKDIR, 0, 1, -1)   \
+	PATH(mkdir, FOP_MKDIR, -1, 0, -1)     \
+	PATH(mkdirat, FOP_MKDIR, 0, 1, -1)    \
 	PATH(rmdir, FOP_RMDIR, -1, 0, -1)
 
 /* Besides these: sys_enter_unlinkat (unlink, or rmdir with AT_REMOVEDIR)

@@ -262,11 +262,12 @@ int files__write_metrics(struct files *f, struct buf *out)
 
 	if (rc || !f)
 		return rc;
-	over = family__new("aet_collector_file_overflow_total",
-			   "With --file-root, files_full: uses of a file judged anew because "
-			   "--max-files files were judged (each counted still); inflight_full: file "
-			   "operations not counted, --max-open syscalls were in flight.",
-			   METRIC_COUNTER, 1, l_reason);
+	over = family__new(
+		"aet_collector_file_overflow_total",
+		"With --file-root, files_full: uses of a file judged anew because "
+		"--max-files files were judged (each counted still); inflight_full: file "
+		"operations not counted, --max-open syscalls were in flight.",
+		METRIC_COUNTER, 1, l_reason);
 	if (!over)
 		return -ENOMEM;
 	for (__u32 i = 0; i < sizeof(reasons) / sizeof(reasons[0]) && !rc; i++)
