@@ -48,8 +48,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #endif
 
 /* Set by user space before it attaches: the process the links are attached
- * to (follow mode moves them to the next AET process). */
+ * to (follow mode moves them to the next AET process), and where in a
+ * statement its library keeps the SQL text (sqlite3_sql()'s p->zSql, read
+ * from that function's code: user/sqlite.c; 0: not known). */
 volatile __u32 targ_tgid = 0;
+volatile __u32 text_off = 0;
 
 /* Prepared statements of the target: a Python connection caches 128, so
  * 16384 is room for a hundred connections. Finalized ones are removed; past
@@ -223,6 +226,29 @@ static __always_inline void finish(struct stmt_state *st, const struct stmt_key 
 		emit_db(st, rc, key ? stmt_sql(key) : sql, now);
 }
 
+/* A statement first seen at its step, prepared before the programs were
+ * attached (a statement cache): its verb from the SQL text the statement
+ * keeps, where the library's layout is known. */
+static __always_inline struct stmt_state *first_step(const struct stmt_key *key,
+						     struct sqlite_call *c)
+{
+	struct stmt_state fresh = { .verb = VERB_OTHER };
+	const struct span_config *cfg;
+	const char *sql = NULL;
+
+	counter_inc(&sqlite_stats, SQL_STAT_UNPREPARED);
+	if (text_off && !bpf_probe_read_user(&sql, sizeof(sql), (void *)(key->stmt + text_off)) &&
+	    sql) {
+		fresh.verb = read_verb(c->sql, sql, -1);
+		counter_inc(&sqlite_stats, SQL_STAT_TEXT_READ);
+		cfg = span_cfg();
+		if (cfg && cfg->sql_text)
+			bpf_map_update_elem(&stmt_texts, key, c->sql, BPF_ANY);
+	}
+	bpf_map_update_elem(&stmts, key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&stmts, key);
+}
+
 static __always_inline int prepare_enter(struct pt_regs *ctx, const char *sql, int nbyte,
 					 void *ppstmt)
 {
@@ -314,11 +340,7 @@ int OWN_STACK_KPROBE(step, void *stmt)
 	c->arg = (__u64)stmt;
 	st = bpf_map_lookup_elem(&stmts, &key);
 	if (!st) {
-		struct stmt_state fresh = { .verb = VERB_OTHER };
-
-		counter_inc(&sqlite_stats, SQL_STAT_UNPREPARED);
-		bpf_map_update_elem(&stmts, &key, &fresh, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&stmts, &key);
+		st = first_step(&key, c);
 		if (!st)
 			return 0;
 	}

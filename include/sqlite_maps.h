@@ -35,7 +35,8 @@ enum db_verb {
 
 /* Indexes of the sqlite_stats array (u64 counters), shown in /status. */
 enum sqlite_stat {
-	SQL_STAT_UNPREPARED, /* statements first seen at a step: prepared unseen, verb other */
+	SQL_STAT_UNPREPARED, /* statements first seen at a step: prepared unseen */
+	SQL_STAT_TEXT_READ,  /* of those, the ones whose verb came from their SQL text */
 	SQL_STAT_NESTED,     /* calls SQLite made inside a prepare or step: not operations */
 	SQL_STAT_NO_STATE,   /* calls not followed: no per-thread storage (out of memory) */
 	SQL_STAT_MAX,

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* Loading bpf/sqlite.bpf.c on the target's libsqlite3; /metrics and /status. */
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -34,7 +37,8 @@ struct sqlite {
 	struct sqlite_probe probes[NPROBES];
 	struct mapped hist;
 	char lib_path[PATH_MAX];
-	bool deleted; /* the library was replaced on disk: lib_path is in map_files */
+	bool deleted;  /* the library was replaced on disk: lib_path is in map_files */
+	long text_off; /* where a statement keeps its SQL text; -1: not known */
 };
 
 static const char *const status_names[DB_STATUS_MAX] = { "success", "error" };
@@ -88,6 +92,69 @@ static int deleted_library_path(const struct target *t, char *path, size_t len)
 	}
 	free(maps);
 	return rc;
+}
+
+/* The file offset of function name in the ELF file elf, or -1. */
+static long func_file_offset(Elf *elf, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	size_t nph;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+
+			if (!gelf_getsym(d, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    !sym.st_value)
+				continue;
+			n = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!n || strcmp(n, name))
+				continue;
+			/* The address to the offset in the file: its PT_LOAD segment. */
+			for (size_t k = 0; !elf_getphdrnum(elf, &nph) && k < nph; k++) {
+				GElf_Phdr ph;
+
+				if (gelf_getphdr(elf, (int)k, &ph) && ph.p_type == PT_LOAD &&
+				    sym.st_value >= ph.p_vaddr &&
+				    sym.st_value < ph.p_vaddr + ph.p_filesz)
+					return (long)(sym.st_value - ph.p_vaddr + ph.p_offset);
+			}
+			return -1;
+		}
+	}
+	return -1;
+}
+
+/* Where the library's statements keep their SQL text (sqlite3_sql()'s
+ * code, user/sqlverb.h), so that a statement first seen at its step (one
+ * prepared before the collector attached) still has its verb; -1 when its
+ * code has another shape. */
+static long text_offset(const char *lib_path)
+{
+	unsigned char code[32];
+	long off = -1, at;
+	int fd = open(lib_path, O_RDONLY | O_CLOEXEC);
+	Elf *elf;
+
+	if (fd < 0 || elf_version(EV_CURRENT) == EV_NONE) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	at = elf ? func_file_offset(elf, "sqlite3_sql") : -1;
+	if (at >= 0 && pread(fd, code, sizeof(code), at) == (ssize_t)sizeof(code))
+		off = sqlverb_text_offset(code, sizeof(code));
+	elf_end(elf);
+	close(fd);
+	return off;
 }
 
 /* Finds libsqlite3 in the target's maps; fills s->lib_path. */
@@ -145,6 +212,8 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 		return rc;
 	}
 	s->skel->bss->targ_tgid = t->pid;
+	s->text_off = text_offset(s->lib_path);
+	s->skel->bss->text_off = s->text_off < 0 ? 0 : s->text_off;
 	rc = mapped_open(s->skel->maps.db_hist, &s->hist);
 	if (rc)
 		snprintf(err, len, "failed to map db_hist: %s", strerror(-rc));
@@ -203,6 +272,8 @@ int sqlite__retarget(struct sqlite *s, const struct target *t, bool attach_now, 
 	if (rc)
 		return rc;
 	s->skel->bss->targ_tgid = t->pid;
+	s->text_off = text_offset(s->lib_path);
+	s->skel->bss->text_off = s->text_off < 0 ? 0 : s->text_off;
 	return attach_now ? attach(s, t->pid, err, len) : 0;
 }
 
@@ -321,6 +392,7 @@ static void write_counters(struct sqlite *s, struct buf *out)
 {
 	static const char *const names[SQL_STAT_MAX] = {
 		[SQL_STAT_UNPREPARED] = "unprepared_statements",
+		[SQL_STAT_TEXT_READ] = "unprepared_verbs_read",
 		[SQL_STAT_NESTED] = "nested_calls",
 		[SQL_STAT_NO_STATE] = "untracked_calls",
 	};
@@ -348,7 +420,12 @@ void sqlite__write_status(struct sqlite *s, const char *why, struct buf *out)
 		return;
 	}
 	buf_json_str(out, s->lib_path, strlen(s->lib_path));
-	buf_printf(out, ",\"deleted\":%s,\"probes\":[", s->deleted ? "true" : "false");
+	buf_printf(out, ",\"deleted\":%s,\"sql_text_offset\":", s->deleted ? "true" : "false");
+	if (s->text_off < 0)
+		buf_puts(out, "null");
+	else
+		buf_printf(out, "%ld", s->text_off);
+	buf_puts(out, ",\"probes\":[");
 	for (int i = 0; i < NPROBES; i++) {
 		const struct sqlite_probe *p = &s->probes[i];
 

@@ -26,3 +26,31 @@ const char *sqlverb_name(int verb)
 {
 	return verb >= 0 && verb < VERB_MAX ? verb_names[verb] : NULL;
 }
+
+long sqlverb_text_offset(const unsigned char *code, size_t n)
+{
+	static const unsigned char endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	static const unsigned char test_rdi[] = { 0x48, 0x85, 0xff };
+	static const unsigned char mov_rax_rdi[] = { 0x48, 0x8b };
+	const unsigned char *p = code, *end = code + n;
+
+	if (end - p >= 4 && !memcmp(p, endbr64, 4))
+		p += 4;
+	if (end - p >= 3 && !memcmp(p, test_rdi, 3)) {
+		p += 3;
+		if (end - p >= 2 && p[0] == 0x74) /* je rel8 */
+			p += 2;
+		else if (end - p >= 6 && p[0] == 0x0f && p[1] == 0x84) /* je rel32 */
+			p += 6;
+		else
+			return -1;
+	}
+	if (end - p < 4 || memcmp(p, mov_rax_rdi, 2))
+		return -1;
+	if (p[2] == 0x47) /* ModRM: rax, [rdi + disp8] */
+		return (signed char)p[3];
+	if (p[2] == 0x87 && end - p >= 7) /* rax, [rdi + disp32] */
+		return (long)(int)((unsigned)p[3] | (unsigned)p[4] << 8 | (unsigned)p[5] << 16 |
+				   (unsigned)p[6] << 24);
+	return -1;
+}

@@ -16,4 +16,13 @@ int sqlverb_parse(const char *sql, size_t len);
 /* "select", "insert", ..., "other"; NULL for a value out of range. */
 const char *sqlverb_name(int verb);
 
+/*
+ * Where a prepared statement keeps its SQL text, learned from the machine
+ * code of the library's sqlite3_sql() (n bytes at code): on x86-64
+ * "return p ? p->zSql : 0" compiles to an optional endbr64, an optional
+ * "test %rdi,%rdi; je", then "mov disp(%rdi),%rax". Returns disp, or -1
+ * for code of any other shape (the statement's text is then not read).
+ */
+long sqlverb_text_offset(const unsigned char *code, size_t n);
+
 #endif /* AET_SQLVERB_H */

@@ -96,7 +96,7 @@ db.execute("SELECT count(*) FROM t").fetchall()  # prepared before the collector
 print("READY %d" % os.getpid(), flush=True)
 sys.stdin.readline()
 for _ in range(3):
-    db.execute("SELECT count(*) FROM t").fetchall()  # cached: its verb is unknown
+    db.execute("SELECT count(*) FROM t").fetchall()  # cached: its verb from its text
 db.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(50)])
 db.execute("SELECT a FROM t").fetchall()  # 50 rows, one operation
 cur = db.execute("SELECT a FROM t")
@@ -133,10 +133,10 @@ sys.stdin.readline()
 '''
 
 EXPECTED = {
-    ("other", "success"): 3 + 2,  # the cached count, WITH and PRAGMA
+    ("other", "success"): 2,  # WITH and PRAGMA
     ("insert", "success"): 50 + 1 + 1,  # executemany, REPLACE, executescript
     ("insert", "error"): 1,
-    ("select", "success"): 1 + 1 + 1 + 1,  # all rows, one row, the comment, db2
+    ("select", "success"): 3 + 1 + 1 + 1 + 1,  # cached, all rows, one row, the comment, db2
     ("select", "error"): 1,
     ("begin", "success"): 3,
     ("update", "success"): 1 + 1,
@@ -187,6 +187,8 @@ def test_each_execution_counts_once(start, tmp_path):
     check_exact(samples, EXPECTED)
     st = sqlite_status(col)
     assert st["unprepared_statements"] == 1, st  # the cached count
+    assert st["unprepared_verbs_read"] == 1, st
+    assert isinstance(st["sql_text_offset"], int), st
     assert st["nested_calls"] > 0, st  # the schema read of db2
     target.end()
 
@@ -220,8 +222,9 @@ assert lib.sqlite3_prepare_v2(db, b"SELECT abs(-9223372036854775808)", -1, byref
                               None) == 0
 steps.append(lib.sqlite3_step(stmt))
 lib.sqlite3_finalize(stmt)
-# The legacy prepare is not probed: its statement's verb is unknown. A row
-# is left unread: the finalize ends the execution.
+# The legacy prepare is not probed: its statement's verb comes from the
+# text the statement keeps, at its first step. A row is left unread: the
+# finalize ends the execution.
 assert lib.sqlite3_prepare(db, b"SELECT 2", -1, byref(stmt), None) == 0
 steps.append(lib.sqlite3_step(stmt))
 lib.sqlite3_finalize(stmt)
@@ -237,10 +240,9 @@ def test_c_api(start):
     col = start.collector(target.pid)
     target.run()
     samples, _ = parse_exposition(col.metrics())
-    check_exact(samples, {("select", "success"): 6, ("select", "error"): 1,
-                          ("other", "success"): 1})
+    check_exact(samples, {("select", "success"): 7, ("select", "error"): 1})
     st = sqlite_status(col)
-    assert st["unprepared_statements"] == 1, st
+    assert st["unprepared_statements"] == st["unprepared_verbs_read"] == 1, st
     assert st["nested_calls"] >= 4, st  # the resets sqlite3_step() makes
     target.end()
 

@@ -124,3 +124,28 @@ Test(sqlverb, names)
 		cr_assert_eq(sqlverb_parse(sqlverb_name(v), 10), v == VERB_OTHER ? VERB_OTHER : v,
 			     "%s", sqlverb_name(v));
 }
+
+/* sqlite3_sql() as compilers emit it, and code of another shape. */
+Test(sqlverb, text_offset)
+{
+	/* Debian 12's libsqlite3 3.40: test, je rel8, mov 0xf8(%rdi),%rax. */
+	static const unsigned char debian[] = { 0x48, 0x85, 0xff, 0x74, 0x0b, 0x48, 0x8b,
+						0x87, 0xf8, 0x00, 0x00, 0x00, 0xc3 };
+	/* endbr64, test, je rel32, mov 0x40(%rdi),%rax. */
+	static const unsigned char cet[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x85, 0xff, 0x0f, 0x84,
+					     0x10, 0x00, 0x00, 0x00, 0x48, 0x8b, 0x47, 0x40, 0xc3 };
+	/* No null test (SQLITE_OMIT_... builds): mov 0x18(%rdi),%rax. */
+	static const unsigned char bare[] = { 0x48, 0x8b, 0x47, 0x18, 0xc3 };
+	/* push %rbp: a frame, not a load. */
+	static const unsigned char frame[] = { 0x55, 0x48, 0x89, 0xe5, 0x48, 0x8b, 0x47, 0x18 };
+	/* mov 0x18(%rsi),%rax: not the argument. */
+	static const unsigned char rsi[] = { 0x48, 0x8b, 0x46, 0x18, 0xc3 };
+
+	cr_assert_eq(sqlverb_text_offset(debian, sizeof(debian)), 0xf8);
+	cr_assert_eq(sqlverb_text_offset(cet, sizeof(cet)), 0x40);
+	cr_assert_eq(sqlverb_text_offset(bare, sizeof(bare)), 0x18);
+	cr_assert_eq(sqlverb_text_offset(frame, sizeof(frame)), -1);
+	cr_assert_eq(sqlverb_text_offset(rsi, sizeof(rsi)), -1);
+	cr_assert_eq(sqlverb_text_offset(debian, 9), -1, "cut short");
+	cr_assert_eq(sqlverb_text_offset(debian, 0), -1);
+}
