@@ -41,12 +41,29 @@ void collector_init(struct collector *c, const struct config *cfg)
 			 getenv("AET_METRICS_ENABLED"));
 }
 
+static void on_descendant(int pid, void *ctx)
+{
+	struct collector *c = ctx;
+
+	spans__follow(c->spans, pid);
+}
+
+int collector_follow_descendants(struct collector *c, int pid)
+{
+	int n = c->procs ? procfs_descendants(pid, on_descendant, c) : 0;
+
+	if (n > 0)
+		log_info("following %d running processes pid %d forked before\n", n, pid);
+	return n;
+}
+
 static void on_found(int pid, void *ctx)
 {
 	struct collector *c = ctx;
 
 	spans__follow(c->spans, pid);
 	log_info("following pid %d (matches %s)\n", pid, c->follow.comm ?: c->follow.exe);
+	collector_follow_descendants(c, pid);
 }
 
 static void on_matched(int pid, void *ctx)

@@ -65,6 +65,11 @@ int collector_set_library(struct collector *c, const char *path, char *err, size
 /* Follow mode, once loaded: lists the matching processes running, attaches
  * to the newest. Returns 0 or -errno with err. */
 int collector_start_following(struct collector *c, char *err, size_t len);
+/* Follows the running processes pid forked before the process programs
+ * were attached (their later forks those programs follow): a child of a
+ * long-running target may hold descriptors it inherited. Returns how many,
+ * or -errno. */
+int collector_follow_descendants(struct collector *c, int pid);
 
 /* The emergency switch (SIGUSR1/SIGUSR2, POST /control/...): attaches or
  * detaches every uprobe and tracepoint; by says who asked. Main thread. */

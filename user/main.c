@@ -175,6 +175,8 @@ int main(int argc, char **argv)
 	c.procs = procs__new(&cfg, c.spans, &rc, err, sizeof(err));
 	if (!c.procs && (rc = family_failed(&c, PFAM_PROCESSES, rc, err, sizeof(err))))
 		goto cleanup;
+	if (cfg.pid)
+		collector_follow_descendants(&c, cfg.pid);
 	c.files = files__new(&cfg, c.spans, &rc, err, sizeof(err));
 	if (!c.files && (rc = family_failed(&c, PFAM_FILES, rc, err, sizeof(err))))
 		goto cleanup;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Readers of /proc: stat and maps parsers (pure) and a small-file reader. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -288,4 +289,72 @@ long procfs_read_maps(int pid, char **maps)
 		cap *= 2;
 	} while (n == -EFBIG && cap <= MAPS_MAX);
 	return n;
+}
+
+struct proc_link {
+	int pid, ppid;
+};
+
+/* Every running process and its parent, from /proc: *out (malloc'd). */
+static long proc_links(struct proc_link **out)
+{
+	DIR *dir = opendir("/proc");
+	struct proc_link *v = NULL, *grown;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+
+	if (!dir)
+		return -errno;
+	while ((e = readdir(dir))) {
+		struct proc_stat st;
+		int pid = atoi(e->d_name);
+
+		if (pid <= 0 || procfs_read_running(pid, &st))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			grown = realloc(v, cap * sizeof(*v));
+			if (!grown) {
+				free(v);
+				closedir(dir);
+				return -ENOMEM;
+			}
+			v = grown;
+		}
+		v[n++] = (struct proc_link){ .pid = pid, .ppid = st.ppid };
+	}
+	closedir(dir);
+	*out = v;
+	return (long)n;
+}
+
+int procfs_descendants(int pid, void (*fn)(int pid, void *ctx), void *ctx)
+{
+	struct proc_link *v = NULL;
+	long n = proc_links(&v);
+	int *queue, found = 0;
+
+	if (n < 0)
+		return (int)n;
+	queue = malloc(((size_t)n + 1) * sizeof(*queue));
+	if (!queue) {
+		free(v);
+		return -ENOMEM;
+	}
+	/* Breadth first: each process found is queued, its children found
+	 * when its turn comes. A found one's ppid is cleared: found once. */
+	queue[0] = pid;
+	for (int head = 0, tail = 1; head < tail; head++) {
+		for (long i = 0; i < n; i++) {
+			if (v[i].ppid != queue[head])
+				continue;
+			v[i].ppid = 0;
+			queue[tail++] = v[i].pid;
+			fn(v[i].pid, ctx);
+			found++;
+		}
+	}
+	free(queue);
+	free(v);
+	return found;
 }

@@ -49,4 +49,9 @@ long procfs_read_file(const char *path, char *buf, size_t len);
  * caller frees it, also on error). Returns its length or -errno. */
 long procfs_read_maps(int pid, char **maps);
 
+/* Calls fn(pid, ctx) for each running process descending from pid (its
+ * children, theirs, ...), from one scan of /proc. Returns how many, or
+ * -errno when /proc cannot be read. */
+int procfs_descendants(int pid, void (*fn)(int pid, void *ctx), void *ctx);
+
 #endif /* AET_PROCFS_H */

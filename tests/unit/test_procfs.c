@@ -338,3 +338,45 @@ Test(procfs, find_mapping_buffer_size)
 		     -ENAMETOOLONG);
 	cr_assert_eq(procfs_find_mapping(maps, "libaetprobe.so", path, 0), -ENAMETOOLONG);
 }
+
+static void collect(int pid, void *ctx)
+{
+	int *found = ctx;
+
+	found[++found[0]] = pid;
+}
+
+/* A child and its own child, found from one scan; an unrelated pid not. */
+Test(procfs, descendants)
+{
+	int pipefd[2], found[8] = { 0 }, status;
+	pid_t child, grandchild = 0;
+	char c;
+
+	cr_assert_eq(pipe(pipefd), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (!child) {
+		/* The grandchild waits with the child on the pipe's end. */
+		close(pipefd[1]);
+		if (!fork())
+			_exit(read(pipefd[0], &c, 1) < 0);
+		_exit(read(pipefd[0], &c, 1) < 0);
+	}
+	close(pipefd[0]);
+	/* The grandchild is the child's child once it exists. */
+	for (int tries = 0; tries < 500 && !grandchild; tries++) {
+		found[0] = 0;
+		cr_assert_geq(procfs_descendants(getpid(), collect, found), 1);
+		if (found[0] == 2)
+			grandchild = found[2];
+		else
+			usleep(10000);
+	}
+	cr_assert_eq(found[0], 2, "found %d, not the child and its child", found[0]);
+	cr_assert_eq(found[1], child);
+	found[0] = 0;
+	cr_assert_eq(procfs_descendants(grandchild, collect, found), 0);
+	close(pipefd[1]);
+	cr_assert_eq(waitpid(child, &status, 0), child);
+}
