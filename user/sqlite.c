@@ -111,8 +111,8 @@ static long func_file_offset(Elf *elf, const char *name)
 			GElf_Sym sym;
 			const char *n;
 
-			if (!gelf_getsym(d, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    !sym.st_value)
+			if (!gelf_getsym(d, (int)i, &sym) ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
 				continue;
 			n = elf_strptr(elf, sh.sh_link, sym.st_name);
 			if (!n || strcmp(n, name))
