@@ -7,6 +7,8 @@ set -eu
 #   libcurl4-openssl-dev (the OTLP exporter)
 # tests: libcriterion-dev, python3-pytest, python3-yaml, prometheus (promtool),
 #   protobuf-compiler and python3-protobuf (decoding OTLP with a schema of our own)
+# third-party targets (tests/e2e/test_thirdparty.py): strace (the ground truth),
+#   git and sqlite3 (programs run as targets)
 # bench: python3-prometheus-client (the earlier in-process approach)
 # kernels (make test-kernels): qemu-system-x86, busybox-static, xz-utils and
 #   zstd (modules), debian-archive-keyring (the kernel packages' signatures)
@@ -16,7 +18,8 @@ set -eu
 PKGS="gcc make clang llvm bpftool binutils pkg-config libbpf-dev libelf-dev zlib1g-dev
 libmicrohttpd-dev libcurl4-openssl-dev libcriterion-dev python3 python3-pytest python3-yaml
 prometheus python3-prometheus-client protobuf-compiler python3-protobuf libclang-rt-14-dev
-libasan8 libubsan1 qemu-system-x86 busybox-static xz-utils zstd debian-archive-keyring"
+libasan8 libubsan1 qemu-system-x86 busybox-static xz-utils zstd debian-archive-keyring
+strace git sqlite3"
 
 missing=
 for p in $PKGS; do
