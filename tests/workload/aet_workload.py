@@ -27,12 +27,32 @@ of every round joins that W3C trace. The truth's "spans" section says which
 span is whose child and which file and SQL operations each request made
 (the rest, on the orchestrator, are roots). It is kept only with --truth.
 
+--warm N models an AET that has run for hours before a collector attaches
+to it. Before anything is counted it opens files it holds for its whole
+life in DIR/held (an event log written O_APPEND, a state file with a dup of
+its descriptor, a read-only corpus), forks a child that inherits the only
+descriptor of DIR/held/child.out, and runs N rounds of normal work (round
+numbers -N to -1) and one execution of every statement of the work, so the
+knowledge base is open and each statement prepared and in Python's sqlite3
+statement cache. Then it prints "WARM <pid>" and waits for a line on stdin.
+After that line, and only that, is counted: the rounds (numbered from 0, as
+without --warm), on the same connection and cached statements; a line to the
+event log after each cycle; after each round an fsync of the log, a pwrite
+through the dup of the state file, an fsync and a pread through its first
+descriptor, and reads of the corpus; and the child's writes, fsync and read
+through its inherited descriptor, done once on the go line. The files the
+truth counts are those in the registry and in DIR/held ("held_dir"), whose
+operations it also gives per file ("held"). As without --warm, the
+knowledge base's own page I/O (kb.sqlite, its -wal and -shm) is not in the
+truth: a collector compared with it watches those two directories only.
+
 aetprobe comes from probe/python, and libaetprobe.so from $AETPROBE_LIBRARY,
 else build/libaetprobe.so when built. A --dir given is left in place; the
 default temporary directory is removed unless --keep.
 
     /usr/bin/python3 tests/workload/aet_workload.py --threads 4 --truth truth.json
     /usr/bin/python3 tests/workload/aet_workload.py --wait   # prints READY <pid>, waits for a line
+    /usr/bin/python3 tests/workload/aet_workload.py --warm 1 --truth truth.json   # WARM <pid>, ...
     /usr/bin/python3 tests/workload/aet_workload.py --loop --rate 50   # a demo target
 """
 import argparse
@@ -87,6 +107,17 @@ UNMATCHED_BASE = 1 << 63
 MODEL_OF = "model-%s"
 
 INSERT = "INSERT INTO facts (task, agent, key, value, score) VALUES (?, ?, ?, ?, ?)"
+SELECT_TASK = "SELECT key, value, score FROM facts WHERE task = ?"
+COUNT = "SELECT count(*) FROM facts"
+UPDATE = "UPDATE facts SET score = score + 1 WHERE task = ?"
+DELETE = "DELETE FROM facts WHERE key IN (?, ?, ?)"
+
+# --warm: what the child writes through its inherited descriptor (bytes).
+CHILD_WRITES = (100, 4096, 7)
+# --warm: the corpus held open read-only, and the reads of it each round
+# (offset, size), all inside it.
+CORPUS_SIZE = 65536
+CORPUS_READS = ((0, 4096), (8192, 512), (60000, 5536))
 
 
 class AgentError(RuntimeError):
@@ -316,6 +347,120 @@ class SpanTruth:
                 "joined": self.joined, "traceparent": self.traceparent}
 
 
+class Held:
+    """--warm: the files AET holds open for its whole life, opened before the
+    warm-up, and the child that inherited the only descriptor of one of them
+    (see the module's docstring). Their operations go through Workload.fs:
+    those after the go line are in the truth, with the file's name."""
+
+    def __init__(self, wl):
+        self.wl = wl
+        self.dir = os.path.join(wl.dir, "held")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.paths = {name: os.path.join(self.dir, name)
+                      for name in ("events.log", "state", "corpus", "child.out")}
+        with open(self.paths["corpus"], "wb") as f:
+            f.write(bytes(range(256)) * (CORPUS_SIZE // 256))
+        new = os.O_CREAT | os.O_TRUNC
+        self.log = os.open(self.paths["events.log"], os.O_WRONLY | os.O_APPEND | new, 0o644)
+        self.state = os.open(self.paths["state"], os.O_RDWR | new, 0o644)
+        self.state_dup = os.dup(self.state)  # the same open file, another descriptor
+        self.corpus = os.open(self.paths["corpus"], os.O_RDONLY)
+        self.child, self.go_w, self.report_r = self._fork()
+
+    def _fork(self):
+        """Forks the child; only it keeps a descriptor of child.out. Returns
+        (its pid, the pipe that tells it to work, the pipe of its report)."""
+        fd = os.open(self.paths["child.out"], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        go_r, go_w = os.pipe()
+        report_r, report_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(go_w)
+            os.close(report_r)
+            _held_child(fd, go_r, report_w)  # never returns
+        for own in (fd, go_r, report_w):
+            os.close(own)
+        return pid, go_w, report_r
+
+    def fs(self, operation, fn, *args, name):
+        return self.wl.fs(operation, fn, *args, path=self.paths[name], held=name)
+
+    def go(self):
+        """The go line came: the child works now."""
+        os.write(self.go_w, b"g")
+
+    def cycle(self, cycle_id, status):
+        """After each cycle: a line to the event log."""
+        self.fs("write", os.write, self.log, b"cycle %d %s\n" % (cycle_id, status.encode()),
+                name="events.log")
+
+    def round(self, rnd):
+        """After each round: the log synced, the state written through the dup,
+        synced and read back through the first descriptor, the corpus read."""
+        self.fs("fsync", os.fsync, self.log, name="events.log")
+        record = (b"round %d tasks %d\n" % (rnd, self.wl.tasks_done)).ljust(64, b".")
+        self.fs("write", os.pwrite, self.state_dup, record, 0, name="state")
+        self.fs("fsync", os.fsync, self.state, name="state")
+        self.fs("read", os.pread, self.state, len(record), 0, name="state")
+        for i, (offset, size) in enumerate(CORPUS_READS):
+            if i == 0:  # read(2) where lseek(2) left it; lseek is no file operation
+                os.lseek(self.corpus, offset, os.SEEK_SET)
+                self.fs("read", os.read, self.corpus, size, name="corpus")
+            else:
+                self.fs("read", os.pread, self.corpus, size, offset, name="corpus")
+
+    def finish(self, remove):
+        """Reaps the child and counts what it did (nothing without the go
+        line: its pipe ends and it leaves); closes the held files, and with
+        remove removes them and their directory (counted)."""
+        os.close(self.go_w)
+        report = b""
+        while True:
+            chunk = os.read(self.report_r, 65536)
+            if not chunk:
+                break
+            report += chunk
+        os.close(self.report_r)
+        _, status = os.waitpid(self.child, 0)
+        if status or not report:
+            raise RuntimeError("the --warm child failed (wait status %d)" % status)
+        for operation, result, size, error in json.loads(report):
+            self.wl._count_file(operation, result, size, self.paths["child.out"], error,
+                                held="child.out")
+        for fd in (self.log, self.state, self.state_dup, self.corpus):
+            os.close(fd)
+        if remove:
+            for name, path in self.paths.items():
+                self.fs("unlink", os.unlink, path, name=name)
+            self.wl.fs("rmdir", os.rmdir, self.dir)
+
+
+def _held_child(fd, go_r, report_w):
+    """The child of --warm, just forked: waits for a byte on go_r (end of file:
+    no go line, it leaves), then writes, fsyncs and reads back through fd, the
+    descriptor it inherited, and reports each call as [operation, status,
+    bytes, errno name] on report_w (JSON). It touches nothing of the parent's
+    threads or locks, and leaves with os._exit."""
+    done = []
+    try:
+        if os.read(go_r, 1):
+            calls = [("write", os.write, (fd, b"c" * size)) for size in CHILD_WRITES]
+            calls += [("fsync", os.fsync, (fd,)), ("read", os.pread, (fd, 1 << 16, 0))]
+            for operation, fn, args in calls:
+                try:
+                    result = fn(*args)
+                except OSError as e:
+                    done.append([operation, "error", 0, errno.errorcode.get(e.errno)])
+                    continue
+                size = len(result) if operation == "read" else result or 0
+                done.append([operation, "success", size, None])
+        os.write(report_w, json.dumps(done).encode())
+    finally:
+        os._exit(0)
+
+
 def work_seconds(rng, mean_ms):
     multiple = rng.choices([m for m, _ in WORK_TIERS], [w for _, w in WORK_TIERS])[0]
     return mean_ms * multiple * rng.uniform(0.7, 1.3) / WORK_TIER_MEAN / 1000
@@ -335,6 +480,7 @@ class Workload:
         self.kb_lock = threading.Lock()  # one connection shared by the workers
         self.rounds = 0
         self.tasks_done = 0
+        self.held = None  # --warm: the held files and the child
         self.own_dir = args.dir is None
         self.dir = args.dir or tempfile.mkdtemp(prefix="aet-workload-")
         self.registry = os.path.join(self.dir, "registry")
@@ -360,27 +506,62 @@ class Workload:
         for w in self.workers:
             w.start()
 
+    def warm(self):
+        """--warm: what AET did before a collector came (see the module's
+        docstring); none of it is in the truth."""
+        self.held = Held(self)
+        try:
+            for k in range(self.args.warm):
+                self._round(k - self.args.warm)
+            self._prime()
+        finally:
+            self.compact()  # files of a round a signal cut short
+            self.forget()
+
+    def _prime(self):
+        """Every statement of the work once more, so that each is prepared and
+        in the statement cache whatever the warm rounds drew."""
+        with self.kb_lock:
+            self.sql("BEGIN")
+            self.sql(INSERT, (0, "orchestrator", "warm", "primer", 0.0))
+            self.sql(SELECT_TASK, (0,))
+            self.sql(COUNT)
+            self.sql(UPDATE, (0,))
+            self.sql(DELETE, ("warm", "warma", "warmb"))
+            self.sql("COMMIT")
+            self.sql("BEGIN")
+            self.sql("ROLLBACK")
+
+    def forget(self):
+        """The truth starts again from nothing (the workers are idle)."""
+        self.tally = Tally()
+        self.spans = SpanTruth(self.args.truth is not None, self.args.traceparent)
+        self.rounds = self.tasks_done = 0
+
     # -- counted operations --
 
     def emit(self, event_type):
         self.probe.event(event_type)
         self.tally.add(("events", text(event_type)))
 
-    def fs(self, operation, fn, *args, path=None):
+    def fs(self, operation, fn, *args, path=None, held=None):
         """One syscall (fn is an os function), counted as the collector sees it.
-        path: the file of a descriptor (read, write, fsync); else args[0]."""
+        path: the file of a descriptor (read, write, fsync); else args[0].
+        held: the name of a --warm held file, also counted per file."""
         path = args[0] if path is None else path
         try:
             result = fn(*args)
         except OSError as e:
-            self._count_file(operation, "error", 0, path, errno.errorcode.get(e.errno))
+            self._count_file(operation, "error", 0, path, errno.errorcode.get(e.errno), held)
             raise
         size = len(result) if operation == "read" else result if operation == "write" else 0
-        self._count_file(operation, "success", size, path)
+        self._count_file(operation, "success", size, path, held=held)
         return result
 
-    def _count_file(self, operation, status, size, path, error=None):
+    def _count_file(self, operation, status, size, path, error=None, held=None):
         self.tally.add(("files", operation, status), size)
+        if held:
+            self.tally.add(("held", held, operation, status), size)
         self.spans.op("file_ops", {"operation": operation, "path": path, "bytes": size,
                                    "error": error})
         if self.file_hook:
@@ -421,6 +602,8 @@ class Workload:
                         join=first == 0 and self.args.traceparent is not None)
             interruptible(lambda: None)  # the only point where a signal stops a round
         self.compact()
+        if self.held:
+            self.held.round(rnd)
 
     def _housekeeping(self, rnd):
         """Once a round: the deliberate unmatched ends, hostile events, a
@@ -470,6 +653,8 @@ class Workload:
                                      "handoff": t.handoff, "thread": t.thread})
         self.emit("cycle_completed")
         self.tasks_done += len(tasks)
+        if self.held:
+            self.held.cycle(cycle_id, status)
 
     def _dispatch(self, rnd, i, cycle_id):
         """Plans task i of round rnd from its own random stream and queues it."""
@@ -619,13 +804,13 @@ class Workload:
                 self.sql("COMMIT")
             else:
                 self.sql(INSERT, (t.id, agent, key, operation, rng.random()))
-            self.sql("SELECT key, value, score FROM facts WHERE task = ?", (t.id,))
+            self.sql(SELECT_TASK, (t.id,))
             if rng.random() < 0.2:
-                self.sql("SELECT count(*) FROM facts")
+                self.sql(COUNT)
             if rng.random() < 0.5:
-                self.sql("UPDATE facts SET score = score + 1 WHERE task = ?", (t.id,))
+                self.sql(UPDATE, (t.id,))
             if rng.random() < 0.2:
-                self.sql("DELETE FROM facts WHERE key IN (?, ?, ?)", (key, key + "a", key + "b"))
+                self.sql(DELETE, (key, key + "a", key + "b"))
 
     # -- the end --
 
@@ -638,6 +823,8 @@ class Workload:
             w.join()
         self.compact()  # files of a round a signal cut short
         remove = self.own_dir and not self.args.keep
+        if self.held:
+            self.held.finish(remove)
         if remove:
             # Counted: the registry is where a collector watches files.
             self.fs("rmdir", os.rmdir, self.registry)
@@ -646,6 +833,11 @@ class Workload:
 
     def truth(self, seconds, cpu_seconds):
         durations = dict(amount="duration_sum_s", scale=1e-9)
+        held = {} if self.held is None else {
+            "warm_rounds": self.args.warm,
+            "held_dir": self.held.dir,
+            "held": self.tally.rows("held", ("file", "operation", "status"), amount="bytes"),
+        }
         return {
             "pid": os.getpid(),
             "seed": self.args.seed,
@@ -665,6 +857,7 @@ class Workload:
             "registry_dir": self.registry,
             "db_path": self.db_path,
             "spans": self.spans.truth(),
+            **held,
         }
 
 
@@ -700,6 +893,14 @@ def parse_args(argv):
     p.add_argument("--truth", help="write the ground truth (JSON) to this file")
     p.add_argument("--wait", action="store_true",
                    help='after setup print "READY <pid>" and wait for a line on stdin')
+    p.add_argument("--warm", type=int, metavar="N",
+                   help="for a collector attached late: before anything is counted, open files"
+                   " held for good in DIR/held, fork a child that inherits a descriptor of one,"
+                   " run N rounds and every statement once (all prepared and cached); then"
+                   ' print "WARM <pid>" and wait for a line on stdin. The truth is of what'
+                   " follows the line: the rounds on the same connection and statements, I/O"
+                   " through the held descriptors, and the child's through its own (its"
+                   ' "held" section: per held file). Not with --wait')
     p.add_argument("--loop", action="store_true", help="repeat rounds until SIGINT/SIGTERM")
     p.add_argument("--pause", type=float, default=0.5, help="seconds between rounds (--loop)")
     p.add_argument("--rate", type=float, default=0, help="at most this many tasks per second")
@@ -712,6 +913,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.threads < 1 or args.tasks < 0 or args.tasks_per_cycle < 1:
         p.error("--threads and --tasks-per-cycle must be at least 1, --tasks at least 0")
+    if args.warm is not None and (args.warm < 0 or args.wait):
+        p.error("--warm N takes N >= 0 and waits on its own (WARM <pid>): not with --wait")
     return args
 
 
@@ -724,7 +927,12 @@ def main(argv=None):
     wl = Workload(args, probe)
     wl.setup()
     try:
-        if args.wait:
+        if args.warm is not None:
+            wl.warm()
+            print("WARM %d" % os.getpid(), flush=True)
+            interruptible(sys.stdin.readline)  # a line, or end of file
+            wl.held.go()
+        elif args.wait:
             print("READY %d" % os.getpid(), flush=True)
             interruptible(sys.stdin.readline)  # a line, or end of file
         start, cpu = time.monotonic(), time.process_time()
@@ -733,8 +941,9 @@ def main(argv=None):
         except Stopped:
             pass
         seconds, cpu = time.monotonic() - start, time.process_time() - cpu
-    except Stopped:  # before any work
+    except Stopped:  # before any work (what --warm did is not)
         seconds = cpu = 0.0
+        wl.forget()
     remove = wl.finish()
     truth = wl.truth(seconds, cpu)
     if args.truth:
