@@ -33,6 +33,10 @@ PYTHON = "/usr/bin/python3"  # Debian's interpreter: the reference one
 
 STATUSES = ("success", "failure", "timeout", "cancelled")
 LABEL_MAX = 63
+# How long a wait for something that takes milliseconds on an idle machine
+# may last before it is a failure: generous, since the machines that run
+# these are shared and loaded (make test-load).
+WAIT_S = 30
 
 
 def require_root():
@@ -66,6 +70,54 @@ def sanitizer_report(stderr):
 def check_sanitizers(stderr):
     report = sanitizer_report(stderr)
     assert report is None, "sanitizer report from the collector:\n" + report
+
+
+def wait_until(cond, what, timeout=WAIT_S, interval=0.05):
+    """Polls cond() until it returns a true value, and returns that value;
+    fails after timeout seconds, saying what did not happen. A test waits
+    for what it needs with this, never with a sleep that stands for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %g s waiting for: %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def mapped(pid, name):
+    """Whether process pid maps a file named name, or name + ".xxx" (as the
+    collector looks for it in /proc/PID/maps)."""
+    for line in _read("/proc/%d/maps" % pid).splitlines():
+        fields = line.split(None, 5)
+        if len(fields) < 6:
+            continue
+        base = fields[5].removesuffix(" (deleted)").rsplit("/", 1)[-1]
+        if base == name or base.startswith(name + "."):
+            return True
+    return False
+
+
+def wait_loaded(pid, library, comm, timeout=WAIT_S):
+    """Waits until process pid runs comm (its last exec done: setpriv, say,
+    execs the command it wraps) and the dynamic loader has mapped library
+    in it, by /proc/PID/comm and /proc/PID/maps."""
+    def loaded():
+        stat = _read("/proc/%d/stat" % pid)
+        if not stat or stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            raise AssertionError("process %d exited before it loaded %s" % (pid, library))
+        # comm first: once it is comm's, the maps read after it are too
+        return _read("/proc/%d/comm" % pid).strip() == comm and mapped(pid, library)
+    wait_until(loaded, "process %d (%s) to map %s" % (pid, comm, library), timeout)
 
 
 def free_port():
@@ -264,6 +316,36 @@ class Collector:
             self.stopped = (self.proc.returncode, err)
             check_sanitizers(err)
         return self.stopped
+
+
+def heartbeat(col):
+    """When the collector's main loop last ticked, on this host's
+    CLOCK_MONOTONIC (time.monotonic()): (earliest, latest) it can have been,
+    from /health's last_tick_seconds_ago (to the millisecond) and the times
+    the request was sent and answered."""
+    t0 = time.monotonic()
+    body = col.get("/health")[2]
+    t1 = time.monotonic()
+    ago = json.loads(body)["last_tick_seconds_ago"]
+    return t0 - ago - 0.001, t1 - ago + 0.001
+
+
+def wait_ticks(col, n=1, after=None, timeout=WAIT_S):
+    """Waits until n whole ticks of the collector's main loop (every second:
+    the target sampled, its CPU and memory, dead begins expired; also after
+    each switch) have run after the time after (time.monotonic(); default
+    now). /status has no tick counter: a tick is seen by the heartbeat of
+    /health, and a tick began after `after` when the one before it ended
+    after it, so n whole ticks are n + 1 heartbeats."""
+    after = time.monotonic() if after is None else after
+    seen = []  # (earliest, latest) of each heartbeat seen after `after`
+
+    def ticked():
+        earliest, latest = heartbeat(col)
+        if earliest > after and (not seen or earliest > seen[-1][1]):
+            seen.append((earliest, latest))
+        return len(seen) > n
+    wait_until(ticked, "%d whole tick(s) of the collector's main loop" % n, timeout)
 
 
 def attached_programs(col):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from harness import LIBRARY
+from harness import LIBRARY, wait_loaded
 
 READ_PATHS = ("/metrics", "/health", "/ready", "/status", "/")
 TIMEOUT = 3  # --http-timeout of the slow-client tests, seconds
@@ -26,7 +26,7 @@ SCRAPE_BOUND = 2.0  # seconds a scrape may take while slow clients press
 def collector(start):
     """A collector attached to a process that only loaded the probe library."""
     target = subprocess.Popen(["sleep", "300"], env=dict(os.environ, LD_PRELOAD=LIBRARY))
-    time.sleep(0.2)  # let the dynamic loader map the library
+    wait_loaded(target.pid, "libaetprobe.so", "sleep")
     cols = []
 
     def run(*args):

@@ -3,23 +3,26 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
 from harness import (COLLECTOR, LIBRARY, attached_programs, gunzip, our_programs,
-                     parse_exposition, programs_added, programs_left, programs_of, run_collector)
+                     parse_exposition, programs_added, programs_left, programs_of, run_collector,
+                     wait_loaded)
 
 
 @pytest.fixture
 def sleeper():
-    """Processes to attach to; killed afterwards."""
+    """Processes to attach to (a `sleep`, maybe wrapped); killed afterwards."""
     procs = []
 
     def start(*cmd, env=None):
         p = subprocess.Popen(cmd, env=env)
         procs.append(p)
-        time.sleep(0.2)  # let the dynamic loader map its libraries
+        # The dynamic loader has mapped the preloaded probe library, or libc
+        # without one, in `sleep` (not in a wrapper that execs it).
+        preload = env is not None and "LD_PRELOAD" in env
+        wait_loaded(p.pid, "libaetprobe.so" if preload else "libc.so.6", "sleep")
         return p
 
     yield start

@@ -5,11 +5,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
-from harness import LIBRARY, PYTHON, by_labels, parse_exposition
+from harness import LIBRARY, PYTHON, by_labels, parse_exposition, wait_loaded
 
 VERBS = ("select", "insert", "update", "delete", "begin", "commit", "rollback", "other")
 STATUSES = ("success", "error")
@@ -293,7 +292,7 @@ def test_target_without_sqlite_is_observed_for_the_rest(start):
     """No libsqlite3 in the target: a warning, SQLite unobserved, the rest runs."""
     p = subprocess.Popen(["sleep", "60"], env=dict(os.environ, LD_PRELOAD=LIBRARY))
     start.stops.append(lambda: (p.kill(), p.wait()))
-    time.sleep(0.2)  # let the dynamic loader map its libraries
+    wait_loaded(p.pid, "libaetprobe.so", "sleep")
     col = start.collector(p.pid)
     assert col.get("/ready")[0] == 200
     st = sqlite_status(col)
