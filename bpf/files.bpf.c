@@ -89,28 +89,91 @@ struct {
 	__type(value, __u64);
 } file_stats SEC(".maps");
 
-/* The open file behind fd in the current task, or NULL. The native build
- * walks to the descriptor table with plain loads through the task's BTF
- * pointer (bpf_get_current_task_btf(), 5.11), a probe read each in the
- * compat one: a followed read pays this walk at each use. */
+/* The open file behind fd in the current task, or NULL: probe reads down
+ * the task's descriptor table. */
 static __always_inline struct file *fd_file(int fd)
 {
-#ifdef AET_COMPAT
 	struct fdtable *fdt =
 		BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), files, fdt);
 	struct file **fds = BPF_CORE_READ(fdt, fd);
-	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
-#else
-	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
-	struct file **fds = fdt->fd;
-	unsigned int max_fds = fdt->max_fds;
-#endif
 	struct file *f = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= max_fds)
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
+}
+
+/* An open file as a followed syscall sees it: its address (0: no file),
+ * its inode's and the inode's mode. */
+struct fd_ref {
+	__u64 file;
+	__u64 inode;
+	__u32 mode;
+	__u32 pad;
+};
+
+#ifndef AET_COMPAT
+#define NR_OPEN_DEFAULT 64 /* the descriptors a files_struct holds itself */
+
+/* files->fd_array[fd] with a constant index each: a load through a BTF
+ * pointer takes no variable offset. */
+#define FD_CASE(n) \
+	case n:    \
+		return files->fd_array[n];
+#define FD_CASES4(n)  FD_CASE(n) FD_CASE(n + 1) FD_CASE(n + 2) FD_CASE(n + 3)
+#define FD_CASES16(n) FD_CASES4(n) FD_CASES4(n + 4) FD_CASES4(n + 8) FD_CASES4(n + 12)
+
+static __always_inline struct file *fd_array_file(struct files_struct *files, int fd)
+{
+	switch (fd) {
+		FD_CASES16(0)
+		FD_CASES16(16)
+		FD_CASES16(32)
+		FD_CASES16(48)
+	default:
+		return NULL;
+	}
+}
+#endif
+
+/*
+ * The open file behind fd in the current task. A followed read pays this at
+ * each use. With fast, the native build reads a process's first 64
+ * descriptors, while its table was never grown (max_fds 64: the table
+ * inside files_struct, as every process starts with), with plain loads
+ * through the task's BTF pointer (bpf_get_current_task_btf(), 5.11);
+ * others, and the compat build, with a probe read at each step. fast is a
+ * constant: one switch of 64 cases per program, where the verifier can
+ * afford it (the read, write and fsync programs).
+ */
+static __always_inline void fd_ref(int fd, struct fd_ref *r, bool fast)
+{
+	struct inode *inode;
+	struct file *f;
+
+	r->file = r->inode = 0;
+	r->mode = 0;
+#ifndef AET_COMPAT
+	struct files_struct *files = bpf_get_current_task_btf()->files;
+
+	if (fast && fd >= 0 && fd < NR_OPEN_DEFAULT && files->fdt->max_fds == NR_OPEN_DEFAULT) {
+		f = fd_array_file(files, fd);
+		if (f) {
+			r->file = (__u64)f;
+			r->inode = (__u64)f->f_inode;
+			r->mode = f->f_inode->i_mode;
+		}
+		return;
+	}
+#endif
+	f = fd_file(fd);
+	if (!f)
+		return;
+	inode = BPF_CORE_READ(f, f_inode);
+	r->file = (__u64)f;
+	r->inode = (__u64)inode;
+	r->mode = inode ? BPF_CORE_READ(inode, i_mode) : 0;
 }
 
 /* Whether the file or directory at path p (a dentry and the mount it was
@@ -144,9 +207,9 @@ static __always_inline bool path_under_root(struct path p)
 	return false;
 }
 
-static __always_inline bool is_regular_inode(struct inode *inode)
+static __always_inline bool is_regular(const struct fd_ref *r)
 {
-	return inode && (BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFREG;
+	return r->inode && (r->mode & S_IFMT) == S_IFREG;
 }
 
 /*
@@ -159,21 +222,19 @@ static __always_inline bool is_regular_inode(struct inode *inode)
  * without an open (memfd_create(), a descriptor passed over a socket), is
  * judged by what was judged of the old one.
  */
-static __always_inline bool file_followed(struct file *f)
+static __always_inline bool file_followed(const struct fd_ref *r)
 {
-	struct file_seen now = {}, *seen;
-	__u64 key = (__u64)f;
+	struct file_seen now = { .inode = r->inode }, *seen;
+	__u64 key = r->file;
 
-	if (!f)
+	if (!key)
 		return false;
-	now.inode = (__u64)BPF_CORE_READ(f, f_inode);
 	if (!nroots)
-		return is_regular_inode((struct inode *)now.inode);
+		return is_regular(r);
 	seen = bpf_map_lookup_elem(&files_seen, &key);
 	if (seen && seen->inode == now.inode)
 		return seen->followed;
-	now.followed = is_regular_inode((struct inode *)now.inode) &&
-		       path_under_root(BPF_CORE_READ(f, f_path));
+	now.followed = is_regular(r) && path_under_root(BPF_CORE_READ((struct file *)key, f_path));
 	if (bpf_map_update_elem(&files_seen, &key, &now, BPF_ANY))
 		counter_inc(&file_stats, FSTAT_FILES_FULL);
 	return now.followed;
@@ -266,9 +327,12 @@ static __always_inline void begin(__u32 op, int fd, int out_fd, const char *path
 }
 
 /* Whether descriptor fd of the current task refers to a followed file. */
-static __always_inline bool fd_followed(int fd)
+static __always_inline bool fd_followed(int fd, bool fast)
 {
-	return file_followed(fd_file(fd));
+	struct fd_ref r;
+
+	fd_ref(fd, &r, fast);
+	return file_followed(&r);
 }
 
 /* read, write, fsync and the like: timed when fd is a followed file. */
@@ -276,7 +340,7 @@ static __always_inline int enter_fd(__u32 op, int fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	if (is_target(pid_tgid >> 32) && fd_followed(fd))
+	if (is_target(pid_tgid >> 32) && fd_followed(fd, true))
 		begin(op, fd, -1, NULL);
 	return 0;
 }
@@ -289,8 +353,8 @@ static __always_inline int enter_copy(int in, int out)
 
 	if (!is_target(pid_tgid >> 32))
 		return 0;
-	in = fd_followed(in) ? in : -1;
-	out = fd_followed(out) ? out : -1;
+	in = fd_followed(in, false) ? in : -1;
+	out = fd_followed(out, false) ? out : -1;
 	if (in >= 0 || out >= 0)
 		begin(FOP_MAX, in, out, NULL);
 	return 0;
@@ -386,8 +450,13 @@ static __always_inline int exit_any(__u32 op, long ret)
 	__builtin_memcpy(&in, p, sizeof(in));
 	p->start_ns = 0;
 	/* A directory, a device, a FIFO opened: no file operation at all. */
-	if (op == FOP_OPEN && ret >= 0 && !is_regular_inode(BPF_CORE_READ(fd_file(ret), f_inode)))
-		return 0;
+	if (op == FOP_OPEN && ret >= 0) {
+		struct fd_ref r;
+
+		fd_ref(ret, &r, false);
+		if (!is_regular(&r))
+			return 0;
+	}
 	if (op != FOP_MAX) {
 		account(&in, op, in.fd, pid_tgid, ret, now);
 		return 0;

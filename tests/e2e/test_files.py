@@ -2,7 +2,6 @@
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
@@ -80,10 +79,64 @@ def test_child_processes_are_followed(start, tmp_path):
         assert by_labels(samples, "aet_events_total") == {
             frozenset({("event_type", "child_event")}): 1,
             frozenset({("event_type", "parent_event")}): 1}
-        # The child has exited: only the target is followed.
-        time.sleep(0.2)
+        # The child has exited: only the target is followed. Nothing to wait
+        # for: its exit was seen (sched_process_exit) before it could be
+        # reaped, and the target reaped it before "done".
         samples, _ = parse_exposition(col.metrics())
         assert samples[("aet_collector_followed_processes", frozenset())] == 1
+    finally:
+        p.kill()
+        p.communicate()
+
+
+# Reads through descriptors below 64 while the process's descriptor table
+# is the one inside its files_struct, and after it grew: 100 files open at
+# once, under the root and outside it. Each read counts where its file is.
+GROWN = r'''
+import os, sys
+root, other = sys.argv[1], sys.argv[2]
+def fill(d, n):
+    for i in range(n):
+        with open(os.path.join(d, "f%d" % i), "wb") as f:
+            f.write(b"x" * (i + 1))
+fill(root, 50)
+fill(other, 50)
+print("READY %d" % os.getpid(), flush=True)
+sys.stdin.readline()
+low = os.open(os.path.join(root, "f9"), os.O_RDONLY)  # below 64, table not grown
+assert low < 64 and os.read(low, 100) == b"x" * 10
+fds = [os.open(os.path.join(d, "f%d" % i), os.O_RDONLY) for d in (root, other) for i in range(50)]
+assert max(fds) >= 64
+for fd in fds:
+    os.read(fd, 100)
+os.pread(low, 100, 0)  # below 64, the table grown
+os.close(low)  # its number again, for a file outside the root: the table
+again = os.open(os.path.join(other, "f0"), os.O_RDONLY)  # inside files_struct is stale
+assert again == low and os.read(again, 100) == b"x"
+print("DONE", flush=True)
+sys.stdin.readline()
+'''
+
+
+def test_descriptors_above_64_and_a_grown_table(start, tmp_path):
+    root, other = tmp_path / "root", tmp_path / "other"
+    root.mkdir()
+    other.mkdir()
+    p = subprocess.Popen(["/usr/bin/python3", "-c", GROWN, str(root), str(other)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, LD_PRELOAD=LIBRARY))
+    try:
+        pid = int(p.stdout.readline().split()[1])
+        col = start.collector(pid, "--file-root", str(root))
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.stdout.readline().strip() == "DONE"
+        samples, _ = parse_exposition(col.metrics())
+        counts = file_counts(samples)
+        assert counts[("open", "success")] == 1 + 50
+        assert counts[("read", "success")] == 1 + 50 + 1
+        assert samples[("aet_file_bytes_total", frozenset({("operation", "read")}))] == \
+            10 + sum(range(1, 51)) + 10
     finally:
         p.kill()
         p.communicate()
