@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from harness import STATUSES, by_labels, parse_exposition, promtool_check, render_label
+from harness import (STATUSES, by_labels, parse_exposition, promtool_check, render_label,
+                     wait_ticks)
 
 
 def expected(truth_rows, key_fn, value_fn=lambda r: r["count"]):
@@ -95,8 +96,9 @@ def test_counts_match_ground_truth(start, threads):
     assert types["aet_tasks_total"] == "counter"
     assert types["aet_task_duration_seconds"] == "histogram"
     assert types["aet_active_tasks"] == "gauge"
-    # The target is gone: the counts stay, up goes to 0, /ready fails.
-    time.sleep(1.5)  # one tick of the collector's main loop
+    # The target is gone (reaped): after one whole tick of the collector's
+    # main loop from now, the counts stay, up goes to 0, /ready fails.
+    wait_ticks(col, 1)
     after, _ = parse_exposition(col.metrics())
     assert after[up] == 0
     assert col.get("/ready")[0] == 503
@@ -147,9 +149,12 @@ def test_label_sets_past_the_bound_are_counted_under_overflow(start):
 def test_target_cpu_and_memory(start, tmp_path):
     wl = start.workload("--loop", "--pause", "0", "--threads", "2")
     col = start.collector(wl.pid)
+    went = time.monotonic()
     wl.proc.stdin.write("go\n")
     wl.proc.stdin.flush()
-    time.sleep(2.5)  # two samples of the collector's one-second tick
+    # Two samples of the collector's one-second tick, the interval between
+    # them all after the go: the CPU the looping workload used.
+    wait_ticks(col, 2, after=went)
     samples, _ = parse_exposition(col.metrics())
     # The workload loops without pausing: it keeps at least a fifth of a core busy.
     assert samples[("aet_cpu_usage_percent", frozenset())] > 20
