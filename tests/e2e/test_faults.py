@@ -20,7 +20,7 @@ import time
 import pytest
 
 from harness import (BUILD, SANITIZED, attached_programs, by_labels, parse_exposition,
-                     programs_left)
+                     programs_left, wait_ticks, wait_until)
 from otlp import Receiver, wait_for
 from test_files import expected_counts, file_counts
 from test_metrics import compare
@@ -114,9 +114,14 @@ def test_target_killed_with_sigkill(start, probe_hit):
     assert total(s, "aet_events_total") == 1000
     assert total(s, "aet_active_tasks") == 7
 
-    # Mid-run: a loop of 50M task pairs (about a minute), killed after 0.5 s.
+    # Mid-run: a loop of 50M task pairs (about a minute), killed once its
+    # first tasks are counted.
     hit.send("50000000")
-    time.sleep(0.5)
+
+    def loop_counted():
+        samples, _ = parse_exposition(col.metrics())
+        return total(samples, "aet_tasks_total", agent="coder") > 1000
+    wait_until(loop_counted, "the first tasks of the loop counted")
     os.kill(hit.pid, signal.SIGKILL)
     t_kill = time.monotonic()
     hit.proc.wait()
@@ -150,7 +155,10 @@ def test_target_killed_with_sigkill(start, probe_hit):
     assert 7 <= active <= 8
 
     # Kept: nothing changes afterwards, and the collector keeps serving.
+    # The idle period is what is tested; the main loop ticked in it.
+    idle = time.monotonic()
     time.sleep(3)
+    wait_ticks(col, 2, after=idle)
     assert col.proc.poll() is None
     s2, _ = parse_exposition(col.metrics())
     assert aet_counts(s2) == aet_counts(s)
@@ -288,12 +296,18 @@ def test_scrape_flood_loses_no_count(start, tmp_path):
     # time, a new connection each. (From the flood's own address it would
     # share the flood's --http-max-per-ip.)
     prom = Flood(col, 1, keepalive=False, source="127.0.0.2")
-    time.sleep(1)  # the flood under way before the work starts
+    flood_t0 = time.monotonic()
+
+    def under_way():  # the flood under way before the work starts
+        with flood.lock, prom.lock:
+            return len(flood.latencies) >= 32 and prom.latencies
+    wait_until(under_way, "32 scrapes of the flood and one of the other scraper answered")
     t0 = time.monotonic()
     truth = wl.go()
     work_s = time.monotonic() - t0
     lat, errors = flood.stop()
     prom_lat, prom_errors = prom.stop()
+    flood_s = time.monotonic() - flood_t0
     assert col.proc.poll() is None
     samples, _ = parse_exposition(col.metrics())
     compare(samples, truth)
@@ -311,7 +325,7 @@ def test_scrape_flood_loses_no_count(start, tmp_path):
     record("scrape_flood", clients=32, scrapes=len(lat), errors=errors,
            lone_scraper={"scrapes": len(prom_lat), "errors": prom_errors,
                          "p99_ms": round(quantile(prom_lat, 0.99) * 1e3, 1)},
-           scrapes_per_s=round(len(lat) / (work_s + 1)), p50_ms=round(p50 * 1e3, 1),
+           scrapes_per_s=round(len(lat) / flood_s), p50_ms=round(p50 * 1e3, 1),
            p99_ms=round(p99 * 1e3, 1), max_ms=round(lat[-1] * 1e3, 1),
            series=sum(1 for k in samples if not k[0].startswith("process_")),
            workload_s=round(work_s, 1))

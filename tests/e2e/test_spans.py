@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import pytest
 
 from harness import (SANITIZED, Collector, Workload, by_labels, parse_exposition,
-                     require_root)
+                     require_root, wait_until)
 from otlp import Receiver, pb2, wait_for
 from test_files import expected_counts, file_counts
 from test_metrics import compare
@@ -98,6 +98,27 @@ def span_metrics(col):
                for k, v in by_labels(samples, "aet_collector_spans_dropped_total").items()}
     assert set(dropped) == DROP_REASONS, dropped
     return exported, dropped
+
+
+def wait_sent(col):
+    """Waits until every span the collector has read from the ring is
+    exported or counted dropped, none is queued, and no more has been read
+    for a quarter of a second (the ring is drained every millisecond; a
+    batch leaves 200 ms after its first span, OTEL_BSP_SCHEDULE_DELAY)."""
+    last = {}
+
+    def sent():
+        samples, _ = parse_exposition(col.metrics())
+        read = sum(by_labels(samples, "aet_collector_spans_total").values())
+        done = samples.get(("aet_collector_spans_exported_total", frozenset()), 0) + sum(
+            v for k, v in by_labels(samples, "aet_collector_spans_dropped_total").items()
+            if dict(k)["reason"] != "ring_full")
+        queued = samples.get(("aet_collector_spans_queued", frozenset()), 0)
+        now = time.monotonic()
+        if last.get("read") != read:
+            last.update(read=read, since=now)
+        return done == read and queued == 0 and now - last["since"] >= 0.25
+    wait_until(sent, "every span read from the ring exported or counted dropped")
 
 
 def rss_bytes(pid):
@@ -579,7 +600,7 @@ def test_ratio_sampler_keeps_whole_trees(start, tmp_path, receiver):
                          OTEL_TRACES_SAMPLER_ARG="0.5"))
     n = len(run.truth["spans"]["cycles"])
     assert n == 100
-    time.sleep(1)  # a few batches' delay: what is sampled has been sent
+    wait_sent(run.col)  # what is sampled has been sent
     assert run.col.stop()[0] == 0
     spans = receiver.spans
     sampled = set(Forest(spans).by_id["cycle"])
@@ -602,7 +623,7 @@ def test_no_spans_when_off(start, tmp_path, receiver, setting):
     if "OTEL_TRACES_SAMPLER" not in setting:
         status = json.loads(run.col.get("/status")[2])
         assert status["tracing"]["enabled"] is False, status.get("tracing")
-    time.sleep(1)
+    wait_sent(run.col)  # had any span been made, it would have been sent
     samples, _ = parse_exposition(run.col.metrics())
     compare(samples, run.truth)
     assert file_counts(samples) == expected_counts(run.truth)
