@@ -45,6 +45,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from harness import wait_loaded, wait_until  # noqa: E402 - the end-to-end tests' waits
 BUILD = os.path.join(ROOT, "build")
 LIB = os.path.join(BUILD, "libaetprobe.so")
 PYTHON = "/usr/bin/python3"
@@ -113,8 +115,9 @@ def disable(port):
     """The emergency switch: POST /control/disable, then wait until done."""
     req = urllib.request.Request("http://127.0.0.1:%d/control/disable" % port, method="POST")
     urllib.request.urlopen(req).read()
-    while json.load(urllib.request.urlopen("http://127.0.0.1:%d/status" % port))["enabled"]:
-        time.sleep(0.05)
+    wait_until(lambda: not json.load(
+        urllib.request.urlopen("http://127.0.0.1:%d/status" % port))["enabled"],
+        "the collector disabled (/status)")
 
 
 def stop(p):
@@ -202,7 +205,7 @@ def syscall_cost():
     sc.stdout.readline()
     # The collector observes another process: this one is not a target.
     other = subprocess.Popen(["sleep", "3600"], env=dict(os.environ, LD_PRELOAD=LIB))
-    time.sleep(0.2)
+    wait_loaded(other.pid, "libaetprobe.so", "sleep")
 
     def run():
         sc.stdin.write("%d\n" % CALLS)
@@ -392,7 +395,7 @@ def footprint():
         col = start_collector(pid, 9594)
         wl.stdin.write("go\n")
         wl.stdin.flush()
-        time.sleep(2)
+        time.sleep(2)  # a warm-up: the workload at its rate before the measured period
         _, cpu0 = proc_stat(col.pid)
         t0, peak, peak_maps = time.monotonic(), 0, 0
         while time.monotonic() - t0 < FOOTPRINT_SECONDS:
