@@ -177,32 +177,33 @@ static __always_inline void fd_ref(int fd, struct fd_ref *r, bool fast)
 }
 
 /* Whether the file or directory at path p (a dentry and the mount it was
- * reached through) is a root or below one. At the root of a mounted
- * filesystem the walk goes on from where it is mounted, as d_path() does,
- * so a mount below a root is under it. */
+ * reached through) is a root or below one. At the root of a mount the walk
+ * goes on from where it is mounted, as d_path() does, so a mount below a
+ * root (a bind mount of any directory included) is under it. */
 static __always_inline bool path_under_root(struct path p)
 {
 	struct dentry *d = p.dentry;
 	struct mount *m = (void *)p.mnt - bpf_core_field_offset(struct mount, mnt);
 
+	if (!p.mnt)
+		return false;
 	for (int depth = 0; depth < DENTRY_DEPTH && d; depth++) {
 		__u64 ino = BPF_CORE_READ(d, d_inode, i_ino);
 		__u32 dev = BPF_CORE_READ(d, d_sb, s_dev);
-		struct dentry *parent;
+		struct mount *up;
 
 		for (__u32 r = 0; r < MAX_FILE_ROOTS && r < nroots; r++)
 			if (ino == root_ino[r] && dev == root_dev[r])
 				return true;
-		parent = BPF_CORE_READ(d, d_parent);
-		if (parent == d) {
-			struct mount *up = BPF_CORE_READ(m, mnt_parent);
-
-			if (!p.mnt || up == m)
-				return false; /* the root of it all */
-			parent = BPF_CORE_READ(m, mnt_mountpoint);
-			m = up;
+		if (d != BPF_CORE_READ(m, mnt.mnt_root)) {
+			d = BPF_CORE_READ(d, d_parent);
+			continue;
 		}
-		d = parent;
+		up = BPF_CORE_READ(m, mnt_parent);
+		if (up == m)
+			return false; /* the root of it all */
+		d = BPF_CORE_READ(m, mnt_mountpoint);
+		m = up;
 	}
 	return false;
 }

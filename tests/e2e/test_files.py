@@ -142,6 +142,54 @@ def test_descriptors_above_64_and_a_grown_table(start, tmp_path):
         p.communicate()
 
 
+# A file's place is where it lies: reached across a mount below the root
+# (a bind mount of a directory elsewhere) it is under the root; reached
+# through a symbolic link under the root, it lies elsewhere (its open counts
+# by its path, its reads not).
+PLACES = r'''
+import os, sys
+root = sys.argv[1]
+print("READY %d" % os.getpid(), flush=True)
+sys.stdin.readline()
+with open(os.path.join(root, "mnt", "in"), "rb") as f:
+    assert f.read() == b"mounted"
+with open(os.path.join(root, "link"), "rb") as f:
+    assert f.read() == b"elsewhere!"
+print("DONE", flush=True)
+sys.stdin.readline()
+'''
+
+
+def test_a_file_is_where_it_lies(start, tmp_path):
+    root, other, below = tmp_path / "root", tmp_path / "other", tmp_path / "below"
+    for d in (root, root / "mnt", other, below):
+        d.mkdir()
+    (below / "in").write_bytes(b"mounted")
+    (other / "file").write_bytes(b"elsewhere!")
+    (root / "link").symlink_to(other / "file")
+    subprocess.run(["mount", "--bind", str(below), str(root / "mnt")], check=True)
+    p = None
+    try:
+        p = subprocess.Popen(["/usr/bin/python3", "-c", PLACES, str(root)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ, LD_PRELOAD=LIBRARY))
+        pid = int(p.stdout.readline().split()[1])
+        col = start.collector(pid, "--file-root", str(root))
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.stdout.readline().strip() == "DONE"
+        samples, _ = parse_exposition(col.metrics())
+        counts = file_counts(samples)
+        assert counts[("open", "success")] == 2
+        assert counts[("read", "success")] == 2  # the mounted file's, and its end
+        assert samples[("aet_file_bytes_total", frozenset({("operation", "read")}))] == 7
+    finally:
+        if p:
+            p.kill()
+            p.communicate()
+        subprocess.run(["umount", str(root / "mnt")], check=True)
+
+
 def test_tracefs_not_mounted(start):
     """These hosts boot without tracefs: the collector mounts it itself."""
     wl = start.workload("--tasks", "10")
