@@ -11,9 +11,11 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -299,18 +301,27 @@ def test_wait_prints_ready_then_works_on_a_line(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_loop_stops_cleanly_on_a_signal(tmp_path, sig):
     truth = tmp_path / "truth.json"
+    work = tmp_path / "work"
     proc = subprocess.Popen([sys.executable, WORKLOAD, "--no-probe", "--wait", "--loop",
                              "--tasks", "20", "--pause", "0.01", "--threads", "3",
-                             "--truth", str(truth)], stdin=subprocess.PIPE,
+                             "--truth", str(truth), "--dir", str(work)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         proc.stdout.readline()
         proc.stdin.write("go\n")
         proc.stdin.flush()
+        # The second round under way: facts of more than one round's 20 tasks
+        # in the knowledge base (every task stores one; a few are deleted).
+        kb = sqlite3.connect("file:%s?mode=ro" % (work / "kb.sqlite"), uri=True)
         try:
-            proc.wait(0.5)
-        except subprocess.TimeoutExpired:
-            pass
+            deadline = time.monotonic() + 30
+            while kb.execute("SELECT count(DISTINCT task) FROM facts").fetchone()[0] <= 20:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, \
+                    "timed out after 30 s waiting for: the workload's second round"
+                time.sleep(0.01)
+        finally:
+            kb.close()
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
