@@ -167,8 +167,12 @@ test-asan: asan
 	$(Q)$(ASAN_ENV) AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
+# make demo LISTEN=ADDR:PORT: the reference workload running, then the
+# collector attached to it, serving on LISTEN; Ctrl-C stops both and removes
+# what the demo made (scripts/demo.py).
+LISTEN ?= 127.0.0.1:9478
 demo: all
-	$(Q)sh scripts/demo.sh
+	$(Q)$(PYTHON) scripts/demo.py --listen '$(LISTEN)'
 
 BENCH_BINS := $(OUTPUT)/bench-floor $(OUTPUT)/bench-probe-hit $(OUTPUT)/bench-floor-files \
 	$(OUTPUT)/bench-syscall $(OUTPUT)/bench-span-drain
