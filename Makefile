@@ -41,7 +41,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o $(OUTPUT)/span_gen.bpf.o
-.PHONY: all binaries deps test test-unit test-e2e demo bench vmlinux clean format format-check \
+.PHONY: all binaries deps test test-unit test-e2e test-load demo bench vmlinux clean format format-check \
 	install fuzz fuzz-run asan test-asan test-faults test-kernels test-compat
 
 all: deps
@@ -111,9 +111,17 @@ test-unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t --jobs 1; done
 
 # End-to-end: real BPF, the real workload. Needs root; see tests/e2e.
+E2E := env AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/python tests/e2e
 test-e2e: binaries $(OUTPUT)/bench-probe-hit
-	$(Q)AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
-		$(PYTHON) -m pytest -q -p no:cacheprovider tests/python tests/e2e
+	$(Q)$(E2E)
+
+# The same on a busy machine, as CI's are: two CPU hogs and an I/O hog
+# beside the tests (scripts/load.sh, its files under build/), stopped when
+# the tests end whatever their result, each ending after LOAD_SECONDS anyway.
+LOAD_SECONDS ?= 3600
+test-load: binaries $(OUTPUT)/bench-probe-hit
+	$(Q)sh scripts/load.sh $(LOAD_SECONDS) $(OUTPUT) $(E2E)
 
 # The end-to-end tests of what the compat BPF build changes (bpf/compat.bpf.h),
 # with that build on this kernel.
