@@ -10,24 +10,42 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "privs.h"
 
 #define NCAPS 64 /* what the two 32-bit words of version 3 hold */
-
-static const char *const names[] = {
-	[CAP_DAC_READ_SEARCH] = "cap_dac_read_search",
-	[CAP_NET_BIND_SERVICE] = "cap_net_bind_service",
-	[CAP_SYS_PTRACE] = "cap_sys_ptrace",
-	[CAP_SYS_ADMIN] = "cap_sys_admin",
-	[CAP_PERFMON] = "cap_perfmon",
-	[CAP_BPF] = "cap_bpf",
-	[CAP_CHECKPOINT_RESTORE] = "cap_checkpoint_restore",
-};
 
 static int get(struct __user_cap_data_struct d[2])
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 
 	return syscall(SYS_capget, &h, d) ? -errno : 0;
+}
+
+uint64_t caps_effective(void)
+{
+	struct __user_cap_data_struct d[2];
+
+	return get(d) ? 0 : d[0].effective | (uint64_t)d[1].effective << 32;
+}
+
+uint64_t caps_permitted(void)
+{
+	struct __user_cap_data_struct d[2];
+
+	return get(d) ? 0 : d[0].permitted | (uint64_t)d[1].permitted << 32;
+}
+
+int caps_set_effective(uint64_t eff)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	int rc = get(d);
+
+	if (rc)
+		return rc;
+	d[0].effective = (uint32_t)eff;
+	d[1].effective = (uint32_t)(eff >> 32);
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
 }
 
 int caps_drop(bool low_port, char *err, size_t len)
@@ -66,23 +84,16 @@ fail:
 	return rc;
 }
 
-void caps_write_json(struct buf *out)
+void caps_write_json(uint64_t caps, struct buf *out)
 {
-	struct __user_cap_data_struct d[2];
-	uint64_t eff;
 	bool first = true;
 
-	if (get(d)) {
-		buf_puts(out, "null");
-		return;
-	}
-	eff = d[0].effective | (uint64_t)d[1].effective << 32;
 	buf_puts(out, "[");
 	for (int c = 0; c < NCAPS; c++) {
-		if (!(eff >> c & 1))
+		if (!(caps >> c & 1))
 			continue;
-		if (c < (int)(sizeof(names) / sizeof(names[0])) && names[c])
-			buf_printf(out, "%s\"%s\"", first ? "" : ",", names[c]);
+		if (priv_cap_name(c))
+			buf_printf(out, "%s\"%s\"", first ? "" : ",", priv_cap_name(c));
 		else
 			buf_printf(out, "%s\"cap_%d\"", first ? "" : ",", c);
 		first = false;

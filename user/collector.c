@@ -532,7 +532,9 @@ static int render_status(void *ctx, struct buf *out)
 		follow_write_status(&c->follow, out);
 	}
 	buf_puts(out, ",\"capabilities\":");
-	caps_write_json(out);
+	caps_write_json(caps_effective(), out);
+	buf_puts(out, ",\"privileges\":");
+	privs_write_json(&c->privs, out);
 	buf_puts(out, ",");
 	variant_write_status(spans__locks_fd(c->spans), out);
 	buf_puts(out, ",\"families\":[");

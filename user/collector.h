@@ -12,6 +12,7 @@
 #include "files.h"
 #include "follow.h"
 #include "http.h"
+#include "privs.h"
 #include "probes.h"
 #include "procs.h"
 #include "spans.h"
@@ -36,7 +37,8 @@ struct collector {
 	struct sqlite *sqlite; /* NULL when the target has no libsqlite3 */
 	struct spans *spans;
 	struct procs *procs;	 /* these three NULL when their family failed: */
-	char why[PFAM_MAX][256]; /* why a family failed, or "" */
+	char why[PFAM_MAX][512]; /* why a family failed, or "" */
+	struct priv_facts privs; /* what the collector had at start, and needed */
 	int sqlite_pid;		 /* follow mode: the pid SQLite's probes are on */
 	double started_at;	 /* CLOCK_REALTIME seconds */
 	double started_mono;	 /* CLOCK_MONOTONIC seconds */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Loading bpf/files.bpf.c, and /metrics and /status from its maps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,8 @@ static const char *const status_names[FILE_STATUS_MAX] = { "success", "error" };
  * hosts do not mount at boot. */
 static int ensure_tracefs(struct files *f, char *err, size_t len)
 {
-	if (!access(TRACEFS "/events/syscalls", F_OK))
+	/* With the collector's own capabilities (access() would drop them). */
+	if (!faccessat(AT_FDCWD, TRACEFS "/events/syscalls", F_OK, AT_EACCESS))
 		return 0;
 	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
 		int rc = -errno;

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <malloc.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "caps.h"
 #include "collector.h"
+#include "host.h"
 #include "log.h"
 #include "probes_maps.h"
 #include "variant.h"
@@ -102,12 +102,197 @@ static void serve(struct collector *c, const sigset_t *sigs)
 	}
 }
 
+/* Fails with err naming what the collector lacks for fam (family bits,
+ * PRIV_CORE, PRIV_SERVE) on this host, and the fix. */
+static int check_privs(const struct priv_facts *pf, uint32_t fam, const char *name, char *err,
+		       size_t len)
+{
+	uint64_t missing = privs_missing(pf, fam);
+
+	if (!missing)
+		return 0;
+	privs_explain(missing, name, err, len);
+	return -EPERM;
+}
+
+/* Whether family fam may be loaded: not when it lacks a capability, then
+ * reported as its failure (*rc: nonzero when it is required). */
+static bool may_load(struct collector *c, int fam, const struct priv_facts *pf, int *rc, char *err,
+		     size_t len)
+{
+	char name[32];
+	int why;
+
+	snprintf(name, sizeof(name), "the %s family", probe_family_names[fam]);
+	why = check_privs(pf, 1u << fam, name, err, len);
+	if (why)
+		*rc = family_failed(c, fam, why, err, len);
+	return !why;
+}
+
+/* The uprobes on the probe library (the target's, or --library's in follow
+ * mode), and the series maps the span programs read. */
+static int load_probes(struct collector *c, char *err, size_t len)
+{
+	const struct config *cfg = c->cfg;
+	int rc = 0;
+
+	c->probes = probes__new(cfg, c->spans, &rc, err, len);
+	if (!c->probes)
+		return family_failed(c, PFAM_PROBES, rc, err, len);
+	if (c->have_target || cfg->follow_library) {
+		rc = collector_set_library(
+			c, c->have_target ? c->target.lib_path : cfg->follow_library, err, len);
+		if (rc) {
+			probes__free(c->probes);
+			c->probes = NULL;
+			return family_failed(c, PFAM_PROBES, rc, err, len);
+		}
+	}
+	for (int fam = FAM_TASKS; fam <= FAM_AGENT && !rc; fam++) {
+		size_t n;
+		int fd = probes__series_fd(c->probes, fam, &n);
+
+		rc = spans__set_series(c->spans, fam, fd, n);
+		if (rc)
+			snprintf(err, len, "cannot keep the series maps: %s", strerror(-rc));
+	}
+	return rc;
+}
+
+/* Loads and attaches one family after another; each that fails, or lacks
+ * a capability, is fatal only when required. */
+static int load_families(struct collector *c, const struct priv_facts *pf, char *err, size_t len)
+{
+	const struct config *cfg = c->cfg;
+	int rc = 0;
+
+	if (may_load(c, PFAM_PROCESSES, pf, &rc, err, len)) {
+		c->procs = procs__new(cfg, c->spans, &rc, err, len);
+		if (!c->procs)
+			rc = family_failed(c, PFAM_PROCESSES, rc, err, len);
+	}
+	if (rc)
+		return rc;
+	if (cfg->pid)
+		collector_follow_descendants(c, cfg->pid);
+	if (may_load(c, PFAM_FILES, pf, &rc, err, len)) {
+		c->files = files__new(cfg, c->spans, &rc, err, len);
+		if (!c->files)
+			rc = family_failed(c, PFAM_FILES, rc, err, len);
+	}
+	if (rc)
+		return rc;
+	if (may_load(c, PFAM_PROBES, pf, &rc, err, len))
+		rc = load_probes(c, err, len);
+	if (rc)
+		return rc;
+	if (c->following)
+		return collector_start_following(c, err, len);
+	if (may_load(c, PFAM_SQLITE, pf, &rc, err, len)) {
+		c->sqlite = sqlite__new(cfg, &c->target, c->spans, &rc, err, len);
+		if (!c->sqlite)
+			rc = family_failed(c, PFAM_SQLITE, rc, err, len);
+	}
+	return rc;
+}
+
+/* The target (--pid) or what follow mode follows; the span programs and
+ * the maps every family shares. */
+static int open_target(struct collector *c, struct priv_facts *pf, char *err, size_t len)
+{
+	const struct config *cfg = c->cfg;
+	int rc;
+
+	if (cfg->pid) {
+		rc = target_open(&c->target, cfg->pid, err, len);
+		if (rc)
+			return rc;
+		c->have_target = true;
+		host_library_fact(pf, c->target.lib_path);
+	} else {
+		/* Follow mode: the spans' resource names what is followed. */
+		const char *name = cfg->follow_comm ?: strrchr(cfg->follow_exe, '/') + 1;
+
+		c->following = true;
+		rc = follow_init(&c->follow, cfg->follow_comm, cfg->follow_exe, cfg->max_targets,
+				 err, len);
+		if (rc)
+			return rc;
+		snprintf(c->target.comm, sizeof(c->target.comm), "%s", name);
+	}
+	c->spans = spans__new(cfg, &c->target, &rc, err, len);
+	if (!c->spans)
+		return rc;
+	rc = cfg->pid ? spans__follow(c->spans, cfg->pid) : 0;
+	if (rc)
+		snprintf(err, len, "cannot follow pid %d: %s", cfg->pid, strerror(-rc));
+	return rc;
+}
+
+/* Everything up to serving: privileges, the kernel, the target, the
+ * families; then only what the daemon still needs is kept. */
+static int start(struct collector *c, struct http **http, char *err, size_t len)
+{
+	const struct config *cfg = c->cfg;
+	struct priv_facts *pf = &c->privs;
+	int rc;
+
+	/* What the required families lack, all in one line, before anything
+	 * is opened; the others are told when their turn comes. */
+	host_facts(pf, cfg, false);
+	rc = check_privs(pf, PRIV_CORE | PRIV_SERVE | cfg->require, "the collector", err, len) ?:
+	     check_btf(cfg, err, len) ?: variant_choose(cfg->bpf_build, err, len) ?:
+	     open_target(c, pf, err, len) ?: load_families(c, pf, err, len);
+	if (rc)
+		return rc;
+	/* Loaded and attached: keep only what the daemon still needs, before
+	 * any thread starts (capabilities are a thread's own). */
+	rc = caps_drop(pf->when[WHEN_LOW_PORT], err, len);
+	if (rc)
+		return rc;
+	*http = http__new(cfg, collector_routes, collector_nroutes, c, &rc, err, len);
+	if (!*http) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, len, "cannot serve on %s: %s (choose another with --listen)",
+			 cfg->listen_str, why);
+		return rc;
+	}
+	return spans__start(c->spans, err, len);
+}
+
+/* One line once running: what is attached, where it is served. */
+static void announce(struct collector *c)
+{
+	const struct config *cfg = c->cfg;
+
+	/* Warned once running: a start that fails prints one line, its cause. */
+	for (int f = 0; f < PFAM_MAX; f++)
+		if (c->why[f][0] && !(c->following && f == PFAM_SQLITE))
+			log_warn("%s\n", c->why[f]);
+	if (c->following)
+		log_info("following processes %s %s: %d running; serving http://%s/metrics\n",
+			 cfg->follow_comm ? "named" : "executing", c->follow.comm ?: c->follow.exe,
+			 c->follow.n, cfg->listen_str);
+	else if (cfg->start_disabled)
+		log_info("loaded for pid %d (%s), nothing attached (%s: SIGUSR2 or POST "
+			 "/control/enable attaches); serving http://%s/metrics\n",
+			 cfg->pid, c->target.comm, c->disabled_by, cfg->listen_str);
+	else
+		log_info("attached to pid %d (%s): %d probes, %d syscall programs, %d SQLite "
+			 "probes; serving http://%s/metrics\n",
+			 cfg->pid, c->target.comm, probes__attached(c->probes),
+			 files__attached(c->files), sqlite__attached(c->sqlite), cfg->listen_str);
+}
+
 int main(int argc, char **argv)
 {
 	struct http *http = NULL;
 	struct collector c;
 	struct config cfg;
-	char err[512] = "";
+	char err[1024] = "";
 	sigset_t sigs;
 	int rc = 0;
 
@@ -140,125 +325,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	collector_init(&c, &cfg);
-	rc = check_btf(&cfg, err, sizeof(err)) ?: variant_choose(cfg.bpf_build, err, sizeof(err));
-	if (rc)
-		goto cleanup;
-	if (cfg.pid) {
-		rc = target_open(&c.target, cfg.pid, err, sizeof(err));
-		if (rc)
-			goto cleanup;
-		c.have_target = true;
-	} else {
-		/* Follow mode: the spans' resource names what is followed. */
-		const char *name = cfg.follow_comm ?: strrchr(cfg.follow_exe, '/') + 1;
-
-		c.following = true;
-		rc = follow_init(&c.follow, cfg.follow_comm, cfg.follow_exe, cfg.max_targets, err,
-				 sizeof(err));
-		if (rc)
-			goto cleanup;
-		snprintf(c.target.comm, sizeof(c.target.comm), "%s", name);
+	rc = start(&c, &http, err, sizeof(err));
+	if (!rc) {
+		announce(&c);
+		/* Loading parsed the kernel's BTF (megabytes), freed since: give
+		 * it back rather than keep it in the heap for the collector's life. */
+		malloc_trim(0);
+		serve(&c, &sigs);
+		log_info("detaching\n");
 	}
-	c.spans = spans__new(&cfg, &c.target, &rc, err, sizeof(err));
-	if (!c.spans)
-		goto cleanup;
-	if (cfg.pid) {
-		rc = spans__follow(c.spans, cfg.pid);
-		if (rc) {
-			snprintf(err, sizeof(err), "cannot follow pid %d: %s", cfg.pid,
-				 strerror(-rc));
-			goto cleanup;
-		}
-	}
-	/* Each family loads and attaches on its own; one that fails is
-	 * fatal only when required. */
-	c.procs = procs__new(&cfg, c.spans, &rc, err, sizeof(err));
-	if (!c.procs && (rc = family_failed(&c, PFAM_PROCESSES, rc, err, sizeof(err))))
-		goto cleanup;
-	if (cfg.pid)
-		collector_follow_descendants(&c, cfg.pid);
-	c.files = files__new(&cfg, c.spans, &rc, err, sizeof(err));
-	if (!c.files && (rc = family_failed(&c, PFAM_FILES, rc, err, sizeof(err))))
-		goto cleanup;
-	c.probes = probes__new(&cfg, c.spans, &rc, err, sizeof(err));
-	if (!c.probes && (rc = family_failed(&c, PFAM_PROBES, rc, err, sizeof(err))))
-		goto cleanup;
-	if (c.probes && (c.have_target || cfg.follow_library)) {
-		rc = collector_set_library(&c,
-					   c.have_target ? c.target.lib_path : cfg.follow_library,
-					   err, sizeof(err));
-		if (rc) {
-			probes__free(c.probes);
-			c.probes = NULL;
-			if ((rc = family_failed(&c, PFAM_PROBES, rc, err, sizeof(err))))
-				goto cleanup;
-		}
-	}
-	for (int fam = FAM_TASKS; fam <= FAM_AGENT && c.probes && !rc; fam++) {
-		size_t n;
-		int fd = probes__series_fd(c.probes, fam, &n);
-
-		rc = spans__set_series(c.spans, fam, fd, n);
-		if (rc)
-			snprintf(err, sizeof(err), "cannot keep the series maps: %s",
-				 strerror(-rc));
-	}
-	if (rc)
-		goto cleanup;
-	if (c.following) {
-		rc = collector_start_following(&c, err, sizeof(err));
-		if (rc)
-			goto cleanup;
-	} else {
-		c.sqlite = sqlite__new(&cfg, &c.target, c.spans, &rc, err, sizeof(err));
-		if (!c.sqlite && (rc = family_failed(&c, PFAM_SQLITE, rc, err, sizeof(err))))
-			goto cleanup;
-	}
-	/* Loaded and attached: keep only what the daemon still needs, before
-	 * any thread starts (capabilities are a thread's own). */
-	rc = caps_drop(cfg.listen.ss_family == AF_INET6
-			       ? ntohs(((struct sockaddr_in6 *)&cfg.listen)->sin6_port) < 1024
-			       : ntohs(((struct sockaddr_in *)&cfg.listen)->sin_port) < 1024,
-		       err, sizeof(err));
-	if (rc)
-		goto cleanup;
-	http = http__new(&cfg, collector_routes, collector_nroutes, &c, &rc, err, sizeof(err));
-	if (!http) {
-		char why[256];
-
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, sizeof(err), "cannot serve on %s: %s (choose another with --listen)",
-			 cfg.listen_str, why);
-		goto cleanup;
-	}
-	rc = spans__start(c.spans, err, sizeof(err));
-	if (rc)
-		goto cleanup;
-	/* Warned once running: a start that fails prints one line, its cause. */
-	for (int f = 0; f < PFAM_MAX; f++)
-		if (c.why[f][0] && !(c.following && f == PFAM_SQLITE))
-			log_warn("%s\n", c.why[f]);
-	if (c.following)
-		log_info("following processes %s %s: %d running; serving http://%s/metrics\n",
-			 cfg.follow_comm ? "named" : "executing", c.follow.comm ?: c.follow.exe,
-			 c.follow.n, cfg.listen_str);
-	else if (cfg.start_disabled)
-		log_info("loaded for pid %d (%s), nothing attached (%s: SIGUSR2 or POST "
-			 "/control/enable attaches); serving http://%s/metrics\n",
-			 cfg.pid, c.target.comm, c.disabled_by, cfg.listen_str);
-	else
-		log_info("attached to pid %d (%s): %d probes, %d syscall programs, %d SQLite "
-			 "probes; serving http://%s/metrics\n",
-			 cfg.pid, c.target.comm, probes__attached(c.probes),
-			 files__attached(c.files), sqlite__attached(c.sqlite), cfg.listen_str);
-
-	/* Loading parsed the kernel's BTF (megabytes), freed since: give it
-	 * back rather than keep it in the heap for the collector's life. */
-	malloc_trim(0);
-	serve(&c, &sigs);
-	log_info("detaching\n");
-
-cleanup:
 	http__free(http);
 	sqlite__free(c.sqlite);
 	probes__free(c.probes);

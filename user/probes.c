@@ -11,6 +11,7 @@
 
 #include "detach.h"
 #include "mapdump.h"
+#include "privs.h"
 #include "probes_priv.h"
 #include "variant.h"
 
@@ -101,9 +102,7 @@ static int load(struct probes *p, const struct config *cfg, const struct spans *
 		return rc;
 	rc = probes_bpf__load(s);
 	if (rc == -EPERM) {
-		snprintf(err, len,
-			 "not allowed to load BPF programs (%s): run as root, or with "
-			 "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
+		snprintf(err, len, "not allowed to load BPF programs (%s): " PRIVS_FIX,
 			 strerror(-rc));
 		return rc;
 	}
@@ -150,7 +149,6 @@ __asm__(".text\n"
 	"pop %rbp\n"
 	"ret\n"
 	".size aet_spot_calibrate, . - aet_spot_calibrate\n");
-void aet_spot_calibrate(void);
 
 static double now_ns(void)
 {

@@ -26,6 +26,10 @@ void probes__free(struct probes *p);
 int probes__attach(struct probes *p, const char *lib_path, char *err, size_t len);
 void probes__detach(struct probes *p);
 
+/* A function of the collector whose first bytes are the probe functions'
+ * own (nop5; push %rbp): the uprobe spot is measured on it. */
+void aet_spot_calibrate(void);
+
 /* Number of probes, and how many are attached. */
 int probes__count(const struct probes *p);
 int probes__attached(const struct probes *p);

@@ -12,7 +12,8 @@
 
 #include "procfs.h"
 
-#define STAT_MAX 4096 /* 52 fields of at most 20 digits and a 64-byte comm */
+#define STAT_MAX   4096	 /* 52 fields of at most 20 digits and a 64-byte comm */
+#define STATUS_MAX 16384 /* /proc/PID/status: 1.5 KiB, more with many groups or CPUs */
 
 /* The next field after *p, separated by spaces; false at the end of the line. */
 static bool next_field(const char **p, const char **tok, size_t *len)
@@ -235,6 +236,76 @@ int procfs_find_mapping(const char *maps, const char *name, char *path, size_t l
 		return 0;
 	}
 	return -ENOENT;
+}
+
+/* The value after "\nName:" in text, or NULL. */
+static const char *status_line(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, name, n) && p[n] == ':')
+			return p + n + 1;
+	return NULL;
+}
+
+/* Four decimal ids, as on the Uid and Gid lines. */
+static int parse_ids(const char *s, uint32_t ids[4])
+{
+	const char *tok;
+	size_t n;
+	uint64_t v;
+
+	for (int i = 0; i < 4; i++) {
+		while (*s == '\t')
+			s++;
+		tok = s;
+		while (*s >= '0' && *s <= '9')
+			s++;
+		n = (size_t)(s - tok);
+		if (!parse_u64(tok, n, &v) || v > UINT32_MAX)
+			return -EINVAL;
+		ids[i] = (uint32_t)v;
+	}
+	return 0;
+}
+
+static int parse_hex(const char *s, uint64_t *v)
+{
+	char *end;
+
+	while (*s == '\t')
+		s++;
+	errno = 0;
+	*v = strtoull(s, &end, 16);
+	return errno || end == s || (*end && *end != '\n') ? -EINVAL : 0;
+}
+
+int procfs_parse_creds(const char *text, struct proc_creds *c)
+{
+	const char *uid = status_line(text, "Uid"), *gid = status_line(text, "Gid"),
+		   *prm = status_line(text, "CapPrm"), *eff = status_line(text, "CapEff");
+
+	memset(c, 0, sizeof(*c));
+	if (!uid || !gid || !prm || !eff || parse_ids(uid, c->uid) || parse_ids(gid, c->gid) ||
+	    parse_hex(prm, &c->cap_prm) || parse_hex(eff, &c->cap_eff))
+		return -EINVAL;
+	return 0;
+}
+
+int procfs_read_creds(int pid, struct proc_creds *c)
+{
+	char path[32], text[STATUS_MAX];
+	long n;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	n = procfs_read_file(path, text, sizeof(text));
+	if (n == -ESRCH)
+		return -ENOENT;
+	return n < 0 ? (int)n : procfs_parse_creds(text, c);
 }
 
 long procfs_read_file(const char *path, char *buf, size_t len)

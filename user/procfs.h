@@ -41,6 +41,21 @@ int procfs_read_running(int pid, struct proc_stat *st);
  */
 int procfs_find_mapping(const char *maps, const char *name, char *path, size_t len);
 
+/* What /proc/PID/status says of a process's credentials. */
+struct proc_creds {
+	uint32_t uid[4];  /* real, effective, saved, filesystem */
+	uint32_t gid[4];  /* the same */
+	uint64_t cap_prm; /* permitted capabilities, a bit per CAP_... */
+	uint64_t cap_eff; /* effective */
+};
+
+/* Parses the text of /proc/PID/status: its Uid, Gid, CapPrm and CapEff
+ * lines. Returns 0 or -EINVAL when one is missing or malformed. */
+int procfs_parse_creds(const char *text, struct proc_creds *c);
+
+/* Reads and parses /proc/PID/status (pid 0 = self). Returns 0 or -errno. */
+int procfs_read_creds(int pid, struct proc_creds *c);
+
 /* Reads the whole small file path into buf (NUL-terminated). Returns the
  * number of bytes read or -errno. -EFBIG when it does not fit. */
 long procfs_read_file(const char *path, char *buf, size_t len);

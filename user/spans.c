@@ -26,6 +26,7 @@
 #include "otelenv.h"
 #include "otlp.h"
 #include "probes.h"
+#include "privs.h"
 #include "procfs.h"
 #include "locks.h"
 #include "probes_maps.h"
@@ -211,9 +212,7 @@ static int load(struct spans *s, const struct config *cfg, char *err, size_t len
 	bpf_map__set_max_entries(s->skel->maps.targets, pid_max() / 64 + 1);
 	rc = spans_bpf__load(s->skel);
 	if (rc == -EPERM || rc == -EACCES) {
-		snprintf(err, len,
-			 "not allowed to create BPF maps (%s): run as root, or with "
-			 "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
+		snprintf(err, len, "not allowed to create BPF maps (%s): " PRIVS_FIX,
 			 strerror(-rc));
 		return rc;
 	}

@@ -14,6 +14,7 @@
 #include "detach.h"
 #include "expo.h"
 #include "mapdump.h"
+#include "privs.h"
 #include "procfs.h"
 #include "sqlite.h"
 #include "sqlite.skel.h"
@@ -193,9 +194,7 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 		return rc;
 	rc = sqlite_bpf__load(s->skel);
 	if (rc == -EPERM) {
-		snprintf(err, len,
-			 "not allowed to load the SQLite BPF programs (%s): run as root, or with "
-			 "CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
+		snprintf(err, len, "not allowed to load the SQLite BPF programs (%s): " PRIVS_FIX,
 			 strerror(-rc));
 		return rc;
 	}

@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -36,7 +37,7 @@ def test_kubernetes_manifests():
     pod = docs["DaemonSet"]["spec"]["template"]["spec"]
     assert pod["hostPID"] is True
     sc = pod["containers"][0]["securityContext"]
-    assert sc["privileged"] is False and "BPF" in sc["capabilities"]["add"]
+    assert sc["privileged"] is False and "SYS_ADMIN" in sc["capabilities"]["add"]
     mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
     assert {"/sys/kernel/btf", "/sys/kernel/tracing"} <= mounts
 
@@ -65,6 +66,51 @@ def test_make_install_honours_prefix_and_destdir(tmp_path):
             "opt/aet/share/aet-collector/dashboards/rules.yml"}
     assert want <= got
     assert os.access(tmp_path / "opt/aet/sbin/aet-collector", os.X_OK)
+
+
+def readme_privileges():
+    """The README's Privileges section: the set to grant, and the table's
+    rows as (capability, also, families, when, for)."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    section = text[text.index("### Privileges\n"):]
+    section = section[:section.index("\n## ")]
+    grant = re.search(r"^    (cap_\w+(?: cap_\w+)*)$", section, re.M).group(1).split()
+    row = r"^\| `(cap_\w+)`(?: \(or `(cap_\w+)`\))? \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$"
+    rows = [tuple(g or "" for g in m.groups()) for m in re.finditer(row, section, re.M)]
+    return grant, rows
+
+
+def man_privileges():
+    """The same of the man page's PRIVILEGES section."""
+    with open(os.path.join(ROOT, "man/aet-collector.8")) as f:
+        text = f.read().replace("\\-", "-")
+    section = text[text.index(".SH PRIVILEGES\n"):]
+    section = section[:section.index("\n.SH ", 1)]
+    grant = re.search(r"^\.RS\n\.B (cap_\w+(?: cap_\w+)*)\n\.RE$", section, re.M).group(1)
+    row = (r"^\.TP\n\.B (cap_\w+)(?: \(or (cap_\w+)\))?\nFor: (.+)\.\nFamilies: (.+)\.\n"
+           r"When: (.+)\.$")
+    rows = [(m[0], m[1], m[3], m[4], m[2]) for m in re.findall(row, section, re.M)]
+    return grant.split(), rows
+
+
+def test_privileges_agree():
+    """One set of capabilities and one table: the README's, which
+    tests/e2e/test_privileges.py holds to the collector's own."""
+    grant, rows = readme_privileges()
+    assert grant and len(rows) >= len(grant)
+    assert {r[0] for r in rows} >= set(grant)
+    assert man_privileges() == (grant, rows)
+    with open(os.path.join(ROOT, "deploy/systemd/aet-collector.service")) as f:
+        unit = dict(ln.split("=", 1) for ln in f.read().splitlines() if "=" in ln
+                    and not ln.startswith("#"))
+    for key in ("AmbientCapabilities", "CapabilityBoundingSet"):
+        assert unit[key].lower().split() == grant, key
+    with open(os.path.join(ROOT, "deploy/kubernetes/aet-collector.yaml")) as f:
+        docs = {d["kind"]: d for d in yaml.safe_load_all(f)}
+    sc = docs["DaemonSet"]["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    assert ["cap_" + c.lower() for c in sc["capabilities"]["add"]] == grant
+    assert sc["capabilities"]["drop"] == ["ALL"]
 
 
 DASHBOARDS = ("aet-system-overview", "aet-agent-performance", "aet-error-tracking",

@@ -380,3 +380,43 @@ Test(procfs, descendants)
 	close(pipefd[1]);
 	cr_assert_eq(waitpid(child, &status, 0), child);
 }
+
+/* /proc/PID/status of a process of user 1000 with two capabilities. */
+static const char status_text[] = "Name:\tpython3\nUmask:\t0022\nState:\tS (sleeping)\n"
+				  "Tgid:\t4321\nUid:\t1000\t1001\t1002\t1003\n"
+				  "Gid:\t100\t100\t100\t100\nGroups:\t100 27\n"
+				  "CapInh:\t0000000000000000\nCapPrm:\t0000000000280000\n"
+				  "CapEff:\t0000000000080000\nCapBnd:\t000001ffffffffff\n";
+
+Test(procfs, creds)
+{
+	struct proc_creds c;
+
+	cr_assert_eq(procfs_parse_creds(status_text, &c), 0);
+	cr_assert_eq(c.uid[0], 1000);
+	cr_assert_eq(c.uid[3], 1003);
+	cr_assert_eq(c.gid[1], 100);
+	cr_assert_eq(c.cap_prm, 1ULL << 19 | 1ULL << 21); /* CAP_SYS_PTRACE, CAP_SYS_ADMIN */
+	cr_assert_eq(c.cap_eff, 1ULL << 19);
+}
+
+Test(procfs, creds_malformed)
+{
+	struct proc_creds c;
+
+	cr_assert_eq(procfs_parse_creds("Name:\tx\nUid:\t1\t2\t3\n", &c), -EINVAL);
+	cr_assert_eq(procfs_parse_creds("Uid:\t1\t2\t3\t4\nGid:\t1\t2\t3\t4\n"
+					"CapPrm:\tzz\nCapEff:\t0\n",
+					&c),
+		     -EINVAL);
+	cr_assert_eq(procfs_parse_creds("", &c), -EINVAL);
+}
+
+Test(procfs, creds_of_self)
+{
+	struct proc_creds c;
+
+	cr_assert_eq(procfs_read_creds(0, &c), 0);
+	cr_assert_eq(c.uid[1], geteuid());
+	cr_assert_eq(procfs_read_creds(INT_MAX, &c), -ENOENT);
+}
