@@ -23,6 +23,24 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 FILE_SYSCALLS(EMPTY, EMPTY, EMPTY)
 EMPTY(unlinkat)
 
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(void *ctx)
+{
+	return 0;
+}
+
+#define EXIT_ONLY(sys)                            \
+	SEC("tracepoint/syscalls/sys_exit_" #sys) \
+	int exit_##sys(void *ctx)                 \
+	{                                         \
+		return 0;                         \
+	}
+
+EXIT_ONLY(close)
+EXIT_ONLY(dup2)
+EXIT_ONLY(dup3)
+EXIT_ONLY(close_range)
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(follow_fork)
 {
@@ -31,6 +49,12 @@ int BPF_PROG(follow_fork)
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(follow_exit)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(follow_exec)
 {
 	return 0;
 }

@@ -41,27 +41,46 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define ROOT_WORDS   (ROOT_PATH_LEN / 8)
 #define DENTRY_DEPTH 32 /* directories walked up from a relative path's base */
 
-/* Set by user space before load: the --file-root directories. */
+/* Set by user space before load: the slots of fd_slots and table_gens
+ * less one (each a power of two), and the --file-root directories. */
+const volatile __u32 fd_slots_mask = 0;
+const volatile __u32 table_slots_mask = 0;
 const volatile __u32 nroots = 0;
 const volatile __u32 root_len[MAX_FILE_ROOTS] = {};
 const volatile __u64 root_words[MAX_FILE_ROOTS][ROOT_WORDS] = {}; /* path, zero-padded */
 const volatile __u64 root_ino[MAX_FILE_ROOTS] = {};
 const volatile __u32 root_dev[MAX_FILE_ROOTS] = {}; /* the kernel's dev_t encoding */
 
-/* With --file-root: the open files the targets used, by address, judged
- * once each (a walk up the directories) for as long as the file stays in
- * the map: --max-files. The least recently used goes first; a file that
- * went is judged again at its next use. */
+/* What the targets' descriptors refer to, by a hash of the descriptor
+ * (include/files_maps.h): --max-files slots. Two descriptors in one slot
+ * only make each other judged again. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct file_seen);
-} files_seen SEC(".maps");
+	__type(key, __u32);
+	__type(value, struct fd_slot);
+} fd_slots SEC(".maps");
 
-/* The timed syscall a target thread is in (start_ns 0: none): a thread is
- * in one syscall at a time. */
-THREAD_MAP(inflight, struct inflight);
+/* The generation of descriptor tables, by a hash of the table
+ * (table_of()): the time it last changed in a way no single descriptor's
+ * change tells (an exec closing its O_CLOEXEC descriptors, close_range). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} table_gens SEC(".maps");
+
+/* The timed syscall (or close) a target thread is in, by pid_tgid: a
+ * thread is in one syscall at a time, so the bound is the targets' thread
+ * count (sized by --max-open). A hash: an update, a lookup and a delete
+ * cost less here than task storage's lookups. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
 
 /* aet_file_operations_total and aet_file_operation_seconds: a histogram per
  * (operation, status), at op * FILE_STATUS_MAX + status. */
@@ -104,76 +123,39 @@ static __always_inline struct file *fd_file(int fd)
 	return f;
 }
 
-/* An open file as a followed syscall sees it: its address (0: no file),
- * its inode's and the inode's mode. */
-struct fd_ref {
-	__u64 file;
-	__u64 inode;
-	__u32 mode;
-	__u32 pad;
-};
-
-#ifndef AET_COMPAT
-#define NR_OPEN_DEFAULT 64 /* the descriptors a files_struct holds itself */
-
-/* files->fd_array[fd] with a constant index each: a load through a BTF
- * pointer takes no variable offset. */
-#define FD_CASE(n) \
-	case n:    \
-		return files->fd_array[n];
-#define FD_CASES4(n)  FD_CASE(n) FD_CASE(n + 1) FD_CASE(n + 2) FD_CASE(n + 3)
-#define FD_CASES16(n) FD_CASES4(n) FD_CASES4(n + 4) FD_CASES4(n + 8) FD_CASES4(n + 12)
-
-static __always_inline struct file *fd_array_file(struct files_struct *files, int fd)
+/* A 64-bit mix of a and b (splitmix64's finalizer over a step of both). */
+static __always_inline __u64 mix(__u64 a, __u64 b)
 {
-	switch (fd) {
-		FD_CASES16(0)
-		FD_CASES16(16)
-		FD_CASES16(32)
-		FD_CASES16(48)
-	default:
-		return NULL;
-	}
+	__u64 h = a * 0x9e3779b97f4a7c15ULL + b;
+
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
 }
-#endif
 
 /*
- * The open file behind fd in the current task. A followed read pays this at
- * each use. With fast, the native build reads a process's first 64
- * descriptors, while its table was never grown (max_fds 64: the table
- * inside files_struct, as every process starts with), with plain loads
- * through the task's BTF pointer (bpf_get_current_task_btf(), 5.11);
- * others, and the compat build, with a probe read at each step. fast is a
- * constant: one switch of 64 cases per program, where the verifier can
- * afford it (the read, write and fsync programs).
+ * The descriptor table of a task, as the process it belongs to: its pid and
+ * its leader's start time, unique for the host's uptime (a table's address
+ * is not: another may be made at a freed one's address, and a BPF pointer's
+ * value is no number to hash). Threads share their process's table; two
+ * processes that share one (clone with CLONE_FILES alone) are two tables
+ * here, and one does not see the other's closes.
  */
-static __always_inline void fd_ref(int fd, struct fd_ref *r, bool fast)
+static __always_inline __u64 table_of(struct task_struct *t)
 {
-	struct inode *inode;
-	struct file *f;
+	return mix(BPF_CORE_READ(t, tgid), BPF_CORE_READ(t, group_leader, start_time));
+}
 
-	r->file = r->inode = 0;
-	r->mode = 0;
-#ifndef AET_COMPAT
-	struct files_struct *files = bpf_get_current_task_btf()->files;
+static __always_inline __u64 current_table(void)
+{
+#ifdef AET_COMPAT
+	return table_of((struct task_struct *)bpf_get_current_task());
+#else
+	/* Plain loads through the task's BTF pointer. */
+	struct task_struct *t = bpf_get_current_task_btf();
 
-	if (fast && fd >= 0 && fd < NR_OPEN_DEFAULT && files->fdt->max_fds == NR_OPEN_DEFAULT) {
-		f = fd_array_file(files, fd);
-		if (f) {
-			r->file = (__u64)f;
-			r->inode = (__u64)f->f_inode;
-			r->mode = f->f_inode->i_mode;
-		}
-		return;
-	}
+	return mix(t->tgid, t->group_leader->start_time);
 #endif
-	f = fd_file(fd);
-	if (!f)
-		return;
-	inode = BPF_CORE_READ(f, f_inode);
-	r->file = (__u64)f;
-	r->inode = (__u64)inode;
-	r->mode = inode ? BPF_CORE_READ(inode, i_mode) : 0;
 }
 
 /* Whether the file or directory at path p (a dentry and the mount it was
@@ -208,46 +190,78 @@ static __always_inline bool path_under_root(struct path p)
 	return false;
 }
 
-static __always_inline bool is_regular(const struct fd_ref *r)
+/* Whether the file behind descriptor fd is a regular file. */
+static __always_inline bool fd_regular(int fd)
 {
-	return r->inode && (r->mode & S_IFMT) == S_IFREG;
+	struct inode *inode = BPF_CORE_READ(fd_file(fd), f_inode);
+
+	return inode && (BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFREG;
+}
+
+static __always_inline __u64 *table_gen(__u64 table)
+{
+	__u32 i = (__u32)mix(table, 0) & table_slots_mask;
+
+	return bpf_map_lookup_elem(&table_gens, &i);
+}
+
+static __always_inline struct fd_slot *fd_slot(__u64 table, int fd)
+{
+	__u32 i = (__u32)mix(table, (__u32)fd) & fd_slots_mask;
+
+	return bpf_map_lookup_elem(&fd_slots, &i);
+}
+
+/* Descriptor table `table` changed as a whole: what was judged of its
+ * descriptors no longer holds. */
+static __always_inline void table_changed(__u64 table)
+{
+	__u64 *gen = table_gen(table);
+
+	if (gen)
+		*gen = bpf_ktime_get_ns();
+}
+
+/* Descriptor fd of the current task was closed, or refers to another file
+ * now: what was judged of it no longer holds. */
+static __always_inline void forget_fd(int fd)
+{
+	struct fd_slot *s = fd_slot(current_table(), fd);
+
+	if (s)
+		s->gen = bpf_ktime_get_ns();
 }
 
 /*
- * Whether the open file f is followed: a regular file, and with --file-root
- * one under a root. Judged once per file (files_seen): a file at the same
- * address with another inode is another file, judged anew; and each open
- * of a target forgets what was judged of the file it made (forget_file()).
- * What is left, a file at a judged one's address with a new inode at the
- * old one's address (the same filesystem's inode cache) that a target got
- * without an open (memfd_create(), a descriptor passed over a socket), is
- * judged by what was judged of the old one.
+ * Whether descriptor fd of the current task refers to a followed file: a
+ * regular file, under a root with --file-root (its place, walked up its
+ * directories). The kernel's descriptor table is the truth; what was judged
+ * of a descriptor holds until the kernel changes what it refers to: its
+ * close, dup2 or dup3 over it, an open that takes its number (forget_fd()),
+ * or a change of the whole table (table_changed()), each at the syscall's
+ * exit, after the change. So a descriptor however made (opened before the
+ * collector attached, dup'd, inherited by a fork) is judged at its first
+ * use; after that a use costs two array lookups and a hash.
  */
-static __always_inline bool file_followed(const struct fd_ref *r)
+static __always_inline bool fd_followed(int fd)
 {
-	struct file_seen now = { .inode = r->inode }, *seen;
-	__u64 key = r->file;
+	__u64 table = current_table(), *tgen, tag;
+	struct fd_slot *s;
+	bool followed;
 
-	if (!key)
+	if (!table || fd < 0)
 		return false;
-	if (!nroots)
-		return is_regular(r);
-	seen = bpf_map_lookup_elem(&files_seen, &key);
-	if (seen && seen->inode == now.inode)
-		return seen->followed;
-	now.followed = is_regular(r) && path_under_root(BPF_CORE_READ((struct file *)key, f_path));
-	if (bpf_map_update_elem(&files_seen, &key, &now, BPF_ANY))
-		counter_inc(&file_stats, FSTAT_FILES_FULL);
-	return now.followed;
-}
-
-/* What was judged of the file fd now refers to, forgotten: it is new. */
-static __always_inline void forget_file(int fd)
-{
-	__u64 key = (__u64)fd_file(fd);
-
-	if (nroots && key)
-		bpf_map_delete_elem(&files_seen, &key);
+	s = fd_slot(table, fd);
+	tgen = table_gen(table);
+	if (!s || !tgen)
+		return false;
+	tag = mix(mix(table, (__u32)fd), mix(s->gen, *tgen)) | 1;
+	if ((s->tag | 1) == tag)
+		return s->tag & 1;
+	followed =
+		fd_regular(fd) && (!nroots || path_under_root(BPF_CORE_READ(fd_file(fd), f_path)));
+	s->tag = tag ^ !followed;
+	return followed;
 }
 
 /* Whether absolute path p (zero-padded, ROOT_PATH_LEN bytes read) is root r
@@ -313,27 +327,13 @@ static __always_inline void span_begin_io(struct inflight *in, const char *path)
 
 static __always_inline void begin(__u32 op, int fd, int out_fd, const char *path)
 {
-	struct inflight *in = thread_state(&inflight, true);
+	struct inflight in = { .op = op, .fd = fd, .out_fd = out_fd };
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	if (!in) {
+	span_begin_io(&in, path);
+	in.start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&inflight, &pid_tgid, &in, BPF_ANY))
 		counter_inc(&file_stats, FSTAT_INFLIGHT_FULL);
-		return;
-	}
-	in->op = op;
-	in->fd = fd;
-	in->out_fd = out_fd;
-	in->ctx.flags = 0; /* no span unless span_begin_io() says so */
-	span_begin_io(in, path);
-	in->start_ns = bpf_ktime_get_ns();
-}
-
-/* Whether descriptor fd of the current task refers to a followed file. */
-static __always_inline bool fd_followed(int fd, bool fast)
-{
-	struct fd_ref r;
-
-	fd_ref(fd, &r, fast);
-	return file_followed(&r);
 }
 
 /* read, write, fsync and the like: timed when fd is a followed file. */
@@ -341,7 +341,7 @@ static __always_inline int enter_fd(__u32 op, int fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	if (is_target(pid_tgid >> 32) && fd_followed(fd, true))
+	if (is_target(pid_tgid >> 32) && fd_followed(fd))
 		begin(op, fd, -1, NULL);
 	return 0;
 }
@@ -354,8 +354,8 @@ static __always_inline int enter_copy(int in, int out)
 
 	if (!is_target(pid_tgid >> 32))
 		return 0;
-	in = fd_followed(in, false) ? in : -1;
-	out = fd_followed(out, false) ? out : -1;
+	in = fd_followed(in) ? in : -1;
+	out = fd_followed(out) ? out : -1;
 	if (in >= 0 || out >= 0)
 		begin(FOP_MAX, in, out, NULL);
 	return 0;
@@ -440,24 +440,20 @@ static __always_inline int exit_any(__u32 op, long ret)
 
 	if (!is_target(pid_tgid >> 32))
 		return 0;
-	/* Any open of a target makes a file: what was judged of an earlier
-	 * file at its address is no longer true. */
+	/* An open takes a free number: what was judged of it is of the past. */
 	if (op == FOP_OPEN && ret >= 0)
-		forget_file(ret);
-	p = thread_state(&inflight, false);
-	if (!p || !p->start_ns)
+		forget_fd(ret);
+	p = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	if (!p)
 		return 0;
 	now = bpf_ktime_get_ns();
 	__builtin_memcpy(&in, p, sizeof(in));
-	p->start_ns = 0;
+	bpf_map_delete_elem(&inflight, &pid_tgid);
+	if (!in.start_ns) /* a close's, whose exit was not seen */
+		return 0;
 	/* A directory, a device, a FIFO opened: no file operation at all. */
-	if (op == FOP_OPEN && ret >= 0) {
-		struct fd_ref r;
-
-		fd_ref(ret, &r, false);
-		if (!is_regular(&r))
-			return 0;
-	}
+	if (op == FOP_OPEN && ret >= 0 && !fd_regular(ret))
+		return 0;
 	if (op != FOP_MAX) {
 		account(&in, op, in.fd, pid_tgid, ret, now);
 		return 0;
@@ -528,15 +524,76 @@ int enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
 }
 EXIT(unlinkat, FOP_UNLINK)
 
+/* What the kernel changes in a target's descriptor table besides opens
+ * (fd_followed()): a descriptor closed, or replaced by dup2 or dup3, is
+ * forgotten; close_range changes the whole table. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	/* Kept for the exit, which has only the result. */
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct inflight in = { .closing = (int)ctx->args[0] };
+
+	if (is_target(pid_tgid >> 32) && bpf_map_update_elem(&inflight, &pid_tgid, &in, BPF_ANY))
+		counter_inc(&file_stats, FSTAT_INFLIGHT_FULL);
+	OWN_STACK(ctx);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_close")
+int exit_close(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct inflight *in;
+
+	if (is_target(pid_tgid >> 32) && (in = bpf_map_lookup_elem(&inflight, &pid_tgid))) {
+		forget_fd(in->closing);
+		bpf_map_delete_elem(&inflight, &pid_tgid);
+	}
+	OWN_STACK(ctx);
+	return 0;
+}
+
+#define EXIT_REPLACING(sys)                                                       \
+	SEC("tracepoint/syscalls/sys_exit_" #sys)                                 \
+	int exit_##sys(struct trace_event_raw_sys_exit *ctx)                      \
+	{                                                                         \
+		if (ctx->ret >= 0 && is_target(bpf_get_current_pid_tgid() >> 32)) \
+			forget_fd((int)ctx->ret);                                 \
+		OWN_STACK(ctx);                                                   \
+		return 0;                                                         \
+	}
+
+EXIT_REPLACING(dup2)
+EXIT_REPLACING(dup3)
+
+SEC("tracepoint/syscalls/sys_exit_close_range")
+int exit_close_range(struct trace_event_raw_sys_exit *ctx)
+{
+	if (is_target(bpf_get_current_pid_tgid() >> 32))
+		table_changed(current_table());
+	OWN_STACK(ctx);
+	return 0;
+}
+
+/* An exec closed the O_CLOEXEC descriptors of its process. Not tested
+ * against the targets: follow mode's exec program may not have followed
+ * it yet, and a generation more costs nothing. */
+static __always_inline int on_exec(struct task_struct *p)
+{
+	table_changed(table_of(p));
+	return 0;
+}
+
 /* A thread of a target exits, maybe inside a timed syscall that will never
  * reach its exit tracepoint. Not tested against the targets: the process
  * program may have let its process go already. */
 static __always_inline int on_exit(struct task_struct *p)
 {
-	__u32 tid = BPF_CORE_READ(p, pid);
+	__u64 pid_tgid = (__u64)BPF_CORE_READ(p, tgid) << 32 | BPF_CORE_READ(p, pid);
 
-	thread_state_free(&inflight, tid);
-	thread_state_free(&span_threads, tid);
+	bpf_map_delete_elem(&inflight, &pid_tgid);
+	thread_state_free(&span_threads, pid_tgid);
 	return 0;
 }
 
@@ -552,4 +609,16 @@ SEC("raw_tp/sched_process_exit")
 int BPF_PROG(files_exit_raw, struct task_struct *p)
 {
 	return on_exit(p);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(files_exec, struct task_struct *p)
+{
+	return on_exec(p);
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(files_exec_raw, struct task_struct *p)
+{
+	return on_exec(p);
 }

@@ -41,9 +41,11 @@
 	PATH(rmdir, FOP_RMDIR, -1, 0, -1)
 
 /* Besides these: sys_enter_unlinkat (unlink, or rmdir with AT_REMOVEDIR)
- * and sys_exit_unlinkat, and sched_process_exit (a BTF tracepoint, or the
- * raw one where that fails). Forks and exits of the followed processes are
- * bpf/procs.bpf.c's. No program follows dup, close or exec: a descriptor is
- * judged by the open file it refers to when it is used (bpf/files.bpf.c). */
+ * and sys_exit_unlinkat; sys_enter_close, sys_exit_close, sys_exit_dup2,
+ * sys_exit_dup3 and
+ * sys_exit_close_range (what the kernel changes in a descriptor table); and
+ * sched_process_exec and sched_process_exit (BTF tracepoints, or the raw
+ * ones where those fail). Forks and exits of the followed processes are
+ * bpf/procs.bpf.c's. */
 
 #endif /* AET_FILE_SYSCALLS_H */

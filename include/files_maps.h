@@ -36,21 +36,21 @@ enum file_op {
 
 /* Indexes of the file_stats array (u64 counters). */
 enum file_stat {
-	FSTAT_FILES_FULL,    /* a file not judged once for all: files_seen was full */
 	FSTAT_INFLIGHT_FULL, /* a syscall not timed: inflight was full */
 	FSTAT_MAX,
 };
 
 /*
- * An open file a target used, judged once (with --file-root): the value of
- * files_seen, whose key is the struct file's address. The file's dentry and
- * inode are kept to tell it from a later file at the same address.
+ * A slot of fd_slots, which a descriptor (its table's address and number)
+ * hashes to: gen is the time the kernel last changed what a descriptor of
+ * that slot refers to (closed, replaced by dup2 or dup3, taken by an open);
+ * tag what was last judged of one of its descriptors, a hash of the
+ * descriptor, gen and its table's generation, with the verdict in its low
+ * bit. Each is one 8-byte store: no lock, nothing torn.
  */
-struct file_seen {
-	__u64 dentry;
-	__u64 inode;
-	__u32 followed; /* a regular file under a root */
-	__u32 pad;
+struct fd_slot {
+	__u64 gen;
+	__u64 tag;
 };
 
 /* A syscall of a target thread between its enter and exit tracepoints,
@@ -58,10 +58,10 @@ struct file_seen {
 struct inflight {
 	__u64 start_ns;
 	struct span_ctx ctx;
-	__u32 op;     /* enum file_op; FOP_MAX: a copy, fd to out_fd */
-	__s32 fd;     /* read, write, fsync: the file; a copy: its source, if followed; else -1 */
-	__s32 out_fd; /* a copy: its destination, if followed; else -1 */
-	__u32 pad;
+	__u32 op;      /* enum file_op; FOP_MAX: a copy, fd to out_fd */
+	__s32 fd;      /* read, write, fsync: the file; a copy: its source, if followed; else -1 */
+	__s32 out_fd;  /* a copy: its destination, if followed; else -1 */
+	__s32 closing; /* a close: the descriptor it closes (start_ns 0) */
 };
 
 #endif /* AET_FILES_MAPS_H */

@@ -96,10 +96,13 @@ static int set_roots(struct files *f, const struct config *cfg, char *err, size_
 static int load(struct files *f, const struct config *cfg, const struct spans *sp, bool raw,
 		char *err, size_t len)
 {
+	__u32 slots = 1; /* --max-files, rounded up to a power of two */
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct files_bpf *s;
 	int rc;
 
+	while (slots < cfg->max_files)
+		slots <<= 1;
 	s = f->skel = VARIANT_OPEN(files_bpf, &opts);
 	if (!s) {
 		rc = -errno;
@@ -109,10 +112,15 @@ static int load(struct files *f, const struct config *cfg, const struct spans *s
 	rc = set_roots(f, cfg, err, len);
 	if (rc)
 		return rc;
-	/* The BTF tracepoint, or where it fails the raw one (files__new()). */
+	/* The BTF tracepoints, or where they fail the raw ones (files__new()). */
 	bpf_program__set_autoload(s->progs.files_exit, !raw);
 	bpf_program__set_autoload(s->progs.files_exit_raw, raw);
-	bpf_map__set_max_entries(s->maps.files_seen, cfg->max_files);
+	bpf_program__set_autoload(s->progs.files_exec, !raw);
+	bpf_program__set_autoload(s->progs.files_exec_raw, raw);
+	bpf_map__set_max_entries(s->maps.fd_slots, slots);
+	bpf_map__set_max_entries(s->maps.inflight, cfg->max_open);
+	s->rodata->fd_slots_mask = slots - 1;
+	s->rodata->table_slots_mask = bpf_map__max_entries(s->maps.table_gens) - 1;
 	rc = spans__share(sp, s->obj, err, len);
 	if (rc)
 		return rc;
@@ -192,7 +200,8 @@ static __u64 file_stat(const struct files *f, __u32 i)
 
 int files__count(const struct files *f)
 {
-	return f ? f->skel->skeleton->prog_cnt - 1 : 0; /* one exit program of two */
+	/* One of two of the exit and of the exec programs (load()). */
+	return f ? f->skel->skeleton->prog_cnt - 2 : 0;
 }
 
 int files__attached(const struct files *f)
@@ -257,7 +266,7 @@ out:
 int files__write_metrics(struct files *f, struct buf *out)
 {
 	/* The index of each is its enum file_stat. */
-	static const char *const reasons[] = { "files_full", "inflight_full" };
+	static const char *const reasons[] = { "inflight_full" };
 	static const char *const l_reason[] = { "reason" };
 	struct family *over;
 	int rc = f ? write_ops(f, out) : 0;
@@ -266,9 +275,8 @@ int files__write_metrics(struct files *f, struct buf *out)
 		return rc;
 	over = family__new(
 		"aet_collector_file_overflow_total",
-		"With --file-root, files_full: uses of a file judged anew because "
-		"--max-files files were judged (each counted still); inflight_full: file "
-		"operations not counted, --max-open syscalls were in flight.",
+		"File operations not counted: inflight_full, no memory for the state of a "
+		"thread in a syscall.",
 		METRIC_COUNTER, 1, l_reason);
 	if (!over)
 		return -ENOMEM;
@@ -281,21 +289,17 @@ int files__write_metrics(struct files *f, struct buf *out)
 
 void files__write_status(struct files *f, struct buf *out)
 {
-	long seen;
-
 	if (!f) {
 		buf_puts(out, "\"files\":null");
 		return;
 	}
-	seen = map_dump(bpf_map__fd(f->skel->maps.files_seen), sizeof(__u64),
-			sizeof(struct file_seen), NULL, NULL);
 	buf_printf(out, "\"files\":{\"tracefs\":\"%s\",\"roots\":[",
 		   f->mounted_tracefs ? "mounted by the collector" : "already mounted");
 	for (int i = 0; i < f->nroots; i++) {
 		buf_puts(out, i ? "," : "");
 		buf_json_str(out, f->roots[i][0] ? f->roots[i] : "/", strlen(f->roots[i]) ?: 1);
 	}
-	buf_printf(out, "],\"files_seen\":%ld,\"max_files\":%u,\"programs\":%d,\"attached\":%d}",
-		   seen < 0 ? 0 : seen, bpf_map__max_entries(f->skel->maps.files_seen),
-		   files__count(f), files__attached(f));
+	buf_printf(out, "],\"descriptor_slots\":%u,\"programs\":%d,\"attached\":%d}",
+		   bpf_map__max_entries(f->skel->maps.fd_slots), files__count(f),
+		   files__attached(f));
 }
