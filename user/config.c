@@ -36,7 +36,7 @@ const char config_usage[] =
 	"                         loopback only, without a token)\n"
 	"      --file-root DIR    count file operations under DIR only (repeatable,\n"
 	"                         at most 8); default: every regular file\n"
-	"      --max-files N      with --file-root, open files judged (default 65536)\n"
+	"      --max-files N      slots for what was judged of descriptors (default 65536)\n"
 	"      --span-min-io-us N file and SQLite spans shorter than N us are not\n"
 	"                         emitted (their metrics stay exact; default 0)\n"
 	"      --span-sql-text    add db.query.text (127 bytes at most) to SQLite spans\n"
