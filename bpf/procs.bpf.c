@@ -36,6 +36,17 @@ struct {
 	__type(value, __u64);
 } procs_stats SEC(".maps");
 
+/* How each followed process ended, by tgid: its last thread's exit code, a
+ * wait status (the signal in the low 7 bits, else the status in bits 8 to
+ * 15), which user space reads at the tick that sees the target gone. The
+ * least recently written go first: EXIT_CODES exits within a tick. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EXIT_CODES);
+	__type(key, __u32);
+	__type(value, __u32);
+} exit_codes SEC(".maps");
+
 /* A target's fork makes a followed process; a new thread shares its tgid. */
 static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
 {
@@ -53,9 +64,14 @@ static __always_inline int on_exit(struct task_struct *p)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 
+	__u32 code;
+
 	if (!is_target(tgid) || BPF_CORE_READ(p, signal, live.counter))
 		return 0;
 	target_set(tgid, false);
+	/* A group exit gives every thread the group's code (do_group_exit()). */
+	code = BPF_CORE_READ(p, exit_code);
+	bpf_map_update_elem(&exit_codes, &tgid, &code, BPF_ANY);
 	return 0;
 }
 

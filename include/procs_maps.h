@@ -12,6 +12,10 @@ enum follow_by {
 	FOLLOW_EXE,  /* --exe: the file it executes, by (device, inode) */
 };
 
+/* Exit codes kept (exit_codes): the target's is read within a tick of its
+ * exit; the children it forks exit in between. */
+#define EXIT_CODES 1024
+
 /* Indexes of the procs_stats array (u64 counters). */
 enum procs_stat {
 	PSTAT_MATCHED_FULL, /* a process matched by follow mode, not in the ring */

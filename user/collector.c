@@ -176,11 +176,26 @@ int collector_start_following(struct collector *c, char *err, size_t len)
 	return 0;
 }
 
+/* The target is gone: says so, and how it ended when a process program saw. */
+static void target_ended(struct collector *c)
+{
+	char how[96];
+	int status = -1;
+
+	procs__exit_status(c->procs, c->target.pid, &status);
+	target_describe_end(status, how, sizeof(how));
+	log_info("target pid %d (%s) %s\n", c->target.pid, c->target.comm, how);
+}
+
 void collector_tick(struct collector *c)
 {
+	bool was_alive = c->target.alive;
+
 	pthread_mutex_lock(&c->lock);
 	if (c->have_target)
 		target_sample(&c->target);
+	if (was_alive && !c->target.alive)
+		target_ended(c);
 	if (c->following)
 		collector_follow(c);
 	probes__expire(c->probes, (uint64_t)c->cfg->open_ttl_s * 1000000000, c->spans);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,156 +260,208 @@ static void config_defaults(struct config *cfg)
 	cfg->require = DEFAULT_REQUIRE;
 }
 
-enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len)
-{
-	const char *env;
-	unsigned long v;
-	int opt, on, i;
+/* The numeric options: each a uint32_t of struct config, in [min, max]. */
+static const struct number_opt {
+	int opt;
+	size_t off;
+	unsigned long min, max;
+	const char *unit; /* what the value counts, for messages */
+} number_opts[] = {
+	{ OPT_MAX_TARGETS, offsetof(struct config, max_targets), 1, CONFIG_MAX_TARGETS,
+	  "a number" },
+	{ OPT_MAX_SERIES, offsetof(struct config, max_series), 1, 1UL << 20, "a number" },
+	{ OPT_MAX_OPEN, offsetof(struct config, max_open), 1, 1UL << 20, "a number" },
+	{ OPT_OPEN_TTL, offsetof(struct config, open_ttl_s), 0, 30 * 86400, "seconds" },
+	{ OPT_MAX_FILES, offsetof(struct config, max_files), 1, 1UL << 22, "a number" },
+	{ OPT_SPAN_MIN_IO, offsetof(struct config, span_min_io_us), 0, 60000000, "microseconds" },
+	/* a power of two of pages, as BPF ring buffers are */
+	{ OPT_SPAN_RING_SIZE, offsetof(struct config, span_ring_size), 4096, 1UL << 30,
+	  "a power of two of bytes" },
+	{ OPT_HTTP_MAX_CONNS, offsetof(struct config, http_max_conns), 1, CONFIG_HTTP_CONNS_MAX,
+	  "a number" },
+	{ OPT_HTTP_MAX_PER_IP, offsetof(struct config, http_max_per_ip), 1, CONFIG_HTTP_CONNS_MAX,
+	  "a number" },
+	{ OPT_HTTP_TIMEOUT, offsetof(struct config, http_timeout_s), 1, 3600, "seconds" },
+	/* the pool holds the answer's headers too: 4 KiB at least */
+	{ OPT_HTTP_MAX_REQUEST, offsetof(struct config, http_max_request), 4096, 1UL << 20,
+	  "bytes" },
+};
 
-	config_defaults(cfg);
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":p:l:hV", long_opts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			if (parse_ulong(optarg, 1, INT_MAX, &v))
-				goto bad_value;
-			cfg->pid = (int)v;
-			break;
-		case OPT_COMM:
-			/* the kernel keeps 15 bytes of a name */
-			if (!*optarg || strlen(optarg) > 15)
-				goto bad_value;
-			cfg->follow_comm = optarg;
-			break;
-		case OPT_EXE:
-			if (optarg[0] != '/')
-				goto bad_value;
-			cfg->follow_exe = optarg;
-			break;
-		case OPT_LIBRARY:
-			if (optarg[0] != '/')
-				goto bad_value;
-			cfg->follow_library = optarg;
-			break;
-		case OPT_UPROBE_SPOT:
-			i = parse_choice(optarg, spot_names,
-					 sizeof(spot_names) / sizeof(*spot_names));
-			if (i < 0)
-				goto bad_value;
-			cfg->uprobe_spot = i;
-			break;
-		case OPT_BPF_BUILD:
-			i = parse_choice(optarg, build_names,
-					 sizeof(build_names) / sizeof(*build_names));
-			if (i < 0)
-				goto bad_value;
-			cfg->bpf_build = i;
-			break;
-		case OPT_REQUIRE:
-			if (parse_families(optarg, &cfg->require))
-				goto bad_value;
-			break;
-		case OPT_MAX_TARGETS:
-			if (parse_ulong(optarg, 1, CONFIG_MAX_TARGETS, &v))
-				goto bad_value;
-			cfg->max_targets = v;
-			break;
-		case 'l':
-			if (strlen(optarg) >= sizeof(cfg->listen_str) ||
-			    config_parse_listen(optarg, &cfg->listen))
-				goto bad_value;
-			snprintf(cfg->listen_str, sizeof(cfg->listen_str), "%s", optarg);
-			break;
-		case OPT_MAX_SERIES:
-		case OPT_MAX_OPEN:
-			if (parse_ulong(optarg, 1, 1UL << 20, &v))
-				goto bad_value;
-			*(opt == OPT_MAX_SERIES ? &cfg->max_series : &cfg->max_open) = v;
-			break;
-		case OPT_OPEN_TTL:
-			if (parse_ulong(optarg, 0, 30 * 86400, &v))
-				goto bad_value;
-			cfg->open_ttl_s = v;
-			break;
-		case OPT_CONTROL_TOKEN:
-			if (!*optarg)
-				goto bad_value;
-			cfg->control_token = optarg;
-			break;
-		case OPT_MAX_FILES:
-			if (parse_ulong(optarg, 1, 1UL << 22, &v))
-				goto bad_value;
-			cfg->max_files = v;
-			break;
-		case OPT_FILE_ROOT:
-			if (cfg->nfile_roots == CONFIG_MAX_ROOTS) {
-				snprintf(err, len, "at most %d --file-root", CONFIG_MAX_ROOTS);
-				return CONFIG_ERROR;
-			}
-			/* Absolute, at most 126 bytes: matched in the kernel (files.bpf.c). */
-			if (optarg[0] != '/' || strlen(optarg) > 126)
-				goto bad_value;
-			cfg->file_roots[cfg->nfile_roots++] = optarg;
-			break;
-		case OPT_BTF:
-			cfg->btf_path = optarg;
-			break;
-		case OPT_LOG_LEVEL:
-			cfg->log_level = log_parse_level(optarg);
-			if (cfg->log_level < 0)
-				goto bad_value;
-			break;
-		case OPT_SPAN_MIN_IO:
-			if (parse_ulong(optarg, 0, 60000000, &v))
-				goto bad_value;
-			cfg->span_min_io_us = v;
-			break;
-		case OPT_SPAN_SQL_TEXT:
-			cfg->span_sql_text = true;
-			break;
-		case OPT_SPAN_RING_SIZE:
-			/* a power of two of pages, as BPF ring buffers are */
-			if (parse_ulong(optarg, 4096, 1UL << 30, &v) || (v & (v - 1)))
-				goto bad_value;
-			cfg->span_ring_size = v;
-			break;
-		case OPT_HTTP_MAX_CONNS:
-		case OPT_HTTP_MAX_PER_IP:
-			if (parse_ulong(optarg, 1, CONFIG_HTTP_CONNS_MAX, &v))
-				goto bad_value;
-			*(opt == OPT_HTTP_MAX_CONNS ? &cfg->http_max_conns
-						    : &cfg->http_max_per_ip) = v;
-			break;
-		case OPT_HTTP_TIMEOUT:
-			if (parse_ulong(optarg, 1, 3600, &v))
-				goto bad_value;
-			cfg->http_timeout_s = v;
-			break;
-		case OPT_HTTP_MAX_REQUEST:
-			/* the pool holds the answer's headers too: 4 KiB at least */
-			if (parse_ulong(optarg, 4096, 1UL << 20, &v))
-				goto bad_value;
-			cfg->http_max_request = v;
-			break;
-		case 'h':
-			return CONFIG_HELP;
-		case 'V':
-			return CONFIG_VERSION;
-		case ':':
-			snprintf(err, len, "option --%s needs a value", opt_name(optopt));
-			return CONFIG_ERROR;
-		default:
-			snprintf(err, len, "unknown option '%s' (see --help)", argv[optind - 1]);
+static const struct number_opt *number_opt(int opt)
+{
+	for (size_t i = 0; i < sizeof(number_opts) / sizeof(number_opts[0]); i++)
+		if (number_opts[i].opt == opt)
+			return &number_opts[i];
+	return NULL;
+}
+
+/* What option opt takes, for the message of a value it refuses. */
+static void opt_expects(int opt, char *buf, size_t len)
+{
+	const struct number_opt *n = number_opt(opt);
+
+	if (n) {
+		snprintf(buf, len, "%s from %lu to %lu", n->unit, n->min, n->max);
+		return;
+	}
+	switch (opt) {
+	case 'p':
+		snprintf(buf, len, "the process id of AET, a number from 1 to %d", INT_MAX);
+		break;
+	case OPT_COMM:
+		snprintf(buf, len, "a process name of 1 to 15 bytes, as in /proc/PID/comm");
+		break;
+	case OPT_EXE:
+	case OPT_LIBRARY:
+		snprintf(buf, len, "an absolute path");
+		break;
+	case OPT_FILE_ROOT:
+		snprintf(buf, len, "an absolute path of at most 126 bytes");
+		break;
+	case OPT_UPROBE_SPOT:
+		snprintf(buf, len, "nop5, push or auto");
+		break;
+	case OPT_BPF_BUILD:
+		snprintf(buf, len, "native, compat or auto");
+		break;
+	case OPT_REQUIRE:
+		snprintf(buf, len,
+			 "probe families separated by commas: probes, processes, files, "
+			 "sqlite");
+		break;
+	case 'l':
+		snprintf(buf, len, "ADDR:PORT, or [ADDR]:PORT for IPv6, with a numeric address");
+		break;
+	case OPT_LOG_LEVEL:
+		snprintf(buf, len, "error, warn, info or debug");
+		break;
+	default:
+		snprintf(buf, len, "a value that is not empty");
+	}
+}
+
+static int set_number(struct config *cfg, const struct number_opt *n, const char *arg)
+{
+	unsigned long v;
+
+	if (parse_ulong(arg, n->min, n->max, &v))
+		return -EINVAL;
+	if (n->opt == OPT_SPAN_RING_SIZE && (v & (v - 1)))
+		return -EINVAL;
+	*(uint32_t *)((char *)cfg + n->off) = (uint32_t)v;
+	return 0;
+}
+
+/* The options that are no number. Returns 0 or -EINVAL. */
+static int set_other(struct config *cfg, int opt, const char *arg)
+{
+	unsigned long v;
+	int i;
+
+	switch (opt) {
+	case 'p':
+		if (parse_ulong(arg, 1, INT_MAX, &v))
+			return -EINVAL;
+		cfg->pid = (int)v;
+		return 0;
+	case OPT_COMM: /* the kernel keeps 15 bytes of a name */
+		if (!*arg || strlen(arg) > 15)
+			return -EINVAL;
+		cfg->follow_comm = arg;
+		return 0;
+	case OPT_EXE:
+	case OPT_LIBRARY:
+		if (arg[0] != '/')
+			return -EINVAL;
+		*(opt == OPT_EXE ? &cfg->follow_exe : &cfg->follow_library) = arg;
+		return 0;
+	case OPT_UPROBE_SPOT:
+		i = parse_choice(arg, spot_names, sizeof(spot_names) / sizeof(*spot_names));
+		if (i < 0)
+			return -EINVAL;
+		cfg->uprobe_spot = (enum uprobe_spot)i;
+		return 0;
+	case OPT_BPF_BUILD:
+		i = parse_choice(arg, build_names, sizeof(build_names) / sizeof(*build_names));
+		if (i < 0)
+			return -EINVAL;
+		cfg->bpf_build = (enum bpf_build)i;
+		return 0;
+	case OPT_REQUIRE:
+		return parse_families(arg, &cfg->require);
+	case 'l':
+		if (strlen(arg) >= sizeof(cfg->listen_str) ||
+		    config_parse_listen(arg, &cfg->listen))
+			return -EINVAL;
+		snprintf(cfg->listen_str, sizeof(cfg->listen_str), "%s", arg);
+		return 0;
+	case OPT_CONTROL_TOKEN:
+		cfg->control_token = arg;
+		return *arg ? 0 : -EINVAL;
+	case OPT_FILE_ROOT: /* absolute, at most 126 bytes: matched in the kernel (files.bpf.c) */
+		if (arg[0] != '/' || strlen(arg) > 126)
+			return -EINVAL;
+		cfg->file_roots[cfg->nfile_roots++] = arg;
+		return 0;
+	case OPT_BTF:
+		cfg->btf_path = arg;
+		return 0;
+	case OPT_LOG_LEVEL:
+		cfg->log_level = log_parse_level(arg);
+		return cfg->log_level < 0 ? -EINVAL : 0;
+	case OPT_SPAN_SQL_TEXT:
+		cfg->span_sql_text = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* One option and its value; fills err when it refuses them. */
+static enum config_result set_option(struct config *cfg, int opt, char **argv, char *err,
+				     size_t len)
+{
+	const struct number_opt *n = number_opt(opt);
+	char expects[128];
+
+	switch (opt) {
+	case 'h':
+		return CONFIG_HELP;
+	case 'V':
+		return CONFIG_VERSION;
+	case ':':
+		snprintf(err, len, "option --%s needs a value", opt_name(optopt));
+		return CONFIG_ERROR;
+	case '?':
+		snprintf(err, len, "unknown option '%s' (see --help)", argv[optind - 1]);
+		return CONFIG_ERROR;
+	case OPT_FILE_ROOT:
+		if (cfg->nfile_roots == CONFIG_MAX_ROOTS) {
+			snprintf(err, len, "at most %d --file-root", CONFIG_MAX_ROOTS);
 			return CONFIG_ERROR;
 		}
+		break;
 	}
-	if (optind < argc) {
-		snprintf(err, len, "unexpected argument '%s' (see --help)", argv[optind]);
+	if (!(n ? set_number(cfg, n, optarg) : set_other(cfg, opt, optarg)))
+		return CONFIG_RUN;
+	/* $(pgrep ...) that found nothing gives an empty pid. */
+	if (opt == 'p' && !*optarg) {
+		snprintf(err, len,
+			 "--pid is empty: no pid was given (when it comes from pgrep, no process "
+			 "matched: check that AET runs, and the pattern)");
 		return CONFIG_ERROR;
 	}
-	env = getenv("AET_METRICS_ENABLED");
-	on = env ? otel_parse_bool(env) : 1;
+	opt_expects(opt, expects, sizeof(expects));
+	snprintf(err, len, "invalid value '%s' for --%s: %s (see --help)", optarg, opt_name(opt),
+		 expects);
+	return CONFIG_ERROR;
+}
+
+/* What the options say together. */
+static enum config_result check_options(struct config *cfg, char *err, size_t len)
+{
+	const char *env = getenv("AET_METRICS_ENABLED");
+	int on = env ? otel_parse_bool(env) : 1;
+
 	if (on < 0) {
 		snprintf(err, len, "AET_METRICS_ENABLED: \"%s\" is not true or false", env);
 		return CONFIG_ERROR;
@@ -432,8 +485,24 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 		return CONFIG_ERROR;
 	}
 	return CONFIG_RUN;
+}
 
-bad_value:
-	snprintf(err, len, "invalid value '%s' for --%s (see --help)", optarg, opt_name(opt));
-	return CONFIG_ERROR;
+enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len)
+{
+	enum config_result r;
+	int opt;
+
+	config_defaults(cfg);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:l:hV", long_opts, NULL)) != -1) {
+		r = set_option(cfg, opt, argv, err, len);
+		if (r != CONFIG_RUN)
+			return r;
+	}
+	if (optind < argc) {
+		snprintf(err, len, "unexpected argument '%s' (see --help)", argv[optind]);
+		return CONFIG_ERROR;
+	}
+	return check_options(cfg, err, len);
 }

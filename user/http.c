@@ -442,18 +442,17 @@ static struct MHD_Daemon *start_daemon(struct http *h, const struct config *cfg)
 		MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_END);
 }
 
-struct http *http__new(const struct config *cfg, const struct http_route *routes, int nroutes,
-		       void *ctx, int *errp, char *err, size_t len)
+struct http *http__listen(const struct config *cfg, int *errp, char *err, size_t len)
 {
 	struct http *h = calloc(1, sizeof(*h));
 	pthread_condattr_t ca;
 
 	*errp = -ENOMEM;
-	if (!h)
-		goto fail;
-	h->routes = routes;
-	h->nroutes = nroutes;
-	h->ctx = ctx;
+	if (!h || !(h->conns = calloc(2 * cfg->http_max_conns, sizeof(*h->conns)))) {
+		free(h);
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
 	h->fd = -1;
 	h->token = cfg->control_token;
 	h->max_conns = cfg->http_max_conns;
@@ -466,36 +465,39 @@ struct http *http__new(const struct config *cfg, const struct http_route *routes
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	h->conns = calloc(h->nconns, sizeof(*h->conns));
-	if (!h->conns)
-		goto fail;
 	h->fd = listen_on(&cfg->listen);
 	if (h->fd < 0) {
 		*errp = h->fd;
-		snprintf(err, len, "%s", strerror(-h->fd));
-		goto out;
+		snprintf(err, len, "cannot serve on %s: %s (choose another with --listen)",
+			 cfg->listen_str, strerror(-h->fd));
+		http__free(h);
+		return NULL;
 	}
-	*errp = pthread_create(&h->sweeper, NULL, sweep, h);
-	if (*errp) {
-		*errp = -*errp;
-		snprintf(err, len, "cannot start a thread: %s", strerror(-*errp));
-		goto out;
+	*errp = 0;
+	return h;
+}
+
+int http__start(struct http *h, const struct config *cfg, const struct http_route *routes,
+		int nroutes, void *ctx, char *err, size_t len)
+{
+	int rc;
+
+	h->routes = routes;
+	h->nroutes = nroutes;
+	h->ctx = ctx;
+	rc = -pthread_create(&h->sweeper, NULL, sweep, h);
+	if (rc) {
+		snprintf(err, len, "cannot start a thread: %s", strerror(-rc));
+		return rc;
 	}
 	h->sweeping = true;
 	h->daemon = start_daemon(h, cfg);
 	if (!h->daemon) {
-		*errp = -EINVAL;
-		snprintf(err, len, "libmicrohttpd did not start%s%s", *h->mhd_err ? ": " : "",
-			 h->mhd_err);
-		goto out;
+		snprintf(err, len, "cannot serve on %s: libmicrohttpd did not start%s%s",
+			 cfg->listen_str, *h->mhd_err ? ": " : "", h->mhd_err);
+		return -EINVAL;
 	}
-	*errp = 0;
-	return h;
-fail:
-	snprintf(err, len, "out of memory");
-out:
-	http__free(h);
-	return NULL;
+	return 0;
 }
 
 void http__free(struct http *h)

@@ -23,11 +23,15 @@ struct http_route {
 
 struct http;
 
-/* Binds cfg->listen and serves routes (GET and HEAD; gzip when asked) within
- * the cfg->http_* limits. Returns NULL with err naming the cause (and
- * *errp = -errno). */
-struct http *http__new(const struct config *cfg, const struct http_route *routes, int nroutes,
-		       void *ctx, int *errp, char *err, size_t len);
+/* Binds and listens on cfg->listen, first thing at start: an address in use
+ * is said before anything is loaded. Connections wait in the backlog until
+ * http__start(). Returns NULL with err naming the cause (and *errp =
+ * -errno). */
+struct http *http__listen(const struct config *cfg, int *errp, char *err, size_t len);
+/* Serves routes there (GET and HEAD; gzip when asked) within the
+ * cfg->http_* limits. Returns 0 or -errno with err. */
+int http__start(struct http *h, const struct config *cfg, const struct http_route *routes,
+		int nroutes, void *ctx, char *err, size_t len);
 void http__free(struct http *h);
 
 #endif /* AET_HTTP_H */

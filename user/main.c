@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -100,6 +101,34 @@ static void serve(struct collector *c, const sigset_t *sigs)
 		next_tick = clock_seconds(CLOCK_MONOTONIC) + TICK_SECONDS;
 		collector_tick(c);
 	}
+}
+
+/* A --file-root that does not exist is a typo: it would count nothing. */
+static int check_file_roots(const struct config *cfg, char *err, size_t len)
+{
+	struct stat st;
+
+	for (int i = 0; i < cfg->nfile_roots; i++) {
+		const char *root = cfg->file_roots[i];
+
+		if (stat(root, &st)) {
+			int rc = -errno;
+
+			snprintf(err, len, "--file-root %s: %s%s", root, strerror(-rc),
+				 rc == -ENOENT ? ": a root that does not exist counts nothing; "
+						 "correct the path, or create the directory first"
+					       : "");
+			return rc;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, len,
+				 "--file-root %s: not a directory: give the directory "
+				 "whose files to count",
+				 root);
+			return -ENOTDIR;
+		}
+	}
+	return 0;
 }
 
 /* Fails with err naming what the collector lacks for fam (family bits,
@@ -241,26 +270,21 @@ static int start(struct collector *c, struct http **http, char *err, size_t len)
 	/* What the required families lack, all in one line, before anything
 	 * is opened; the others are told when their turn comes. */
 	host_facts(pf, cfg, false);
-	rc = check_privs(pf, PRIV_CORE | PRIV_SERVE | cfg->require, "the collector", err, len) ?:
-	     check_btf(cfg, err, len) ?: variant_choose(cfg->bpf_build, err, len) ?:
-	     open_target(c, pf, err, len) ?: load_families(c, pf, err, len);
+	rc = check_privs(pf, PRIV_CORE | PRIV_SERVE | cfg->require, "the collector", err, len)
+		     ?: check_file_roots(cfg, err, len);
+	if (rc)
+		return rc;
+	/* The address before seconds of loading: one in use is said at once. */
+	*http = http__listen(cfg, &rc, err, len);
+	rc = rc ?: check_btf(cfg, err, len) ?: variant_choose(cfg->bpf_build, err, len) ?:
+		    open_target(c, pf, err, len) ?: load_families(c, pf, err, len);
 	if (rc)
 		return rc;
 	/* Loaded and attached: keep only what the daemon still needs, before
 	 * any thread starts (capabilities are a thread's own). */
-	rc = caps_drop(pf->when[WHEN_LOW_PORT], err, len);
-	if (rc)
-		return rc;
-	*http = http__new(cfg, collector_routes, collector_nroutes, c, &rc, err, len);
-	if (!*http) {
-		char why[256];
-
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, len, "cannot serve on %s: %s (choose another with --listen)",
-			 cfg->listen_str, why);
-		return rc;
-	}
-	return spans__start(c->spans, err, len);
+	rc = caps_drop(pf->when[WHEN_LOW_PORT], err, len)
+		     ?: http__start(*http, cfg, collector_routes, collector_nroutes, c, err, len);
+	return rc ?: spans__start(c->spans, err, len);
 }
 
 /* One line once running: what is attached, where it is served. */

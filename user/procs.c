@@ -200,6 +200,19 @@ static __u64 stat_of(const struct procs *p, __u32 i)
 	return n;
 }
 
+int procs__exit_status(struct procs *p, int pid, int *status)
+{
+	__u32 key = (__u32)pid, code;
+
+	/* Looked up, then deleted: lookup-and-delete of a hash needs 5.14. */
+	if (!p || bpf_map__lookup_elem(p->skel->maps.exit_codes, &key, sizeof(key), &code,
+				       sizeof(code), 0))
+		return -ENOENT;
+	bpf_map__delete_elem(p->skel->maps.exit_codes, &key, sizeof(key), 0);
+	*status = (int)code;
+	return 0;
+}
+
 long procs__matched(struct procs *p, void (*found)(int pid, void *ctx), void *ctx)
 {
 	__u64 lost;

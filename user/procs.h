@@ -34,6 +34,10 @@ int procs__attached(const struct procs *p);
  * did not fit in their ring since: the caller then scans /proc. */
 long procs__matched(struct procs *p, void (*found)(int pid, void *ctx), void *ctx);
 
+/* How followed process pid ended, as a wait status, once its last thread
+ * has exited (taken: asked once). Returns 0, or -ENOENT when not seen. */
+int procs__exit_status(struct procs *p, int pid, int *status);
+
 /* Appends the JSON member "processes" (no braces around it). */
 void procs__write_status(struct procs *p, struct buf *out);
 

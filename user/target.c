@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#define _GNU_SOURCE /* sigabbrev_np() */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,8 +8,13 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
+#include "caps.h"
+#include "privs.h"
 #include "procfs.h"
 #include "target.h"
 
@@ -42,14 +48,50 @@ int target_find_mapping(const struct target *t, const char *name, char *path, si
 	return 0;
 }
 
+/* Why /proc/PID/maps was refused: a capability the collector lacks, or,
+ * when it has what the kernel's ptrace check asks, a protection of the
+ * process itself (pid 1 of this VM, say, even to root). */
+static void explain_refused(const struct target *t, int rc, char *err, size_t len)
+{
+	uint64_t eff = caps_effective(), more;
+	struct proc_creds tc;
+	size_t n;
+
+	if (!(eff >> CAP_SYS_PTRACE & 1)) {
+		snprintf(err, len,
+			 "cannot read /proc/%d/maps of process %d (%s): %s: aet-collector lacks "
+			 "cap_sys_ptrace, which another user's process, or one holding more "
+			 "capabilities, asks: %s",
+			 t->pid, t->pid, t->comm, strerror(-rc), PRIVS_FIX);
+		return;
+	}
+	n = snprintf(err, len,
+		     "process %d (%s) does not let aet-collector read /proc/%d/maps (%s) although "
+		     "it has cap_sys_ptrace: the kernel or a security module protects that process",
+		     t->pid, t->comm, t->pid, strerror(-rc));
+	more = procfs_read_creds(t->pid, &tc) ? 0 : tc.cap_prm & ~eff;
+	for (int c = 0; c < 64 && n < len; c++)
+		if (more >> c & 1 && priv_cap_name(c))
+			n += snprintf(err + n, len - n, "%s%s",
+				      more & ((1ULL << c) - 1) ? ", " : " (it holds ",
+				      priv_cap_name(c));
+	if (more && n < len)
+		n += snprintf(err + n, len - n, ", which aet-collector lacks)");
+	if (n < len && t->pid == 1)
+		snprintf(err + n, len - n,
+			 "; pid 1 is the init of this host or container, seldom AET: check the "
+			 "pid given");
+	else if (n < len)
+		snprintf(err + n, len - n, "; check that %d is the pid of AET", t->pid);
+}
+
 /* Finds the probe library in /proc/PID/maps; fills t->lib_path. */
 static int find_library(struct target *t, char *err, size_t len)
 {
 	int rc = target_find_mapping(t, PROBE_LIBRARY, t->lib_path, sizeof(t->lib_path));
 
 	if (rc == -EACCES || rc == -EPERM)
-		snprintf(err, len, "cannot read /proc/%d/maps: %s: run aet-collector as root",
-			 t->pid, strerror(-rc));
+		explain_refused(t, rc, err, len);
 	else if (rc == -ENOENT)
 		snprintf(err, len,
 			 "process %d (%s) has not loaded %s: start AET with the probe library "
@@ -172,4 +214,20 @@ void target_sample(struct target *t)
 	t->rss_bytes = st.rss > 0 ? (uint64_t)st.rss * sysconf(_SC_PAGESIZE) : 0;
 	t->alive = true;
 	sample_dbs(t);
+}
+
+void target_describe_end(int status, char *buf, size_t len)
+{
+	const char *name;
+
+	if (status < 0) {
+		snprintf(buf, len,
+			 "exited (how is not known: the processes family did not see it)");
+	} else if (WIFSIGNALED(status)) {
+		name = sigabbrev_np(WTERMSIG(status));
+		snprintf(buf, len, "was killed by signal %d (SIG%s)%s", WTERMSIG(status),
+			 name ? name : "?", WCOREDUMP(status) ? ", core dumped" : "");
+	} else {
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	}
 }

@@ -45,4 +45,8 @@ int target_find_mapping(const struct target *t, const char *name, char *path, si
  * and the SQLite database files among /proc/PID/fd, with their sizes. */
 void target_sample(struct target *t);
 
+/* How a process ended, from its wait status (status < 0: not known): "exited
+ * with status 3", "was killed by signal 9 (SIGKILL)", ... */
+void target_describe_end(int status, char *buf, size_t len);
+
 #endif /* AET_TARGET_H */

@@ -165,7 +165,7 @@ Test(config, follow_mode)
 struct bad_args {
 	int argc;
 	char argv[6][40];
-	char err[96];
+	char err[160];
 };
 
 ParameterizedTestParameters(config, errors)
@@ -180,64 +180,94 @@ ParameterizedTestParameters(config, errors)
 		  "--pid, --comm and --exe exclude one another (see --help)" },
 		{ 3,
 		  { "c", "--comm", "0123456789abcdef" },
-		  "invalid value '0123456789abcdef' for --comm (see --help)" },
+		  "invalid value '0123456789abcdef' for --comm: a process name of 1 to 15 bytes, "
+		  "as in /proc/PID/comm (see --help)" },
 		{ 3,
 		  { "c", "--exe", "bin/aet" },
-		  "invalid value 'bin/aet' for --exe (see --help)" },
+		  "invalid value 'bin/aet' for --exe: an absolute path (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--library", "/lib/libaetprobe.so" },
 		  "--library is for follow mode (--comm, --exe) (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--require", "probes,net" },
-		  "invalid value 'probes,net' for --require (see --help)" },
+		  "invalid value 'probes,net' for --require: probe families separated by commas: "
+		  "probes, processes, files, sqlite (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--uprobe-spot", "ret" },
-		  "invalid value 'ret' for --uprobe-spot (see --help)" },
+		  "invalid value 'ret' for --uprobe-spot: nop5, push or auto (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--bpf-build", "v2" },
-		  "invalid value 'v2' for --bpf-build (see --help)" },
+		  "invalid value 'v2' for --bpf-build: native, compat or auto (see --help)" },
 		{ 5,
 		  { "c", "--comm", "aet", "--max-targets", "0" },
-		  "invalid value '0' for --max-targets (see --help)" },
-		{ 3, { "c", "--pid", "0" }, "invalid value '0' for --pid (see --help)" },
-		{ 3, { "c", "--pid", "12x" }, "invalid value '12x' for --pid (see --help)" },
-		{ 3, { "c", "-p", "-5" }, "invalid value '-5' for --pid (see --help)" },
+		  "invalid value '0' for --max-targets: a number from 1 to 4096 (see --help)" },
+		{ 3,
+		  { "c", "--pid", "0" },
+		  "invalid value '0' for --pid: the process id of AET, a number from 1 to "
+		  "2147483647 (see --help)" },
+		{ 3,
+		  { "c", "--pid", "12x" },
+		  "invalid value '12x' for --pid: the process id of AET, a number from 1 to "
+		  "2147483647 (see --help)" },
+		{ 3,
+		  { "c", "-p", "-5" },
+		  "invalid value '-5' for --pid: the process id of AET, a number from 1 to "
+		  "2147483647 (see --help)" },
 		{ 2, { "c", "--pid" }, "option --pid needs a value" },
 		{ 4, { "c", "-p", "1", "--nope" }, "unknown option '--nope' (see --help)" },
 		{ 4, { "c", "-p", "1", "extra" }, "unexpected argument 'extra' (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--listen", "1.2.3.4" },
-		  "invalid value '1.2.3.4' for --listen (see --help)" },
+		  "invalid value '1.2.3.4' for --listen: ADDR:PORT, or [ADDR]:PORT for IPv6, with "
+		  "a numeric address (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--max-series", "0" },
-		  "invalid value '0' for --max-series (see --help)" },
+		  "invalid value '0' for --max-series: a number from 1 to 1048576 (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--log-level", "loud" },
-		  "invalid value 'loud' for --log-level (see --help)" },
+		  "invalid value 'loud' for --log-level: error, warn, info or debug (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--file-root", "relative" },
-		  "invalid value 'relative' for --file-root (see --help)" },
+		  "invalid value 'relative' for --file-root: an absolute path of at most 126 bytes "
+		  "(see --help)" },
 		{ 4,
 		  { "c", "-p", "1", "--http-max-connections=0" },
-		  "invalid value '0' for --http-max-connections (see --help)" },
+		  "invalid value '0' for --http-max-connections: a number from 1 to 1000 (see "
+		  "--help)" },
 		{ 4,
 		  { "c", "-p", "1", "--http-max-connections=1001" },
-		  "invalid value '1001' for --http-max-connections (see --help)" },
+		  "invalid value '1001' for --http-max-connections: a number from 1 to 1000 (see "
+		  "--help)" },
 		{ 4,
 		  { "c", "-p", "1", "--http-max-per-ip=0" },
-		  "invalid value '0' for --http-max-per-ip (see --help)" },
+		  "invalid value '0' for --http-max-per-ip: a number from 1 to 1000 (see --help)" },
 		{ 4,
 		  { "c", "-p", "1", "--http-timeout=0" },
-		  "invalid value '0' for --http-timeout (see --help)" },
+		  "invalid value '0' for --http-timeout: seconds from 1 to 3600 (see --help)" },
 		{ 4,
 		  { "c", "-p", "1", "--http-timeout=3601" },
-		  "invalid value '3601' for --http-timeout (see --help)" },
+		  "invalid value '3601' for --http-timeout: seconds from 1 to 3600 (see --help)" },
 		{ 4,
 		  { "c", "-p", "1", "--http-max-request-bytes=4095" },
-		  "invalid value '4095' for --http-max-request-bytes (see --help)" },
+		  "invalid value '4095' for --http-max-request-bytes: bytes from 4096 to 1048576 "
+		  "(see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--http-max-request-bytes", "2M" },
-		  "invalid value '2M' for --http-max-request-bytes (see --help)" },
+		  "invalid value '2M' for --http-max-request-bytes: bytes from 4096 to 1048576 "
+		  "(see --help)" },
+		{ 3,
+		  { "c", "--pid", "" },
+		  "--pid is empty: no pid was given (when it comes from pgrep, no process "
+		  "matched: check that AET runs, and the pattern)" },
+		{ 5,
+		  { "c", "-p", "1", "--span-ring-size", "1000" },
+		  "invalid value '1000' for --span-ring-size: a power of two of bytes from 4096 to "
+		  "1073741824 (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--span-ring-size", "12288" },
+		  "invalid value '12288' for --span-ring-size: a power of two of bytes from 4096 "
+		  "to "
+		  "1073741824 (see --help)" },
 		{ 4, { "c", "-p", "1", "--http-timeout" }, "option --http-timeout needs a value" },
 	};
 
