@@ -314,11 +314,12 @@ static int write_process(struct collector *c, struct buf *out)
 			 METRIC_GAUGE, (double)rl.rlim_cur);
 }
 
-/* aet_kb_db_size_bytes: the knowledge base grows in these files. */
+/* aet_db_size_bytes: the knowledge base grows in these files. (It was
+ * aet_kb_db_size_bytes, whose "kb" promtool reads as kilobytes: README.) */
 static int write_dbs(const struct target *t, struct buf *out)
 {
 	static const char *const l_path[] = { "path" };
-	struct family *f = family__new("aet_kb_db_size_bytes",
+	struct family *f = family__new("aet_db_size_bytes",
 				       "Size of each SQLite database file the target has open.",
 				       METRIC_GAUGE, 1, l_path);
 	int rc = f ? 0 : -ENOMEM;

@@ -411,20 +411,13 @@ def programs_added(before, timeout=10):
         time.sleep(0.1)
 
 
-# promtool (2.42) lints "db" in a name as an abbreviated unit; the name
-# aet_kb_db_size_bytes is the one DESIGN section 4 and the dashboards use.
-KNOWN_LINT = {"aet_kb_db_size_bytes metric names should not contain abbreviated units"}
-
-
 def promtool_check(text):
     """Runs `promtool check metrics` on an exposition; returns (ok, output).
-    A parse error fails (exit 1); of the lint findings (exit 3) only the
-    known one above is allowed."""
+    Only exit 0 passes: a parse error (exit 1) fails, and so does any of its
+    lint findings (exit 3)."""
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                        text=True)
-    out = r.stdout + r.stderr
-    findings = {line.strip() for line in out.splitlines() if line.strip()}
-    return r.returncode == 0 or (r.returncode == 3 and findings <= KNOWN_LINT), out
+    return r.returncode == 0, r.stdout + r.stderr
 
 
 def gunzip(body):

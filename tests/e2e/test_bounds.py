@@ -53,7 +53,8 @@ def test_floods_stay_within_bounds(start, request):
         hit.stdin.flush()
         assert hit.stdout.readline().strip() == "done"
     text = col.metrics()
-    promtool_check(text)
+    ok, out = promtool_check(text)
+    assert ok, out
     s, _ = parse_exposition(text)
 
     # 2N distinct agents (the leaked tasks' too): the first MAX_SERIES label

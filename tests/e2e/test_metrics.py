@@ -166,6 +166,9 @@ def test_target_cpu_and_memory(start, tmp_path):
     # The knowledge base: the one SQLite file the workload holds open (not its
     # -wal and -shm companions), its path cut like every label value.
     kb = os.path.join(str(tmp_path), "work", "kb.sqlite")
-    sizes = by_labels(samples, "aet_kb_db_size_bytes")
+    sizes = by_labels(samples, "aet_db_size_bytes")
     assert list(sizes) == [frozenset({("path", render_label(kb))})]
     assert 0 < list(sizes.values())[0] <= os.path.getsize(kb) + (1 << 20)
+    # A real scrape, every family in it: promtool's parser and linter pass.
+    ok, out = promtool_check(col.metrics())
+    assert ok, out
