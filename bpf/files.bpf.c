@@ -190,10 +190,10 @@ static __always_inline bool path_under_root(struct path p)
 	return false;
 }
 
-/* Whether the file behind descriptor fd is a regular file. */
-static __always_inline bool fd_regular(int fd)
+/* Whether open file f is a regular file. */
+static __always_inline bool file_regular(struct file *f)
 {
-	struct inode *inode = BPF_CORE_READ(fd_file(fd), f_inode);
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
 
 	return inode && (BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFREG;
 }
@@ -247,6 +247,7 @@ static __always_inline bool fd_followed(int fd)
 {
 	__u64 table = current_table(), *tgen, tag;
 	struct fd_slot *s;
+	struct file *file;
 	bool followed;
 
 	if (!table || fd < 0)
@@ -258,8 +259,10 @@ static __always_inline bool fd_followed(int fd)
 	tag = mix(mix(table, (__u32)fd), mix(s->gen, *tgen)) | 1;
 	if ((s->tag | 1) == tag)
 		return s->tag & 1;
-	followed =
-		fd_regular(fd) && (!nroots || path_under_root(BPF_CORE_READ(fd_file(fd), f_path)));
+	file = fd_file(fd);
+	if (!file) /* no verdict kept: a dup or a socket may take the number */
+		return false;
+	followed = file_regular(file) && (!nroots || path_under_root(BPF_CORE_READ(file, f_path)));
 	s->tag = tag ^ !followed;
 	return followed;
 }
@@ -452,7 +455,7 @@ static __always_inline int exit_any(__u32 op, long ret)
 	if (!in.start_ns) /* a close's, whose exit was not seen */
 		return 0;
 	/* A directory, a device, a FIFO opened: no file operation at all. */
-	if (op == FOP_OPEN && ret >= 0 && !fd_regular(ret))
+	if (op == FOP_OPEN && ret >= 0 && !file_regular(fd_file(ret)))
 		return 0;
 	if (op != FOP_MAX) {
 		account(&in, op, in.fd, pid_tgid, ret, now);
