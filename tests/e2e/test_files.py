@@ -113,6 +113,13 @@ os.pread(low, 100, 0)  # below 64, the table grown
 os.close(low)  # its number again, for a file outside the root: the table
 again = os.open(os.path.join(other, "f0"), os.O_RDONLY)  # inside files_struct is stale
 assert again == low and os.read(again, 100) == b"x"
+free = os.dup(0)  # the lowest free number, read while free, then a dup's
+os.close(free)
+try:
+    os.read(free, 1)
+except OSError:
+    pass
+assert os.dup(fds[0]) == free and os.pread(free, 100, 0) == b"x"
 print("DONE", flush=True)
 sys.stdin.readline()
 '''
@@ -134,9 +141,9 @@ def test_descriptors_above_64_and_a_grown_table(start, tmp_path):
         samples, _ = parse_exposition(col.metrics())
         counts = file_counts(samples)
         assert counts[("open", "success")] == 1 + 50
-        assert counts[("read", "success")] == 1 + 50 + 1
+        assert counts[("read", "success")] == 1 + 50 + 1 + 1
         assert samples[("aet_file_bytes_total", frozenset({("operation", "read")}))] == \
-            10 + sum(range(1, 51)) + 10
+            10 + sum(range(1, 51)) + 10 + 1
     finally:
         p.kill()
         p.communicate()
