@@ -10,6 +10,7 @@ For instance a change against the build before it:
 Prints each one's median ns per call, and the median of the rounds' ratios
 to the floor (and A / B)."""
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -18,6 +19,12 @@ import tempfile
 BUILD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build")
 LIB = os.path.join(BUILD, "libaetprobe.so")
 CALLS = int(os.environ.get("BENCH_CALLS", "1000000"))
+
+
+def free_listen():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return "127.0.0.1:%d" % s.getsockname()[1]
 
 
 def main():
@@ -44,11 +51,13 @@ def main():
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True,
                              env=dict(os.environ, AET_TRACING_ENABLED="false"))
+        seen = ""
         for line in p.stdout if ready == "attached" else p.stderr:
+            seen += line
             if ready in line:
                 break
         else:
-            sys.exit("%s did not attach" % cmd[0])
+            sys.exit("%s did not attach: %s" % (" ".join(cmd), seen))
         run(CALLS // 10)  # warm
         v = run(CALLS)
         p.terminate()
@@ -62,7 +71,7 @@ def main():
         res["floor"].append(measured([os.path.join(BUILD, "bench-floor-files")], "attached"))
         for name, cmd in runs:
             res[name].append(measured(["taskset", "-c", "0", *cmd, "--pid", str(pid),
-                                       "--file-root", root, "--listen", "127.0.0.1:9597"],
+                                       "--file-root", root, "--listen", free_listen()],
                                       "attached to pid"))
     sc.stdin.close()
     sc.wait()
