@@ -14,6 +14,7 @@
 
 const char config_usage[] =
 	"Usage: aet-collector --pid PID | --comm NAME | --exe PATH [OPTION]...\n"
+	"       aet-collector --check [--json] [--pid PID] [OPTION]...\n"
 	"Observe a running AET process from the kernel and serve its metrics.\n"
 	"\n"
 	"  -p, --pid PID          the AET process to attach to\n"
@@ -67,13 +68,20 @@ const char config_usage[] =
 	"                         (default: native where the kernel takes it)\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"      --log-level LEVEL  error, warn, info (default) or debug\n"
+	"      --check            attach nothing: say what would work on this host, and\n"
+	"                         why (kernel, BTF, BPF build, tracefs, capabilities,\n"
+	"                         each probe family; with --pid, the target's\n"
+	"                         libraries); exit 0 when every required family would\n"
+	"                         attach, else 1\n"
+	"      --json             with --check: the same as one JSON object\n"
 	"  -h, --help             print this help and exit\n"
 	"  -V, --version          print the version and exit\n"
 	"\n"
 	"Tracing is configured by the OpenTelemetry environment variables\n"
 	"(OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER, ...): see the README.\n"
 	"Endpoints: /metrics /health /ready /status /\n"
-	"Exit status: 0 on SIGTERM or SIGINT, 2 when the collector cannot start.\n";
+	"Exit status: 0 on SIGTERM or SIGINT, 2 when the collector cannot start;\n"
+	"--check: 0 when every required family would attach, else 1.\n";
 
 const char *const probe_family_names[PFAM_MAX] = { "probes", "processes", "files", "sqlite" };
 
@@ -100,6 +108,8 @@ enum {
 	OPT_UPROBE_SPOT,
 	OPT_BPF_BUILD,
 	OPT_REQUIRE,
+	OPT_CHECK,
+	OPT_JSON,
 };
 
 static const struct option long_opts[] = {
@@ -111,6 +121,8 @@ static const struct option long_opts[] = {
 	{ "uprobe-spot", required_argument, NULL, OPT_UPROBE_SPOT },
 	{ "bpf-build", required_argument, NULL, OPT_BPF_BUILD },
 	{ "require", required_argument, NULL, OPT_REQUIRE },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
@@ -412,6 +424,12 @@ static int set_other(struct config *cfg, int opt, const char *arg)
 	case OPT_SPAN_SQL_TEXT:
 		cfg->span_sql_text = true;
 		return 0;
+	case OPT_CHECK:
+		cfg->check = true;
+		return 0;
+	case OPT_JSON:
+		cfg->json = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -470,7 +488,13 @@ static enum config_result check_options(struct config *cfg, char *err, size_t le
 	/* One address can have at most every connection. */
 	if (cfg->http_max_per_ip > cfg->http_max_conns)
 		cfg->http_max_per_ip = cfg->http_max_conns;
-	if (!!cfg->pid + !!cfg->follow_comm + !!cfg->follow_exe != 1) {
+	if (cfg->json && !cfg->check) {
+		snprintf(err, len, "--json is for --check (see --help)");
+		return CONFIG_ERROR;
+	}
+	/* --check may look at a target, or only at the host. */
+	if (!!cfg->pid + !!cfg->follow_comm + !!cfg->follow_exe != 1 &&
+	    !(cfg->check && !cfg->pid && !cfg->follow_comm && !cfg->follow_exe)) {
 		snprintf(err, len, "%s (see --help)",
 			 cfg->pid || cfg->follow_comm || cfg->follow_exe
 				 ? "--pid, --comm and --exe exclude one another"
@@ -478,7 +502,7 @@ static enum config_result check_options(struct config *cfg, char *err, size_t le
 		return CONFIG_ERROR;
 	}
 	/* Follow mode cannot see a new process without the process programs. */
-	if (!cfg->pid)
+	if (cfg->follow_comm || cfg->follow_exe)
 		cfg->require |= 1u << PFAM_PROCESSES;
 	if (cfg->pid && cfg->follow_library) {
 		snprintf(err, len, "--library is for follow mode (--comm, --exe) (see --help)");

@@ -72,6 +72,8 @@ struct config {
 	enum bpf_build bpf_build;
 	uint32_t require; /* bit per enum probe_family: --require */
 	int log_level;
+	bool check; /* --check: say what would work, attach nothing */
+	bool json;  /* --json: --check's report as JSON */
 };
 
 enum config_result {

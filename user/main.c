@@ -16,10 +16,11 @@
 #include <linux/types.h>
 
 #include "caps.h"
+#include "check.h"
 #include "collector.h"
 #include "host.h"
 #include "log.h"
-#include "probes_maps.h"
+#include "start.h"
 #include "variant.h"
 
 #define EXIT_START_FAILED 2
@@ -34,34 +35,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	fputs("aet-collector: libbpf: ", stderr);
 	return vfprintf(stderr, fmt, ap);
-}
-
-/* A family that failed to load or attach (err says why, rc = -errno):
- * fatal when required, else reported in /status and /metrics. Returns rc
- * or 0. */
-static int family_failed(struct collector *c, int fam, int rc, char *err, size_t len)
-{
-	snprintf(c->why[fam], sizeof(c->why[fam]), "%s", err);
-	if (!(c->cfg->require & 1u << fam))
-		return 0;
-	snprintf(err + strlen(err), len - strlen(err), " (--require %s)", probe_family_names[fam]);
-	return rc;
-}
-
-static int check_btf(const struct config *cfg, char *err, size_t len)
-{
-	const char *path = cfg->btf_path ? cfg->btf_path : "/sys/kernel/btf/vmlinux";
-
-	if (!access(path, R_OK))
-		return 0;
-	if (cfg->btf_path)
-		snprintf(err, len, "cannot read BTF file %s: %s", path, strerror(errno));
-	else
-		snprintf(err, len,
-			 "this kernel has no BTF (%s: %s): use a kernel built with "
-			 "CONFIG_DEBUG_INFO_BTF=y, or pass --btf FILE",
-			 path, strerror(errno));
-	return -ENOENT;
 }
 
 /* Waits for SIGTERM or SIGINT, ticking every TICK_SECONDS; SIGUSR1 and
@@ -101,162 +74,6 @@ static void serve(struct collector *c, const sigset_t *sigs)
 		next_tick = clock_seconds(CLOCK_MONOTONIC) + TICK_SECONDS;
 		collector_tick(c);
 	}
-}
-
-/* A --file-root that does not exist is a typo: it would count nothing. */
-static int check_file_roots(const struct config *cfg, char *err, size_t len)
-{
-	struct stat st;
-
-	for (int i = 0; i < cfg->nfile_roots; i++) {
-		const char *root = cfg->file_roots[i];
-
-		if (stat(root, &st)) {
-			int rc = -errno;
-
-			snprintf(err, len, "--file-root %s: %s%s", root, strerror(-rc),
-				 rc == -ENOENT ? ": a root that does not exist counts nothing; "
-						 "correct the path, or create the directory first"
-					       : "");
-			return rc;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			snprintf(err, len,
-				 "--file-root %s: not a directory: give the directory "
-				 "whose files to count",
-				 root);
-			return -ENOTDIR;
-		}
-	}
-	return 0;
-}
-
-/* Fails with err naming what the collector lacks for fam (family bits,
- * PRIV_CORE, PRIV_SERVE) on this host, and the fix. */
-static int check_privs(const struct priv_facts *pf, uint32_t fam, const char *name, char *err,
-		       size_t len)
-{
-	uint64_t missing = privs_missing(pf, fam);
-
-	if (!missing)
-		return 0;
-	privs_explain(missing, name, err, len);
-	return -EPERM;
-}
-
-/* Whether family fam may be loaded: not when it lacks a capability, then
- * reported as its failure (*rc: nonzero when it is required). */
-static bool may_load(struct collector *c, int fam, const struct priv_facts *pf, int *rc, char *err,
-		     size_t len)
-{
-	char name[32];
-	int why;
-
-	snprintf(name, sizeof(name), "the %s family", probe_family_names[fam]);
-	why = check_privs(pf, 1u << fam, name, err, len);
-	if (why)
-		*rc = family_failed(c, fam, why, err, len);
-	return !why;
-}
-
-/* The uprobes on the probe library (the target's, or --library's in follow
- * mode), and the series maps the span programs read. */
-static int load_probes(struct collector *c, char *err, size_t len)
-{
-	const struct config *cfg = c->cfg;
-	int rc = 0;
-
-	c->probes = probes__new(cfg, c->spans, &rc, err, len);
-	if (!c->probes)
-		return family_failed(c, PFAM_PROBES, rc, err, len);
-	if (c->have_target || cfg->follow_library) {
-		rc = collector_set_library(
-			c, c->have_target ? c->target.lib_path : cfg->follow_library, err, len);
-		if (rc) {
-			probes__free(c->probes);
-			c->probes = NULL;
-			return family_failed(c, PFAM_PROBES, rc, err, len);
-		}
-	}
-	for (int fam = FAM_TASKS; fam <= FAM_AGENT && !rc; fam++) {
-		size_t n;
-		int fd = probes__series_fd(c->probes, fam, &n);
-
-		rc = spans__set_series(c->spans, fam, fd, n);
-		if (rc)
-			snprintf(err, len, "cannot keep the series maps: %s", strerror(-rc));
-	}
-	return rc;
-}
-
-/* Loads and attaches one family after another; each that fails, or lacks
- * a capability, is fatal only when required. */
-static int load_families(struct collector *c, const struct priv_facts *pf, char *err, size_t len)
-{
-	const struct config *cfg = c->cfg;
-	int rc = 0;
-
-	if (may_load(c, PFAM_PROCESSES, pf, &rc, err, len)) {
-		c->procs = procs__new(cfg, c->spans, &rc, err, len);
-		if (!c->procs)
-			rc = family_failed(c, PFAM_PROCESSES, rc, err, len);
-	}
-	if (rc)
-		return rc;
-	if (cfg->pid)
-		collector_follow_descendants(c, cfg->pid);
-	if (may_load(c, PFAM_FILES, pf, &rc, err, len)) {
-		c->files = files__new(cfg, c->spans, &rc, err, len);
-		if (!c->files)
-			rc = family_failed(c, PFAM_FILES, rc, err, len);
-	}
-	if (rc)
-		return rc;
-	if (may_load(c, PFAM_PROBES, pf, &rc, err, len))
-		rc = load_probes(c, err, len);
-	if (rc)
-		return rc;
-	if (c->following)
-		return collector_start_following(c, err, len);
-	if (may_load(c, PFAM_SQLITE, pf, &rc, err, len)) {
-		c->sqlite = sqlite__new(cfg, &c->target, c->spans, &rc, err, len);
-		if (!c->sqlite)
-			rc = family_failed(c, PFAM_SQLITE, rc, err, len);
-	}
-	return rc;
-}
-
-/* The target (--pid) or what follow mode follows; the span programs and
- * the maps every family shares. */
-static int open_target(struct collector *c, struct priv_facts *pf, char *err, size_t len)
-{
-	const struct config *cfg = c->cfg;
-	int rc;
-
-	if (cfg->pid) {
-		rc = target_open(&c->target, cfg->pid, err, len);
-		if (rc)
-			return rc;
-		c->have_target = true;
-		host_library_fact(pf, c->target.lib_path);
-	} else {
-		/* Follow mode: the spans' resource names what is followed. */
-		const char *name = cfg->follow_comm ?: strrchr(cfg->follow_exe, '/') + 1;
-
-		c->following = true;
-		rc = follow_init(&c->follow, cfg->follow_comm, cfg->follow_exe, cfg->max_targets,
-				 err, len);
-		if (rc)
-			return rc;
-		snprintf(c->target.comm, sizeof(c->target.comm), "%s", name);
-	}
-	c->spans = spans__new(cfg, &c->target, &rc, err, len);
-	if (!c->spans)
-		return rc;
-	rc = cfg->pid ? spans__follow(c->spans, cfg->pid) : 0;
-	if (rc)
-		snprintf(err, len, "cannot follow pid %d: %s", cfg->pid, strerror(-rc));
-	return rc;
 }
 
 /* Everything up to serving: privileges, the kernel, the target, the
@@ -335,6 +152,8 @@ int main(int argc, char **argv)
 	}
 	log_level = cfg.log_level;
 	libbpf_set_print(libbpf_print);
+	if (cfg.check)
+		return check_run(&cfg);
 
 	/* Before any thread starts, so that every thread inherits the mask. */
 	sigemptyset(&sigs);

@@ -17,9 +17,13 @@ const struct priv_need priv_needs[] = {
 	  "tracepoints" },
 	/* perf_uprobe_event_init(): CAP_PERFMON from Linux 5.8 (c9e0924e5c2b),
 	 * CAP_SYS_ADMIN again from 6.16 and the stable kernels since
-	 * (ba677dbe77af, "perf: Revert to requiring CAP_SYS_ADMIN for uprobes"). */
+	 * (ba677dbe77af, "perf: Revert to requiring CAP_SYS_ADMIN for uprobes");
+	 * Debian's perf_event_open() asks CAP_SYS_ADMIN at paranoid 3 (its
+	 * "security,perf: Allow further restriction of perf_event_open"; seen
+	 * on 5.10.223). user/host.c asks the kernel which holds. */
 	{ CAP_SYS_ADMIN, -1, UPROBE_FAMS, WHEN_UPROBES_ADMIN,
-	  "the kernel creates uprobes for it only: Linux 6.16 and the stable kernels since",
+	  "the kernel creates uprobes for it only: Linux 6.16 and the stable kernels since, and "
+	  "Debian's at kernel.perf_event_paranoid 3, their default",
 	  "creating uprobes" },
 	/* __ptrace_may_access() and cap_ptrace_access_check() */
 	{ CAP_SYS_PTRACE, -1, UPROBE_FAMS, WHEN_TARGET_OTHER,

@@ -289,6 +289,16 @@ int probes__each_attached(const struct probes *p, const char **syms, double *att
 	return NPROBES;
 }
 
+const char *probes__spot(const struct probes *p, double *nop5_ns, double *push_ns, const char **by)
+{
+	if (!p)
+		return NULL;
+	*nop5_ns = p->spot_ns[0];
+	*push_ns = p->spot_ns[1];
+	*by = p->spot_by;
+	return p->spot ? "push" : "nop5";
+}
+
 int probes__count(const struct probes *p)
 {
 	return p ? NPROBES : 0;

@@ -30,6 +30,10 @@ void probes__detach(struct probes *p);
  * own (nop5; push %rbp): the uprobe spot is measured on it. */
 void aet_spot_calibrate(void);
 
+/* Where the uprobes sit ("nop5" or "push") and the cost of a hit measured
+ * at each spot (0: not measured); by says what decided. NULL for NULL. */
+const char *probes__spot(const struct probes *p, double *nop5_ns, double *push_ns, const char **by);
+
 /* Number of probes, and how many are attached. */
 int probes__count(const struct probes *p);
 int probes__attached(const struct probes *p);

@@ -200,6 +200,11 @@ static __u64 stat_of(const struct procs *p, __u32 i)
 	return n;
 }
 
+bool procs__raw(const struct procs *p)
+{
+	return p && p->raw;
+}
+
 int procs__exit_status(struct procs *p, int pid, int *status)
 {
 	__u32 key = (__u32)pid, code;

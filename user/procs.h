@@ -27,6 +27,8 @@ void procs__free(struct procs *p); /* NULL-safe; detaches */
 int procs__attach(struct procs *p, char *err, size_t len);
 void procs__detach(struct procs *p);
 int procs__count(const struct procs *p); /* programs; 0 for NULL */
+/* Whether they are on raw tracepoints: the BTF ones (tp_btf) did not load. */
+bool procs__raw(const struct procs *p);
 int procs__attached(const struct procs *p);
 
 /* Follow mode: calls found() with each process the exec and rename

@@ -110,6 +110,11 @@ bool variant_compat(void)
 	return compat;
 }
 
+const char *variant_decided_by(void)
+{
+	return decided_by;
+}
+
 int variant_open(struct bpf_object_skeleton *s, const struct bpf_object_open_opts *opts)
 {
 	size_t i, n = sizeof(compat_objects) / sizeof(compat_objects[0]);

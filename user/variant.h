@@ -23,6 +23,8 @@
  * -EOPNOTSUPP with err saying what it lacks. */
 int variant_choose(enum bpf_build want, char *err, size_t len);
 bool variant_compat(void);
+/* What decided the build, once chosen. */
+const char *variant_decided_by(void);
 
 /* Opens skeleton s with the chosen build's object. */
 int variant_open(struct bpf_object_skeleton *s, const struct bpf_object_open_opts *opts);

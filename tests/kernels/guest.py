@@ -2,7 +2,9 @@
 root, in the host's root shared read-only: the collector attached to
 workloads with exact expected counts, and the probe-hit cost at both
 uprobe spots. Prints "AET-RESULT PASS" or "AET-RESULT FAIL reason", and
-"AET-FIGURE ..." lines for bench/RESULTS.md.
+"AET-FIGURE ..." lines for bench/RESULTS.md, and "AET-CHECK {...}": what
+`aet-collector --check --json` says of the guest, first thing (run.sh keeps
+it; scripts/kernels/table.py makes the README's table of it).
 
     guest.py --build native|compat   the BPF build the collector must pick"""
 import json
@@ -51,8 +53,12 @@ def collector(pid, *args):
         except OSError:
             pass
         time.sleep(0.2)
+    try:  # asked before the kill: after it, the answer is a reset connection
+        why = get("/ready")[1].decode()
+    except OSError as e:
+        why = "/ready: %s" % e
     p.kill()
-    raise Failed("collector not ready in %d s: %s" % (SLOW, get("/ready")[1].decode()))
+    raise Failed("collector not ready in %d s: %s" % (SLOW, why))
 
 
 def stop(p):
@@ -182,6 +188,25 @@ def workload():
             wl.kill()
 
 
+def check(build):
+    """aet-collector --check --json, before anything else ran: printed whole;
+    it must say that every required family would attach, with the build
+    the collector then takes."""
+    r = subprocess.run([COLLECTOR, "--check", "--json"], capture_output=True, text=True,
+                       timeout=SLOW)
+    try:
+        report = json.loads(r.stdout)
+    except ValueError:
+        raise Failed("--check --json exited %d without a report: %s" % (
+            r.returncode, r.stderr.strip()[-300:]))
+    print("AET-CHECK %s" % json.dumps(report, separators=(",", ":")))
+    if r.returncode != 0 or not report["ok"]:
+        raise Failed("--check: a required family would not attach: %s" % "; ".join(
+            "%s: %s" % (f["name"], f["detail"]) for f in report["families"]
+            if f["required"] and not f["attaches"]))
+    expect("--check's BPF build", report["bpf_build"]["build"], build)
+
+
 def native_refused():
     """On a kernel that takes the compat build, --bpf-build native must be
     refused in one line naming what the kernel lacks, exit 2, and load
@@ -207,6 +232,7 @@ def main():
     t0 = time.monotonic()
     build = sys.argv[2] if sys.argv[1:2] == ["--build"] else "native"
     try:
+        check(build)
         probes(build)
         if build == "compat":
             native_refused()

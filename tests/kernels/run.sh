@@ -6,7 +6,10 @@
 # Every kernel must pass, with the BPF build it lacks features for
 # (bpf/compat.bpf.h) when it is in COMPAT, else the native one. Exits 1
 # on anything else. The guests' figures (the build and why, uprobe spot
-# calibration, probe-hit cost at each spot) go to build/kernels.txt.
+# calibration, probe-hit cost at each spot) go to build/kernels.txt, and
+# each guest's `aet-collector --check --json`, with the suite and the
+# result, to build/kernels/RELEASE.json: scripts/kernels/table.py makes the
+# README's table of them.
 #
 #   KERNELS="bullseye bookworm trixie trixie-backports" (Debian suites,
 #   or SUITE/PACKAGE; see scripts/kernels/fetch.sh)
@@ -16,7 +19,7 @@ cd "$(dirname "$0")/../.."
 KERNELS=${KERNELS:-bullseye bookworm trixie trixie-backports}
 COMPAT=${COMPAT-bullseye}
 figures=build/kernels.txt
-mkdir -p build
+mkdir -p build/kernels
 : >"$figures"
 failed=0
 t0=$(date +%s)
@@ -37,6 +40,10 @@ for spec in $KERNELS; do
 	result=$(sed -n 's/^AET-RESULT //p' "$log" | head -n 1)
 	secs=$(($(date +%s) - k0))
 	sed -n "s/^AET-FIGURE /$release /p" "$log" >>"$figures"
+	printf '{"spec":"%s","release":"%s","result":"%s","date":"%s","check":%s}\n' \
+		"$spec" "$release" "$(echo "${result:-no result}" | sed 's/["\\]/ /g')" \
+		"$(date -u +%Y-%m-%d)" "$(sed -n 's/^AET-CHECK //p' "$log" | head -n 1 | grep . || echo null)" \
+		>"build/kernels/$release.json"
 	case $result in
 	PASS*) echo "PASS $release $build ($secs s)" ;;
 	FAIL*)

@@ -160,6 +160,28 @@ Test(config, follow_mode)
 	cr_assert_eq(cfg.require, 0);
 }
 
+Test(config, check)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	/* The host alone: no target needed. */
+	cr_assert_eq(parse(&cfg, err, 2, ARGV("--check")), CONFIG_RUN, "%s", err);
+	cr_assert(cfg.check);
+	cr_assert_not(cfg.json);
+	cr_assert_eq(cfg.pid, 0);
+	cr_assert_eq(cfg.require, 1u << PFAM_PROBES);
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--check", "--json", "--pid", "7")), CONFIG_RUN);
+	cr_assert(cfg.check && cfg.json);
+	cr_assert_eq(cfg.pid, 7);
+	cr_assert_eq(parse(&cfg, err, 4, ARGV("--check", "--comm", "aet")), CONFIG_RUN);
+	cr_assert_eq(cfg.require, 1u << PFAM_PROBES | 1u << PFAM_PROCESSES);
+	cr_assert_eq(parse(&cfg, err, 6, ARGV("--check", "--pid", "1", "--comm", "aet")),
+		     CONFIG_ERROR);
+	cr_assert_eq(parse(&cfg, err, 4, ARGV("--pid", "1", "--json")), CONFIG_ERROR);
+	cr_assert_str_eq(err, "--json is for --check (see --help)");
+}
+
 /* Criterion re-executes the test binary for each parameter (PIE: other
  * addresses), so parameters hold their strings, not pointers. */
 struct bad_args {
@@ -269,6 +291,7 @@ ParameterizedTestParameters(config, errors)
 		  "to "
 		  "1073741824 (see --help)" },
 		{ 4, { "c", "-p", "1", "--http-timeout" }, "option --http-timeout needs a value" },
+
 	};
 
 	return cr_make_param_array(struct bad_args, params, sizeof(params) / sizeof(params[0]));

@@ -107,7 +107,8 @@ Test(privs, the_line_names_each_capability_why_and_the_fix)
 	privs_explain(privs_missing(&f, 1u << PFAM_PROBES), "the probes family", err, sizeof(err));
 	cr_assert_str_eq(err, "the probes family lacks cap_sys_admin, for creating uprobes (the "
 			      "kernel creates uprobes for it only: Linux 6.16 and the stable "
-			      "kernels since); cap_sys_ptrace, for reading the target's "
+			      "kernels since, and Debian's at kernel.perf_event_paranoid 3, their "
+			      "default); cap_sys_ptrace, for reading the target's "
 			      "/proc/PID/maps and open files, its libraries through /proc/PID/root "
 			      "(the target is another user's process or holds capabilities the "
 			      "collector lacks; always in follow mode): " PRIVS_FIX);
