@@ -263,16 +263,25 @@ format-check:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 # PREFIX and DESTDIR as usual: make install DESTDIR=/tmp/pkg PREFIX=/usr
+# The Python binding is importable by Debian's python3 through aetprobe.pth
+# in PYSITE (on its path for PREFIX /usr/local and /usr); the loader finds
+# libaetprobe.so once ldconfig has run (done here without DESTDIR).
+PYSITE ?= $(PREFIX)/lib/python3.$(shell $(PYTHON) -c 'import sys; print(sys.version_info[1])')/dist-packages
 install: binaries
 	install -D -m 0755 $(OUTPUT)/aet-collector $(DESTDIR)$(PREFIX)/sbin/aet-collector
 	install -D -m 0755 $(OUTPUT)/libaetprobe.so $(DESTDIR)$(PREFIX)/lib/libaetprobe.so
 	install -D -m 0644 include/aet/probe.h $(DESTDIR)$(PREFIX)/include/aet/probe.h
 	install -D -m 0644 probe/python/aetprobe.py \
 		$(DESTDIR)$(PREFIX)/share/aet-collector/python/aetprobe.py
+	install -d $(DESTDIR)$(PYSITE)
+	printf '%s\n' '$(PREFIX)/share/aet-collector/python' >$(DESTDIR)$(PYSITE)/aetprobe.pth
 	install -D -m 0644 man/aet-collector.8 $(DESTDIR)$(PREFIX)/share/man/man8/aet-collector.8
-	install -d $(DESTDIR)$(PREFIX)/share/aet-collector/dashboards
-	install -m 0644 dashboards/*.yml $(wildcard dashboards/*.json) \
+	install -d $(DESTDIR)$(PREFIX)/share/aet-collector/dashboards/provisioning
+	install -m 0644 dashboards/*.yml $(wildcard dashboards/*.json) dashboards/README.md \
 		$(DESTDIR)$(PREFIX)/share/aet-collector/dashboards/
+	install -m 0644 dashboards/provisioning/*.yml \
+		$(DESTDIR)$(PREFIX)/share/aet-collector/dashboards/provisioning/
+	if [ -z "$(DESTDIR)" ]; then ldconfig; fi
 
 clean:
 	rm -rf $(OUTPUT)

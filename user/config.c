@@ -511,8 +511,31 @@ static enum config_result check_options(struct config *cfg, char *err, size_t le
 	return CONFIG_RUN;
 }
 
+#define NOPTS (sizeof(long_opts) / sizeof(long_opts[0]))
+
+/* An option of one value given twice (--listen a --listen b): which is
+ * meant is not for the collector to guess. --file-root adds a root each
+ * time; a flag twice is the flag. Returns CONFIG_RUN or CONFIG_ERROR. */
+static enum config_result given_once(int opt, const char *first[NOPTS], char *err, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS - 1 && long_opts[i].val != opt; i++)
+		;
+	if (i == NOPTS - 1 || long_opts[i].has_arg != required_argument || opt == OPT_FILE_ROOT)
+		return CONFIG_RUN;
+	if (first[i]) {
+		snprintf(err, len, "--%s given twice ('%s', then '%s'): give it once (see --help)",
+			 long_opts[i].name, first[i], optarg);
+		return CONFIG_ERROR;
+	}
+	first[i] = optarg;
+	return CONFIG_RUN;
+}
+
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len)
 {
+	const char *first[NOPTS] = {};
 	enum config_result r;
 	int opt;
 
@@ -520,7 +543,9 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":p:l:hV", long_opts, NULL)) != -1) {
-		r = set_option(cfg, opt, argv, err, len);
+		r = given_once(opt, first, err, len);
+		if (r == CONFIG_RUN)
+			r = set_option(cfg, opt, argv, err, len);
 		if (r != CONFIG_RUN)
 			return r;
 	}

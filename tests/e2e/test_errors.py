@@ -137,3 +137,14 @@ def test_target_end_is_logged(start, preloaded, how, said):
         p.pid, os.path.basename(sys.executable)[:15], said)
     # A core dumped (by the core limit) adds ", core dumped".
     assert any(ln.startswith(want) for ln in err.splitlines()), err
+
+
+def test_an_option_given_twice_is_refused():
+    # Not the last one silently taken: which was meant is not known.
+    line = one_line(run_collector("--pid", "1", "--listen", "127.0.0.1:9500",
+                                  "--listen", "127.0.0.1:9501"))
+    assert line == ("aet-collector: --listen given twice ('127.0.0.1:9500', then "
+                    "'127.0.0.1:9501'): give it once (see --help)")
+    # --file-root is one root each time.
+    r = run_collector("--check", "--file-root", "/tmp", "--file-root", "/var")
+    assert r.returncode in (0, 1), r.stderr

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -60,12 +61,41 @@ def test_make_install_honours_prefix_and_destdir(tmp_path):
                     "PREFIX=/opt/aet"], check=True, capture_output=True)
     got = {os.path.relpath(os.path.join(d, f), tmp_path)
            for d, _, fs in os.walk(tmp_path) for f in fs}
+    pysite = "opt/aet/lib/python3.%d/dist-packages" % sys.version_info[1]
     want = {"opt/aet/sbin/aet-collector", "opt/aet/lib/libaetprobe.so",
             "opt/aet/include/aet/probe.h", "opt/aet/share/aet-collector/python/aetprobe.py",
-            "opt/aet/share/man/man8/aet-collector.8",
-            "opt/aet/share/aet-collector/dashboards/rules.yml"}
-    assert want <= got
+            pysite + "/aetprobe.pth", "opt/aet/share/man/man8/aet-collector.8",
+            "opt/aet/share/aet-collector/dashboards/rules.yml",
+            "opt/aet/share/aet-collector/dashboards/README.md",
+            "opt/aet/share/aet-collector/dashboards/provisioning/dashboards.yml",
+            "opt/aet/share/aet-collector/dashboards/provisioning/datasources.yml"}
+    want |= {"opt/aet/share/aet-collector/dashboards/" + os.path.basename(p)
+             for p in files("dashboards/*.json")}
+    assert want <= got, want - got
     assert os.access(tmp_path / "opt/aet/sbin/aet-collector", os.X_OK)
+    # The .pth names the binding's directory as installed, without DESTDIR.
+    assert (tmp_path / pysite / "aetprobe.pth").read_text() == \
+        "/opt/aet/share/aet-collector/python\n"
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "build/aet-collector")),
+                    reason="not built")
+def test_installed_binding_imports(tmp_path):
+    """Installed without DESTDIR under a PREFIX of its own: the interpreter
+    that reads the site directory (as it does PREFIX/lib/python3.X/
+    dist-packages for /usr/local) imports aetprobe through the .pth, and
+    the binding finds the library through AETPROBE_LIBRARY."""
+    prefix = tmp_path / "prefix"
+    subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=%s" % prefix],
+                   check=True, capture_output=True)
+    site = prefix / ("lib/python3.%d/dist-packages" % sys.version_info[1])
+    code = ("import site, sys; site.addsitedir(sys.argv[1]); import aetprobe; "
+            "print(aetprobe.__file__); print(aetprobe.available)")
+    r = subprocess.run(["/usr/bin/python3", "-c", code, str(site)], capture_output=True,
+                       text=True, env=dict(os.environ, AETPROBE_LIBRARY=str(
+                           prefix / "lib/libaetprobe.so")))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(prefix / "share/aet-collector/python/aetprobe.py"), "True"]
 
 
 def readme_privileges():

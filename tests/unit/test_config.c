@@ -178,6 +178,8 @@ Test(config, check)
 	cr_assert_eq(cfg.require, 1u << PFAM_PROBES | 1u << PFAM_PROCESSES);
 	cr_assert_eq(parse(&cfg, err, 6, ARGV("--check", "--pid", "1", "--comm", "aet")),
 		     CONFIG_ERROR);
+	/* A flag twice is the flag. */
+	cr_assert_eq(parse(&cfg, err, 4, ARGV("--check", "--check", "--json")), CONFIG_RUN);
 	cr_assert_eq(parse(&cfg, err, 4, ARGV("--pid", "1", "--json")), CONFIG_ERROR);
 	cr_assert_str_eq(err, "--json is for --check (see --help)");
 }
@@ -291,6 +293,13 @@ ParameterizedTestParameters(config, errors)
 		  "to "
 		  "1073741824 (see --help)" },
 		{ 4, { "c", "-p", "1", "--http-timeout" }, "option --http-timeout needs a value" },
+		{ 6,
+		  { "c", "-p", "1", "--listen", "127.0.0.1:1", "-l127.0.0.1:2" },
+		  "--listen given twice ('127.0.0.1:1', then '127.0.0.1:2'): give it once (see "
+		  "--help)" },
+		{ 5,
+		  { "c", "-p", "1", "--pid", "2" },
+		  "--pid given twice ('1', then '2'): give it once (see --help)" },
 
 	};
 

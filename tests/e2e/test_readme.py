@@ -1,0 +1,30 @@
+"""The README says what the collector serves: every family of a real scrape
+is in its Metrics table."""
+import os
+import re
+
+from harness import ROOT
+
+
+def metrics_table():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    section = text[text.index("\n## Metrics\n"):]
+    section = section[:section.index("\n## ", 1)]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("| "):
+            names.update(re.findall(r"\b(aet_[a-z_]+|process_)\*?", line.split("|")[1]))
+    return names
+
+
+def test_every_family_scraped_is_in_the_metrics_table(start, tmp_path):
+    wl = start.workload("--tasks", "20")
+    col = start.collector(wl.pid)
+    wl.go()
+    families = set(re.findall(r"^# TYPE (\S+) ", col.metrics(), re.M))
+    assert len(families) > 30
+    table = metrics_table()
+    missing = {f for f in families
+               if f not in table and not (f.startswith("process_") and "process_" in table)}
+    assert not missing, "families served, not in the README's Metrics table: %s" % missing
