@@ -38,7 +38,7 @@ void collector_init(struct collector *c, const struct config *cfg)
 	c->enabled = !cfg->start_disabled;
 	if (!c->enabled)
 		snprintf(c->disabled_by, sizeof(c->disabled_by), "AET_METRICS_ENABLED=%s",
-			 getenv("AET_METRICS_ENABLED"));
+			 getenv("AET_METRICS_ENABLED") ?: "false");
 }
 
 static void on_descendant(int pid, void *ctx)

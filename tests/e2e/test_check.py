@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 
-from harness import COLLECTOR, our_programs, programs_added, run_collector
+from harness import COLLECTOR, check_sanitizers, our_programs, programs_added, run_collector
 from test_privileges import as_nobody, documented_table
 
 KEYS = {"version", "kernel", "btf", "bpf_build", "tracefs", "uprobes", "uprobe_spot",
@@ -19,6 +19,7 @@ def check(*args, wrap=()):
     r = subprocess.run([*wrap, COLLECTOR, "--check", "--json", *args], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode in (0, 1), (r.returncode, r.stderr)
+    check_sanitizers(r.stderr)
     return r.returncode, json.loads(r.stdout)
 
 
