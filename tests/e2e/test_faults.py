@@ -265,7 +265,7 @@ class Flood:
                 if conn:
                     conn.close()
                 conn = None
-                time.sleep(0.01)
+                time.sleep(0.01)  # a pause before the next connection: a client's pace
         if conn:
             conn.close()
 

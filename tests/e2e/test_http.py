@@ -240,7 +240,7 @@ def test_slow_clients_do_not_stall_scrapes(collector):
     deadline = time.monotonic() + TIMEOUT + 3
     while time.monotonic() < deadline:
         results.append(scrape(col.port))
-        time.sleep(0.1)
+        time.sleep(0.1)  # a scraper's pace, over the period the slow clients press
     slow.stop_reconnecting()
     bad = [r for r in results if r[0] != 200 or r[1] > SCRAPE_BOUND]
     assert not bad, "%d of %d scrapes failed or were slow: %s" % (len(bad), len(results), bad[:5])
