@@ -50,6 +50,10 @@ static void serve(struct collector *c, const sigset_t *sigs)
 	double next_tick = clock_seconds(CLOCK_MONOTONIC) + TICK_SECONDS;
 	int sig;
 
+	/* The seconds spent loading are not a stall of the main loop. */
+	pthread_mutex_lock(&c->lock);
+	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
+	pthread_mutex_unlock(&c->lock);
 	for (;;) {
 		sig = sigtimedwait(sigs, NULL, c->following ? &quarter : &tick);
 		if (sig == SIGTERM || sig == SIGINT)

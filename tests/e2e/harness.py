@@ -271,9 +271,11 @@ class Collector:
                 e.pop(name, None)
             else:
                 e[name] = value
+        # A test that names its build keeps it; the others take the run's.
+        build = [] if "--bpf-build" in args else BPF_BUILD
         self.proc = subprocess.Popen(
             [*wrap, COLLECTOR, *(["--pid", str(pid)] if pid else []),
-             "--listen", "127.0.0.1:%d" % self.port, *BPF_BUILD, *args],
+             "--listen", "127.0.0.1:%d" % self.port, *build, *args],
             stdout=stdout, stderr=subprocess.PIPE, text=True, env=e)
 
         def up():
