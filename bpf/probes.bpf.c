@@ -32,10 +32,10 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Set by user space before load. */
 const volatile __u32 open_mask = 16383;	       /* open_slots entries - 1 (a power of two) */
 const volatile __u32 hot_mask = HOT_SLOTS - 1; /* at most open_mask */
-const volatile __u32 max_series = 4096;	       /* label sets per family, --max-series */
+const volatile __u32 max_series = 4096;	       /* label sets per kind, --max-series */
 
-/* The next series index of each enum bounded_family; 0 is "__overflow__". */
-__u64 next_series[FAM_MAX] = { 1, 1, 1 };
+/* The next series index of each enum series_kind; 0 is "__overflow__". */
+__u64 next_series[SERIES_KINDS] = { 1, 1, 1 };
 
 /* The text of sampled open custom spans, by open slot: name and
  * attributes. Aligned so that copies move
@@ -151,7 +151,7 @@ static __always_inline __u32 series_new(void *series_map, __u32 fam, const struc
 }
 
 /*
- * The series index of label set l in family fam. A per-CPU cache entry is
+ * The series index of label set l of kind fam. A per-CPU cache entry is
  * a seqlock: a program preempted on this CPU while filling it leaves the
  * sequence odd, and a reader that raced with a writer sees it change.
  */
@@ -165,7 +165,7 @@ static __always_inline __u32 series_of(void *series_map, __u32 fam, const struct
 	if (!e)
 		return OVERFLOW_SERIES;
 	seq = READ_ONCE(e->seq);
-	if (!(seq & 1) && e->family == fam + 1 && labels_equal(&e->labels, l)) {
+	if (!(seq & 1) && e->kind == fam + 1 && labels_equal(&e->labels, l)) {
 		series = e->series;
 		barrier();
 		if (READ_ONCE(e->seq) == seq)
@@ -176,7 +176,7 @@ static __always_inline __u32 series_of(void *series_map, __u32 fam, const struct
 	if (series != OVERFLOW_SERIES && !(seq & 1) && percpu_cas32(&e->seq, seq, seq + 1)) {
 		__builtin_memcpy(&e->labels, l, sizeof(*l));
 		e->series = series;
-		e->family = fam + 1;
+		e->kind = fam + 1;
 		barrier();
 		WRITE_ONCE(e->seq, seq + 2);
 	}
@@ -503,7 +503,7 @@ int OWN_STACK_KPROBE(cycle_end, __u64 id, __s32 status)
 SEC("uprobe")
 int OWN_STACK_KPROBE(task_begin, __u64 id, const char *agent, const char *mode)
 {
-	return op_begin2(KIND_TASK, FAM_TASKS, &task_series, id, agent, mode);
+	return op_begin2(KIND_TASK, SERIES_TASKS, &task_series, id, agent, mode);
 }
 
 SEC("uprobe")
@@ -515,7 +515,7 @@ int OWN_STACK_KPROBE(task_end, __u64 id, __s32 status)
 SEC("uprobe")
 int OWN_STACK_KPROBE(agent_begin, __u64 id, const char *agent, const char *operation)
 {
-	return op_begin2(KIND_AGENT, FAM_AGENT, &agent_series, id, agent, operation);
+	return op_begin2(KIND_AGENT, SERIES_AGENT, &agent_series, id, agent, operation);
 }
 
 SEC("uprobe")
@@ -534,7 +534,7 @@ int OWN_STACK_KPROBE(event, const char *event_type)
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	read_label(l.l1, event_type);
-	series = series_of(&event_series, FAM_EVENTS, &l);
+	series = series_of(&event_series, SERIES_EVENTS, &l);
 	n = bpf_map_lookup_elem(&event_counts, &series);
 	if (n)
 		__sync_fetch_and_add(n, 1);

@@ -27,19 +27,20 @@ enum open_kind {
 	KIND_MAX,
 };
 
-/* Families with a bound on their label sets. */
-enum bounded_family {
-	FAM_TASKS,
-	FAM_AGENT,
-	FAM_EVENTS,
-	FAM_MAX,
+/* The kinds of label sets given series indexes, each bounded by --max-series
+ * and kept in a series map of its own. */
+enum series_kind {
+	SERIES_TASKS,
+	SERIES_AGENT,
+	SERIES_EVENTS,
+	SERIES_KINDS,
 };
 
 /* Indexes of the collector_stats array (u64 counters). */
 enum collector_stat {
 	STAT_UNMATCHED = 0,	  /* + enum open_kind: an end without its begin */
 	STAT_OPEN_OVERFLOW = 4,	  /* + enum open_kind: a begin that found no free slot */
-	STAT_SERIES_OVERFLOW = 8, /* + enum bounded_family */
+	STAT_SERIES_OVERFLOW = 8, /* + enum series_kind */
 	STAT_MAX = 11,
 };
 
@@ -82,8 +83,8 @@ struct labels2 {
 struct label_cache_entry {
 	struct labels2 labels;
 	__u32 series;
-	__u32 family; /* enum bounded_family + 1; 0 = empty */
-	__u32 seq;    /* odd while being written */
+	__u32 kind; /* enum series_kind + 1; 0 = empty */
+	__u32 seq;  /* odd while being written */
 	__u32 pad;
 };
 

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "probes.h"
+#include "procs.h"
 #include "check.h"
 #include "host.h"
 #include "start.h"
@@ -91,6 +93,11 @@ static void gather(struct report *r)
 	}
 }
 
+static int programs(const struct collector *c, int f)
+{
+	return c->fam[f] ? families[f]->count(c->fam[f]) : 0;
+}
+
 /* Whether family f would attach, and how, or why not. */
 static void judge(struct report *r, int f)
 {
@@ -100,27 +107,26 @@ static void judge(struct report *r, int f)
 
 	switch (f) {
 	case PFAM_PROBES:
-		r->ok[f] = c->probes && !r->target_rc;
-		snprintf(d, DETAIL_LEN, "%d uprobes on %s", probes__count(c->probes), lib);
+		r->ok[f] = c->fam[f] && !r->target_rc;
+		snprintf(d, DETAIL_LEN, "%d uprobes on %s", programs(c, f), lib);
 		break;
 	case PFAM_PROCESSES:
-		r->ok[f] = c->procs;
-		snprintf(d, DETAIL_LEN, "%d programs on %s tracepoints", procs__count(c->procs),
-			 procs__raw(c->procs) ? "raw (BTF ones did not load)" : "BTF");
+		r->ok[f] = c->fam[f];
+		snprintf(d, DETAIL_LEN, "%d programs on %s tracepoints", programs(c, f),
+			 procs__raw(c->fam[f]) ? "raw (BTF ones do not load here)" : "BTF");
 		break;
 	case PFAM_FILES:
-		r->ok[f] = c->files && r->syscalls;
-		snprintf(d, DETAIL_LEN, "%d programs on per-syscall tracepoints",
-			 files__count(c->files));
-		if (c->files && !r->syscalls)
+		r->ok[f] = c->fam[f] && r->syscalls;
+		snprintf(d, DETAIL_LEN, "%d programs on per-syscall tracepoints", programs(c, f));
+		if (c->fam[f] && !r->syscalls)
 			snprintf(d, DETAIL_LEN,
 				 "no per-syscall tracepoints in %s/events/syscalls "
 				 "(a kernel without CONFIG_FTRACE_SYSCALLS)",
 				 TRACEFS);
 		break;
 	default:
-		r->ok[f] = c->sqlite;
-		snprintf(d, DETAIL_LEN, "%d probes on %s", sqlite__count(c->sqlite), r->sqlite_lib);
+		r->ok[f] = c->fam[f];
+		snprintf(d, DETAIL_LEN, "%d probes on %s", programs(c, f), r->sqlite_lib);
 		break;
 	}
 	if (r->ok[f])
@@ -192,7 +198,7 @@ static const char *spot(const struct report *r, double *nop5, double *push, cons
 {
 	*nop5 = *push = 0;
 	*by = "";
-	return probes__spot(r->c.probes, nop5, push, by);
+	return probes__spot(r->c.fam[PFAM_PROBES], nop5, push, by);
 }
 
 static void write_text_host(const struct report *r, struct buf *out)
@@ -380,11 +386,7 @@ static void release(struct report *r)
 {
 	struct collector *c = &r->c;
 
-	sqlite__free(c->sqlite);
-	probes__free(c->probes);
-	files__free(c->files);
-	procs__free(c->procs);
-	spans__free(c->spans);
+	collector_free_families(c);
 	collector_fini(c);
 }
 

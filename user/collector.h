@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* What the endpoints serve: the target, the probes and the collector. */
+/* The collector's state: the target, the probe families, the emergency
+ * switch; what the main loop does each tick. The endpoints read it
+ * (user/endpoints.c). */
 #ifndef AET_COLLECTOR_H
 #define AET_COLLECTOR_H
 
@@ -9,14 +11,11 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "files.h"
+#include "family.h"
 #include "follow.h"
-#include "http.h"
 #include "privs.h"
-#include "probes.h"
-#include "procs.h"
+#include "shared.h"
 #include "spans.h"
-#include "sqlite.h"
 #include "target.h"
 
 #include "version.h"
@@ -32,14 +31,12 @@ struct collector {
 	char lib_path[PATH_MAX]; /* its path (through a live target's /proc/PID/root) */
 	dev_t lib_dev;		 /* and its identity */
 	ino_t lib_ino;
-	struct probes *probes;
-	struct files *files;
-	struct sqlite *sqlite; /* NULL when the target has no libsqlite3 */
-	struct spans *spans;
-	struct procs *procs;	 /* these three NULL when their family failed: */
-	char why[PFAM_MAX][512]; /* why a family failed, or "" */
+	struct shared *shared;	 /* the maps every family shares */
+	struct spans *spans;	 /* the span pipeline */
+	void *fam[PFAM_MAX];	 /* each family's object (families[]); NULL when: */
+	char why[PFAM_MAX][512]; /* it failed, why; or "" */
 	struct priv_facts privs; /* what the collector had at start, and needed */
-	int sqlite_pid;		 /* follow mode: the pid SQLite's probes are on */
+	int on_pid[PFAM_MAX];	 /* follow mode: the target each family with a retarget is on */
 	double started_at;	 /* CLOCK_REALTIME seconds */
 	double started_mono;	 /* CLOCK_MONOTONIC seconds */
 	double heartbeat;	 /* CLOCK_MONOTONIC seconds of the last tick */
@@ -49,9 +46,6 @@ struct collector {
 	atomic_int wanted;     /* WANT_*: what POST /control/... asked last */
 	char disabled_by[256]; /* when not: what turned it off, or why enabling failed */
 };
-
-extern const struct http_route collector_routes[];
-extern const int collector_nroutes;
 
 void collector_init(struct collector *c, const struct config *cfg);
 /* The main loop's periodic work: sample the target, beat the heart. */
@@ -64,6 +58,14 @@ void collector_follow(struct collector *c);
 /* Puts the uprobes (when enabled) on the probe library at path, unless
  * they are on that file already. Returns 0 or -errno with err. */
 int collector_set_library(struct collector *c, const char *path, char *err, size_t len);
+/* What family f is opened and attached with, now. */
+struct family_env collector_env(const struct collector *c);
+/* Attaches family f when the switch is on and it has what it attaches to
+ * (the probe library, a live target): the one place that decides. Returns
+ * 0 or -errno with err. */
+int collector_attach(struct collector *c, int f, char *err, size_t len);
+/* Detaches, drains the span ring, frees every family. */
+void collector_free_families(struct collector *c);
 /* Follow mode, once loaded: lists the matching processes running, attaches
  * to the newest. Returns 0 or -errno with err. */
 int collector_start_following(struct collector *c, char *err, size_t len);

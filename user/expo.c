@@ -533,3 +533,19 @@ int expo_write_by_label(struct buf *out, const char *name, const char *help, enu
 	family__free(f);
 	return rc;
 }
+
+int expo_write_unlabelled(struct buf *out, const struct expo_sample *samples, int n)
+{
+	int rc = 0;
+
+	for (int i = 0; i < n && !rc; i++) {
+		const struct expo_sample *s = &samples[i];
+		struct family *f = family__new(s->name, s->help, s->type, 0, NULL);
+
+		rc = f ? family__add(f, NULL, s->value) : -ENOMEM;
+		if (!rc)
+			family__write(f, out);
+		family__free(f);
+	}
+	return rc;
+}

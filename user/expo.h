@@ -60,6 +60,17 @@ int expo_write_by_label(struct buf *out, const char *name, const char *help, enu
 			const char *label, const char *const *label_values, const double *values,
 			int n);
 
+/* A family of one sample without labels: its declaration and value. */
+struct expo_sample {
+	const char *name;
+	const char *help;
+	enum metric_type type;
+	double value;
+};
+
+/* Writes n such families, in order. Returns 0 or -ENOMEM. */
+int expo_write_unlabelled(struct buf *out, const struct expo_sample *samples, int n);
+
 /* Renders one raw label value as described above (escaped, without quotes). */
 void expo_label_value(struct buf *out, const char *raw);
 

@@ -14,6 +14,8 @@
 #include <bpf/libbpf.h>
 
 #include "detach.h"
+#include "family.h"
+#include "host.h"
 #include "expo.h"
 #include "files.h"
 #include "files.skel.h"
@@ -93,9 +95,9 @@ static int set_roots(struct files *f, const struct config *cfg, char *err, size_
 	return 0;
 }
 
-static int load(struct files *f, const struct config *cfg, const struct spans *sp, bool raw,
-		char *err, size_t len)
+static int load(struct files *f, const struct config *cfg, struct shared *sh, char *err, size_t len)
 {
+	bool raw = !host_tp_btf();
 	__u32 slots = 1; /* --max-files, rounded up to a power of two */
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct files_bpf *s;
@@ -112,7 +114,7 @@ static int load(struct files *f, const struct config *cfg, const struct spans *s
 	rc = set_roots(f, cfg, err, len);
 	if (rc)
 		return rc;
-	/* The BTF tracepoints, or where they fail the raw ones (files__new()). */
+	/* The BTF tracepoints, or where they do not load the raw ones. */
 	bpf_program__set_autoload(s->progs.files_exit, !raw);
 	bpf_program__set_autoload(s->progs.files_exit_raw, raw);
 	bpf_program__set_autoload(s->progs.files_exec, !raw);
@@ -121,65 +123,34 @@ static int load(struct files *f, const struct config *cfg, const struct spans *s
 	bpf_map__set_max_entries(s->maps.inflight, cfg->max_open);
 	s->rodata->fd_slots_mask = slots - 1;
 	s->rodata->table_slots_mask = bpf_map__max_entries(s->maps.table_gens) - 1;
-	rc = spans__share(sp, s->obj, err, len);
+	rc = family_load(s->skeleton, sh, "the file programs", err, len);
 	if (rc)
 		return rc;
-	rc = files_bpf__load(s);
-	if (rc) {
-		snprintf(err, len,
-			 "failed to load the file programs: %s (--log-level debug shows why)",
-			 strerror(-rc));
-		return rc;
-	}
 	rc = mapped_open(s->maps.file_hist, &f->hist) ?: mapped_open(s->maps.file_bytes, &f->bytes);
 	if (rc)
 		snprintf(err, len, "failed to prepare the file maps: %s", strerror(-rc));
 	return rc;
 }
 
-int files__attach(struct files *f, char *err, size_t len)
+static int files_attach(void *o, const struct family_env *env, char *err, size_t len)
 {
-	int rc = f ? files_bpf__attach(f->skel) : 0;
+	int rc = files_bpf__attach(((struct files *)o)->skel);
 
+	(void)env;
 	if (rc)
 		snprintf(err, len, "failed to attach the syscall tracepoints: %s", strerror(-rc));
 	return rc;
 }
 
-void files__detach(struct files *f)
+static void files_detach(void *o)
 {
-	if (f)
-		skel_detach(f->skel->skeleton);
+	skel_detach(((struct files *)o)->skel->skeleton);
 }
 
-struct files *files__new(const struct config *cfg, const struct spans *sp, int *errp, char *err,
-			 size_t len)
+static void files_free(void *o)
 {
-	struct files *f = calloc(1, sizeof(*f));
-	int rc;
+	struct files *f = o;
 
-	if (!f) {
-		*errp = -ENOMEM;
-		snprintf(err, len, "out of memory");
-		return NULL;
-	}
-	rc = ensure_tracefs(f, err, len) ?: load(f, cfg, sp, false, err, len);
-	if (rc && f->skel) {
-		files_bpf__destroy(f->skel);
-		rc = load(f, cfg, sp, true, err, len);
-	}
-	if (!rc && !cfg->start_disabled)
-		rc = files__attach(f, err, len);
-	if (rc) {
-		*errp = rc;
-		files__free(f);
-		return NULL;
-	}
-	return f;
-}
-
-void files__free(struct files *f)
-{
 	if (!f)
 		return;
 	if (f->skel)
@@ -190,6 +161,25 @@ void files__free(struct files *f)
 	free(f);
 }
 
+static void *files_open(const struct family_env *env, int *errp, char *err, size_t len)
+{
+	struct files *f = calloc(1, sizeof(*f));
+	int rc;
+
+	if (!f) {
+		*errp = -ENOMEM;
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	rc = ensure_tracefs(f, err, len) ?: load(f, env->cfg, env->shared, err, len);
+	if (rc) {
+		*errp = rc;
+		files_free(f);
+		return NULL;
+	}
+	return f;
+}
+
 static __u64 file_stat(const struct files *f, __u32 i)
 {
 	__u64 n = 0;
@@ -198,20 +188,15 @@ static __u64 file_stat(const struct files *f, __u32 i)
 	return n;
 }
 
-int files__count(const struct files *f)
+/* One of two of the exit and of the exec programs (load()). */
+static int files_count(const void *o)
 {
-	/* One of two of the exit and of the exec programs (load()). */
-	return f ? f->skel->skeleton->prog_cnt - 2 : 0;
+	return o ? skel_loaded(((const struct files *)o)->skel->skeleton) : 0;
 }
 
-int files__attached(const struct files *f)
+static int files_attached(const void *o)
 {
-	const struct bpf_object_skeleton *s = f ? f->skel->skeleton : NULL;
-	int n = 0;
-
-	for (int i = 0; s && i < s->prog_cnt; i++)
-		n += *s->progs[i].link != NULL;
-	return n;
+	return o ? skel_attached(((const struct files *)o)->skel->skeleton) : 0;
 }
 
 static int write_ops(struct files *f, struct buf *out)
@@ -263,8 +248,9 @@ out:
 	return rc;
 }
 
-int files__write_metrics(struct files *f, struct buf *out)
+static int files_write_metrics(void *o, struct buf *out)
 {
+	struct files *f = o;
 	/* The index of each is its enum file_stat. */
 	static const char *const reasons[] = { "inflight_full" };
 	static const char *const l_reason[] = { "reason" };
@@ -287,8 +273,11 @@ int files__write_metrics(struct files *f, struct buf *out)
 	return rc;
 }
 
-void files__write_status(struct files *f, struct buf *out)
+static void files_write_status(void *o, const char *why, struct buf *out)
 {
+	struct files *f = o;
+
+	(void)why;
 	if (!f) {
 		buf_puts(out, "\"files\":null");
 		return;
@@ -300,6 +289,16 @@ void files__write_status(struct files *f, struct buf *out)
 		buf_json_str(out, f->roots[i][0] ? f->roots[i] : "/", strlen(f->roots[i]) ?: 1);
 	}
 	buf_printf(out, "],\"descriptor_slots\":%u,\"programs\":%d,\"attached\":%d}",
-		   bpf_map__max_entries(f->skel->maps.fd_slots), files__count(f),
-		   files__attached(f));
+		   bpf_map__max_entries(f->skel->maps.fd_slots), files_count(f), files_attached(f));
 }
+
+const struct family_ops files_family = {
+	.open = files_open,
+	.attach = files_attach,
+	.detach = files_detach,
+	.count = files_count,
+	.attached = files_attached,
+	.write_metrics = files_write_metrics,
+	.write_status = files_write_status,
+	.free = files_free,
+};

@@ -13,6 +13,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 #include <linux/perf_event.h>
@@ -160,6 +162,34 @@ static bool memlock_counts(void)
 		return rc == 0;
 	return uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2 ||
 	       major * 1000 + minor < 5011;
+}
+
+bool host_tp_btf(void)
+{
+	static int known = -1;
+	const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	struct btf *vmlinux;
+	int id, fd;
+
+	if (known >= 0)
+		return known;
+	/* What libbpf resolves a tp_btf program's target in: without it
+	 * (no BTF in sysfs), every such program fails to load. */
+	vmlinux = btf__load_vmlinux_btf();
+	id = vmlinux ? btf__find_by_name_kind(vmlinux, "btf_trace_sched_process_exit",
+					      BTF_KIND_TYPEDEF)
+		     : -ENOENT;
+	btf__free(vmlinux);
+	opts.attach_btf_id = id > 0 ? id : 0;
+	fd = id > 0 ? bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", ret0, 2, &opts) : -1;
+	if (fd >= 0)
+		close(fd);
+	known = fd >= 0;
+	return known;
 }
 
 static int listen_port(const struct config *cfg)

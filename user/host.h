@@ -29,6 +29,11 @@ void host_library_fact(struct priv_facts *f, const char *lib_path);
  * with it lowered for a moment. */
 int host_uprobes_need_admin(bool drop);
 
+/* Whether BTF tracepoints (tp_btf) load here: the kernel's BTF is in
+ * sysfs and a program on one loads. Else the families take raw ones.
+ * Asked once. */
+bool host_tp_btf(void);
+
 /* Whether tracefs is mounted on TRACEFS. */
 bool host_tracefs_mounted(void);
 

@@ -18,6 +18,7 @@
 #include "caps.h"
 #include "check.h"
 #include "collector.h"
+#include "endpoints.h"
 #include "host.h"
 #include "log.h"
 #include "start.h"
@@ -108,6 +109,11 @@ static int start(struct collector *c, struct http **http, char *err, size_t len)
 	return rc ?: spans__start(c->spans, err, len);
 }
 
+static int attached(const struct collector *c, int f)
+{
+	return c->fam[f] ? families[f]->attached(c->fam[f]) : 0;
+}
+
 /* One line once running: what is attached, where it is served. */
 static void announce(struct collector *c)
 {
@@ -128,8 +134,8 @@ static void announce(struct collector *c)
 	else
 		log_info("attached to pid %d (%s): %d probes, %d syscall programs, %d SQLite "
 			 "probes; serving http://%s/metrics\n",
-			 cfg->pid, c->target.comm, probes__attached(c->probes),
-			 files__attached(c->files), sqlite__attached(c->sqlite), cfg->listen_str);
+			 cfg->pid, c->target.comm, attached(c, PFAM_PROBES),
+			 attached(c, PFAM_FILES), attached(c, PFAM_SQLITE), cfg->listen_str);
 }
 
 int main(int argc, char **argv)
@@ -182,12 +188,7 @@ int main(int argc, char **argv)
 		log_info("detaching\n");
 	}
 	http__free(http);
-	sqlite__free(c.sqlite);
-	probes__free(c.probes);
-	files__free(c.files);
-	procs__free(c.procs);
-	/* After every program is detached: the last spans are in the ring. */
-	spans__free(c.spans);
+	collector_free_families(&c);
 	collector_fini(&c);
 	if (rc) {
 		log_err("%s\n", err);

@@ -10,8 +10,8 @@
 #include <bpf/libbpf.h>
 
 #include "detach.h"
+#include "family.h"
 #include "mapdump.h"
-#include "privs.h"
 #include "probes_priv.h"
 #include "variant.h"
 
@@ -82,8 +82,22 @@ static void size_maps(struct probes_bpf *s, const struct config *cfg)
 	bpf_map__set_max_entries(s->maps.event_counts, series);
 }
 
-static int load(struct probes *p, const struct config *cfg, const struct spans *sp, char *err,
-		size_t len)
+/* The series maps, read through the shared label sets. */
+static int bind_series(struct probes *p)
+{
+	struct bpf_map *maps[SERIES_KINDS] = { p->skel->maps.task_series,
+					       p->skel->maps.agent_series,
+					       p->skel->maps.event_series };
+	int rc = 0;
+
+	for (int k = 0; k < SERIES_KINDS && !rc; k++)
+		rc = series_bind(&p->shared->series[k], bpf_map__fd(maps[k]),
+				 bpf_map__max_entries(maps[k]), &p->skel->data->next_series[k],
+				 p->skel->rodata->max_series);
+	return rc;
+}
+
+static int load(struct probes *p, const struct config *cfg, char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	struct probes_bpf *s;
@@ -96,28 +110,12 @@ static int load(struct probes *p, const struct config *cfg, const struct spans *
 		return rc;
 	}
 	size_maps(s, cfg);
-	/* open_slots and targets among them: the maps kept by user/spans.c */
-	rc = spans__share(sp, s->obj, err, len);
+	/* open_slots and targets among them: the maps of user/shared.c */
+	rc = family_load(s->skeleton, p->shared, "the AET probe programs", err, len);
 	if (rc)
 		return rc;
-	rc = probes_bpf__load(s);
-	if (rc == -EPERM) {
-		snprintf(err, len, "not allowed to load BPF programs (%s): " PRIVS_FIX,
-			 strerror(-rc));
-		return rc;
-	}
-	if (rc == -EACCES) {
-		snprintf(err, len,
-			 "this kernel's verifier rejected BPF programs (--log-level debug shows "
-			 "why)");
-		return rc;
-	}
-	if (rc) {
-		snprintf(err, len, "failed to load BPF programs: %s (--log-level debug shows why)",
-			 strerror(-rc));
-		return rc;
-	}
-	rc = insert_overflow_keys(s) ?: mapped_open(s->maps.task_hist, &p->task_hist) ?:
+	rc = insert_overflow_keys(s) ?: bind_series(p) ?:
+	     mapped_open(s->maps.task_hist, &p->task_hist) ?:
 	     mapped_open(s->maps.agent_hist, &p->agent_hist) ?:
 	     mapped_open(s->maps.event_counts, &p->event_counts) ?:
 	     mapped_open_prot(s->maps.open_slots, &p->open_slots, PROT_READ | PROT_WRITE);
@@ -229,19 +227,34 @@ static int attach(struct probes *p, const char *lib_path, char *err, size_t len)
 	return 0;
 }
 
-int probes__attach(struct probes *p, const char *lib_path, char *err, size_t len)
+static int probes_attach(void *o, const struct family_env *env, char *err, size_t len)
 {
-	return p ? attach(p, lib_path, err, len) : 0;
+	/* Follow mode: none till a process has loaded the library. */
+	return env->lib_path ? attach(o, env->lib_path, err, len) : 0;
 }
 
-void probes__detach(struct probes *p)
+static void probes_detach(void *o)
 {
-	if (p)
+	skel_detach(((struct probes *)o)->skel->skeleton);
+}
+
+static void probes_free(void *o)
+{
+	struct probes *p = o;
+
+	if (!p)
+		return;
+	if (p->skel)
 		skel_detach(p->skel->skeleton);
+	mapped_close(&p->task_hist);
+	mapped_close(&p->agent_hist);
+	mapped_close(&p->event_counts);
+	mapped_close(&p->open_slots);
+	probes_bpf__destroy(p->skel);
+	free(p);
 }
 
-struct probes *probes__new(const struct config *cfg, const struct spans *sp, int *errp, char *err,
-			   size_t len)
+static void *probes_open(const struct family_env *env, int *errp, char *err, size_t len)
 {
 	struct probes *p = calloc(1, sizeof(*p));
 	int rc;
@@ -251,33 +264,16 @@ struct probes *probes__new(const struct config *cfg, const struct spans *sp, int
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	rc = load(p, cfg, sp, err, len);
-	if (!rc) {
-		set_defs(p);
-		choose_spot(p, cfg);
-	}
+	p->shared = env->shared;
+	rc = load(p, env->cfg, err, len);
 	if (rc) {
 		*errp = rc;
-		probes__free(p);
+		probes_free(p);
 		return NULL;
 	}
+	set_defs(p);
+	choose_spot(p, env->cfg);
 	return p;
-}
-
-void probes__free(struct probes *p)
-{
-	if (!p)
-		return;
-	if (p->skel)
-		skel_detach(p->skel->skeleton);
-	mapped_close(&p->task_hist);
-	mapped_close(&p->agent_hist);
-	mapped_close(&p->event_counts);
-	mapped_close(&p->open_slots);
-	for (int i = 0; i < FAM_MAX; i++)
-		series_free(&p->series[i]);
-	probes_bpf__destroy(p->skel);
-	free(p);
 }
 
 int probes__each_attached(const struct probes *p, const char **syms, double *attached)
@@ -299,25 +295,23 @@ const char *probes__spot(const struct probes *p, double *nop5_ns, double *push_n
 	return p->spot ? "push" : "nop5";
 }
 
-int probes__count(const struct probes *p)
+static int probes_count(const void *o)
 {
-	return p ? NPROBES : 0;
+	return o ? NPROBES : 0;
 }
 
-int probes__attached(const struct probes *p)
+static int probes_attached(const void *o)
 {
-	int n = 0;
-
-	for (int i = 0; p && i < NPROBES; i++)
-		n += *p->defs[i].link != NULL;
-	return n;
+	return o ? skel_attached(((const struct probes *)o)->skel->skeleton) : 0;
 }
 
-void probes__write_status(struct probes *p, struct buf *out)
+static void probes_write_status(void *o, const char *why, struct buf *out)
 {
+	struct probes *p = o;
 	struct bpf_map *m;
 	bool first = true;
 
+	(void)why;
 	if (!p) {
 		buf_puts(out, "\"uprobe_spot\":null,\"probes\":[],\"programs\":[],\"maps\":[]");
 		return;
@@ -362,3 +356,14 @@ void probes__write_status(struct probes *p, struct buf *out)
 	}
 	buf_puts(out, "]");
 }
+
+const struct family_ops probes_family = {
+	.open = probes_open,
+	.attach = probes_attach,
+	.detach = probes_detach,
+	.count = probes_count,
+	.attached = probes_attached,
+	.write_metrics = probes__write_metrics,
+	.write_status = probes_write_status,
+	.free = probes_free,
+};

@@ -15,8 +15,9 @@
 #include "variant.h"
 
 static const char *const kind_names[KIND_MAX] = { "cycle", "task", "agent", "span" };
-static const char *const family_names[FAM_MAX] = { "aet_tasks_total", "aet_agent_requests_total",
-						   "aet_events_total" };
+static const char *const family_names[SERIES_KINDS] = { "aet_tasks_total",
+							"aet_agent_requests_total",
+							"aet_events_total" };
 
 /* The families one scrape fills. */
 struct scrape {
@@ -43,79 +44,7 @@ static void add_hist(struct scrape *s, struct family *f, const char *const *v, c
 		s->err = rc;
 }
 
-static void on_series(const void *key, const void *value, void *ctx)
-{
-	const __u32 *idx = value;
-	struct series_set *set = ctx;
-
-	if (*idx >= set->n) {
-		set->err = -ERANGE;
-		return;
-	}
-	memcpy(&set->labels[*idx], key, sizeof(struct labels2));
-	set->found += !set->used[*idx];
-	set->used[*idx] = true;
-}
-
-int series_read(int fd, size_t n, struct series_set *set)
-{
-	long rc;
-
-	memset(set, 0, sizeof(*set));
-	set->n = n;
-	set->labels = calloc(set->n, sizeof(*set->labels));
-	set->used = calloc(set->n, sizeof(*set->used));
-	if (!set->labels || !set->used)
-		return -ENOMEM;
-	rc = map_dump(fd, sizeof(struct labels2), sizeof(__u32), on_series, set);
-	return rc < 0 ? (int)rc : set->err;
-}
-
-void series_free(struct series_set *set)
-{
-	free(set->labels);
-	free(set->used);
-	memset(set, 0, sizeof(*set));
-}
-
-/*
- * The label sets of family fam, read from its map again only when the
- * kernel has handed out a series index since the last read, or when that
- * read missed one (its insert was still under way, or lost a race and will
- * never come: then every scrape reads again). At 10k series, reading the
- * map every scrape was a third of it.
- */
-static const struct series_set *series_fresh(struct probes *p, int fam, struct bpf_map *m)
-{
-	struct series_set *set = &p->series[fam];
-	__u64 next = __atomic_load_n(&p->skel->data->next_series[fam], __ATOMIC_ACQUIRE);
-	/* Indexes 1 .. next - 1 were handed out, those past max_series not
-	 * used; "__overflow__", index 0, is in the map from the start. */
-	__u64 max = p->skel->rodata->max_series, want = (next - 1 < max ? next - 1 : max) + 1;
-
-	if (set->labels && !set->err && next == p->series_next[fam] && set->found == want)
-		return set;
-	series_free(set);
-	p->series_next[fam] = next;
-	set->err = series_read(bpf_map__fd(m), bpf_map__max_entries(m), set);
-	return set;
-}
-
-int probes__series_fd(const struct probes *p, int family, size_t *n)
-{
-	struct bpf_map *m;
-
-	if (!p) {
-		*n = 0;
-		return -1;
-	}
-	m = family == FAM_TASKS ? p->skel->maps.task_series : p->skel->maps.agent_series;
-
-	*n = bpf_map__max_entries(m);
-	return bpf_map__fd(m);
-}
-
-void probes__expire(struct probes *p, uint64_t ttl_ns, const struct spans *sp)
+void probes__expire(struct probes *p, uint64_t ttl_ns)
 {
 	struct timespec ts;
 	uint64_t now, before = 0;
@@ -137,7 +66,7 @@ void probes__expire(struct probes *p, uint64_t ttl_ns, const struct spans *sp)
 		 * process programs let it go): its end will never come. The
 		 * compat build's programs take the slot's lock to change it. */
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_OPEN ||
-		    (s->start_ns > before && spans__followed(sp, s->tgid)) ||
+		    (s->start_ns > before && shared__followed(p->shared, s->tgid)) ||
 		    !variant_lock(fd, LOCK_SLOT(i)))
 			continue;
 		taken = __atomic_compare_exchange_n(&s->state, &state, SLOT_BUSY, false,
@@ -147,7 +76,8 @@ void probes__expire(struct probes *p, uint64_t ttl_ns, const struct spans *sp)
 			continue;
 		/* Ours now, as an end's would be; it may have been ended and
 		 * begun again since it was read. */
-		if ((s->start_ns > before && spans__followed(sp, s->tgid)) || s->kind >= KIND_MAX) {
+		if ((s->start_ns > before && shared__followed(p->shared, s->tgid)) ||
+		    s->kind >= KIND_MAX) {
 			__atomic_store_n(&s->state, SLOT_OPEN, __ATOMIC_RELEASE);
 			continue;
 		}
@@ -351,7 +281,7 @@ static int write_collector_stats(struct probes *p, struct buf *out)
 			      "Observations counted under \"__overflow__\" because the family "
 			      "had --max-series label sets.",
 			      METRIC_COUNTER, "family", family_names, &v[STAT_SERIES_OVERFLOW],
-			      FAM_MAX);
+			      SERIES_KINDS);
 }
 
 /* Program run counts and times: non-zero only with kernel.bpf_stats_enabled=1, which costs every
@@ -381,22 +311,19 @@ static int write_program_stats(struct probes *p, struct buf *out)
 					      METRIC_COUNTER, "program", names, secs, NPROBES);
 }
 
-int probes__write_metrics(struct probes *p, struct buf *out)
+int probes__write_metrics(void *o, struct buf *out)
 {
+	struct probes *p = o;
+	struct series *series = p->shared->series;
 	const struct series_set *tasks, *agents, *events;
-	struct scrape s;
+	struct scrape s = {};
 	int rc;
 
-	if (!p)
-		return 0;
-	tasks = series_fresh(p, FAM_TASKS, p->skel->maps.task_series);
-	agents = series_fresh(p, FAM_AGENT, p->skel->maps.agent_series);
-	events = series_fresh(p, FAM_EVENTS, p->skel->maps.event_series);
-
-	rc = tasks->err ?: agents->err ?: events->err;
-	if (rc)
-		return rc;
-	rc = scrape_new(&s);
+	/* Held till written: the span consumer reads them too. */
+	tasks = series_get(&series[SERIES_TASKS]);
+	agents = series_get(&series[SERIES_AGENT]);
+	events = series_get(&series[SERIES_EVENTS]);
+	rc = tasks->err ?: agents->err ?: events->err ?: scrape_new(&s);
 	if (!rc) {
 		scrape_tasks(p, &s, tasks);
 		scrape_agents(p, &s, agents);
@@ -407,5 +334,7 @@ int probes__write_metrics(struct probes *p, struct buf *out)
 	for (size_t i = 0; i < NFAMILIES && !rc; i++)
 		family__write(*family_at(&s, i), out);
 	scrape_free(&s);
+	for (int k = SERIES_KINDS - 1; k >= 0; k--)
+		series_put(&series[k]);
 	return rc ?: write_collector_stats(p, out) ?: write_program_stats(p, out);
 }

@@ -5,6 +5,7 @@
 
 #include "mapdump.h"
 #include "probes.h"
+#include "shared.h"
 #include "probes.skel.h"
 #include "probes_maps.h"
 
@@ -19,11 +20,8 @@ struct probe_def {
 struct probes {
 	struct probes_bpf *skel;
 	struct probe_def defs[NPROBES];
+	struct shared *shared; /* the label sets (series) are kept there */
 	struct mapped task_hist, agent_hist, event_counts, open_slots;
-	/* Each family's label sets as a scrape last read them, and the next
-	 * series index then (series_fresh()). The HTTP thread's alone. */
-	struct series_set series[FAM_MAX];
-	__u64 series_next[FAM_MAX];
 	__u64 expired[KIND_MAX]; /* begins expired by probes__expire(), by kind */
 	/* Where in each probe function the uprobes sit: the nop5 (offset 0)
 	 * or the push %rbp after it (5), and the cost of a hit on each. */
@@ -36,5 +34,9 @@ extern const char *const status_names[STATUS_MAX];
 
 /* Open begins of kind (enum open_kind), or of every kind when kind < 0. */
 long probes__open_count(const struct probes *p, int kind);
+
+/* Appends the exposition of every metric family the maps hold (p: struct
+ * probes). Returns 0 or -errno. */
+int probes__write_metrics(void *p, struct buf *out);
 
 #endif /* AET_PROBES_PRIV_H */

@@ -10,6 +10,8 @@
 #include <bpf/libbpf.h>
 
 #include "detach.h"
+#include "family.h"
+#include "host.h"
 #include "procs.h"
 #include "procs.skel.h"
 #include "variant.h"
@@ -75,8 +77,9 @@ static int on_matched(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int open_load(struct procs *p, const struct config *cfg, const struct spans *sp, bool raw,
-		     char *err, size_t len)
+/* BTF tracepoints need the kernel's BTF in sysfs; where they do not load,
+ * raw tracepoints do the same work. */
+static int load(struct procs *p, const struct config *cfg, struct shared *sh, char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	int rc;
@@ -87,81 +90,39 @@ static int open_load(struct procs *p, const struct config *cfg, const struct spa
 		snprintf(err, len, "failed to open the process programs: %s", strerror(-rc));
 		return rc;
 	}
-	choose_programs(p, cfg, raw);
-	rc = set_follow(p, cfg, err, len) ?: spans__share(sp, p->skel->obj, err, len);
-	if (rc)
+	p->raw = !host_tp_btf();
+	choose_programs(p, cfg, p->raw);
+	rc = set_follow(p, cfg, err, len)
+		     ?: family_load(p->skel->skeleton, sh, "the process programs", err, len);
+	if (rc || !(cfg->follow_comm || cfg->follow_exe))
 		return rc;
-	rc = procs_bpf__load(p->skel);
+	p->matched = ring_buffer__new(bpf_map__fd(p->skel->maps.matched), on_matched, p, NULL);
+	rc = p->matched ? 0 : -errno;
 	if (rc)
-		snprintf(err, len,
-			 "failed to load the process programs: %s (--log-level debug shows why)",
-			 strerror(-rc));
+		snprintf(err, len, "failed to read the matched ring: %s", strerror(-rc));
 	return rc;
 }
 
-/* BTF tracepoints need the kernel's own BTF (/sys/kernel/btf/vmlinux);
- * where they fail to load, raw tracepoints do the same work. */
-static int load(struct procs *p, const struct config *cfg, const struct spans *sp, char *err,
-		size_t len)
+static int procs_attach(void *f, const struct family_env *env, char *err, size_t len)
 {
-	int rc = open_load(p, cfg, sp, false, err, len);
+	struct procs *p = f;
+	int rc = procs_bpf__attach(p->skel);
 
-	if (rc && p->skel) {
-		procs_bpf__destroy(p->skel);
-		p->raw = true;
-		rc = open_load(p, cfg, sp, true, err, len);
-	}
-	if (rc)
-		return rc;
-	if (cfg->follow_comm || cfg->follow_exe) {
-		p->matched =
-			ring_buffer__new(bpf_map__fd(p->skel->maps.matched), on_matched, p, NULL);
-		rc = p->matched ? 0 : -errno;
-		if (rc)
-			snprintf(err, len, "failed to read the matched ring: %s", strerror(-rc));
-	}
-	return rc;
-}
-
-int procs__attach(struct procs *p, char *err, size_t len)
-{
-	int rc = p ? procs_bpf__attach(p->skel) : 0;
-
+	(void)env;
 	if (rc)
 		snprintf(err, len, "failed to attach the process tracepoints: %s", strerror(-rc));
 	return rc;
 }
 
-void procs__detach(struct procs *p)
+static void procs_detach(void *f)
 {
-	if (p)
-		skel_detach(p->skel->skeleton);
+	skel_detach(((struct procs *)f)->skel->skeleton);
 }
 
-struct procs *procs__new(const struct config *cfg, const struct spans *sp, int *errp, char *err,
-			 size_t len)
+static void procs_free(void *f)
 {
-	struct procs *p = calloc(1, sizeof(*p));
-	int rc;
+	struct procs *p = f;
 
-	if (!p) {
-		*errp = -ENOMEM;
-		snprintf(err, len, "out of memory");
-		return NULL;
-	}
-	rc = load(p, cfg, sp, err, len);
-	if (!rc && !cfg->start_disabled)
-		rc = procs__attach(p, err, len);
-	if (rc) {
-		*errp = rc;
-		procs__free(p);
-		return NULL;
-	}
-	return p;
-}
-
-void procs__free(struct procs *p)
-{
 	if (!p)
 		return;
 	if (p->skel)
@@ -171,25 +132,34 @@ void procs__free(struct procs *p)
 	free(p);
 }
 
-int procs__count(const struct procs *p)
+static void *procs_open(const struct family_env *env, int *errp, char *err, size_t len)
 {
-	const struct bpf_object_skeleton *s = p ? p->skel->skeleton : NULL;
-	int n = 0;
+	struct procs *p = calloc(1, sizeof(*p));
+	int rc;
 
-	/* The exec and rename programs are loaded in follow mode only. */
-	for (int i = 0; s && i < s->prog_cnt; i++)
-		n += bpf_program__autoload(*s->progs[i].prog);
-	return n;
+	if (!p) {
+		*errp = -ENOMEM;
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	rc = load(p, env->cfg, env->shared, err, len);
+	if (rc) {
+		*errp = rc;
+		procs_free(p);
+		return NULL;
+	}
+	return p;
 }
 
-int procs__attached(const struct procs *p)
+/* The exec and rename programs are loaded in follow mode only. */
+static int procs_count(const void *f)
 {
-	const struct bpf_object_skeleton *s = p ? p->skel->skeleton : NULL;
-	int n = 0;
+	return f ? skel_loaded(((const struct procs *)f)->skel->skeleton) : 0;
+}
 
-	for (int i = 0; s && i < s->prog_cnt; i++)
-		n += *s->progs[i].link != NULL;
-	return n;
+static int procs_attached(const void *f)
+{
+	return f ? skel_attached(((const struct procs *)f)->skel->skeleton) : 0;
 }
 
 static __u64 stat_of(const struct procs *p, __u32 i)
@@ -232,12 +202,25 @@ long procs__matched(struct procs *p, void (*found)(int pid, void *ctx), void *ct
 	return (long)lost;
 }
 
-void procs__write_status(struct procs *p, struct buf *out)
+static void procs_write_status(void *f, const char *why, struct buf *out)
 {
+	struct procs *p = f;
+
+	(void)why;
 	buf_printf(out,
 		   "\"processes\":{\"tracepoints\":\"%s\",\"matches_lost\":%llu,\"programs\":%d,"
 		   "\"attached\":%d}",
 		   p && p->raw ? "raw_tp" : "tp_btf",
-		   p ? (unsigned long long)stat_of(p, PSTAT_MATCHED_FULL) : 0, procs__count(p),
-		   procs__attached(p));
+		   p ? (unsigned long long)stat_of(p, PSTAT_MATCHED_FULL) : 0, procs_count(p),
+		   procs_attached(p));
 }
+
+const struct family_ops procs_family = {
+	.open = procs_open,
+	.attach = procs_attach,
+	.detach = procs_detach,
+	.count = procs_count,
+	.attached = procs_attached,
+	.write_status = procs_write_status,
+	.free = procs_free,
+};

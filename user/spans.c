@@ -25,16 +25,10 @@
 #include "mapdump.h"
 #include "otelenv.h"
 #include "otlp.h"
-#include "probes.h"
-#include "privs.h"
-#include "procfs.h"
-#include "locks.h"
 #include "probes_maps.h"
 #include "spanconv.h"
 #include "spans_maps.h"
 #include "spans.h"
-#include "spans.skel.h"
-#include "variant.h"
 #include "version.h"
 
 #define DRAIN_NS      1000000 /* 1 ms: a 4 MiB ring then holds 16M records/s */
@@ -43,13 +37,9 @@
 
 static const char *const kind_names[SPAN_KIND_MAX] = { "cycle",	 "task", "agent",
 						       "custom", "file", "db" };
-static const char *const shared_maps[] = {
-	"span_ring",  "span_threads", "span_config", "span_seq",
-	"span_stats", "open_slots",   "targets",     "aet_locks"
-};
 
 struct spans {
-	struct spans_bpf *skel;
+	struct shared *shared; /* the ring, the label sets */
 	struct otel_config otel;
 	struct span_config kcfg;
 	struct otlp otlp;
@@ -66,15 +56,8 @@ struct spans {
 	_Atomic uint64_t received[SPAN_KIND_MAX];
 	_Atomic uint64_t malformed;
 	_Atomic uint64_t oom_dropped; /* batches out of memory: counted as queue_full */
-	/* Task and agent request label sets by series index (FAM_TASKS,
-	 * FAM_AGENT), read again from the series map at most once a drain when
-	 * a span names one not seen yet. The fds are ours (dup). */
-	struct series_set series[2];
-	int series_fd[2];
-	size_t series_max[2];
-	bool series_fresh[2];
+	struct labels2 labels;	      /* of the task or agent request converted */
 	char host[256], instance[40];
-	struct mapped targets; /* the followed processes, bit tgid */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -149,88 +132,8 @@ static void kernel_config(struct spans *s, const struct config *cfg)
 	k->enabled = o->enabled && o->sampler != SAMPLER_ALWAYS_OFF;
 }
 
-static long pid_max(void)
-{
-	char buf[32];
-	long n = procfs_read_file("/proc/sys/kernel/pid_max", buf, sizeof(buf));
-
-	return n > 0 ? strtol(buf, NULL, 10) : 4194304; /* PID_MAX_LIMIT on 64-bit */
-}
-
-int spans__follow(const struct spans *s, int pid)
-{
-	__u32 word = pid >> 6;
-	int fd = bpf_map__fd(s->skel->maps.aet_locks);
-
-	if (pid <= 0 || word >= s->targets.n)
-		return -ERANGE;
-	/* The programs set and clear other bits of the word meanwhile. */
-	if (!variant_lock(fd, LOCK_TARGETS(word)))
-		return -EBUSY;
-	__atomic_fetch_or((__u64 *)mapped_at(&s->targets, word), 1ULL << (pid & 63),
-			  __ATOMIC_SEQ_CST);
-	variant_unlock(fd, LOCK_TARGETS(word));
-	return 0;
-}
-
-int spans__locks_fd(const struct spans *s)
-{
-	return s ? bpf_map__fd(s->skel->maps.aet_locks) : -1;
-}
-
-bool spans__followed(const struct spans *s, int pid)
-{
-	const __u64 *bits =
-		(size_t)pid / 64 < s->targets.n ? mapped_at(&s->targets, pid / 64) : NULL;
-
-	return bits && (*bits >> (pid & 63)) & 1;
-}
-
-long spans__followed_count(const struct spans *s)
-{
-	long n = 0;
-
-	for (size_t i = 0; i < s->targets.n; i++)
-		n += __builtin_popcountll(*(const __u64 *)mapped_at(&s->targets, i));
-	return n;
-}
-
-static int load(struct spans *s, const struct config *cfg, char *err, size_t len)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
-	__u32 zero = 0;
-	int rc;
-
-	s->skel = VARIANT_OPEN(spans_bpf, &opts);
-	if (!s->skel) {
-		rc = -errno;
-		snprintf(err, len, "failed to open the span maps: %s", strerror(-rc));
-		return rc;
-	}
-	bpf_map__set_max_entries(s->skel->maps.open_slots, config_open_slots(cfg));
-	bpf_map__set_max_entries(s->skel->maps.span_ring, cfg->span_ring_size);
-	bpf_map__set_max_entries(s->skel->maps.targets, pid_max() / 64 + 1);
-	rc = spans_bpf__load(s->skel);
-	if (rc == -EPERM || rc == -EACCES) {
-		snprintf(err, len, "not allowed to create BPF maps (%s): " PRIVS_FIX,
-			 strerror(-rc));
-		return rc;
-	}
-	if (rc) {
-		snprintf(err, len, "failed to create the span maps: %s", strerror(-rc));
-		return rc;
-	}
-	rc = bpf_map__update_elem(s->skel->maps.span_config, &zero, sizeof(zero), &s->kcfg,
-				  sizeof(s->kcfg), BPF_ANY)
-		     ?: mapped_open_prot(s->skel->maps.targets, &s->targets,
-					 PROT_READ | PROT_WRITE);
-	if (rc)
-		snprintf(err, len, "failed to configure spans: %s", strerror(-rc));
-	return rc;
-}
-
-struct spans *spans__new(const struct config *cfg, const struct target *t, int *errp, char *err,
-			 size_t len)
+struct spans *spans__new(const struct config *cfg, const struct target *t, struct shared *sh,
+			 int *errp, char *err, size_t len)
 {
 	struct spans *s = calloc(1, sizeof(*s));
 	int rc;
@@ -241,7 +144,7 @@ struct spans *spans__new(const struct config *cfg, const struct target *t, int *
 		return NULL;
 	}
 	buf_init(&s->console);
-	s->series_fd[0] = s->series_fd[1] = -1;
+	s->shared = sh;
 	rc = otel_config_parse(&s->otel, (otel_getenv_fn)getenv, err, len);
 	if (!rc)
 		kernel_config(s, cfg);
@@ -250,8 +153,11 @@ struct spans *spans__new(const struct config *cfg, const struct target *t, int *
 		if (rc)
 			snprintf(err, len, "out of memory");
 	}
-	if (!rc)
-		rc = load(s, cfg, err, len);
+	if (!rc) {
+		rc = shared__set_span_config(sh, &s->kcfg, sizeof(s->kcfg));
+		if (rc)
+			snprintf(err, len, "failed to configure spans: %s", strerror(-rc));
+	}
 	if (rc) {
 		*errp = rc;
 		spans__free(s);
@@ -259,34 +165,6 @@ struct spans *spans__new(const struct config *cfg, const struct target *t, int *
 	}
 	otlp_batch_init(&s->otlp, &s->batch);
 	return s;
-}
-
-int spans__share(const struct spans *s, struct bpf_object *obj, char *err, size_t len)
-{
-	for (size_t i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(obj, shared_maps[i]);
-		struct bpf_map *ours = bpf_object__find_map_by_name(s->skel->obj, shared_maps[i]);
-		int rc;
-
-		if (!m)
-			continue;
-		rc = bpf_map__reuse_fd(m, bpf_map__fd(ours));
-		if (rc) {
-			snprintf(err, len, "failed to share the %s map: %s", shared_maps[i],
-				 strerror(-rc));
-			return rc;
-		}
-	}
-	return 0;
-}
-
-int spans__set_series(struct spans *s, int fam, int fd, size_t n)
-{
-	if (fam < 0 || fam > 1)
-		return -EINVAL;
-	s->series_fd[fam] = dup(fd);
-	s->series_max[fam] = n;
-	return s->series_fd[fam] < 0 ? -errno : 0;
 }
 
 bool spans__enabled(const struct spans *s)
@@ -314,31 +192,18 @@ static void submit_batch(struct spans *s)
 	exporter_submit(s->exp, alloc, body, len, n);
 }
 
-/* The labels of series idx of family fam (0 tasks, 1 agent requests). */
-static void series_labels(struct spans *s, int fam, __u32 idx)
-{
-	struct series_set *set = &s->series[fam];
-	static const struct labels2 unknown = { .l1 = "", .l2 = "" };
-	const struct labels2 *l = &unknown;
-
-	if ((idx >= set->n || !set->used[idx]) && !s->series_fresh[fam] && s->series_fd[fam] >= 0) {
-		series_free(set);
-		series_read(s->series_fd[fam], s->series_max[fam], set);
-		s->series_fresh[fam] = true;
-	}
-	if (idx < set->n && set->used[idx])
-		l = &set->labels[idx];
-	s->conv.labels[0] = l->l1;
-	s->conv.labels[1] = l->l2;
-}
-
 static int on_record(void *ctx, void *data, size_t size)
 {
 	const struct span_record *r = data;
 	struct spans *s = ctx;
 
-	if (size >= sizeof(*r) && (r->kind == SPAN_TASK || r->kind == SPAN_AGENT))
-		series_labels(s, r->kind == SPAN_AGENT, r->op);
+	if (size >= sizeof(*r) && (r->kind == SPAN_TASK || r->kind == SPAN_AGENT)) {
+		int kind = r->kind == SPAN_AGENT ? SERIES_AGENT : SERIES_TASKS;
+
+		series_labels(&s->shared->series[kind], r->op, &s->labels);
+		s->conv.labels[0] = s->labels.l1;
+		s->conv.labels[1] = s->labels.l2;
+	}
 	if (span_convert(&s->conv, data, size, s->mono_to_unix)) {
 		atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
 		return 0;
@@ -361,7 +226,6 @@ static int on_record(void *ctx, void *data, size_t size)
 static void drain(struct spans *s)
 {
 	s->mono_to_unix = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
-	s->series_fresh[0] = s->series_fresh[1] = false;
 	ring_buffer__consume(s->rb);
 	if (s->console.len) {
 		fwrite(s->console.data, 1, s->console.len, stdout);
@@ -393,7 +257,7 @@ int spans__start(struct spans *s, char *err, size_t len)
 
 	if (!s->kcfg.enabled)
 		return 0;
-	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.span_ring), on_record, s, NULL);
+	s->rb = ring_buffer__new(shared__ring_fd(s->shared), on_record, s, NULL);
 	if (!s->rb) {
 		rc = -errno;
 		snprintf(err, len, "failed to open the span ring buffer: %s", strerror(-rc));
@@ -426,23 +290,30 @@ void spans__free(struct spans *s)
 	otlp_batch_free(&s->batch);
 	otlp_fini(&s->otlp);
 	buf_free(&s->console);
-	for (int i = 0; i < 2; i++) {
-		series_free(&s->series[i]);
-		if (s->series_fd[i] >= 0)
-			close(s->series_fd[i]);
-	}
-	mapped_close(&s->targets);
-	spans_bpf__destroy(s->skel);
 	otel_config_free(&s->otel);
 	free(s);
 }
 
 static double span_stat(struct spans *s, __u32 i)
 {
-	__u64 n = 0;
+	return (double)shared__span_stat(s->shared, i);
+}
 
-	bpf_map__lookup_elem(s->skel->maps.span_stats, &i, sizeof(i), &n, sizeof(n), 0);
-	return n;
+static int write_export(const struct spans *s, const struct export_stats *st, struct buf *out)
+{
+	const struct expo_sample ones[] = {
+		{ "aet_collector_spans_exported_total", "Spans the OTLP receiver accepted.",
+		  METRIC_COUNTER, (double)st->exported },
+		{ "aet_collector_spans_queued", "Spans waiting in the export queue.", METRIC_GAUGE,
+		  (double)st->queued },
+		{ "aet_collector_span_export_retries_total",
+		  "OTLP requests sent again after a retryable failure.", METRIC_COUNTER,
+		  (double)st->retries },
+		{ "aet_collector_tracing_enabled", "Whether the programs emit spans.", METRIC_GAUGE,
+		  s->kcfg.enabled },
+	};
+
+	return expo_write_unlabelled(out, ones, sizeof(ones) / sizeof(ones[0]));
 }
 
 int spans__write_metrics(struct spans *s, struct buf *out)
@@ -461,23 +332,8 @@ int spans__write_metrics(struct spans *s, struct buf *out)
 	dropped[1 + DROP_QUEUE_FULL] += atomic_load(&s->oom_dropped);
 	for (int i = 0; i < SPAN_KIND_MAX; i++)
 		kinds[i] = atomic_load_explicit(&s->received[i], memory_order_relaxed);
-	buf_printf(out,
-		   "# HELP aet_collector_spans_exported_total Spans the OTLP receiver accepted.\n"
-		   "# TYPE aet_collector_spans_exported_total counter\n"
-		   "aet_collector_spans_exported_total %llu\n"
-		   "# HELP aet_collector_spans_queued Spans waiting in the export queue.\n"
-		   "# TYPE aet_collector_spans_queued gauge\n"
-		   "aet_collector_spans_queued %llu\n"
-		   "# HELP aet_collector_span_export_retries_total OTLP requests sent again "
-		   "after a retryable failure.\n"
-		   "# TYPE aet_collector_span_export_retries_total counter\n"
-		   "aet_collector_span_export_retries_total %llu\n"
-		   "# HELP aet_collector_tracing_enabled Whether the programs emit spans.\n"
-		   "# TYPE aet_collector_tracing_enabled gauge\n"
-		   "aet_collector_tracing_enabled %d\n",
-		   (unsigned long long)st.exported, (unsigned long long)st.queued,
-		   (unsigned long long)st.retries, s->kcfg.enabled);
-	return expo_write_by_label(out, "aet_collector_spans_total",
+	return write_export(s, &st, out) ?:
+	       expo_write_by_label(out, "aet_collector_spans_total",
 				   "Sampled spans read from the ring buffer, by kind.",
 				   METRIC_COUNTER, "kind", kind_names, kinds, SPAN_KIND_MAX)
 		       ?: expo_write_by_label(
@@ -507,7 +363,7 @@ void spans__write_status(struct spans *s, struct buf *out)
 	else
 		buf_puts(out, "null");
 	buf_printf(out, ",\"compression\":\"%s\",\"ring_bytes\":%u,\"min_io_us\":%llu",
-		   s->otel.gzip ? "gzip" : "none", bpf_map__max_entries(s->skel->maps.span_ring),
+		   s->otel.gzip ? "gzip" : "none", shared__ring_bytes(s->shared),
 		   (unsigned long long)s->kcfg.min_io_ns / 1000);
 	if (s->exp)
 		exporter_stats(s->exp, &st);

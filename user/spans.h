@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Spans: the maps the BPF programs share to emit them (bpf/spans.bpf.h),
- * the ring-buffer consumer that turns their records into OTLP, and the
+ * The span pipeline: the consumer of the span ring (user/shared.h) that
+ * turns its records into OTLP, batches them and hands the batches to the
  * exporters (OTLP/HTTP, console). Configured from the environment
  * (user/otelenv.h).
  */
@@ -13,30 +13,17 @@
 
 #include "buf.h"
 #include "config.h"
+#include "shared.h"
 #include "target.h"
 
 struct spans;
-struct bpf_object;
 
-/* Reads the tracing environment, creates the shared maps and writes the
- * kernel's span configuration (tracing off: the programs never touch the
- * ring). Returns NULL with err naming the cause (and *errp = -errno). */
-struct spans *spans__new(const struct config *cfg, const struct target *t, int *errp, char *err,
-			 size_t len);
-/* Makes the opened, not yet loaded object obj use the shared maps of the
- * same names. Returns 0 or -errno with err set. */
-int spans__share(const struct spans *s, struct bpf_object *obj, char *err, size_t len);
-/* The followed processes, in the shared targets map (bpf/targets.bpf.h):
- * marks pid (0 or -errno), tests it, counts them. */
-int spans__follow(const struct spans *s, int pid);
-bool spans__followed(const struct spans *s, int pid);
-long spans__followed_count(const struct spans *s);
-/* The compat build's locks (user/variant.h), -1 without spans. */
-int spans__locks_fd(const struct spans *s);
-/* Where the labels of task (fam 0) and agent request (fam 1) spans are: the
- * series map fd of n entries (see probes__series_fd()); duplicated. Returns
- * 0 or -errno. */
-int spans__set_series(struct spans *s, int fam, int fd, size_t n);
+/* Reads the tracing environment and writes the kernel's span
+ * configuration into the shared maps sh (tracing off: the programs never
+ * touch the ring). Returns NULL with err naming the cause (and *errp =
+ * -errno). */
+struct spans *spans__new(const struct config *cfg, const struct target *t, struct shared *sh,
+			 int *errp, char *err, size_t len);
 /* Starts draining the ring and exporting. Returns 0 or -errno with err set. */
 int spans__start(struct spans *s, char *err, size_t len);
 /* Drains what is left, flushes the exporter (a few seconds at most) and

@@ -13,8 +13,8 @@
 
 #include "detach.h"
 #include "expo.h"
+#include "family.h"
 #include "mapdump.h"
-#include "privs.h"
 #include "procfs.h"
 #include "sqlite.h"
 #include "sqlite.skel.h"
@@ -178,7 +178,7 @@ static int find_library(struct sqlite *s, const struct target *t, char *err, siz
 }
 
 static int load(struct sqlite *s, const struct config *cfg, const struct target *t,
-		const struct spans *sp, char *err, size_t len)
+		struct shared *sh, char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = cfg->btf_path);
 	int rc;
@@ -189,27 +189,9 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 		snprintf(err, len, "failed to open the SQLite BPF object: %s", strerror(-rc));
 		return rc;
 	}
-	rc = spans__share(sp, s->skel->obj, err, len);
+	rc = family_load(s->skel->skeleton, sh, "the SQLite programs", err, len);
 	if (rc)
 		return rc;
-	rc = sqlite_bpf__load(s->skel);
-	if (rc == -EPERM) {
-		snprintf(err, len, "not allowed to load the SQLite BPF programs (%s): " PRIVS_FIX,
-			 strerror(-rc));
-		return rc;
-	}
-	if (rc == -EACCES) {
-		snprintf(err, len,
-			 "this kernel's verifier rejected the SQLite BPF programs (--log-level "
-			 "debug shows why)");
-		return rc;
-	}
-	if (rc) {
-		snprintf(err, len,
-			 "failed to load the SQLite BPF programs: %s (--log-level debug shows why)",
-			 strerror(-rc));
-		return rc;
-	}
 	s->skel->bss->targ_tgid = t->pid;
 	s->text_off = text_offset(s->lib_path);
 	s->skel->bss->text_off = s->text_off < 0 ? 0 : s->text_off;
@@ -255,14 +237,16 @@ static int attach(struct sqlite *s, int pid, char *err, size_t len)
 	return 0;
 }
 
-int sqlite__attach(struct sqlite *s, const struct target *t, char *err, size_t len)
+static int sqlite_attach(void *o, const struct family_env *env, char *err, size_t len)
 {
-	return s ? attach(s, t->pid, err, len) : 0;
+	return attach(o, env->target->pid, err, len);
 }
 
-int sqlite__retarget(struct sqlite *s, const struct target *t, bool attach_now, char *err,
-		     size_t len)
+static int sqlite_retarget(void *o, const struct family_env *env, bool attach_now, char *err,
+			   size_t len)
 {
+	const struct target *t = env->target;
+	struct sqlite *s = o;
 	int rc;
 
 	skel_detach(s->skel->skeleton);
@@ -276,38 +260,15 @@ int sqlite__retarget(struct sqlite *s, const struct target *t, bool attach_now, 
 	return attach_now ? attach(s, t->pid, err, len) : 0;
 }
 
-void sqlite__detach(struct sqlite *s)
+static void sqlite_detach(void *o)
 {
-	if (s)
-		skel_detach(s->skel->skeleton);
+	skel_detach(((struct sqlite *)o)->skel->skeleton);
 }
 
-struct sqlite *sqlite__new(const struct config *cfg, const struct target *t, const struct spans *sp,
-			   int *errp, char *err, size_t len)
+static void sqlite_free(void *o)
 {
-	struct sqlite *s = calloc(1, sizeof(*s));
-	int rc;
+	struct sqlite *s = o;
 
-	if (!s) {
-		*errp = -ENOMEM;
-		snprintf(err, len, "out of memory");
-		return NULL;
-	}
-	rc = find_library(s, t, err, len) ?: load(s, cfg, t, sp, err, len);
-	if (!rc) {
-		set_probes(s);
-		rc = cfg->start_disabled ? 0 : attach(s, t->pid, err, len);
-	}
-	if (rc) {
-		*errp = rc;
-		sqlite__free(s);
-		return NULL;
-	}
-	return s;
-}
-
-void sqlite__free(struct sqlite *s)
-{
 	if (!s)
 		return;
 	if (s->skel)
@@ -317,8 +278,37 @@ void sqlite__free(struct sqlite *s)
 	free(s);
 }
 
-int sqlite__count(const struct sqlite *s)
+/* Finds libsqlite3 in the target; -ENOENT when it has none (yet). */
+static void *sqlite_open(const struct family_env *env, int *errp, char *err, size_t len)
 {
+	struct sqlite *s;
+	int rc;
+
+	if (!env->target->pid) {
+		*errp = -ENOENT;
+		snprintf(err, len, "no target: libsqlite3 is looked for in the target (--pid)");
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		*errp = -ENOMEM;
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	rc = find_library(s, env->target, err, len)
+		     ?: load(s, env->cfg, env->target, env->shared, err, len);
+	if (rc) {
+		*errp = rc;
+		sqlite_free(s);
+		return NULL;
+	}
+	set_probes(s);
+	return s;
+}
+
+static int sqlite_count(const void *o)
+{
+	const struct sqlite *s = o;
 	int n = 0;
 
 	for (int i = 0; s && i < NPROBES; i++)
@@ -326,8 +316,9 @@ int sqlite__count(const struct sqlite *s)
 	return n;
 }
 
-int sqlite__attached(const struct sqlite *s)
+static int sqlite_attached(const void *o)
 {
+	const struct sqlite *s = o;
 	int n = 0;
 
 	for (int i = 0; s && i < NPROBES; i++)
@@ -356,8 +347,9 @@ static int add_verb(struct sqlite *s, int verb, struct family *total, struct fam
 	return rc;
 }
 
-int sqlite__write_metrics(struct sqlite *s, struct buf *out)
+static int sqlite_write_metrics(void *o, struct buf *out)
 {
+	struct sqlite *s = o;
 	static const char *const l_op_status[] = { "operation", "status" };
 	static const char *const l_op[] = { "operation" };
 	struct family *total, *secs;
@@ -409,8 +401,10 @@ static void write_counters(struct sqlite *s, struct buf *out)
 	}
 }
 
-void sqlite__write_status(struct sqlite *s, const char *why, struct buf *out)
+static void sqlite_write_status(void *o, const char *why, struct buf *out)
 {
+	struct sqlite *s = o;
+
 	buf_puts(out, "\"sqlite\":{\"library\":");
 	if (!s) {
 		buf_puts(out, "null,\"error\":");
@@ -439,3 +433,15 @@ void sqlite__write_status(struct sqlite *s, const char *why, struct buf *out)
 	write_counters(s, out);
 	buf_puts(out, "}");
 }
+
+const struct family_ops sqlite_family = {
+	.open = sqlite_open,
+	.attach = sqlite_attach,
+	.detach = sqlite_detach,
+	.retarget = sqlite_retarget,
+	.count = sqlite_count,
+	.attached = sqlite_attached,
+	.write_metrics = sqlite_write_metrics,
+	.write_status = sqlite_write_status,
+	.free = sqlite_free,
+};

@@ -10,7 +10,6 @@
 #include <linux/types.h>
 
 #include "host.h"
-#include "probes_maps.h"
 #include "start.h"
 
 /* A family that failed to load or attach (err says why, rc = -errno):
@@ -96,74 +95,39 @@ static bool may_load(struct collector *c, int fam, const struct priv_facts *pf, 
 	return !why;
 }
 
-/* The uprobes on the probe library (the target's, or --library's in follow
- * mode), and the series maps the span programs read. */
-static int load_probes(struct collector *c, char *err, size_t len)
+/* Opens family f and attaches it (when the switch is on). In follow mode,
+ * a family with nothing to open yet (-ENOENT: no target) is opened when a
+ * process is adopted. */
+static int load_family(struct collector *c, int f, char *err, size_t len)
 {
-	const struct config *cfg = c->cfg;
+	struct family_env env = collector_env(c);
 	int rc = 0;
 
-	c->probes = probes__new(cfg, c->spans, &rc, err, len);
-	if (!c->probes)
-		return family_failed(c, PFAM_PROBES, rc, err, len);
-	if (c->have_target || cfg->follow_library) {
-		rc = collector_set_library(
-			c, c->have_target ? c->target.lib_path : cfg->follow_library, err, len);
-		if (rc) {
-			probes__free(c->probes);
-			c->probes = NULL;
-			return family_failed(c, PFAM_PROBES, rc, err, len);
-		}
-	}
-	for (int fam = FAM_TASKS; fam <= FAM_AGENT && !rc; fam++) {
-		size_t n;
-		int fd = probes__series_fd(c->probes, fam, &n);
-
-		rc = spans__set_series(c->spans, fam, fd, n);
-		if (rc)
-			snprintf(err, len, "cannot keep the series maps: %s", strerror(-rc));
-	}
-	return rc;
+	c->fam[f] = families[f]->open(&env, &rc, err, len);
+	if (!c->fam[f] && rc == -ENOENT && c->following)
+		return 0;
+	rc = rc ?: collector_attach(c, f, err, len);
+	if (!rc)
+		return 0;
+	families[f]->free(c->fam[f]);
+	c->fam[f] = NULL;
+	return family_failed(c, f, rc, err, len);
 }
 
 /* Loads and attaches one family after another; each that fails, or lacks
  * a capability, is fatal only when required. */
 int load_families(struct collector *c, const struct priv_facts *pf, char *err, size_t len)
 {
-	const struct config *cfg = c->cfg;
 	int rc = 0;
 
-	if (may_load(c, PFAM_PROCESSES, pf, &rc, err, len)) {
-		c->procs = procs__new(cfg, c->spans, &rc, err, len);
-		if (!c->procs)
-			rc = family_failed(c, PFAM_PROCESSES, rc, err, len);
-	}
+	for (int f = 0; f < PFAM_MAX && !rc; f++)
+		if (may_load(c, f, pf, &rc, err, len))
+			rc = load_family(c, f, err, len);
 	if (rc)
 		return rc;
-	if (cfg->pid)
-		collector_follow_descendants(c, cfg->pid);
-	if (may_load(c, PFAM_FILES, pf, &rc, err, len)) {
-		c->files = files__new(cfg, c->spans, &rc, err, len);
-		if (!c->files)
-			rc = family_failed(c, PFAM_FILES, rc, err, len);
-	}
-	if (rc)
-		return rc;
-	if (may_load(c, PFAM_PROBES, pf, &rc, err, len))
-		rc = load_probes(c, err, len);
-	if (rc)
-		return rc;
-	if (c->following)
-		return collector_start_following(c, err, len);
-	if (!c->have_target) /* --check without --pid */
-		snprintf(c->why[PFAM_SQLITE], sizeof(c->why[PFAM_SQLITE]),
-			 "no target: libsqlite3 is looked for in the target (--pid)");
-	else if (may_load(c, PFAM_SQLITE, pf, &rc, err, len)) {
-		c->sqlite = sqlite__new(cfg, &c->target, c->spans, &rc, err, len);
-		if (!c->sqlite)
-			rc = family_failed(c, PFAM_SQLITE, rc, err, len);
-	}
-	return rc;
+	if (c->cfg->pid)
+		collector_follow_descendants(c, c->cfg->pid);
+	return c->following ? collector_start_following(c, err, len) : 0;
 }
 
 /* The target (--pid) or what follow mode follows; the span programs and
@@ -190,10 +154,20 @@ int open_target(struct collector *c, struct priv_facts *pf, char *err, size_t le
 			return rc;
 		snprintf(c->target.comm, sizeof(c->target.comm), "%s", name);
 	}
-	c->spans = spans__new(cfg, &c->target, &rc, err, len);
+	/* The library the uprobes go on; follow mode's, when --library. */
+	if (c->have_target || cfg->follow_library) {
+		rc = collector_set_library(
+			c, c->have_target ? c->target.lib_path : cfg->follow_library, err, len);
+		if (rc)
+			return rc;
+	}
+	c->shared = shared__new(cfg, &rc, err, len);
+	if (!c->shared)
+		return rc;
+	c->spans = spans__new(cfg, &c->target, c->shared, &rc, err, len);
 	if (!c->spans)
 		return rc;
-	rc = cfg->pid ? spans__follow(c->spans, cfg->pid) : 0;
+	rc = cfg->pid ? shared__follow(c->shared, cfg->pid) : 0;
 	if (rc)
 		snprintf(err, len, "cannot follow pid %d: %s", cfg->pid, strerror(-rc));
 	return rc;

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "family.h"
+#include "files.h"
+#include "privs.h"
+#include "probes.h"
+#include "procs.h"
+#include "sqlite.h"
+
+/* Indexed by enum probe_family: opened, attached and written in this order. */
+const struct family_ops *const families[PFAM_MAX] = {
+	[PFAM_PROBES] = &probes_family,
+	[PFAM_PROCESSES] = &procs_family,
+	[PFAM_FILES] = &files_family,
+	[PFAM_SQLITE] = &sqlite_family,
+};
+
+int family_load(struct bpf_object_skeleton *s, const struct shared *sh, const char *what, char *err,
+		size_t len)
+{
+	int rc = shared__reuse(sh, *s->obj, err, len);
+
+	if (rc)
+		return rc;
+	rc = bpf_object__load_skeleton(s);
+	if (rc == -EPERM)
+		snprintf(err, len, "not allowed to load %s (%s): " PRIVS_FIX, what, strerror(-rc));
+	else if (rc == -EACCES)
+		snprintf(err, len,
+			 "this kernel's verifier rejected %s (--log-level debug shows why)", what);
+	else if (rc)
+		snprintf(err, len, "failed to load %s: %s (--log-level debug shows why)", what,
+			 strerror(-rc));
+	return rc;
+}
+
+int skel_loaded(const struct bpf_object_skeleton *s)
+{
+	int n = 0;
+
+	for (int i = 0; s && i < s->prog_cnt; i++)
+		n += bpf_program__autoload(*s->progs[i].prog);
+	return n;
+}
+
+int skel_attached(const struct bpf_object_skeleton *s)
+{
+	int n = 0;
+
+	for (int i = 0; s && i < s->prog_cnt; i++)
+		n += *s->progs[i].link != NULL;
+	return n;
+}

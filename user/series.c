@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mapdump.h"
+#include "series.h"
+
+/* A read that missed an index is tried again this much later at the
+ * earliest: an insert that lost its race never comes, and a map of 10k
+ * label sets takes milliseconds to read. */
+#define RETRY_NS 10000000ULL
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void on_series(const void *key, const void *value, void *ctx)
+{
+	const __u32 *idx = value;
+	struct series_set *set = ctx;
+
+	if (*idx >= set->n) {
+		set->err = -ERANGE;
+		return;
+	}
+	memcpy(&set->labels[*idx], key, sizeof(struct labels2));
+	set->found += !set->used[*idx];
+	set->used[*idx] = true;
+}
+
+int series_read(int fd, size_t n, struct series_set *set)
+{
+	long rc;
+
+	memset(set, 0, sizeof(*set));
+	set->n = n;
+	set->labels = calloc(set->n, sizeof(*set->labels));
+	set->used = calloc(set->n, sizeof(*set->used));
+	if (!set->labels || !set->used)
+		return set->err = -ENOMEM;
+	rc = map_dump(fd, sizeof(struct labels2), sizeof(__u32), on_series, set);
+	if (rc < 0)
+		set->err = (int)rc;
+	return set->err;
+}
+
+void series_set_free(struct series_set *set)
+{
+	free(set->labels);
+	free(set->used);
+	memset(set, 0, sizeof(*set));
+}
+
+void series_init(struct series *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	s->fd = -1;
+}
+
+int series_bind(struct series *s, int fd, size_t n, const __u64 *next, __u64 max)
+{
+	int ours = dup(fd);
+
+	if (ours < 0)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	if (s->fd >= 0)
+		close(s->fd);
+	series_set_free(&s->set);
+	s->fd = ours;
+	s->n = n;
+	s->next = next;
+	s->max = max;
+	s->read_ns = 0;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void series_fini(struct series *s)
+{
+	series_set_free(&s->set);
+	if (s->fd >= 0)
+		close(s->fd);
+	pthread_mutex_destroy(&s->lock);
+}
+
+/* Whether the copy lacks what the programs have handed out. Lock held. */
+static bool stale(const struct series *s, __u64 next)
+{
+	/* Indexes 1 .. next - 1 were handed out, those past max not used;
+	 * "__overflow__", index 0, is in the map from the start. */
+	__u64 want = (next - 1 < s->max ? next - 1 : s->max) + 1;
+
+	if (!s->read_ns || next != s->next_read)
+		return true;
+	return (s->set.err || s->set.found != want) && mono_ns() - s->read_ns >= RETRY_NS;
+}
+
+const struct series_set *series_get(struct series *s)
+{
+	__u64 next;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->fd < 0)
+		return &s->set; /* not bound: empty */
+	next = __atomic_load_n(s->next, __ATOMIC_ACQUIRE);
+	if (stale(s, next)) {
+		series_set_free(&s->set);
+		series_read(s->fd, s->n, &s->set);
+		s->next_read = next;
+		s->read_ns = mono_ns();
+	}
+	return &s->set;
+}
+
+void series_put(struct series *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+void series_labels(struct series *s, __u32 idx, struct labels2 *out)
+{
+	const struct series_set *set = series_get(s);
+
+	if (idx < set->n && set->used[idx])
+		*out = set->labels[idx];
+	else
+		memset(out, 0, sizeof(*out));
+	series_put(s);
+}
