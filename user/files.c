@@ -23,6 +23,7 @@
 #include "files_maps.h"
 #include "mapdump.h"
 #include "procfs.h"
+#include "samples.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 
@@ -33,9 +34,6 @@ struct files {
 	int nroots;
 	bool mounted_tracefs;
 };
-
-static const char *const op_names[FOP_MAX] = FILE_OP_NAMES;
-static const char *const status_names[FILE_STATUS_MAX] = { "success", "error" };
 
 /* Per-syscall tracepoints are found by their id in tracefs, which these
  * hosts do not mount at boot. */
@@ -201,51 +199,10 @@ static int files_attached(const void *o)
 
 static int write_ops(struct files *f, struct buf *out)
 {
-	static const char *const l_op_status[] = { "operation", "status" }, *const l_op[] = {
-		"operation"
-	};
-	struct family *total, *secs, *bytes;
-	int rc = -ENOMEM;
+	const struct hist *hist = mapped_array(&f->hist, sizeof(*hist), FOP_MAX * FILE_STATUS_MAX);
+	const __u64 *bytes = mapped_array(&f->bytes, sizeof(*bytes), FOP_MAX);
 
-	total = family__new("aet_file_operations_total",
-			    "File operations of the target processes on regular files, by status.",
-			    METRIC_COUNTER, 2, l_op_status);
-	secs = family__new("aet_file_operation_seconds",
-			   "Duration of file operations (syscall enter to exit), in seconds.",
-			   METRIC_HISTOGRAM, 1, l_op);
-	bytes = family__new("aet_file_bytes_total", "Bytes read from and written to regular files.",
-			    METRIC_COUNTER, 1, l_op);
-	if (!total || !secs || !bytes)
-		goto out;
-	rc = 0;
-	for (int op = 0; op < FOP_MAX && !rc; op++) {
-		struct hist all = {};
-
-		for (int st = 0; st < FILE_STATUS_MAX && !rc; st++) {
-			/* One read of what the programs keep adding to. */
-			struct hist snap = *(const struct hist *)mapped_at(
-				&f->hist, op * FILE_STATUS_MAX + st);
-
-			hist_add(&all, &snap);
-			rc = family__add(total,
-					 (const char *const[]){ op_names[op], status_names[st] },
-					 hist_count(&snap));
-		}
-		if (!rc)
-			rc = family__add_hist(secs, &op_names[op], (const uint64_t *)all.buckets,
-					      all.sum_ns / 1e9, hist_count(&all));
-		if (!rc && (op == FOP_READ || op == FOP_WRITE))
-			rc = family__add(bytes, &op_names[op],
-					 *(const __u64 *)mapped_at(&f->bytes, op));
-	}
-	family__write(total, out);
-	family__write(secs, out);
-	family__write(bytes, out);
-out:
-	family__free(total);
-	family__free(secs);
-	family__free(bytes);
-	return rc;
+	return hist && bytes ? file_samples_write(hist, bytes, out) : -ERANGE;
 }
 
 static int files_write_metrics(void *o, struct buf *out)

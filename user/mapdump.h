@@ -37,4 +37,11 @@ static inline const void *mapped_at(const struct mapped *m, size_t i)
 	return (const char *)m->mem + i * m->stride;
 }
 
+/* The mapped values as a C array of at least n of size bytes each, or NULL
+ * when the kernel's layout is not that (a size not a multiple of 8). */
+static inline const void *mapped_array(const struct mapped *m, size_t size, size_t n)
+{
+	return m->stride == size && m->n >= n ? m->mem : NULL;
+}
+
 #endif /* AET_MAPDUMP_H */

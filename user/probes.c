@@ -15,8 +15,6 @@
 #include "probes_priv.h"
 #include "variant.h"
 
-const char *const status_names[STATUS_MAX] = { "success", "failure", "timeout", "cancelled" };
-
 /* The probe functions, in the order of p->defs. */
 static const char *const probe_syms[NPROBES] = {
 	"aet_probe_cycle_begin",   "aet_probe_cycle_end",   "aet_probe_task_begin",

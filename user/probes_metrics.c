@@ -12,37 +12,13 @@
 #include "mapdump.h"
 #include "locks.h"
 #include "probes_priv.h"
+#include "samples.h"
 #include "variant.h"
 
 static const char *const kind_names[KIND_MAX] = { "cycle", "task", "agent", "span" };
 static const char *const family_names[SERIES_KINDS] = { "aet_tasks_total",
 							"aet_agent_requests_total",
 							"aet_events_total" };
-
-/* The families one scrape fills. */
-struct scrape {
-	struct family *tasks_total, *task_seconds, *active_tasks;
-	struct family *agent_requests, *agent_errors, *agent_seconds;
-	struct family *cycles_total, *cycle_seconds, *events_total;
-	int err;
-};
-
-static void add(struct scrape *s, struct family *f, const char *const *v, double value)
-{
-	int rc = family__add(f, v, value);
-
-	if (rc)
-		s->err = rc;
-}
-
-static void add_hist(struct scrape *s, struct family *f, const char *const *v, const struct hist *h)
-{
-	int rc = family__add_hist(f, v, (const uint64_t *)h->buckets, h->sum_ns / 1e9,
-				  hist_count(h));
-
-	if (rc)
-		s->err = rc;
-}
 
 void probes__expire(struct probes *p, uint64_t ttl_ns)
 {
@@ -86,88 +62,15 @@ void probes__expire(struct probes *p, uint64_t ttl_ns)
 	}
 }
 
-/* aet_tasks_total, aet_task_duration_seconds and aet_active_tasks. */
-static void scrape_tasks(struct probes *p, struct scrape *s, const struct series_set *set)
+/* cycle_hist is not mapped: its STATUS_MAX histograms are looked up. */
+static int read_cycles(struct probes *p, struct hist *hist)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		const struct labels2 *l = &set->labels[i];
-		struct hist all = {};
-
-		if (!set->used[i])
-			continue;
-		for (int st = 0; st < STATUS_MAX; st++) {
-			const struct hist *h = mapped_at(&p->task_hist, i * STATUS_MAX + st);
-			uint64_t n = hist_count(h);
-
-			if (n)
-				add(s, s->tasks_total,
-				    (const char *const[]){ status_names[st], l->l2, l->l1 }, n);
-			hist_add(&all, h);
-		}
-		if (i == OVERFLOW_SERIES && !hist_count(&all))
-			continue; /* shown once something overflows */
-		if (hist_count(&all))
-			add_hist(s, s->task_seconds, (const char *const[]){ l->l1, l->l2 }, &all);
-		/* A mode with no task open still reports 0. */
-		add(s, s->active_tasks, (const char *const[]){ l->l2 }, 0);
-	}
-	for (size_t i = 0; i < p->open_slots.n; i++) {
-		const struct open_slot *o = mapped_at(&p->open_slots, i);
-
-		if (o->state == SLOT_OPEN && o->kind == KIND_TASK && o->series < set->n &&
-		    set->used[o->series])
-			add(s, s->active_tasks, (const char *const[]){ set->labels[o->series].l2 },
-			    1);
-	}
-}
-
-/* aet_agent_requests_total, aet_agent_errors_total, aet_agent_response_seconds. */
-static void scrape_agents(struct probes *p, struct scrape *s, const struct series_set *set)
-{
-	for (size_t i = 0; i < set->n; i++) {
-		const char *const v[] = { set->labels[i].l1, set->labels[i].l2 };
-		struct hist all = {};
-		uint64_t errors;
-
-		if (!set->used[i])
-			continue;
-		for (int st = 0; st < STATUS_MAX; st++)
-			hist_add(&all, mapped_at(&p->agent_hist, i * STATUS_MAX + st));
-		if (!hist_count(&all))
-			continue;
-		/* An error is a failure or a timeout; a cancelled request is not one. */
-		errors = hist_count(mapped_at(&p->agent_hist, i * STATUS_MAX + 1)) +
-			 hist_count(mapped_at(&p->agent_hist, i * STATUS_MAX + 2));
-		add(s, s->agent_requests, v, hist_count(&all));
-		add(s, s->agent_errors, v, errors);
-		add_hist(s, s->agent_seconds, v, &all);
-	}
-}
-
-static void scrape_events(struct probes *p, struct scrape *s, const struct series_set *set)
-{
-	for (size_t i = 0; i < set->n; i++) {
-		const __u64 *n = mapped_at(&p->event_counts, i);
-
-		if (set->used[i] && (*n || i != OVERFLOW_SERIES))
-			add(s, s->events_total, (const char *const[]){ set->labels[i].l1 }, *n);
-	}
-}
-
-static void scrape_cycles(struct probes *p, struct scrape *s)
-{
-	struct hist all = {}, h;
-
 	for (__u32 st = 0; st < STATUS_MAX; st++) {
-		if (bpf_map__lookup_elem(p->skel->maps.cycle_hist, &st, sizeof(st), &h, sizeof(h),
-					 0)) {
-			s->err = -errno;
-			return;
-		}
-		add(s, s->cycles_total, (const char *const[]){ status_names[st] }, hist_count(&h));
-		hist_add(&all, &h);
+		if (bpf_map__lookup_elem(p->skel->maps.cycle_hist, &st, sizeof(st), &hist[st],
+					 sizeof(hist[st]), 0))
+			return -errno;
 	}
-	add_hist(s, s->cycle_seconds, NULL, &all);
+	return 0;
 }
 
 long probes__open_count(const struct probes *p, int kind)
@@ -180,77 +83,6 @@ long probes__open_count(const struct probes *p, int kind)
 		n += o->state == SLOT_OPEN && (kind < 0 || o->kind == (__u32)kind);
 	}
 	return n;
-}
-
-static const char *const l_status_mode_agent[] = { "status", "mode", "agent" };
-static const char *const l_agent_mode[] = { "agent", "mode" };
-static const char *const l_agent_operation[] = { "agent", "operation" };
-static const char *const l_mode[] = { "mode" };
-static const char *const l_status[] = { "status" };
-static const char *const l_event_type[] = { "event_type" };
-
-struct family_def {
-	size_t off; /* of the struct family * in struct scrape */
-	const char *name;
-	const char *help;
-	enum metric_type type;
-	int nlabels;
-	const char *const *labels;
-};
-
-#define FAMILY(field, name, help, type, labels)                           \
-	{                                                                 \
-		offsetof(struct scrape, field), name, help, type,         \
-			(int)(sizeof(labels) / sizeof(labels[0])), labels \
-	}
-
-static const struct family_def family_defs[] = {
-	FAMILY(tasks_total, "aet_tasks_total", "Tasks ended, by status, mode and agent.",
-	       METRIC_COUNTER, l_status_mode_agent),
-	FAMILY(task_seconds, "aet_task_duration_seconds",
-	       "Task duration from begin to end, in seconds.", METRIC_HISTOGRAM, l_agent_mode),
-	FAMILY(active_tasks, "aet_active_tasks", "Tasks begun and not yet ended, by mode.",
-	       METRIC_GAUGE, l_mode),
-	FAMILY(agent_requests, "aet_agent_requests_total", "Agent requests ended.", METRIC_COUNTER,
-	       l_agent_operation),
-	FAMILY(agent_errors, "aet_agent_errors_total",
-	       "Agent requests ended with status failure or timeout.", METRIC_COUNTER,
-	       l_agent_operation),
-	FAMILY(agent_seconds, "aet_agent_response_seconds",
-	       "Agent request duration from begin to end, in seconds.", METRIC_HISTOGRAM,
-	       l_agent_operation),
-	FAMILY(cycles_total, "aet_cycles_total", "Orchestrator cycles ended, by status.",
-	       METRIC_COUNTER, l_status),
-	{ offsetof(struct scrape, cycle_seconds), "aet_cycle_duration_seconds",
-	  "Orchestrator cycle duration from begin to end, in seconds.", METRIC_HISTOGRAM, 0, NULL },
-	FAMILY(events_total, "aet_events_total", "Event log entries, by event type.",
-	       METRIC_COUNTER, l_event_type),
-};
-
-#define NFAMILIES (sizeof(family_defs) / sizeof(family_defs[0]))
-
-static struct family **family_at(struct scrape *s, size_t i)
-{
-	return (struct family **)((char *)s + family_defs[i].off);
-}
-
-static void scrape_free(struct scrape *s)
-{
-	for (size_t i = 0; i < NFAMILIES; i++)
-		family__free(*family_at(s, i));
-}
-
-static int scrape_new(struct scrape *s)
-{
-	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < NFAMILIES; i++) {
-		const struct family_def *d = &family_defs[i];
-
-		*family_at(s, i) = family__new(d->name, d->help, d->type, d->nlabels, d->labels);
-		if (!*family_at(s, i))
-			return -ENOMEM;
-	}
-	return 0;
 }
 
 /* aet_collector_* counters kept by the programs (enum collector_stat). */
@@ -311,29 +143,47 @@ static int write_program_stats(struct probes *p, struct buf *out)
 					      METRIC_COUNTER, "program", names, secs, NPROBES);
 }
 
+static int add_samples(struct probes *p, struct probe_samples *s, const struct series_set *tasks,
+		       const struct series_set *agents, const struct series_set *events,
+		       const struct hist *cycles)
+{
+	const struct open_slot *slots;
+	const struct hist *th, *ah;
+	const __u64 *ec;
+
+	/* Read in place, set->n series of each. */
+	th = mapped_array(&p->task_hist, sizeof(*th), tasks->n * STATUS_MAX);
+	ah = mapped_array(&p->agent_hist, sizeof(*ah), agents->n * STATUS_MAX);
+	ec = mapped_array(&p->event_counts, sizeof(*ec), events->n);
+	slots = mapped_array(&p->open_slots, sizeof(*slots), p->open_slots.n);
+	if (!th || !ah || !ec || !slots)
+		return -ERANGE;
+	return probe_samples__add_tasks(s, tasks, th, slots, p->open_slots.n) ?:
+	       probe_samples__add_agents(s, agents, ah) ?:
+	       probe_samples__add_events(s, events, ec) ?: probe_samples__add_cycles(s, cycles);
+}
+
 int probes__write_metrics(void *o, struct buf *out)
 {
 	struct probes *p = o;
 	struct series *series = p->shared->series;
 	const struct series_set *tasks, *agents, *events;
-	struct scrape s = {};
+	struct hist cycles[STATUS_MAX];
+	struct probe_samples *s = NULL;
 	int rc;
 
 	/* Held till written: the span consumer reads them too. */
 	tasks = series_get(&series[SERIES_TASKS]);
 	agents = series_get(&series[SERIES_AGENT]);
 	events = series_get(&series[SERIES_EVENTS]);
-	rc = tasks->err ?: agents->err ?: events->err ?: scrape_new(&s);
+	rc = tasks->err ?: agents->err ?: events->err ?: read_cycles(p, cycles);
 	if (!rc) {
-		scrape_tasks(p, &s, tasks);
-		scrape_agents(p, &s, agents);
-		scrape_events(p, &s, events);
-		scrape_cycles(p, &s);
-		rc = s.err;
+		s = probe_samples__new();
+		rc = s ? add_samples(p, s, tasks, agents, events, cycles) : -ENOMEM;
 	}
-	for (size_t i = 0; i < NFAMILIES && !rc; i++)
-		family__write(*family_at(&s, i), out);
-	scrape_free(&s);
+	if (!rc)
+		probe_samples__write(s, out);
+	probe_samples__free(s);
 	for (int k = SERIES_KINDS - 1; k >= 0; k--)
 		series_put(&series[k]);
 	return rc ?: write_collector_stats(p, out) ?: write_program_stats(p, out);

@@ -30,8 +30,6 @@ struct probes {
 	const char *spot_by;
 };
 
-extern const char *const status_names[STATUS_MAX];
-
 /* Open begins of kind (enum open_kind), or of every kind when kind < 0. */
 long probes__open_count(const struct probes *p, int kind);
 
