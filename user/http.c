@@ -342,57 +342,51 @@ static bool has_body(struct MHD_Connection *c)
 	       (cl && cl[strspn(cl, "0")] != '\0');
 }
 
-/*
- * Called when the headers are in, then (unless it answered) when the whole
- * request is. An answer queued at the first call makes libmicrohttpd 0.9.75
- * close the connection after it (it will not read what follows): errors are
- * answered there; the endpoints at the second call, keeping the connection
- * alive for the next scrape.
- */
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version, const char *upload_data,
-			      size_t *upload_data_size, void **con_cls)
+/* POST for the control endpoints, GET and HEAD for the others. */
+static bool method_allowed(const struct http_route *route, const char *method)
 {
-	const struct http_route *route = NULL;
-	struct http *h = cls;
-	struct conn *e;
+	if (route->control)
+		return !strcmp(method, MHD_HTTP_METHOD_POST);
+	return !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+}
+
+/* Why a request whose headers are in is refused: the status, with *text
+ * the answer and *allow the methods of a 405; 0 when it is to be served. */
+static int refusal(struct http *h, struct MHD_Connection *c, const struct http_route *route,
+		   const char *method, const char **text, const char **allow)
+{
+	*allow = NULL;
+	if (!route) {
+		*text = "not found\n";
+		return MHD_HTTP_NOT_FOUND;
+	}
+	if (!method_allowed(route, method)) {
+		*text = "method not allowed\n";
+		*allow = route->control ? "POST" : "GET, HEAD";
+		return MHD_HTTP_METHOD_NOT_ALLOWED;
+	}
+	if (has_body(c)) {
+		*text = "a request body is not accepted\n";
+		return MHD_HTTP_CONTENT_TOO_LARGE;
+	}
+	if (route->control && !h->token && !from_loopback(c)) {
+		*text = "control from loopback only, or with --control-token\n";
+		return MHD_HTTP_FORBIDDEN;
+	}
+	if (route->control && h->token && !bearer_ok(c, h->token)) {
+		*text = "a bearer token is required\n";
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	return 0;
+}
+
+/* Renders route and answers with it, gzip-compressed when the client takes it. */
+static enum MHD_Result answer(struct http *h, struct MHD_Connection *c,
+			      const struct http_route *route)
+{
 	struct buf body, gz;
 	enum MHD_Result ret;
 	int status;
-
-	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	for (int i = 0; i < h->nroutes && !route; i++)
-		if (!strcmp(url, h->routes[i].path))
-			route = &h->routes[i];
-	if (!*con_cls) {
-		e = conn_of(c);
-		if (e) {
-			pthread_mutex_lock(&h->lock);
-			e->waiting = false;
-			pthread_mutex_unlock(&h->lock);
-		}
-		if (!route)
-			return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
-		if (route->control ? strcmp(method, MHD_HTTP_METHOD_POST)
-				   : strcmp(method, MHD_HTTP_METHOD_GET) &&
-					     strcmp(method, MHD_HTTP_METHOD_HEAD))
-			return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
-					  route->control ? "POST" : "GET, HEAD");
-		if (has_body(c))
-			return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
-					  "a request body is not accepted\n", NULL);
-		if (route->control && !h->token && !from_loopback(c))
-			return reply_text(c, MHD_HTTP_FORBIDDEN,
-					  "control from loopback only, or with --control-token\n",
-					  NULL);
-		if (route->control && h->token && !bearer_ok(c, h->token))
-			return reply_text(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is required\n",
-					  NULL);
-		*con_cls = h; /* headers seen: answer once the request is complete */
-		return MHD_YES;
-	}
 
 	buf_init(&body);
 	status = route->render(h->ctx, &body);
@@ -409,6 +403,44 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	ret = reply(c, status, route->content_type, &body, false, NULL);
 	buf_free(&body);
 	return ret;
+}
+
+/*
+ * Called when the headers are in, then (unless it answered) when the whole
+ * request is. An answer queued at the first call makes libmicrohttpd 0.9.75
+ * close the connection after it (it will not read what follows): errors are
+ * answered there; the endpoints at the second call, keeping the connection
+ * alive for the next scrape.
+ */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	const struct http_route *route = NULL;
+	const char *text, *allow;
+	struct http *h = cls;
+	struct conn *e;
+	int status;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	for (int i = 0; i < h->nroutes && !route; i++)
+		if (!strcmp(url, h->routes[i].path))
+			route = &h->routes[i];
+	if (*con_cls)
+		return answer(h, c, route);
+	e = conn_of(c);
+	if (e) {
+		pthread_mutex_lock(&h->lock);
+		e->waiting = false;
+		pthread_mutex_unlock(&h->lock);
+	}
+	status = refusal(h, c, route, method, &text, &allow);
+	if (status)
+		return reply_text(c, status, text, allow);
+	*con_cls = h; /* headers seen: answer once the request is complete */
+	return MHD_YES;
 }
 
 static int listen_on(const struct sockaddr_storage *addr)
