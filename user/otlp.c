@@ -10,7 +10,6 @@
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 #define TAG(field, wt) ((uint8_t)((field) << 3 | (wt)))
-#define REPLACEMENT    "\xef\xbf\xbd"
 
 static size_t varint_len(uint64_t v)
 {
@@ -51,47 +50,36 @@ static bool all_ascii(const char *s, size_t n)
 /* Bytes string s[0..n) takes once made valid UTF-8. */
 static size_t utf8_len(const char *s, size_t n)
 {
-	size_t out = 0;
+	size_t i = 0, out = 0, run;
 
 	if (all_ascii(s, n))
 		return n;
-	for (size_t i = 0; i < n;) {
-		int k = (unsigned char)s[i] < 0x80 ? 1 : buf_utf8_seq(s + i, n - i);
-
-		if (k > 0) {
-			out += k;
-			i += k;
-		} else {
-			out += 3;
-			i++;
-		}
+	while (i < n) {
+		run = buf_utf8_span(s + i, n - i, NULL);
+		out += run;
+		i += run;
+		if (i == n)
+			break;
+		out += BUF_UTF8_REPLACEMENT_LEN;
+		i++;
 	}
 	return out;
 }
 
 static uint8_t *put_utf8(uint8_t *p, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		size_t run = i;
-		int k;
+	size_t i = 0, run;
 
-		while (run < n && (unsigned char)s[run] < 0x80)
-			run++;
-		memcpy(p, s + i, run - i);
-		p += run - i;
-		i = run;
+	while (i < n) {
+		run = buf_utf8_span(s + i, n - i, NULL);
+		memcpy(p, s + i, run);
+		p += run;
+		i += run;
 		if (i == n)
 			break;
-		k = buf_utf8_seq(s + i, n - i);
-		if (k > 0) {
-			memcpy(p, s + i, k);
-			p += k;
-			i += k;
-		} else {
-			memcpy(p, REPLACEMENT, 3);
-			p += 3;
-			i++;
-		}
+		memcpy(p, BUF_UTF8_REPLACEMENT, BUF_UTF8_REPLACEMENT_LEN);
+		p += BUF_UTF8_REPLACEMENT_LEN;
+		i++;
 	}
 	return p;
 }
