@@ -20,14 +20,6 @@
 /* /health fails when the main loop has not ticked for this long. */
 #define HEARTBEAT_TIMEOUT_S 5.0
 
-double clock_seconds(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void collector_init(struct collector *c, const struct config *cfg)
 {
 	memset(c, 0, sizeof(*c));

@@ -38,6 +38,7 @@
 
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 
@@ -71,14 +72,6 @@ struct http {
 	unsigned nconns;   /* entries in conns: libmicrohttpd's limit */
 	char mhd_err[128]; /* libmicrohttpd's last message, for a failed start */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static bool same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
 {
@@ -160,7 +153,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
 		if (e->mc)
 			continue;
 		*e = (struct conn){ .mc = c, .fd = fd->connect_fd, .waiting = true };
-		e->since_ms = now_ms();
+		e->since_ms = clock_ms(CLOCK_MONOTONIC);
 		memcpy(&e->peer, addr->client_addr,
 		       addr->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 								: sizeof(struct sockaddr_in));
@@ -192,7 +185,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
 		return;
 	pthread_mutex_lock(&h->lock);
 	e->waiting = true;
-	e->since_ms = now_ms();
+	e->since_ms = clock_ms(CLOCK_MONOTONIC);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -204,7 +197,7 @@ static void *sweep(void *arg)
 
 	pthread_mutex_lock(&h->lock);
 	while (!h->stop) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_ms(CLOCK_MONOTONIC);
 
 		for (unsigned i = 0; i < h->nconns; i++) {
 			struct conn *e = &h->conns[i];
@@ -213,10 +206,7 @@ static void *sweep(void *arg)
 				conn_close(e, e->waiting ? "request not received in time"
 							 : "answer not taken in time");
 		}
-		clock_gettime(CLOCK_MONOTONIC, &at);
-		at.tv_nsec += HTTP_SWEEP_MS * 1000000L;
-		at.tv_sec += at.tv_nsec / 1000000000L;
-		at.tv_nsec %= 1000000000L;
+		at = clock_after_ms(CLOCK_MONOTONIC, HTTP_SWEEP_MS);
 		pthread_cond_timedwait(&h->wake, &h->lock, &at);
 	}
 	pthread_mutex_unlock(&h->lock);
