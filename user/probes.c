@@ -16,7 +16,7 @@
 #include "probes_priv.h"
 #include "variant.h"
 
-const char *const status_names[STATUS_MAX] = { "success", "failure", "timeout", "cancelled" };
+const char *const status_names[STATUS_MAX] = STATUS_NAMES;
 
 /* The probe functions, in the order of p->defs. */
 static const char *const probe_syms[NPROBES] = {
