@@ -23,6 +23,7 @@
 #include "targets.bpf.h"
 #include "spans.bpf.h"
 #include "own_stack.bpf.h"
+#include "trace_context.h"
 
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 #define barrier()	 asm volatile("" ::: "memory")
@@ -567,86 +568,6 @@ int OWN_STACK_KPROBE(span_end, __u64 id, __s32 status)
 	return op_end(KIND_SPAN, NULL, id, status, SPAN_TEXT_CUSTOM);
 }
 
-/* n hex digits at s into *v: false when one is not a hex digit. */
-static __always_inline bool parse_hex(const char *s, __u32 n, __u64 *v)
-{
-	__u64 x = 0;
-
-	for (__u32 i = 0; i < n && i < 16; i++) {
-		char ch = s[i];
-		__u64 d;
-
-		if (ch >= '0' && ch <= '9')
-			d = ch - '0';
-		else if (ch >= 'a' && ch <= 'f')
-			d = ch - 'a' + 10;
-		else
-			return false;
-		x = x << 4 | d;
-	}
-	*v = x;
-	return true;
-}
-
-#define TRACEPARENT_LEN 55 /* "00-" 32 "-" 16 "-" 2 */
-
-/* A W3C traceparent (version 00, lower-case hex, ids not all zero). */
-static __always_inline bool parse_traceparent(const char *b, long len, struct span_thread *t)
-{
-	__u64 hi, lo, parent, flags, version;
-
-	if (len != TRACEPARENT_LEN || b[2] != '-' || b[35] != '-' || b[52] != '-')
-		return false;
-	if (!parse_hex(b, 2, &version) || version != 0 || !parse_hex(b + 3, 16, &hi) ||
-	    !parse_hex(b + 19, 16, &lo) || !parse_hex(b + 36, 16, &parent) ||
-	    !parse_hex(b + 53, 2, &flags) || !(hi | lo) || !parent)
-		return false;
-	t->ctx_trace_id[0] = hi;
-	t->ctx_trace_id[1] = lo;
-	t->ctx_parent_id = parent;
-	t->ctx_flags = flags;
-	t->ctx_kind = PENDING_REMOTE;
-	return true;
-}
-
-/* "aet:KIND:ID", KIND one of cycle, task, agent, span and ID decimal: the
- * open span (kind, id) of this process. */
-static __always_inline bool parse_local(const char *b, long len, struct span_thread *t)
-{
-	static const char words[KIND_MAX][8] = { "cycle:", "task:", "agent:", "span:" };
-	__u32 kind = KIND_MAX, at = 0;
-	__u64 id = 0;
-
-	if (len < 6 || b[0] != 'a' || b[1] != 'e' || b[2] != 't' || b[3] != ':')
-		return false;
-	for (__u32 k = 0; k < KIND_MAX && kind == KIND_MAX; k++) {
-		__u32 i;
-
-		for (i = 0; i < 7 && words[k][i]; i++)
-			if (b[4 + i] != words[k][i])
-				break;
-		if (i < 7 && !words[k][i]) {
-			kind = k;
-			at = 4 + i;
-		}
-	}
-	if (kind == KIND_MAX || at >= len)
-		return false;
-	for (__u32 i = 0; i < 20; i++) {
-		char ch = b[(at + i) & 63];
-
-		if (at + i >= len)
-			break;
-		if (ch < '0' || ch > '9')
-			return false;
-		id = id * 10 + (ch - '0');
-	}
-	t->ctx_parent_id = id;
-	t->ctx_flags = kind;
-	t->ctx_kind = PENDING_LOCAL;
-	return true;
-}
-
 /* Where the next span this thread begins belongs (include/aet/probe.h): a
  * W3C traceparent for a root, or "aet:KIND:ID". An empty string clears a
  * pending one. */
@@ -654,7 +575,7 @@ SEC("uprobe")
 int OWN_STACK_KPROBE(trace_context, const char *traceparent)
 {
 	struct span_thread *t;
-	char b[64] = {};
+	char b[TRACE_CONTEXT_BUF] = {};
 	long len;
 
 	if (!is_target(bpf_get_current_pid_tgid() >> 32) || !span_cfg())
@@ -668,7 +589,7 @@ int OWN_STACK_KPROBE(trace_context, const char *traceparent)
 	len = bpf_probe_read_user_str(b, sizeof(b), traceparent) - 1;
 	if (len <= 0)
 		return 0;
-	if (!parse_traceparent(b, len, t) && !parse_local(b, len, t))
+	if (!ctx_parse_traceparent(b, len, t) && !ctx_parse_local(b, len, t))
 		counter_inc(&span_stats, SSTAT_CTX_INVALID);
 	return 0;
 }

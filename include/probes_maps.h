@@ -18,6 +18,14 @@
 #define HOT_SLOTS	256 /* open slots tried first: see slot_at() */
 #define LABEL_CACHE	64  /* per-CPU entries of the label set cache */
 
+/* The status label of an end and the aet.status of its span, by status
+ * index (enum aet_status, include/aet/probe.h: the names stay out of the
+ * header applications include). */
+#define STATUS_NAMES                                         \
+	{                                                    \
+		"success", "failure", "timeout", "cancelled" \
+	}
+
 /* What a begin opens; the index of aet_collector_unmatched_total{kind}. */
 enum open_kind {
 	KIND_CYCLE,

@@ -146,25 +146,42 @@ int buf_utf8_seq(const char *s, size_t n)
 	return need;
 }
 
+size_t buf_utf8_span(const char *s, size_t n, const bool stop[128])
+{
+	size_t i = 0;
+	int len;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x80) {
+			if (stop && stop[c])
+				break;
+			i++;
+			continue;
+		}
+		len = buf_utf8_seq(s + i, n - i);
+		if (len <= 0)
+			break;
+		i += (size_t)len;
+	}
+	return i;
+}
+
+/* What a JSON string escapes (RFC 8259 section 7): controls, quote, backslash. */
+static const bool json_escaped[128] = { [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true };
+
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i = 0, run;
-	int len;
 
 	buf_append(b, "\"", 1);
 	while (i < n) {
 		unsigned char c;
 
 		/* Copy the longest run that needs no escaping in one go. */
-		for (run = 0; i + run < n; run += (size_t)len) {
-			c = (unsigned char)s[i + run];
-			if (c < 0x20 || c == '"' || c == '\\')
-				break;
-			len = c < 0x80 ? 1 : buf_utf8_seq(s + i + run, n - i - run);
-			if (len <= 0)
-				break;
-		}
+		run = buf_utf8_span(s + i, n - i, json_escaped);
 		buf_append(b, s + i, run);
 		i += run;
 		if (i == n)

@@ -4,6 +4,7 @@
 #define AET_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf {
@@ -29,5 +30,15 @@ int buf_gzip(const struct buf *in, struct buf *out);
  * valid (no overlong form, no surrogate, at most U+10FFFF), -1 when the n
  * bytes are a valid beginning of a sequence longer than n, 0 otherwise. */
 int buf_utf8_seq(const char *s, size_t n);
+
+/* The length of the longest prefix of s[0..n) that is well-formed UTF-8 (as
+ * buf_utf8_seq() says) and holds none of the ASCII bytes stop marks (NULL:
+ * none): what a writer copies as it is, up to the byte it escapes or
+ * replaces. */
+size_t buf_utf8_span(const char *s, size_t n, const bool stop[128]);
+
+/* U+FFFD, which stands for a byte that is not in a well-formed sequence. */
+#define BUF_UTF8_REPLACEMENT	 "\xef\xbf\xbd"
+#define BUF_UTF8_REPLACEMENT_LEN 3
 
 #endif /* AET_BUF_H */

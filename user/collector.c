@@ -16,14 +16,6 @@
 #include "procfs.h"
 #include "procs.h"
 
-double clock_seconds(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void collector_init(struct collector *c, const struct config *cfg)
 {
 	memset(c, 0, sizeof(*c));

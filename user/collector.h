@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 #include "family.h"
 #include "follow.h"
@@ -82,7 +83,5 @@ void collector_set_enabled(struct collector *c, bool on, const char *by);
 /* POST /control/... stores c->wanted and wakes the main thread with it. */
 #define CONTROL_SIGNAL SIGRTMIN
 enum { WANT_NONE, WANT_OFF, WANT_ON };
-
-double clock_seconds(clockid_t clk);
 
 #endif /* AET_COLLECTOR_H */

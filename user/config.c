@@ -364,11 +364,10 @@ static int set_number(struct config *cfg, const struct number_opt *n, const char
 	return 0;
 }
 
-/* The options that are no number. Returns 0 or -EINVAL. */
-static int set_other(struct config *cfg, int opt, const char *arg)
+/* What to attach to: a pid, or the processes to follow. Returns 0 or -EINVAL. */
+static int set_target(struct config *cfg, int opt, const char *arg)
 {
 	unsigned long v;
-	int i;
 
 	switch (opt) {
 	case 'p':
@@ -387,6 +386,16 @@ static int set_other(struct config *cfg, int opt, const char *arg)
 			return -EINVAL;
 		*(opt == OPT_EXE ? &cfg->follow_exe : &cfg->follow_library) = arg;
 		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The options whose value is one of a few names. Returns 0 or -EINVAL. */
+static int set_choice(struct config *cfg, int opt, const char *arg)
+{
+	int i;
+
+	switch (opt) {
 	case OPT_UPROBE_SPOT:
 		i = parse_choice(arg, spot_names, sizeof(spot_names) / sizeof(*spot_names));
 		if (i < 0)
@@ -401,6 +410,27 @@ static int set_other(struct config *cfg, int opt, const char *arg)
 		return 0;
 	case OPT_REQUIRE:
 		return parse_families(arg, &cfg->require);
+	case OPT_LOG_LEVEL:
+		cfg->log_level = log_parse_level(arg);
+		return cfg->log_level < 0 ? -EINVAL : 0;
+	}
+	return -EINVAL;
+}
+
+/* The options that are no number. Returns 0 or -EINVAL. */
+static int set_other(struct config *cfg, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'p':
+	case OPT_COMM:
+	case OPT_EXE:
+	case OPT_LIBRARY:
+		return set_target(cfg, opt, arg);
+	case OPT_UPROBE_SPOT:
+	case OPT_BPF_BUILD:
+	case OPT_REQUIRE:
+	case OPT_LOG_LEVEL:
+		return set_choice(cfg, opt, arg);
 	case 'l':
 		if (strlen(arg) >= sizeof(cfg->listen_str) ||
 		    config_parse_listen(arg, &cfg->listen))
@@ -418,9 +448,6 @@ static int set_other(struct config *cfg, int opt, const char *arg)
 	case OPT_BTF:
 		cfg->btf_path = arg;
 		return 0;
-	case OPT_LOG_LEVEL:
-		cfg->log_level = log_parse_level(arg);
-		return cfg->log_level < 0 ? -EINVAL : 0;
 	case OPT_SPAN_SQL_TEXT:
 		cfg->span_sql_text = true;
 		return 0;

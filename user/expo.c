@@ -197,20 +197,14 @@ static size_t utf8_trim(const char *s, size_t n)
  */
 static void put_escaped(struct buf *out, const char *s, size_t n, bool quote)
 {
+	static const bool label_escaped[128] = { ['\\'] = true, ['\n'] = true, ['"'] = true };
+	static const bool help_escaped[128] = { ['\\'] = true, ['\n'] = true };
 	size_t i = 0, run;
-	int len = 0;
 
 	while (i < n) {
 		unsigned char c;
 
-		for (run = 0; i + run < n; run += (size_t)len) {
-			c = (unsigned char)s[i + run];
-			if (c == '\\' || c == '\n' || (quote && c == '"'))
-				break;
-			len = c < 0x80 ? 1 : buf_utf8_seq(s + i + run, n - i - run);
-			if (len <= 0)
-				break;
-		}
+		run = buf_utf8_span(s + i, n - i, quote ? label_escaped : help_escaped);
 		buf_append(out, s + i, run);
 		i += run;
 		if (i == n)
@@ -222,8 +216,8 @@ static void put_escaped(struct buf *out, const char *s, size_t n, bool quote)
 			buf_append(out, "\\\"", 2);
 		else if (c == '\n')
 			buf_append(out, "\\n", 2);
-		else
-			buf_append(out, "\xef\xbf\xbd", 3); /* U+FFFD, one per invalid byte */
+		else /* one per invalid byte */
+			buf_append(out, BUF_UTF8_REPLACEMENT, BUF_UTF8_REPLACEMENT_LEN);
 	}
 }
 

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "export.h"
 #include "version.h"
 
@@ -73,14 +74,6 @@ enum outcome {
 	REJECT, /* anything else */
 	CUT,	/* the flush at exit ran out during the transfer */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -231,7 +224,7 @@ static CURLcode transfer(struct exporter *e)
 		if (!running)
 			break;
 		end = flush_end(e);
-		now = now_ms();
+		now = clock_ms(CLOCK_MONOTONIC);
 		if (now >= end) {
 			res = CURLE_ABORTED_BY_CALLBACK;
 			break;
@@ -313,7 +306,7 @@ static void record_attempt(struct exporter *e, bool retry, CURLcode res, long st
 static enum outcome attempt(struct exporter *e, const void *body, size_t len, bool gz, uint64_t end,
 			    bool retry)
 {
-	long limit = (long)min_u64(e->timeout_ms, end - now_ms()), status = 0;
+	long limit = (long)min_u64(e->timeout_ms, end - clock_ms(CLOCK_MONOTONIC)), status = 0;
 	CURLcode res;
 
 	/* 0 would mean no timeout at all. */
@@ -352,7 +345,7 @@ static bool sleep_until(struct exporter *e, uint64_t wake)
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
 		end = e->stopping ? e->flush_end : UINT64_MAX;
-		now = now_ms();
+		now = clock_ms(CLOCK_MONOTONIC);
 		if (now >= end || now >= wake) {
 			ok = now < end;
 			break;
@@ -385,14 +378,14 @@ static bool compress(struct exporter *e, const struct request *r, const void **b
  * receiver took it, else why its spans are dropped. */
 static enum export_drop send_request(struct exporter *e, const struct request *r)
 {
-	uint64_t budget_end = now_ms() + e->export_timeout_ms, now, wait;
+	uint64_t budget_end = clock_ms(CLOCK_MONOTONIC) + e->export_timeout_ms, now, wait;
 	uint64_t backoff = BACKOFF_FIRST_MS;
 	const void *body;
 	size_t len;
 	bool gz = compress(e, r, &body, &len);
 
 	for (int n = 0;; n++) {
-		if (now_ms() >= flush_end(e))
+		if (clock_ms(CLOCK_MONOTONIC) >= flush_end(e))
 			return DROP_SHUTDOWN;
 		switch (attempt(e, body, len, gz, budget_end, n > 0)) {
 		case SENT:
@@ -409,7 +402,7 @@ static enum export_drop send_request(struct exporter *e, const struct request *r
 		wait = e->retry_after_ms >= 0 ? (uint64_t)e->retry_after_ms
 					      : next_random(e) % (backoff + 1);
 		backoff = min_u64(backoff * 2, BACKOFF_MAX_MS);
-		now = now_ms();
+		now = clock_ms(CLOCK_MONOTONIC);
 		/* A wait to the end of the budget leaves no time to try again. */
 		if (now + wait >= budget_end)
 			return DROP_RETRIES_EXHAUSTED;
@@ -442,7 +435,7 @@ static void *export_thread(void *arg)
 	for (;;) {
 		while (!e->head && !e->stopping)
 			pthread_cond_wait(&e->cond, &e->lock);
-		if (!e->head || (e->stopping && now_ms() >= e->flush_end))
+		if (!e->head || (e->stopping && clock_ms(CLOCK_MONOTONIC) >= e->flush_end))
 			break;
 		r = pop(e);
 		pthread_mutex_unlock(&e->lock);
@@ -535,7 +528,7 @@ struct exporter *exporter_new(const struct otel_config *cfg, char *err, size_t l
 	e->gzip = cfg->gzip;
 	e->timeout_ms = cfg->timeout_ms;
 	e->export_timeout_ms = cfg->export_timeout_ms;
-	e->rng = (now_ms() * 0x9e3779b97f4a7c15ULL) ^ (uintptr_t)e;
+	e->rng = (clock_ms(CLOCK_MONOTONIC) * 0x9e3779b97f4a7c15ULL) ^ (uintptr_t)e;
 	e->rng |= 1;
 	buf_init(&e->gz);
 	ret = setup_curl(e, cfg, err, len);
@@ -591,7 +584,7 @@ void exporter_free(struct exporter *e, uint32_t flush_ms)
 		return;
 	pthread_mutex_lock(&e->lock);
 	e->stopping = true;
-	e->flush_end = now_ms() + flush_ms;
+	e->flush_end = clock_ms(CLOCK_MONOTONIC) + flush_ms;
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 	/* Out of a transfer's poll at once, to look at the deadline. */

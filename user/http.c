@@ -38,6 +38,7 @@
 
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 
@@ -71,14 +72,6 @@ struct http {
 	unsigned nconns;   /* entries in conns: libmicrohttpd's limit */
 	char mhd_err[128]; /* libmicrohttpd's last message, for a failed start */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static bool same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
 {
@@ -160,7 +153,7 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
 		if (e->mc)
 			continue;
 		*e = (struct conn){ .mc = c, .fd = fd->connect_fd, .waiting = true };
-		e->since_ms = now_ms();
+		e->since_ms = clock_ms(CLOCK_MONOTONIC);
 		memcpy(&e->peer, addr->client_addr,
 		       addr->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 								: sizeof(struct sockaddr_in));
@@ -192,7 +185,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
 		return;
 	pthread_mutex_lock(&h->lock);
 	e->waiting = true;
-	e->since_ms = now_ms();
+	e->since_ms = clock_ms(CLOCK_MONOTONIC);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -204,7 +197,7 @@ static void *sweep(void *arg)
 
 	pthread_mutex_lock(&h->lock);
 	while (!h->stop) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_ms(CLOCK_MONOTONIC);
 
 		for (unsigned i = 0; i < h->nconns; i++) {
 			struct conn *e = &h->conns[i];
@@ -213,10 +206,7 @@ static void *sweep(void *arg)
 				conn_close(e, e->waiting ? "request not received in time"
 							 : "answer not taken in time");
 		}
-		clock_gettime(CLOCK_MONOTONIC, &at);
-		at.tv_nsec += HTTP_SWEEP_MS * 1000000L;
-		at.tv_sec += at.tv_nsec / 1000000000L;
-		at.tv_nsec %= 1000000000L;
+		at = clock_after_ms(CLOCK_MONOTONIC, HTTP_SWEEP_MS);
 		pthread_cond_timedwait(&h->wake, &h->lock, &at);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -342,57 +332,51 @@ static bool has_body(struct MHD_Connection *c)
 	       (cl && cl[strspn(cl, "0")] != '\0');
 }
 
-/*
- * Called when the headers are in, then (unless it answered) when the whole
- * request is. An answer queued at the first call makes libmicrohttpd 0.9.75
- * close the connection after it (it will not read what follows): errors are
- * answered there; the endpoints at the second call, keeping the connection
- * alive for the next scrape.
- */
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version, const char *upload_data,
-			      size_t *upload_data_size, void **con_cls)
+/* POST for the control endpoints, GET and HEAD for the others. */
+static bool method_allowed(const struct http_route *route, const char *method)
 {
-	const struct http_route *route = NULL;
-	struct http *h = cls;
-	struct conn *e;
+	if (route->control)
+		return !strcmp(method, MHD_HTTP_METHOD_POST);
+	return !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+}
+
+/* Why a request whose headers are in is refused: the status, with *text
+ * the answer and *allow the methods of a 405; 0 when it is to be served. */
+static int refusal(struct http *h, struct MHD_Connection *c, const struct http_route *route,
+		   const char *method, const char **text, const char **allow)
+{
+	*allow = NULL;
+	if (!route) {
+		*text = "not found\n";
+		return MHD_HTTP_NOT_FOUND;
+	}
+	if (!method_allowed(route, method)) {
+		*text = "method not allowed\n";
+		*allow = route->control ? "POST" : "GET, HEAD";
+		return MHD_HTTP_METHOD_NOT_ALLOWED;
+	}
+	if (has_body(c)) {
+		*text = "a request body is not accepted\n";
+		return MHD_HTTP_CONTENT_TOO_LARGE;
+	}
+	if (route->control && !h->token && !from_loopback(c)) {
+		*text = "control from loopback only, or with --control-token\n";
+		return MHD_HTTP_FORBIDDEN;
+	}
+	if (route->control && h->token && !bearer_ok(c, h->token)) {
+		*text = "a bearer token is required\n";
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	return 0;
+}
+
+/* Renders route and answers with it, gzip-compressed when the client takes it. */
+static enum MHD_Result answer(struct http *h, struct MHD_Connection *c,
+			      const struct http_route *route)
+{
 	struct buf body, gz;
 	enum MHD_Result ret;
 	int status;
-
-	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	for (int i = 0; i < h->nroutes && !route; i++)
-		if (!strcmp(url, h->routes[i].path))
-			route = &h->routes[i];
-	if (!*con_cls) {
-		e = conn_of(c);
-		if (e) {
-			pthread_mutex_lock(&h->lock);
-			e->waiting = false;
-			pthread_mutex_unlock(&h->lock);
-		}
-		if (!route)
-			return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
-		if (route->control ? strcmp(method, MHD_HTTP_METHOD_POST)
-				   : strcmp(method, MHD_HTTP_METHOD_GET) &&
-					     strcmp(method, MHD_HTTP_METHOD_HEAD))
-			return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
-					  route->control ? "POST" : "GET, HEAD");
-		if (has_body(c))
-			return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
-					  "a request body is not accepted\n", NULL);
-		if (route->control && !h->token && !from_loopback(c))
-			return reply_text(c, MHD_HTTP_FORBIDDEN,
-					  "control from loopback only, or with --control-token\n",
-					  NULL);
-		if (route->control && h->token && !bearer_ok(c, h->token))
-			return reply_text(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is required\n",
-					  NULL);
-		*con_cls = h; /* headers seen: answer once the request is complete */
-		return MHD_YES;
-	}
 
 	buf_init(&body);
 	status = route->render(h->ctx, &body);
@@ -409,6 +393,44 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	ret = reply(c, status, route->content_type, &body, false, NULL);
 	buf_free(&body);
 	return ret;
+}
+
+/*
+ * Called when the headers are in, then (unless it answered) when the whole
+ * request is. An answer queued at the first call makes libmicrohttpd 0.9.75
+ * close the connection after it (it will not read what follows): errors are
+ * answered there; the endpoints at the second call, keeping the connection
+ * alive for the next scrape.
+ */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	const struct http_route *route = NULL;
+	const char *text, *allow;
+	struct http *h = cls;
+	struct conn *e;
+	int status;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	for (int i = 0; i < h->nroutes && !route; i++)
+		if (!strcmp(url, h->routes[i].path))
+			route = &h->routes[i];
+	if (*con_cls)
+		return answer(h, c, route);
+	e = conn_of(c);
+	if (e) {
+		pthread_mutex_lock(&h->lock);
+		e->waiting = false;
+		pthread_mutex_unlock(&h->lock);
+	}
+	status = refusal(h, c, route, method, &text, &allow);
+	if (status)
+		return reply_text(c, status, text, allow);
+	*con_cls = h; /* headers seen: answer once the request is complete */
+	return MHD_YES;
 }
 
 static int listen_on(const struct sockaddr_storage *addr)

@@ -10,7 +10,12 @@
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 #define TAG(field, wt) ((uint8_t)((field) << 3 | (wt)))
-#define REPLACEMENT    "\xef\xbf\xbd"
+/* A tag of field 1 to 15 is one byte; Span.flags, field 16, takes two. */
+#define TAG_LEN	       1
+#define FLAGS_TAG      (16 << 3 | WT_I32)
+#define VARINT_MAX     10 /* bytes of a 64-bit varint, 7 bits a byte */
+#define FIXED64_LEN    (TAG_LEN + sizeof(uint64_t))
+#define SPAN_ATTRS_MAX 64 /* attributes encoded of a span; the rest are dropped */
 
 static size_t varint_len(uint64_t v)
 {
@@ -51,54 +56,54 @@ static bool all_ascii(const char *s, size_t n)
 /* Bytes string s[0..n) takes once made valid UTF-8. */
 static size_t utf8_len(const char *s, size_t n)
 {
-	size_t out = 0;
+	size_t i = 0, out = 0, run;
 
 	if (all_ascii(s, n))
 		return n;
-	for (size_t i = 0; i < n;) {
-		int k = (unsigned char)s[i] < 0x80 ? 1 : buf_utf8_seq(s + i, n - i);
-
-		if (k > 0) {
-			out += k;
-			i += k;
-		} else {
-			out += 3;
-			i++;
-		}
+	while (i < n) {
+		run = buf_utf8_span(s + i, n - i, NULL);
+		out += run;
+		i += run;
+		if (i == n)
+			break;
+		out += BUF_UTF8_REPLACEMENT_LEN;
+		i++;
 	}
 	return out;
 }
 
 static uint8_t *put_utf8(uint8_t *p, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		size_t run = i;
-		int k;
+	size_t i = 0, run;
 
-		while (run < n && (unsigned char)s[run] < 0x80)
-			run++;
-		memcpy(p, s + i, run - i);
-		p += run - i;
-		i = run;
+	while (i < n) {
+		run = buf_utf8_span(s + i, n - i, NULL);
+		memcpy(p, s + i, run);
+		p += run;
+		i += run;
 		if (i == n)
 			break;
-		k = buf_utf8_seq(s + i, n - i);
-		if (k > 0) {
-			memcpy(p, s + i, k);
-			p += k;
-			i += k;
-		} else {
-			memcpy(p, REPLACEMENT, 3);
-			p += 3;
-			i++;
-		}
+		memcpy(p, BUF_UTF8_REPLACEMENT, BUF_UTF8_REPLACEMENT_LEN);
+		p += BUF_UTF8_REPLACEMENT_LEN;
+		i++;
 	}
 	return p;
 }
 
+/* The tag and length in front of a length-delimited field of len bytes. */
+static size_t len_header(size_t len)
+{
+	return TAG_LEN + varint_len(len);
+}
+
 static size_t field_len(size_t len)
 {
-	return 1 + varint_len(len) + len;
+	return len_header(len) + len;
+}
+
+static size_t varint_field_len(uint64_t v)
+{
+	return TAG_LEN + varint_len(v);
 }
 
 static uint8_t *put_len(uint8_t *p, int field, size_t len)
@@ -132,11 +137,11 @@ static size_t value_len(const struct otlp_attr *a, size_t slen_enc)
 	case OTLP_STR:
 		return field_len(slen_enc);
 	case OTLP_INT:
-		return 1 + varint_len((uint64_t)a->i);
+		return varint_field_len((uint64_t)a->i);
 	case OTLP_BOOL:
-		return 2;
+		return varint_field_len(1);
 	default:
-		return 9;
+		return FIXED64_LEN;
 	}
 }
 
@@ -221,7 +226,7 @@ int otlp_init(struct otlp *o, const struct otlp_attr *resource, size_t nresource
 	}
 	/* the request, resource spans, resource and scope spans and scope
 	 * headers: a tag and a length of at most 10 bytes each */
-	o->headroom = o->resource_len + o->scope_len + 5 * 11;
+	o->headroom = o->resource_len + o->scope_len + 5 * (TAG_LEN + VARINT_MAX);
 	return 0;
 }
 
@@ -270,62 +275,81 @@ static int reserve(struct otlp_batch *b, size_t n)
 
 static const uint8_t zero_id[8];
 
+/* What a span's fields take, measured before any is written. */
+struct span_sizes {
+	struct kv_sizes attrs[SPAN_ATTRS_MAX];
+	size_t nattrs;
+	size_t name, msg; /* the name and status message made valid UTF-8 */
+	size_t status;	  /* the Status message, 0 when left out */
+	size_t body;	  /* the Span message */
+	bool parent;
+};
+
+static void span_size(const struct otlp_span *s, struct span_sizes *z)
+{
+	z->nattrs = s->nattrs < SPAN_ATTRS_MAX ? s->nattrs : SPAN_ATTRS_MAX;
+	z->name = utf8_len(s->name, s->name_len);
+	z->msg = s->status_msg ? utf8_len(s->status_msg, strlen(s->status_msg)) : 0;
+	z->parent = memcmp(s->parent_id, zero_id, sizeof(zero_id)) != 0;
+	z->body = field_len(sizeof(s->trace_id)) + field_len(sizeof(s->span_id)) +
+		  (z->parent ? field_len(sizeof(s->parent_id)) : 0) + field_len(z->name) +
+		  varint_field_len(s->kind) + 2 * FIXED64_LEN +
+		  (s->flags ? varint_len(FLAGS_TAG) + sizeof(s->flags) : 0);
+	for (size_t i = 0; i < z->nattrs; i++) {
+		kv_size(&s->attrs[i], &z->attrs[i]);
+		z->body += field_len(z->attrs[i].kv);
+	}
+	z->status = (s->status_msg ? field_len(z->msg) : 0) +
+		    (s->status != OTLP_STATUS_UNSET ? varint_field_len(s->status) : 0);
+	if (z->status)
+		z->body += field_len(z->status);
+}
+
+static uint8_t *put_bytes(uint8_t *p, int field, const uint8_t *b, size_t n)
+{
+	p = put_len(p, field, n);
+	memcpy(p, b, n);
+	return p + n;
+}
+
+static uint8_t *put_status(uint8_t *p, const struct otlp_span *s, const struct span_sizes *z)
+{
+	p = put_len(p, 15, z->status);
+	if (s->status_msg)
+		p = put_str(p, 2, s->status_msg, strlen(s->status_msg), z->msg);
+	if (s->status != OTLP_STATUS_UNSET) {
+		*p++ = TAG(3, WT_VARINT);
+		p = put_varint(p, s->status);
+	}
+	return p;
+}
+
 int otlp_append_span(const struct otlp *o, struct otlp_batch *b, const struct otlp_span *s)
 {
-	struct kv_sizes z[64];
-	size_t nattrs = s->nattrs < 64 ? s->nattrs : 64;
-	size_t name = utf8_len(s->name, s->name_len), msg = 0, status = 0, body;
-	bool parent = memcmp(s->parent_id, zero_id, 8) != 0;
+	struct span_sizes z;
 	uint8_t *p;
 
 	(void)o;
-	body = 18 + 10 + (parent ? 10 : 0) + field_len(name) + 1 + varint_len(s->kind) + 18 +
-	       (s->flags ? 6 : 0);
-	for (size_t i = 0; i < nattrs; i++) {
-		kv_size(&s->attrs[i], &z[i]);
-		body += field_len(z[i].kv);
-	}
-	if (s->status_msg) {
-		msg = utf8_len(s->status_msg, strlen(s->status_msg));
-		status += field_len(msg);
-	}
-	if (s->status != OTLP_STATUS_UNSET)
-		status += 1 + varint_len(s->status);
-	if (status)
-		body += field_len(status);
-	if (reserve(b, field_len(body)))
+	span_size(s, &z);
+	if (reserve(b, field_len(z.body)))
 		return -ENOMEM;
-	p = put_len(b->data + b->len, 2, body);
-	p = put_len(p, 1, 16);
-	memcpy(p, s->trace_id, 16);
-	p = put_len(p + 16, 2, 8);
-	memcpy(p, s->span_id, 8);
-	p += 8;
-	if (parent) {
-		p = put_len(p, 4, 8);
-		memcpy(p, s->parent_id, 8);
-		p += 8;
-	}
-	p = put_str(p, 5, s->name, s->name_len, name);
+	p = put_len(b->data + b->len, 2, z.body);
+	p = put_bytes(p, 1, s->trace_id, sizeof(s->trace_id));
+	p = put_bytes(p, 2, s->span_id, sizeof(s->span_id));
+	if (z.parent)
+		p = put_bytes(p, 4, s->parent_id, sizeof(s->parent_id));
+	p = put_str(p, 5, s->name, s->name_len, z.name);
 	*p++ = TAG(6, WT_VARINT);
 	p = put_varint(p, s->kind);
 	p = put_fixed64(p, 7, s->start_unix_ns);
 	p = put_fixed64(p, 8, s->end_unix_ns);
-	for (size_t i = 0; i < nattrs; i++)
-		p = put_kv(p, 9, &s->attrs[i], &z[i]);
-	if (status) {
-		p = put_len(p, 15, status);
-		if (s->status_msg)
-			p = put_str(p, 2, s->status_msg, strlen(s->status_msg), msg);
-		if (s->status != OTLP_STATUS_UNSET) {
-			*p++ = TAG(3, WT_VARINT);
-			p = put_varint(p, s->status);
-		}
-	}
+	for (size_t i = 0; i < z.nattrs; i++)
+		p = put_kv(p, 9, &s->attrs[i], &z.attrs[i]);
+	if (z.status)
+		p = put_status(p, s, &z);
 	if (s->flags) {
-		/* field 16: a tag of two bytes */
-		p = put_varint(p, 16 << 3 | WT_I32);
-		for (int i = 0; i < 4; i++)
+		p = put_varint(p, FLAGS_TAG);
+		for (size_t i = 0; i < sizeof(s->flags); i++)
 			*p++ = (s->flags >> (8 * i)) & 0xff;
 	}
 	b->len = p - b->data;
@@ -338,8 +362,8 @@ int otlp_batch_seal(const struct otlp *o, struct otlp_batch *b, uint8_t **alloc,
 {
 	size_t spans = b->len - o->headroom;
 	size_t ss = field_len(o->scope_len) + spans;
-	size_t rs = field_len(o->resource_len) + 1 + varint_len(ss) + ss;
-	size_t prefix = 1 + varint_len(rs) + field_len(o->resource_len) + 1 + varint_len(ss) +
+	size_t rs = field_len(o->resource_len) + field_len(ss);
+	size_t prefix = len_header(rs) + field_len(o->resource_len) + len_header(ss) +
 			field_len(o->scope_len);
 	uint8_t *p;
 

@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "detach.h"
 #include "family.h"
 #include "mapdump.h"
@@ -146,14 +147,6 @@ __asm__(".text\n"
 	"ret\n"
 	".size aet_spot_calibrate, . - aet_spot_calibrate\n");
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 /* Nanoseconds of a call with the empty program at offset off (the best of
  * a few rounds: the first hit of a round may rewrite the NOP), or 0. */
 static double spot_hit_ns(struct probes *p, size_t off)
@@ -167,11 +160,11 @@ static double spot_hit_ns(struct probes *p, size_t off)
 	if (!link)
 		return 0;
 	for (int r = 0; r < SPOT_ROUNDS; r++) {
-		double t0 = now_ns();
+		double t0 = clock_ns(CLOCK_MONOTONIC);
 
 		for (int i = 0; i < SPOT_CALLS; i++)
 			aet_spot_calibrate();
-		t0 = (now_ns() - t0) / SPOT_CALLS;
+		t0 = (clock_ns(CLOCK_MONOTONIC) - t0) / SPOT_CALLS;
 		best = t0 < best ? t0 : best;
 	}
 	bpf_link__destroy(link);

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "expo.h"
 #include "mapdump.h"
 #include "locks.h"
@@ -22,15 +23,13 @@ static const char *const family_names[SERIES_KINDS] = { "aet_tasks_total",
 
 void probes__expire(struct probes *p, uint64_t ttl_ns)
 {
-	struct timespec ts;
 	uint64_t now, before = 0;
 	int fd;
 
 	if (!p)
 		return;
 	fd = bpf_map__fd(p->skel->maps.aet_locks);
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
-	now = (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	now = clock_ns(CLOCK_MONOTONIC); /* bpf_ktime_get_ns()'s clock */
 	if (ttl_ns && now > ttl_ns)
 		before = now - ttl_ns;
 	for (size_t i = 0; i < p->open_slots.n; i++) {

@@ -9,16 +9,18 @@
 #include "expo.h"
 #include "files_maps.h"
 #include "series.h"
+#include "sqlite_maps.h"
+#include "sqlverb.h"
 #include "probes_maps.h"
 #include "samples.h"
 
 /* The status index of task_hist, agent_hist and cycle_hist. */
 enum { ST_SUCCESS, ST_FAILURE, ST_TIMEOUT, ST_CANCELLED };
 
-static const char *const status_names[STATUS_MAX] = { "success", "failure", "timeout",
-						      "cancelled" };
+static const char *const status_names[STATUS_MAX] = STATUS_NAMES;
 static const char *const op_names[FOP_MAX] = FILE_OP_NAMES;
-static const char *const file_status_names[FILE_STATUS_MAX] = { "success", "error" };
+/* A file operation or an SQLite statement: FILE_STATUS_MAX, DB_STATUS_MAX. */
+static const char *const op_status_names[] = { "success", "error" };
 
 /* The metrics of struct probe_samples, in the order they are written. */
 enum {
@@ -232,8 +234,7 @@ static int add_file_op(struct family *total, struct family *secs, struct family 
 		struct hist one = h[st];
 
 		hist_add(&all, &one);
-		rc = family__add(total,
-				 (const char *const[]){ op_names[op], file_status_names[st] },
+		rc = family__add(total, (const char *const[]){ op_names[op], op_status_names[st] },
 				 hist_count(&one));
 	}
 	rc = rc ?: add_hist(secs, &op_names[op], &all);
@@ -270,5 +271,54 @@ int file_samples_write(const struct hist *hist, const __u64 *bytes, struct buf *
 	family__free(total);
 	family__free(secs);
 	family__free(nbytes);
+	return rc;
+}
+
+/* One verb: its counts by status, and its histogram when it ran. */
+static int add_verb(struct family *total, struct family *secs, int verb, const struct hist *h)
+{
+	const char *name = sqlverb_name(verb);
+	struct hist all = {};
+	int rc = 0;
+
+	for (int st = 0; st < DB_STATUS_MAX && !rc; st++) {
+		struct hist one = h[st];
+
+		hist_add(&all, &one);
+		rc = family__add(total, (const char *const[]){ name, op_status_names[st] },
+				 (double)hist_count(&one));
+	}
+	if (!rc && hist_count(&all))
+		rc = add_hist(secs, &name, &all);
+	return rc;
+}
+
+int db_samples_write(const struct hist *hist, struct buf *out)
+{
+	static const char *const l_op_status[] = { "operation", "status" };
+	static const char *const l_op[] = { "operation" };
+	struct family *total, *secs;
+	int rc = -ENOMEM;
+
+	/* Every verb and status, zeros too, so that dashboards have series. */
+	total = family__new(
+		"aet_db_operations_total",
+		"SQLite statement executions, by SQL verb and status (error: the "
+		"statement failed to prepare or sqlite3_step() returned an error code).",
+		METRIC_COUNTER, 2, l_op_status);
+	secs = family__new("aet_db_operation_seconds",
+			   "SQLite statement execution time, from its first sqlite3_step() to "
+			   "its last, in seconds.",
+			   METRIC_HISTOGRAM, 1, l_op);
+	if (total && secs)
+		rc = 0;
+	for (int v = 0; v < VERB_MAX && !rc; v++)
+		rc = add_verb(total, secs, v, &hist[v * DB_STATUS_MAX]);
+	if (!rc) {
+		family__write(total, out);
+		family__write(secs, out);
+	}
+	family__free(total);
+	family__free(secs);
 	return rc;
 }

@@ -58,4 +58,8 @@ void probe_samples__write(const struct probe_samples *s, struct buf *out);
  */
 int file_samples_write(const struct hist *hist, const __u64 *bytes, struct buf *out);
 
+/* aet_db_operations_total and aet_db_operation_seconds from hist, a struct
+ * hist per (verb, status) at verb * DB_STATUS_MAX + status (db_hist). */
+int db_samples_write(const struct hist *hist, struct buf *out);
+
 #endif /* AET_SAMPLES_H */

@@ -2,24 +2,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "mapdump.h"
 #include "series.h"
 
 /* A read that missed an index is tried again this much later at the
  * earliest: an insert that lost its race never comes, and a map of 10k
  * label sets takes milliseconds to read. */
-#define RETRY_NS 10000000ULL
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#define RETRY_NS (10 * NSEC_PER_MSEC)
 
 static void on_series(const void *key, const void *value, void *ctx)
 {
@@ -101,7 +93,8 @@ static bool stale(const struct series *s, __u64 next)
 
 	if (!s->read_ns || next != s->next_read)
 		return true;
-	return (s->set.err || s->set.found != want) && mono_ns() - s->read_ns >= RETRY_NS;
+	return (s->set.err || s->set.found != want) &&
+	       clock_ns(CLOCK_MONOTONIC) - s->read_ns >= RETRY_NS;
 }
 
 const struct series_set *series_get(struct series *s)
@@ -116,7 +109,7 @@ const struct series_set *series_get(struct series *s)
 		series_set_free(&s->set);
 		series_read(s->fd, s->n, &s->set);
 		s->next_read = next;
-		s->read_ns = mono_ns();
+		s->read_ns = clock_ns(CLOCK_MONOTONIC);
 	}
 	return &s->set;
 }

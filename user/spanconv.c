@@ -6,11 +6,12 @@
 #include <linux/types.h>
 
 #include "files_maps.h"
+#include "probes_maps.h"
 #include "spanconv.h"
 #include "sqlite_maps.h"
 #include "sqlverb.h"
 
-static const char *const status_names[] = { "success", "failure", "timeout", "cancelled" };
+static const char *const status_names[STATUS_MAX] = STATUS_NAMES;
 static const char *const file_ops[FOP_MAX] = FILE_OP_NAMES;
 
 static void put_be64(uint8_t *dst, __u64 v)

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "expo.h"
 #include "export.h"
 #include "mapdump.h"
@@ -59,14 +60,6 @@ struct spans {
 	struct labels2 labels;	      /* of the task or agent request converted */
 	char host[256], instance[40];
 };
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* service.instance.id: a random UUID (version 4) per collector run. */
 static void make_instance_id(char *out, size_t len)
@@ -122,7 +115,7 @@ static void kernel_config(struct spans *s, const struct config *cfg)
 	const struct otel_config *o = &s->otel;
 
 	if (getrandom(k->salt, sizeof(k->salt), 0) != sizeof(k->salt))
-		k->salt[0] = now_ns(CLOCK_REALTIME);
+		k->salt[0] = clock_ns(CLOCK_REALTIME);
 	k->sampler = o->sampler;
 	/* ratio of 2^64, the low half of a trace id being uniform */
 	k->threshold = o->ratio >= 1.0 ? ~0ULL : (__u64)(o->ratio * 18446744073709551616.0);
@@ -214,7 +207,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		otlp_span_json(&s->console, &s->conv.span);
 	if (s->exp) {
 		if (!s->batch.nspans)
-			s->batch_since = now_ns(CLOCK_MONOTONIC);
+			s->batch_since = clock_ns(CLOCK_MONOTONIC);
 		otlp_append_span(&s->otlp, &s->batch, &s->conv.span);
 		if (s->batch.nspans >= s->otel.max_batch)
 			submit_batch(s);
@@ -225,7 +218,7 @@ static int on_record(void *ctx, void *data, size_t size)
 /* One pass: everything in the ring, then what is due. */
 static void drain(struct spans *s)
 {
-	s->mono_to_unix = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+	s->mono_to_unix = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	ring_buffer__consume(s->rb);
 	if (s->console.len) {
 		fwrite(s->console.data, 1, s->console.len, stdout);
@@ -233,7 +226,7 @@ static void drain(struct spans *s)
 		buf_reset(&s->console);
 	}
 	if (s->exp && s->batch.nspans &&
-	    now_ns(CLOCK_MONOTONIC) - s->batch_since >= s->otel.schedule_delay_ms * 1000000ULL)
+	    clock_ns(CLOCK_MONOTONIC) - s->batch_since >= s->otel.schedule_delay_ms * 1000000ULL)
 		submit_batch(s);
 }
 

@@ -17,6 +17,7 @@
 #include "mapdump.h"
 #include "procfs.h"
 #include "sqlite.h"
+#include "samples.h"
 #include "sqlite.skel.h"
 #include "variant.h"
 #include "sqlite_maps.h"
@@ -41,8 +42,6 @@ struct sqlite {
 	bool deleted;  /* the library was replaced on disk: lib_path is in map_files */
 	long text_off; /* where a statement keeps its SQL text; -1: not known */
 };
-
-static const char *const status_names[DB_STATUS_MAX] = { "success", "error" };
 
 #define PROBE(symbol, ret, opt, name)                                                   \
 	{                                                                               \
@@ -326,57 +325,12 @@ static int sqlite_attached(const void *o)
 	return n;
 }
 
-/* One verb: its counts by status, and its histogram when it ran. */
-static int add_verb(struct sqlite *s, int verb, struct family *total, struct family *secs)
-{
-	const char *name = sqlverb_name(verb);
-	struct hist all = {};
-	int rc = 0;
-
-	for (int st = 0; st < DB_STATUS_MAX && !rc; st++) {
-		const struct hist *h = mapped_at(&s->hist, verb * DB_STATUS_MAX + st);
-		struct hist snap = *h; /* one read of what the programs keep adding to */
-
-		hist_add(&all, &snap);
-		rc = family__add(total, (const char *const[]){ name, status_names[st] },
-				 (double)hist_count(&snap));
-	}
-	if (!rc && hist_count(&all))
-		rc = family__add_hist(secs, &name, (const uint64_t *)all.buckets, all.sum_ns / 1e9,
-				      hist_count(&all));
-	return rc;
-}
-
 static int sqlite_write_metrics(void *o, struct buf *out)
 {
 	struct sqlite *s = o;
-	static const char *const l_op_status[] = { "operation", "status" };
-	static const char *const l_op[] = { "operation" };
-	struct family *total, *secs;
-	int rc = -ENOMEM;
+	const struct hist *h = mapped_array(&s->hist, sizeof(*h), VERB_MAX * DB_STATUS_MAX);
 
-	/* Every verb and status, zeros too, so that dashboards have series. */
-	total = family__new(
-		"aet_db_operations_total",
-		"SQLite statement executions, by SQL verb and status (error: the "
-		"statement failed to prepare or sqlite3_step() returned an error code).",
-		METRIC_COUNTER, 2, l_op_status);
-	secs = family__new("aet_db_operation_seconds",
-			   "SQLite statement execution time, from its first sqlite3_step() to "
-			   "its last, in seconds.",
-			   METRIC_HISTOGRAM, 1, l_op);
-	if (total && secs) {
-		rc = 0;
-		for (int v = 0; v < VERB_MAX && !rc; v++)
-			rc = add_verb(s, v, total, secs);
-	}
-	if (!rc) {
-		family__write(total, out);
-		family__write(secs, out);
-	}
-	family__free(total);
-	family__free(secs);
-	return rc;
+	return h ? db_samples_write(h, out) : -ERANGE;
 }
 
 static void write_counters(struct sqlite *s, struct buf *out)

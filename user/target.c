@@ -14,17 +14,10 @@
 #include <linux/capability.h>
 
 #include "caps.h"
+#include "clock.h"
 #include "privs.h"
 #include "procfs.h"
 #include "target.h"
-
-static double monotonic_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int target_find_mapping(const struct target *t, const char *name, char *path, size_t len)
 {
@@ -193,7 +186,7 @@ static void sample_dbs(struct target *t)
 
 void target_sample(struct target *t)
 {
-	double now = monotonic_now();
+	double now = clock_seconds(CLOCK_MONOTONIC);
 	struct proc_stat st;
 	uint64_t ticks;
 

@@ -2,12 +2,8 @@
 /*
  * The trace context parser of aet_probe_trace_context() (a W3C traceparent,
  * or "aet:KIND:ID"), as bpf/probes.bpf.c runs it, for user space: its unit
- * tests and its fuzz target. Pure: no libbpf.
- *
- * The BPF code cannot be shared through a header yet (it is static in
- * probes.bpf.c), so user/traceparent.c holds a copy of parse_hex(),
- * TRACEPARENT_LEN, parse_traceparent() and parse_local(), byte for byte;
- * tests/python/test_bpf_copy.py fails when the two differ.
+ * tests and its fuzz target. Pure: no libbpf. The parser itself is
+ * include/trace_context.h, the code the BPF program runs.
  */
 #ifndef AET_TRACEPARENT_H
 #define AET_TRACEPARENT_H

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The trace context parser of aet_probe_trace_context() (user/traceparent.c,
- * the copy of bpf/probes.bpf.c's) on arbitrary strings, against a reference
+ * The trace context parser of aet_probe_trace_context() (include/trace_context.h,
+ * through user/traceparent.c) on arbitrary strings, against a reference
  * written here from the W3C Trace Context text (version 00: "00-" 32 hex
  * "-" 16 hex "-" 2 hex, lower case, ids not all zero) and the README
  * ("aet:KIND:ID", ID decimal). A traceparent it accepts must print back to

@@ -207,6 +207,39 @@ ParameterizedTest(struct utf8_case *c, buf, utf8_seq)
 	cr_assert_eq(buf_utf8_seq(c->s, c->n), c->want);
 }
 
+struct span_case {
+	char s[16];
+	size_t n;
+	bool stop_quote; /* stop at '"' */
+	size_t want;
+};
+
+ParameterizedTestParameters(buf, utf8_span)
+{
+	static struct span_case cases[] = {
+		{ "", 0, false, 0 },
+		{ "plain", 5, false, 5 },
+		{ "caf\xc3\xa9!", 6, false, 6 },
+		{ "a\"b", 3, false, 3 },
+		{ "a\"b", 3, true, 1 }, /* a stop byte ends the run */
+		{ "\"", 1, true, 0 },
+		{ "ab\xffxy", 5, false, 2 },	     /* an invalid byte ends it */
+		{ "\xe2\x82\xac\x80", 4, false, 3 }, /* a stray continuation */
+		{ "a\xe2\x82", 3, false, 1 },	     /* a sequence cut by n */
+		{ "\xc3\xa9", 1, false, 0 },
+		{ "\xed\xa0\x80", 3, false, 0 }, /* a surrogate */
+	};
+
+	return cr_make_param_array(struct span_case, cases, ARRAY_SIZE(cases));
+}
+
+ParameterizedTest(struct span_case *c, buf, utf8_span)
+{
+	static const bool quote[128] = { ['"'] = true };
+
+	cr_assert_eq(buf_utf8_span(c->s, c->n, c->stop_quote ? quote : NULL), c->want, "%s", c->s);
+}
+
 /* Inflates a gzip stream; checks the header and returns the data in out. */
 static void gunzip(const struct buf *gz, struct buf *out)
 {

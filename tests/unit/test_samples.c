@@ -11,6 +11,7 @@
 #include "series.h"
 #include "probes_maps.h"
 #include "samples.h"
+#include "sqlite_maps.h"
 
 #define NSERIES 5
 #define NSLOTS	8
@@ -428,4 +429,36 @@ Test(samples, file_operation_seconds)
 		want_hist("aet_file_operation_seconds", l, ops[i].cum, ops[i].sum);
 	}
 	cr_assert_str_eq(section(text, "aet_file_operation_seconds"), want.data);
+}
+
+/* SQLite: every verb and status counted, zeros too; a histogram only for
+ * the verbs that ran, their statuses together. */
+Test(samples, db_operations_by_verb_and_status)
+{
+	static struct hist db_hist[VERB_MAX * DB_STATUS_MAX];
+	const char *text;
+
+	observe(&db_hist[VERB_SELECT * DB_STATUS_MAX + 0], 0, 5, 250000);
+	observe(&db_hist[VERB_SELECT * DB_STATUS_MAX + 1], 2, 1, 700000);
+	observe(&db_hist[VERB_OTHER * DB_STATUS_MAX + 1], 3, 2, 8000000);
+	cr_assert_eq(db_samples_write(db_hist, &out), 0);
+	text = written();
+	cr_assert(strstr(text,
+			 "aet_db_operations_total{operation=\"select\",status=\"success\"} 5\n"));
+	cr_assert(
+		strstr(text, "aet_db_operations_total{operation=\"select\",status=\"error\"} 1\n"));
+	cr_assert(
+		strstr(text, "aet_db_operations_total{operation=\"other\",status=\"error\"} 2\n"));
+	cr_assert(strstr(text,
+			 "aet_db_operations_total{operation=\"rollback\",status=\"success\"} 0\n"));
+	cr_assert(strstr(text, "aet_db_operation_seconds_count{operation=\"select\"} 6\n"));
+	cr_assert(strstr(text, "aet_db_operation_seconds_sum{operation=\"select\"} 0.00195\n"));
+	cr_assert(strstr(
+		text, "aet_db_operation_seconds_bucket{operation=\"select\",le=\"0.0001\"} 5\n"));
+	cr_assert(strstr(text,
+			 "aet_db_operation_seconds_bucket{operation=\"select\",le=\"0.001\"} 6\n"));
+	cr_assert(strstr(text, "aet_db_operation_seconds_count{operation=\"other\"} 2\n"));
+	cr_assert_null(strstr(text, "aet_db_operation_seconds_count{operation=\"insert\"}"));
+	/* 2 statuses of 8 verbs, then the histograms of the two that ran. */
+	cr_assert_eq(strstr(text, "# HELP aet_db_operations_total "), text);
 }

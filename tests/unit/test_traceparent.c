@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of the trace context parser the probes program runs
- * (user/traceparent.c, a copy of bpf/probes.bpf.c's). */
+ * (include/trace_context.h, through user/traceparent.c). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "trace_context.h"
 #include "traceparent.h"
 
 #define TP_TRACE  "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -125,9 +127,9 @@ Test(traceparent, read_bounds)
 }
 
 /*
- * What the BPF parser does with IDs longer than a u64 (pinned so that the
- * copy is known to match it; a change to either shows here): it reads 20
- * digits at most, ignoring what follows them, and wraps past 2^64 - 1.
+ * What the parser does with IDs longer than a u64 (pinned: a change shows
+ * here): it reads 20 digits at most, ignoring what follows them, and wraps
+ * past 2^64 - 1.
  */
 Test(traceparent, long_local_ids)
 {
@@ -137,4 +139,25 @@ Test(traceparent, long_local_ids)
 	cr_assert_eq(t.ctx_parent_id, 0);
 	cr_assert_eq(trace_context_parse("aet:task:12345678901234567890xyz", 64, &t), TC_LOCAL);
 	cr_assert_eq(t.ctx_parent_id, 12345678901234567890ULL);
+}
+
+/* The hex reader under both ids: lower case only, 16 digits at most (the
+ * bound the verifier sees), whatever n asks. */
+Test(traceparent, hex_digits)
+{
+	__u64 v = 1;
+
+	cr_assert(ctx_parse_hex("0123456789abcdef", 16, &v));
+	cr_assert_eq(v, 0x0123456789abcdefULL);
+	cr_assert(ctx_parse_hex("00ff", 4, &v));
+	cr_assert_eq(v, 0xff);
+	cr_assert(ctx_parse_hex("x", 0, &v));
+	cr_assert_eq(v, 0);
+	cr_assert(ctx_parse_hex("fedcba98765432100", 17, &v));
+	cr_assert_eq(v, 0xfedcba9876543210ULL);
+	v = 7;
+	cr_assert_not(ctx_parse_hex("0A", 2, &v));
+	cr_assert_not(ctx_parse_hex("0g", 2, &v));
+	cr_assert_not(ctx_parse_hex("-1", 2, &v));
+	cr_assert_eq(v, 7, "left as it was on failure");
 }
