@@ -94,7 +94,7 @@ $(OUTPUT)/aet-collector: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-# The probe functions must begin with nop5; push %rbp (DESIGN section 2).
+# The probe functions must begin with nop5; push %rbp (docs/DESIGN.md, 3. The probe ABI).
 $(OUTPUT)/libaetprobe.so: probe/aetprobe.S probe/check-entry.sh | $(OUTPUT)
 	$(call msg,LIB,$@)
 	$(Q)$(CC) -shared -fPIC -Wl,-z,noexecstack -Wl,-soname,libaetprobe.so -o $@ $<

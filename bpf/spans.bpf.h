@@ -230,7 +230,7 @@ static __always_inline void span_fill(struct span_record *r, const struct span_c
 	r->pad = 0;
 }
 
-/* No wakeup: the collector drains the ring on a timer (DESIGN section 5). */
+/* No wakeup: the collector drains the ring on a timer (docs/DESIGN.md, 5. Spans). */
 static __always_inline void span_submit(struct span_record *r)
 {
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
