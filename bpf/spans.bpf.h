@@ -180,7 +180,7 @@ static __always_inline void ctx_from_frame(struct span_ctx *c, const struct span
  * to it: those are for the next span the application begins. Returns the
  * thread's state (created when create is set), or NULL. */
 static __always_inline struct span_thread *span_io_ctx(const struct span_config *cfg,
-							struct span_ctx *c, bool create)
+						       struct span_ctx *c, bool create)
 {
 	struct span_thread *t;
 	const struct span_frame *f;
