@@ -253,8 +253,8 @@ fuzz-run: fuzz
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_SRCS = $(wildcard bpf/*.c user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c bench/*.c \
-	tests/fuzz/*.c tests/fuzz/*.h)
+FORMAT_SRCS = $(wildcard bpf/*.c bpf/*.h user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c \
+	bench/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)
