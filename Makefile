@@ -94,7 +94,7 @@ $(OUTPUT)/aet-collector: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-# The probe functions must begin with nop5; push %rbp (DESIGN section 2).
+# The probe functions must begin with nop5; push %rbp (docs/DESIGN.md, 3. The probe ABI).
 $(OUTPUT)/libaetprobe.so: probe/aetprobe.S probe/check-entry.sh | $(OUTPUT)
 	$(call msg,LIB,$@)
 	$(Q)$(CC) -shared -fPIC -Wl,-z,noexecstack -Wl,-soname,libaetprobe.so -o $@ $<
@@ -253,8 +253,8 @@ fuzz-run: fuzz
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_SRCS = $(wildcard bpf/*.c user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c bench/*.c \
-	tests/fuzz/*.c tests/fuzz/*.h)
+FORMAT_SRCS = $(wildcard bpf/*.c bpf/*.h user/*.c user/*.h include/*.h include/aet/*.h tests/unit/*.c \
+	bench/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)

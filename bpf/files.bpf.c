@@ -4,7 +4,7 @@
  *
  * These programs run for every syscall of every process on the host, so a
  * process that is not a target leaves after one bit test in an array (no
- * hash lookup): DESIGN section 3 wants non-targets to pay as little as
+ * hash lookup): docs/DESIGN.md (6. Processes and files) wants non-targets to pay as little as
  * possible.
  *
  * A descriptor is judged by the open file it refers to when it is used,

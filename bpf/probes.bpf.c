@@ -110,7 +110,7 @@ struct {
 
 static __always_inline __u32 status_index(__s32 status)
 {
-	/* DESIGN section 2: anything but 0..3 counts as failure. */
+	/* Anything but 0..3 counts as failure (docs/DESIGN.md, 3. The probe ABI). */
 	return status >= 0 && status < STATUS_MAX ? status : 1;
 }
 

@@ -180,7 +180,7 @@ static __always_inline void ctx_from_frame(struct span_ctx *c, const struct span
  * to it: those are for the next span the application begins. Returns the
  * thread's state (created when create is set), or NULL. */
 static __always_inline struct span_thread *span_io_ctx(const struct span_config *cfg,
-							struct span_ctx *c, bool create)
+						       struct span_ctx *c, bool create)
 {
 	struct span_thread *t;
 	const struct span_frame *f;
@@ -230,7 +230,7 @@ static __always_inline void span_fill(struct span_record *r, const struct span_c
 	r->pad = 0;
 }
 
-/* No wakeup: the collector drains the ring on a timer (DESIGN section 5). */
+/* No wakeup: the collector drains the ring on a timer (docs/DESIGN.md, 5. Spans). */
 static __always_inline void span_submit(struct span_record *r)
 {
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);

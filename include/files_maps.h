@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Maps of bpf/files.bpf.c (file operations from syscall tracepoints, and the
- * processes followed) read by user/files.c.
+ * Maps of bpf/files.bpf.c (file operations from syscall tracepoints) read by
+ * user/files.c. The processes followed are bpf/targets.bpf.h's.
  */
 #ifndef AET_FILES_MAPS_H
 #define AET_FILES_MAPS_H

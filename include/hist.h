@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Histogram buckets shared by the BPF programs and the exposition writer.
- * Upper bounds in nanoseconds of DESIGN section 4:
+ * Upper bounds in nanoseconds of these, in seconds (docs/DESIGN.md, 4. Maps and bounds):
  * 0.0001 0.0005 0.001 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 +Inf
  */
 #ifndef AET_HIST_H

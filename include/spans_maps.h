@@ -8,7 +8,7 @@
  * and start in its open slot (include/probes_maps.h) or in the in-flight
  * state of a syscall or SQLite statement; the end reserves one record,
  * fills it and submits it without a wakeup (user space drains the ring on a
- * timer, DESIGN section 5). Unsampled spans never reach the ring.
+ * timer: docs/DESIGN.md, 5. Spans). Unsampled spans never reach the ring.
  */
 #ifndef AET_SPANS_H
 #define AET_SPANS_H

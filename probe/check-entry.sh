@@ -1,6 +1,6 @@
 #!/bin/sh
 # Fails unless every aet_probe_* symbol of the library $1 begins with
-# nopl 0x0(%rax,%rax,1); push %rbp (0f 1f 44 00 00 55): DESIGN section 2.
+# nopl 0x0(%rax,%rax,1); push %rbp (0f 1f 44 00 00 55): docs/DESIGN.md, 3. The probe ABI.
 set -eu
 lib=$1
 syms=$(nm -D --defined-only "$lib" | awk '$3 ~ /^aet_probe_/ { print $3 }')

@@ -20,7 +20,7 @@
 #include "buf.h"
 #include "hist.h"
 
-#define EXPO_LABEL_MAX	63 /* DESIGN section 2: label values at most 63 bytes */
+#define EXPO_LABEL_MAX	63 /* label values at most 63 bytes (docs/DESIGN.md, 3. The probe ABI) */
 #define EXPO_MAX_LABELS 4
 
 enum metric_type {

@@ -2,7 +2,7 @@
 /*
  * Follow mode (--comm NAME, --exe PATH): the AET processes matched, each
  * known by (pid, start time) so that a reused pid is not taken for the old
- * process. The exec and rename programs of bpf/files.bpf.c match new ones;
+ * process. The exec and rename programs of bpf/procs.bpf.c match new ones;
  * this list is what user space knows of them: aet_target_up{pid}.
  */
 #ifndef AET_FOLLOW_H

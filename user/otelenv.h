@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tracing configuration from the environment: the OpenTelemetry SDK
- * variables and those of the earlier in-process layer (DESIGN section 7).
+ * variables and those of the earlier in-process layer (docs/DESIGN.md, 8. Configuration).
  * Pure: values come through a getenv-like function, so tests pass their own.
  */
 #ifndef AET_OTELENV_H

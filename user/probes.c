@@ -124,7 +124,7 @@ static int load(struct probes *p, const struct config *cfg, char *err, size_t le
 }
 
 /*
- * The uprobe spot (DESIGN section 2). Every probe function begins with
+ * The uprobe spot (docs/DESIGN.md, 3. The probe ABI). Every probe function begins with
  * nop5; push %rbp. A kernel that optimizes a uprobe on a 5-byte NOP makes a
  * hit there about 80 times cheaper than a single-stepped one; a kernel that
  * does not may still emulate the push. Which is faster is measured, not

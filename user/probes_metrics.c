@@ -116,7 +116,7 @@ static int write_collector_stats(struct probes *p, struct buf *out)
 }
 
 /* Program run counts and times: non-zero only with kernel.bpf_stats_enabled=1, which costs every
- * hit about 38 ns (DESIGN section 4), so it is opt-in. */
+ * hit about 38 ns (docs/DESIGN.md, 12. Costs), so it is opt-in. */
 static int write_program_stats(struct probes *p, struct buf *out)
 {
 	const char *names[NPROBES];

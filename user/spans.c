@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The span pipeline in user space. The programs submit records without a
- * wakeup (DESIGN section 5), so a consumer thread drains the ring every
+ * wakeup (docs/DESIGN.md, 5. Spans), so a consumer thread drains the ring every
  * DRAIN_NS, converts each record (user/spanconv.c) and appends it to the
  * batch being built (user/otlp.c); a batch goes to the exporter's queue
  * when it holds OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans or is

@@ -1,4 +1,4 @@
-"""Faults (DESIGN section 8): what the target, the receiver, scrapers and
+"""Faults (docs/DESIGN.md, 9. Failure model): what the target, the receiver, scrapers and
 the kernel's ring buffer can do to the collector, and what it does then.
 
 Each test asserts the outcome and records its figure: printed (make

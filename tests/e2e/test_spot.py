@@ -1,4 +1,4 @@
-"""The uprobe spot (DESIGN section 2): the nop5 at a probe function's entry
+"""The uprobe spot (docs/DESIGN.md, 3. The probe ABI): the nop5 at a probe function's entry
 or the push %rbp after it, chosen at start by measuring both, or forced by
 --uprobe-spot. Counts are exact on either."""
 import json

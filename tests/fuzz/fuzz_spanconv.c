@@ -286,8 +286,8 @@ static void walk_request(struct pb m, struct decoded *d)
 	}
 }
 
-/* The custom attributes a span's "k=v;k=v" holds, split as DESIGN section
- * 2 and the README say: pairs apart by ';', key and value by the first '=',
+/* The custom attributes a span's "k=v;k=v" holds, split as docs/DESIGN.md
+ * (3. The probe ABI) and the README say: pairs apart by ';', key and value by the first '=',
  * empty keys skipped, 16 kept. Compared with what span_convert() made. */
 static void check_custom(const struct span_conv *c, const char *text, size_t avail)
 {
