@@ -35,7 +35,7 @@ static int count_fds(void)
 	return n - 1; /* the directory's own fd */
 }
 
-/* The standard process_* families, for the collector itself. */
+/* The standard process_* metrics, for the collector itself. */
 static int write_process_stat(const struct collector *c, const struct proc_stat *st,
 			      const struct rlimit *rl, struct buf *out)
 {
@@ -76,7 +76,7 @@ static int write_process(const struct collector *c, struct buf *out)
 static int write_dbs(const struct target *t, struct buf *out)
 {
 	static const char *const l_path[] = { "path" };
-	struct family *f = family__new("aet_db_size_bytes",
+	struct metric *f = metric__new("aet_db_size_bytes",
 				       "Size of each SQLite database file the target has open.",
 				       METRIC_GAUGE, 1, l_path);
 	int rc = f ? 0 : -ENOMEM;
@@ -84,19 +84,19 @@ static int write_dbs(const struct target *t, struct buf *out)
 	for (int i = 0; i < t->ndbs && !rc; i++) {
 		const char *v[] = { t->dbs[i].path };
 
-		rc = family__add(f, v, (double)t->dbs[i].size);
+		rc = metric__add(f, v, (double)t->dbs[i].size);
 	}
 	if (!rc)
-		family__write(f, out);
-	family__free(f);
+		metric__write(f, out);
+	metric__free(f);
 	return rc;
 }
 
 static int write_target_up(const struct collector *c, struct buf *out)
 {
 	static const char *const l_pid[] = { "pid" };
-	struct family *up =
-		family__new("aet_target_up",
+	struct metric *up =
+		metric__new("aet_target_up",
 			    "1 while the target process runs, 0 once it is gone (follow mode: "
 			    "each process matched).",
 			    METRIC_GAUGE, 1, l_pid);
@@ -108,15 +108,15 @@ static int write_target_up(const struct collector *c, struct buf *out)
 	if (c->following) {
 		for (int i = 0; i < c->follow.n && !rc; i++) {
 			snprintf(pid, sizeof(pid), "%d", c->follow.procs[i].pid);
-			rc = family__add(up, v, c->follow.procs[i].alive);
+			rc = metric__add(up, v, c->follow.procs[i].alive);
 		}
 	} else if (!rc) {
 		snprintf(pid, sizeof(pid), "%d", c->target.pid);
-		rc = family__add(up, v, c->target.alive);
+		rc = metric__add(up, v, c->target.alive);
 	}
 	if (!rc)
-		family__write(up, out);
-	family__free(up);
+		metric__write(up, out);
+	metric__free(up);
 	return rc;
 }
 

@@ -3,7 +3,7 @@
  * Prometheus text exposition format 0.0.4:
  * https://prometheus.io/docs/instrumenting/exposition_formats/
  *
- * A family keeps its samples in one growable array and their rendered label
+ * A metric keeps its samples in one growable array and their rendered label
  * sets, each NUL-terminated, back to back in one buffer: adding a sample
  * renders its labels once and costs no allocation of its own. Writing sorts
  * references to the samples by rendered label set, so that equal sets end up
@@ -22,7 +22,7 @@
 #define LE_MAX		40 /* le="" around a formatted value */
 
 struct sample {
-	size_t labels; /* offset of the rendered label set in family.labels */
+	size_t labels; /* offset of the rendered label set in metric.labels */
 	double value;  /* counter or gauge */
 };
 
@@ -32,7 +32,7 @@ struct hist_value {
 	uint64_t count;
 };
 
-struct family {
+struct metric {
 	char *name;
 	char *help;
 	enum metric_type type;
@@ -45,8 +45,8 @@ struct family {
 };
 
 /*
- * A sample as family__write sorts it. key holds the first bytes of its label
- * set past the `name="` every set of the family starts with, big-endian and
+ * A sample as metric__write sorts it. key holds the first bytes of its label
+ * set past the `name="` every set of the metric starts with, big-endian and
  * zero-padded, so that comparing keys orders as strcmp() does: most
  * comparisons are then decided without reaching the strings.
  */
@@ -56,10 +56,10 @@ struct ref {
 	size_t idx;
 };
 
-struct family *family__new(const char *name, const char *help, enum metric_type type, int nlabels,
+struct metric *metric__new(const char *name, const char *help, enum metric_type type, int nlabels,
 			   const char *const *label_names)
 {
-	struct family *f;
+	struct metric *f;
 
 	if (nlabels < 0 || nlabels > EXPO_MAX_LABELS || (nlabels && !label_names))
 		return NULL;
@@ -69,7 +69,7 @@ struct family *family__new(const char *name, const char *help, enum metric_type 
 	f->name = strdup(name);
 	f->help = help ? strdup(help) : NULL;
 	if (!f->name || (help && !f->help)) {
-		family__free(f);
+		metric__free(f);
 		return NULL;
 	}
 	f->type = type;
@@ -79,7 +79,7 @@ struct family *family__new(const char *name, const char *help, enum metric_type 
 	return f;
 }
 
-void family__free(struct family *f)
+void metric__free(struct metric *f)
 {
 	if (!f)
 		return;
@@ -92,7 +92,7 @@ void family__free(struct family *f)
 }
 
 /* Makes room for one more sample. Returns 0 or -ENOMEM. */
-static int family_grow(struct family *f)
+static int family_grow(struct metric *f)
 {
 	size_t cap = f->cap ? f->cap * 2 : SAMPLES_MIN_CAP;
 	struct sample *s;
@@ -117,7 +117,7 @@ static int family_grow(struct family *f)
 }
 
 /* Renders values as a label set into f->labels and adds a sample for it. */
-static int family_push(struct family *f, const char *const *values)
+static int family_push(struct metric *f, const char *const *values)
 {
 	struct buf *b = &f->labels;
 	size_t off = b->len;
@@ -148,7 +148,7 @@ static int family_push(struct family *f, const char *const *values)
 	return 0;
 }
 
-int family__add(struct family *f, const char *const *values, double value)
+int metric__add(struct metric *f, const char *const *values, double value)
 {
 	int err;
 
@@ -161,7 +161,7 @@ int family__add(struct family *f, const char *const *values, double value)
 	return 0;
 }
 
-int family__add_hist(struct family *f, const char *const *values, const uint64_t *buckets,
+int metric__add_hist(struct metric *f, const char *const *values, const uint64_t *buckets,
 		     double sum, uint64_t count)
 {
 	struct hist_value *h;
@@ -338,7 +338,7 @@ static const char *const type_names[] = {
 	[METRIC_HISTOGRAM] = "histogram",
 };
 
-static void write_header(const struct family *f, struct buf *out)
+static void write_header(const struct metric *f, struct buf *out)
 {
 	if (f->help) {
 		buf_puts(out, "# HELP ");
@@ -383,7 +383,7 @@ static void bucket_les(char les[HIST_FINITE][LE_MAX])
 	}
 }
 
-static void write_hist(const struct family *f, struct buf *out, const char *labels,
+static void write_hist(const struct metric *f, struct buf *out, const char *labels,
 		       const struct hist_value *h, char les[HIST_FINITE][LE_MAX])
 {
 	uint64_t cum = 0;
@@ -447,7 +447,7 @@ static void ref_sort(struct ref *r, struct ref *tmp, size_t n)
 	ref_sort(r, tmp, h);
 	ref_sort(r + h, tmp, n - h);
 	if (ref_labels_cmp(&r[h - 1], &r[h]) <= 0)
-		return; /* already in order, as in a family added to in order */
+		return; /* already in order, as in a metric added to in order */
 	memcpy(tmp, r, h * sizeof(*r));
 	/* k <= j: writing r[k] never overwrites a right-hand ref not yet merged */
 	while (i < h && j < n)
@@ -456,7 +456,7 @@ static void ref_sort(struct ref *r, struct ref *tmp, size_t n)
 }
 
 /* Writes refs[0..n), which share one rendered label set, as one series. */
-static void write_merged(const struct family *f, struct buf *out, const struct ref *refs, size_t n,
+static void write_merged(const struct metric *f, struct buf *out, const struct ref *refs, size_t n,
 			 char les[HIST_FINITE][LE_MAX])
 {
 	const char *labels = f->labels.data + f->samples[refs[0].idx].labels;
@@ -484,7 +484,7 @@ static void write_merged(const struct family *f, struct buf *out, const struct r
 }
 
 /* On allocation failure out->oom is set, as for any other failed append. */
-void family__write(const struct family *f, struct buf *out)
+void metric__write(const struct metric *f, struct buf *out)
 {
 	char les[HIST_FINITE][LE_MAX];
 	size_t i, j, skip = 0;
@@ -517,14 +517,14 @@ int expo_write_by_label(struct buf *out, const char *name, const char *help, enu
 			const char *label, const char *const *label_values, const double *values,
 			int n)
 {
-	struct family *f = family__new(name, help, type, 1, &label);
+	struct metric *f = metric__new(name, help, type, 1, &label);
 	int rc = f ? 0 : -ENOMEM;
 
 	for (int i = 0; i < n && !rc; i++)
-		rc = family__add(f, &label_values[i], values[i]);
+		rc = metric__add(f, &label_values[i], values[i]);
 	if (!rc)
-		family__write(f, out);
-	family__free(f);
+		metric__write(f, out);
+	metric__free(f);
 	return rc;
 }
 
@@ -534,12 +534,12 @@ int expo_write_unlabelled(struct buf *out, const struct expo_sample *samples, in
 
 	for (int i = 0; i < n && !rc; i++) {
 		const struct expo_sample *s = &samples[i];
-		struct family *f = family__new(s->name, s->help, s->type, 0, NULL);
+		struct metric *f = metric__new(s->name, s->help, s->type, 0, NULL);
 
-		rc = f ? family__add(f, NULL, s->value) : -ENOMEM;
+		rc = f ? metric__add(f, NULL, s->value) : -ENOMEM;
 		if (!rc)
-			family__write(f, out);
-		family__free(f);
+			metric__write(f, out);
+		metric__free(f);
 	}
 	return rc;
 }

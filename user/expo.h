@@ -2,7 +2,8 @@
 /*
  * Prometheus text exposition format 0.0.4 writer. Pure: no libbpf, no I/O.
  *
- * A family collects samples with raw label values (bytes from the target
+ * A metric (a "metric family" in the format's words) collects samples with
+ * raw label values (bytes from the target
  * process: any bytes, maybe not UTF-8), then writes HELP, TYPE and its
  * samples sorted by label set. Raw values are made valid on the way out:
  * cut at the first NUL or at EXPO_LABEL_MAX bytes, a UTF-8 sequence cut by
@@ -29,38 +30,38 @@ enum metric_type {
 	METRIC_HISTOGRAM,
 };
 
-struct family;
+struct metric;
 
 /* label_names has nlabels entries (at most EXPO_MAX_LABELS); the strings
- * must outlive the family. Returns NULL when out of memory. */
-struct family *family__new(const char *name, const char *help, enum metric_type type, int nlabels,
+ * must outlive the metric. Returns NULL when out of memory. */
+struct metric *metric__new(const char *name, const char *help, enum metric_type type, int nlabels,
 			   const char *const *label_names);
-void family__free(struct family *f);
+void metric__free(struct metric *f);
 
 /* Adds a counter or gauge sample; values has nlabels raw label values, each
  * read up to its NUL or EXPO_LABEL_MAX bytes, whichever comes first.
  * Returns 0 or -ENOMEM. */
-int family__add(struct family *f, const char *const *values, double value);
+int metric__add(struct metric *f, const char *const *values, double value);
 
 /* Adds a histogram sample: buckets[HIST_BUCKETS] are per-bucket counts (not
  * cumulative; the last is +Inf), sum in seconds, count the number of
  * observations. Returns 0 or -ENOMEM. */
-int family__add_hist(struct family *f, const char *const *values, const uint64_t *buckets,
+int metric__add_hist(struct metric *f, const char *const *values, const uint64_t *buckets,
 		     double sum, uint64_t count);
 
 /* Writes "# HELP" (backslash and newline escaped, invalid UTF-8 replaced as
  * in label values), "# TYPE" and the samples, sorted by rendered label set,
  * duplicates merged. Histograms write cumulative _bucket{le=...} lines, _sum
  * and _count. */
-void family__write(const struct family *f, struct buf *out);
+void metric__write(const struct metric *f, struct buf *out);
 
-/* Writes a family of one label whose sample i has label value
+/* Writes a metric of one label whose sample i has label value
  * label_values[i] and value values[i]. Returns 0 or -ENOMEM. */
 int expo_write_by_label(struct buf *out, const char *name, const char *help, enum metric_type type,
 			const char *label, const char *const *label_values, const double *values,
 			int n);
 
-/* A family of one sample without labels: its declaration and value. */
+/* A metric of one sample without labels: its declaration and value. */
 struct expo_sample {
 	const char *name;
 	const char *help;

@@ -211,12 +211,12 @@ static int files_write_metrics(void *o, struct buf *out)
 	/* The index of each is its enum file_stat. */
 	static const char *const reasons[] = { "inflight_full" };
 	static const char *const l_reason[] = { "reason" };
-	struct family *over;
+	struct metric *over;
 	int rc = f ? write_ops(f, out) : 0;
 
 	if (rc || !f)
 		return rc;
-	over = family__new(
+	over = metric__new(
 		"aet_collector_file_overflow_total",
 		"File operations not counted: inflight_full, no memory for the state of a "
 		"thread in a syscall.",
@@ -224,9 +224,9 @@ static int files_write_metrics(void *o, struct buf *out)
 	if (!over)
 		return -ENOMEM;
 	for (__u32 i = 0; i < sizeof(reasons) / sizeof(reasons[0]) && !rc; i++)
-		rc = family__add(over, &reasons[i], file_stat(f, i));
-	family__write(over, out);
-	family__free(over);
+		rc = metric__add(over, &reasons[i], file_stat(f, i));
+	metric__write(over, out);
+	metric__free(over);
 	return rc;
 }
 

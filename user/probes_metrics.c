@@ -17,9 +17,9 @@
 #include "variant.h"
 
 static const char *const kind_names[KIND_MAX] = { "cycle", "task", "agent", "span" };
-static const char *const family_names[SERIES_KINDS] = { "aet_tasks_total",
-							"aet_agent_requests_total",
-							"aet_events_total" };
+static const char *const series_metric_names[SERIES_KINDS] = { "aet_tasks_total",
+							       "aet_agent_requests_total",
+							       "aet_events_total" };
 
 void probes__expire(struct probes *p, uint64_t ttl_ns)
 {
@@ -111,7 +111,7 @@ static int write_collector_stats(struct probes *p, struct buf *out)
 	       expo_write_by_label(out, "aet_collector_series_overflow_total",
 			      "Observations counted under \"__overflow__\" because the family "
 			      "had --max-series label sets.",
-			      METRIC_COUNTER, "family", family_names, &v[STAT_SERIES_OVERFLOW],
+			      METRIC_COUNTER, "family", series_metric_names, &v[STAT_SERIES_OVERFLOW],
 			      SERIES_KINDS);
 }
 

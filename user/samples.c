@@ -37,7 +37,7 @@ enum {
 };
 
 struct probe_samples {
-	struct family *m[M_MAX];
+	struct metric *m[M_MAX];
 };
 
 static const char *const l_status_mode_agent[] = { "status", "mode", "agent" };
@@ -89,7 +89,7 @@ struct probe_samples *probe_samples__new(void)
 	for (int i = 0; s && i < M_MAX; i++) {
 		const struct metric_def *d = &metric_defs[i];
 
-		s->m[i] = family__new(d->name, d->help, d->type, d->nlabels, d->labels);
+		s->m[i] = metric__new(d->name, d->help, d->type, d->nlabels, d->labels);
 		if (!s->m[i]) {
 			probe_samples__free(s);
 			return NULL;
@@ -103,19 +103,19 @@ void probe_samples__free(struct probe_samples *s)
 	if (!s)
 		return;
 	for (int i = 0; i < M_MAX; i++)
-		family__free(s->m[i]);
+		metric__free(s->m[i]);
 	free(s);
 }
 
 void probe_samples__write(const struct probe_samples *s, struct buf *out)
 {
 	for (int i = 0; i < M_MAX; i++)
-		family__write(s->m[i], out);
+		metric__write(s->m[i], out);
 }
 
-static int add_hist(struct family *f, const char *const *v, const struct hist *h)
+static int add_hist(struct metric *f, const char *const *v, const struct hist *h)
 {
-	return family__add_hist(f, v, (const uint64_t *)h->buckets, h->sum_ns / 1e9, hist_count(h));
+	return metric__add_hist(f, v, (const uint64_t *)h->buckets, h->sum_ns / 1e9, hist_count(h));
 }
 
 /* One task series: h holds its STATUS_MAX histograms. */
@@ -130,7 +130,7 @@ static int add_task_series(struct probe_samples *s, const struct labels2 *l, con
 		uint64_t n = hist_count(&one);
 
 		if (n)
-			rc = family__add(s->m[M_TASKS_TOTAL],
+			rc = metric__add(s->m[M_TASKS_TOTAL],
 					 (const char *const[]){ status_names[st], l->l2, l->l1 },
 					 n);
 		hist_add(&all, &one);
@@ -140,7 +140,7 @@ static int add_task_series(struct probe_samples *s, const struct labels2 *l, con
 	if (hist_count(&all))
 		rc = add_hist(s->m[M_TASK_SECONDS], (const char *const[]){ l->l1, l->l2 }, &all);
 	/* A mode with no task open still reports 0. */
-	return rc ?: family__add(s->m[M_ACTIVE_TASKS], (const char *const[]){ l->l2 }, 0);
+	return rc ?: metric__add(s->m[M_ACTIVE_TASKS], (const char *const[]){ l->l2 }, 0);
 }
 
 int probe_samples__add_tasks(struct probe_samples *s, const struct series_set *set,
@@ -157,7 +157,7 @@ int probe_samples__add_tasks(struct probe_samples *s, const struct series_set *s
 
 		if (o->state == SLOT_OPEN && o->kind == KIND_TASK && o->series < set->n &&
 		    set->used[o->series])
-			rc = family__add(s->m[M_ACTIVE_TASKS],
+			rc = metric__add(s->m[M_ACTIVE_TASKS],
 					 (const char *const[]){ set->labels[o->series].l2 }, 1);
 	}
 	return rc;
@@ -185,8 +185,8 @@ int probe_samples__add_agents(struct probe_samples *s, const struct series_set *
 		}
 		if (!hist_count(&all))
 			continue;
-		rc = family__add(s->m[M_AGENT_REQUESTS], v, hist_count(&all)) ?:
-		     family__add(s->m[M_AGENT_ERRORS], v, errors) ?:
+		rc = metric__add(s->m[M_AGENT_REQUESTS], v, hist_count(&all)) ?:
+		     metric__add(s->m[M_AGENT_ERRORS], v, errors) ?:
 		     add_hist(s->m[M_AGENT_SECONDS], v, &all);
 	}
 	return rc;
@@ -202,7 +202,7 @@ int probe_samples__add_events(struct probe_samples *s, const struct series_set *
 
 		/* The overflow series is shown once something overflows. */
 		if (set->used[i] && (n || i != OVERFLOW_SERIES))
-			rc = family__add(s->m[M_EVENTS_TOTAL],
+			rc = metric__add(s->m[M_EVENTS_TOTAL],
 					 (const char *const[]){ set->labels[i].l1 }, n);
 	}
 	return rc;
@@ -216,7 +216,7 @@ int probe_samples__add_cycles(struct probe_samples *s, const struct hist *hist)
 	for (int st = 0; st < STATUS_MAX && !rc; st++) {
 		struct hist one = hist[st];
 
-		rc = family__add(s->m[M_CYCLES_TOTAL], (const char *const[]){ status_names[st] },
+		rc = metric__add(s->m[M_CYCLES_TOTAL], (const char *const[]){ status_names[st] },
 				 hist_count(&one));
 		hist_add(&all, &one);
 	}
@@ -224,7 +224,7 @@ int probe_samples__add_cycles(struct probe_samples *s, const struct hist *hist)
 }
 
 /* One file operation: its FILE_STATUS_MAX histograms and its bytes. */
-static int add_file_op(struct family *total, struct family *secs, struct family *bytes, int op,
+static int add_file_op(struct metric *total, struct metric *secs, struct metric *bytes, int op,
 		       const struct hist *h, __u64 n)
 {
 	struct hist all = {};
@@ -234,12 +234,12 @@ static int add_file_op(struct family *total, struct family *secs, struct family 
 		struct hist one = h[st];
 
 		hist_add(&all, &one);
-		rc = family__add(total, (const char *const[]){ op_names[op], op_status_names[st] },
+		rc = metric__add(total, (const char *const[]){ op_names[op], op_status_names[st] },
 				 hist_count(&one));
 	}
 	rc = rc ?: add_hist(secs, &op_names[op], &all);
 	if (!rc && (op == FOP_READ || op == FOP_WRITE))
-		rc = family__add(bytes, &op_names[op], n);
+		rc = metric__add(bytes, &op_names[op], n);
 	return rc;
 }
 
@@ -247,35 +247,35 @@ int file_samples_write(const struct hist *hist, const __u64 *bytes, struct buf *
 {
 	static const char *const l_op_status[] = { "operation", "status" };
 	static const char *const l_op[] = { "operation" };
-	struct family *total, *secs, *nbytes;
+	struct metric *total, *secs, *nbytes;
 	int rc = -ENOMEM;
 
-	total = family__new("aet_file_operations_total",
+	total = metric__new("aet_file_operations_total",
 			    "File operations of the target processes on regular files, by status.",
 			    METRIC_COUNTER, 2, l_op_status);
-	secs = family__new("aet_file_operation_seconds",
+	secs = metric__new("aet_file_operation_seconds",
 			   "Duration of file operations (syscall enter to exit), in seconds.",
 			   METRIC_HISTOGRAM, 1, l_op);
 	nbytes =
-		family__new("aet_file_bytes_total", "Bytes read from and written to regular files.",
+		metric__new("aet_file_bytes_total", "Bytes read from and written to regular files.",
 			    METRIC_COUNTER, 1, l_op);
 	if (total && secs && nbytes)
 		rc = 0;
 	for (int op = 0; op < FOP_MAX && !rc; op++)
 		rc = add_file_op(total, secs, nbytes, op, &hist[op * FILE_STATUS_MAX], bytes[op]);
 	if (!rc) {
-		family__write(total, out);
-		family__write(secs, out);
-		family__write(nbytes, out);
+		metric__write(total, out);
+		metric__write(secs, out);
+		metric__write(nbytes, out);
 	}
-	family__free(total);
-	family__free(secs);
-	family__free(nbytes);
+	metric__free(total);
+	metric__free(secs);
+	metric__free(nbytes);
 	return rc;
 }
 
 /* One verb: its counts by status, and its histogram when it ran. */
-static int add_verb(struct family *total, struct family *secs, int verb, const struct hist *h)
+static int add_verb(struct metric *total, struct metric *secs, int verb, const struct hist *h)
 {
 	const char *name = sqlverb_name(verb);
 	struct hist all = {};
@@ -285,7 +285,7 @@ static int add_verb(struct family *total, struct family *secs, int verb, const s
 		struct hist one = h[st];
 
 		hist_add(&all, &one);
-		rc = family__add(total, (const char *const[]){ name, op_status_names[st] },
+		rc = metric__add(total, (const char *const[]){ name, op_status_names[st] },
 				 (double)hist_count(&one));
 	}
 	if (!rc && hist_count(&all))
@@ -297,16 +297,16 @@ int db_samples_write(const struct hist *hist, struct buf *out)
 {
 	static const char *const l_op_status[] = { "operation", "status" };
 	static const char *const l_op[] = { "operation" };
-	struct family *total, *secs;
+	struct metric *total, *secs;
 	int rc = -ENOMEM;
 
 	/* Every verb and status, zeros too, so that dashboards have series. */
-	total = family__new(
+	total = metric__new(
 		"aet_db_operations_total",
 		"SQLite statement executions, by SQL verb and status (error: the "
 		"statement failed to prepare or sqlite3_step() returned an error code).",
 		METRIC_COUNTER, 2, l_op_status);
-	secs = family__new("aet_db_operation_seconds",
+	secs = metric__new("aet_db_operation_seconds",
 			   "SQLite statement execution time, from its first sqlite3_step() to "
 			   "its last, in seconds.",
 			   METRIC_HISTOGRAM, 1, l_op);
@@ -315,10 +315,10 @@ int db_samples_write(const struct hist *hist, struct buf *out)
 	for (int v = 0; v < VERB_MAX && !rc; v++)
 		rc = add_verb(total, secs, v, &hist[v * DB_STATUS_MAX]);
 	if (!rc) {
-		family__write(total, out);
-		family__write(secs, out);
+		metric__write(total, out);
+		metric__write(secs, out);
 	}
-	family__free(total);
-	family__free(secs);
+	metric__free(total);
+	metric__free(secs);
 	return rc;
 }

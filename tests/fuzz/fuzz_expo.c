@@ -262,13 +262,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len, nsamples = 0;
 	const uint8_t *f = in_field(&in, FIELD_MAX, &len);
 	char *help = strndup((const char *)f, len);
-	struct family *fam;
+	struct metric *fam;
 	struct buf out;
 
 	/* The type follows nlabels, so that the TYPE line can be checked. */
 	if (!hist)
 		type = nlabels == 2 ? METRIC_GAUGE : METRIC_COUNTER;
-	fam = family__new(name, help, type, nlabels, label_names);
+	fam = metric__new(name, help, type, nlabels, label_names);
 	CHECK(help && fam, "out of memory");
 	while (in.n && nsamples < MAX_SAMPLES) {
 		uint64_t buckets[HIST_BUCKETS] = { 0 }, count = 0;
@@ -292,19 +292,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in_bytes(&in, &v, sizeof(v));
 		check_number(v);
 		if (hist)
-			CHECK(!family__add_hist(fam, (const char *const *)labels[nsamples], buckets,
+			CHECK(!metric__add_hist(fam, (const char *const *)labels[nsamples], buckets,
 						v, count),
 			      "add_hist");
 		else
-			CHECK(!family__add(fam, (const char *const *)labels[nsamples], v), "add");
+			CHECK(!metric__add(fam, (const char *const *)labels[nsamples], v), "add");
 		nsamples++;
 	}
 	buf_init(&out);
-	family__write(fam, &out);
+	metric__write(fam, &out);
 	CHECK(!out.oom, "out of memory");
 	check_exposition(&out, name, help, nlabels, hist, nsamples);
 	buf_free(&out);
-	family__free(fam);
+	metric__free(fam);
 	for (size_t i = 0; i < nsamples; i++)
 		for (int l = 0; l < nlabels; l++)
 			free(labels[i][l]);

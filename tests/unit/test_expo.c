@@ -27,11 +27,11 @@ static void teardown(void)
 }
 
 /* Writes f into out, frees f and returns the text. */
-static const char *render(struct family *f)
+static const char *render(struct metric *f)
 {
 	cr_assert_not_null(f);
-	family__write(f, &out);
-	family__free(f);
+	metric__write(f, &out);
+	metric__free(f);
 	cr_assert_eq(out.oom, 0);
 	return out.data ? out.data : "";
 }
@@ -43,9 +43,9 @@ TestSuite(expo, .init = setup, .fini = teardown, .timeout = 5.);
 
 Test(expo, counter_without_labels)
 {
-	struct family *f = family__new("aet_cycles_total", "Cycles.", METRIC_COUNTER, 0, NULL);
+	struct metric *f = metric__new("aet_cycles_total", "Cycles.", METRIC_COUNTER, 0, NULL);
 
-	cr_assert_eq(family__add(f, NULL, 42), 0);
+	cr_assert_eq(metric__add(f, NULL, 42), 0);
 	cr_assert_str_eq(render(f), "# HELP aet_cycles_total Cycles.\n"
 				    "# TYPE aet_cycles_total counter\n"
 				    "aet_cycles_total 42\n");
@@ -53,12 +53,12 @@ Test(expo, counter_without_labels)
 
 Test(expo, gauge_sorted_by_label)
 {
-	struct family *f = family__new("aet_active_tasks", "Open tasks.", METRIC_GAUGE, 1, l_mode);
+	struct metric *f = metric__new("aet_active_tasks", "Open tasks.", METRIC_GAUGE, 1, l_mode);
 
-	cr_assert_eq(family__add(f, (const char *[]){ "sync" }, 1), 0);
-	cr_assert_eq(family__add(f, (const char *[]){ "async" }, 2.5), 0);
-	cr_assert_eq(family__add(f, (const char *[]){ "batch" }, -3), 0);
-	cr_assert_eq(family__add(f, (const char *[]){ "" }, 7), 0);
+	cr_assert_eq(metric__add(f, (const char *[]){ "sync" }, 1), 0);
+	cr_assert_eq(metric__add(f, (const char *[]){ "async" }, 2.5), 0);
+	cr_assert_eq(metric__add(f, (const char *[]){ "batch" }, -3), 0);
+	cr_assert_eq(metric__add(f, (const char *[]){ "" }, 7), 0);
 	cr_assert_str_eq(render(f), "# HELP aet_active_tasks Open tasks.\n"
 				    "# TYPE aet_active_tasks gauge\n"
 				    "aet_active_tasks{mode=\"\"} 7\n"
@@ -69,13 +69,13 @@ Test(expo, gauge_sorted_by_label)
 
 Test(expo, two_labels_sorted_and_merged)
 {
-	struct family *f = family__new("t_total", "T.", METRIC_COUNTER, 2, l_agent_mode);
+	struct metric *f = metric__new("t_total", "T.", METRIC_COUNTER, 2, l_agent_mode);
 
-	family__add(f, (const char *[]){ "b", "x" }, 1);
-	family__add(f, (const char *[]){ "a", "y" }, 2);
-	family__add(f, (const char *[]){ "a", "x" }, 3);
-	family__add(f, (const char *[]){ "b", "x" }, 4);
-	family__add(f, (const char *[]){ "a", "x" }, 0.5);
+	metric__add(f, (const char *[]){ "b", "x" }, 1);
+	metric__add(f, (const char *[]){ "a", "y" }, 2);
+	metric__add(f, (const char *[]){ "a", "x" }, 3);
+	metric__add(f, (const char *[]){ "b", "x" }, 4);
+	metric__add(f, (const char *[]){ "a", "x" }, 0.5);
 	cr_assert_str_eq(render(f), "# HELP t_total T.\n"
 				    "# TYPE t_total counter\n"
 				    "t_total{agent=\"a\",mode=\"x\"} 3.5\n"
@@ -86,13 +86,13 @@ Test(expo, two_labels_sorted_and_merged)
 Test(expo, long_common_prefix_sorted)
 {
 	static const char *const l_path[] = { "path" };
-	struct family *f = family__new("p", "P.", METRIC_GAUGE, 1, l_path);
+	struct metric *f = metric__new("p", "P.", METRIC_GAUGE, 1, l_path);
 
-	family__add(f, (const char *[]){ "/var/lib/aet/knowledge-2.db" }, 2);
-	family__add(f, (const char *[]){ "/var/lib/aet/knowledge-10.db" }, 10);
-	family__add(f, (const char *[]){ "/var/lib/aet/knowledge-1.db" }, 1);
-	family__add(f, (const char *[]){ "/var/lib/aet/knowledge" }, 0);
-	family__add(f, (const char *[]){ "/var/lib/aet/knowledge-2.db" }, 0.5);
+	metric__add(f, (const char *[]){ "/var/lib/aet/knowledge-2.db" }, 2);
+	metric__add(f, (const char *[]){ "/var/lib/aet/knowledge-10.db" }, 10);
+	metric__add(f, (const char *[]){ "/var/lib/aet/knowledge-1.db" }, 1);
+	metric__add(f, (const char *[]){ "/var/lib/aet/knowledge" }, 0);
+	metric__add(f, (const char *[]){ "/var/lib/aet/knowledge-2.db" }, 0.5);
 	cr_assert_str_eq(render(f), "# HELP p P.\n# TYPE p gauge\n"
 				    "p{path=\"/var/lib/aet/knowledge\"} 0\n"
 				    "p{path=\"/var/lib/aet/knowledge-1.db\"} 1\n"
@@ -102,36 +102,36 @@ Test(expo, long_common_prefix_sorted)
 
 Test(expo, merged_in_insertion_order)
 {
-	struct family *f = family__new("o", "O.", METRIC_GAUGE, 1, l_mode);
+	struct metric *f = metric__new("o", "O.", METRIC_GAUGE, 1, l_mode);
 
 	/* 1e16 + 1 rounds back to 1e16: only this order of addition gives 0 */
-	family__add(f, (const char *[]){ "x" }, 1e16);
-	family__add(f, (const char *[]){ "y" }, 0);
-	family__add(f, (const char *[]){ "x" }, 1);
-	family__add(f, (const char *[]){ "w" }, 0);
-	family__add(f, (const char *[]){ "x" }, -1e16);
-	family__add(f, (const char *[]){ "x" }, 0.5);
+	metric__add(f, (const char *[]){ "x" }, 1e16);
+	metric__add(f, (const char *[]){ "y" }, 0);
+	metric__add(f, (const char *[]){ "x" }, 1);
+	metric__add(f, (const char *[]){ "w" }, 0);
+	metric__add(f, (const char *[]){ "x" }, -1e16);
+	metric__add(f, (const char *[]){ "x" }, 0.5);
 	cr_assert_str_eq(render(f), "# HELP o O.\n# TYPE o gauge\n"
 				    "o{mode=\"w\"} 0\no{mode=\"x\"} 0.5\no{mode=\"y\"} 0\n");
 }
 
 Test(expo, unlabelled_duplicates_merge)
 {
-	struct family *f = family__new("g", "G.", METRIC_GAUGE, 0, NULL);
+	struct metric *f = metric__new("g", "G.", METRIC_GAUGE, 0, NULL);
 
-	family__add(f, NULL, 1);
-	family__add(f, NULL, 2);
+	metric__add(f, NULL, 1);
+	metric__add(f, NULL, 2);
 	cr_assert_str_eq(render(f), "# HELP g G.\n# TYPE g gauge\ng 3\n");
 }
 
 Test(expo, distinct_raw_values_rendering_alike_merge)
 {
-	struct family *f = family__new("e_total", "E.", METRIC_COUNTER, 1, l_mode);
+	struct metric *f = metric__new("e_total", "E.", METRIC_COUNTER, 1, l_mode);
 
-	family__add(f, (const char *[]){ "a\xff" }, 1);
-	family__add(f, (const char *[]){ "b" }, 10);
-	family__add(f, (const char *[]){ "a\xfe" }, 2);
-	family__add(f, (const char *[]){ "a" FFFD }, 4); /* already what the others become */
+	metric__add(f, (const char *[]){ "a\xff" }, 1);
+	metric__add(f, (const char *[]){ "b" }, 10);
+	metric__add(f, (const char *[]){ "a\xfe" }, 2);
+	metric__add(f, (const char *[]){ "a" FFFD }, 4); /* already what the others become */
 	cr_assert_str_eq(render(f), "# HELP e_total E.\n"
 				    "# TYPE e_total counter\n"
 				    "e_total{mode=\"a" FFFD "\"} 7\n"
@@ -141,14 +141,14 @@ Test(expo, distinct_raw_values_rendering_alike_merge)
 Test(expo, values_cut_at_the_bound_merge)
 {
 	char a[80], b[80];
-	struct family *f = family__new("c", "C.", METRIC_COUNTER, 1, l_mode);
+	struct metric *f = metric__new("c", "C.", METRIC_COUNTER, 1, l_mode);
 
 	memset(a, 'x', sizeof(a));
 	memset(b, 'x', sizeof(b));
 	a[70] = b[75] = '\0';
 	b[64] = 'y'; /* beyond the 63 bytes that count */
-	family__add(f, (const char *[]){ a }, 1);
-	family__add(f, (const char *[]){ b }, 1);
+	metric__add(f, (const char *[]){ a }, 1);
+	metric__add(f, (const char *[]){ b }, 1);
 	cr_assert_str_eq(
 		render(f),
 		"# HELP c C.\n# TYPE c counter\n"
@@ -157,41 +157,41 @@ Test(expo, values_cut_at_the_bound_merge)
 
 Test(expo, help_escaped_and_optional)
 {
-	struct family *f = family__new("h", "a \\ b\nc \"q\"", METRIC_GAUGE, 0, NULL);
+	struct metric *f = metric__new("h", "a \\ b\nc \"q\"", METRIC_GAUGE, 0, NULL);
 
-	family__add(f, NULL, 1);
+	metric__add(f, NULL, 1);
 	cr_assert_str_eq(render(f), "# HELP h a \\\\ b\\nc \"q\"\n# TYPE h gauge\nh 1\n");
 	buf_reset(&out);
-	f = family__new("h", NULL, METRIC_GAUGE, 0, NULL);
-	family__add(f, NULL, 1);
+	f = metric__new("h", NULL, METRIC_GAUGE, 0, NULL);
+	metric__add(f, NULL, 1);
 	cr_assert_str_eq(render(f), "# TYPE h gauge\nh 1\n");
 }
 
 /* The text format is UTF-8 throughout: HELP too (found by tests/fuzz/fuzz_expo.c). */
 Test(expo, help_made_utf8)
 {
-	struct family *f =
-		family__new("h", "a\xff\\\xc3\xa9\xe2\x82 \xed\xa0\x80", METRIC_GAUGE, 0, NULL);
+	struct metric *f =
+		metric__new("h", "a\xff\\\xc3\xa9\xe2\x82 \xed\xa0\x80", METRIC_GAUGE, 0, NULL);
 
-	family__add(f, NULL, 1);
+	metric__add(f, NULL, 1);
 	cr_assert_str_eq(render(f), "# HELP h a" FFFD "\\\\\xc3\xa9" FFFD FFFD " " FFFD FFFD FFFD
 				    "\n# TYPE h gauge\nh 1\n");
 }
 
 Test(expo, empty_family_writes_header_only)
 {
-	cr_assert_str_eq(render(family__new("z", "Z.", METRIC_HISTOGRAM, 1, l_mode)),
+	cr_assert_str_eq(render(metric__new("z", "Z.", METRIC_HISTOGRAM, 1, l_mode)),
 			 "# HELP z Z.\n# TYPE z histogram\n");
 }
 
 Test(expo, write_appends)
 {
-	struct family *f = family__new("a", "A.", METRIC_GAUGE, 0, NULL);
+	struct metric *f = metric__new("a", "A.", METRIC_GAUGE, 0, NULL);
 
 	buf_puts(&out, "before\n");
-	family__add(f, NULL, 1);
-	family__write(f, &out);
-	family__write(f, &out); /* writing does not consume the samples */
+	metric__add(f, NULL, 1);
+	metric__write(f, &out);
+	metric__write(f, &out); /* writing does not consume the samples */
 	cr_assert_str_eq(render(f), "before\n"
 				    "# HELP a A.\n# TYPE a gauge\na 1\n"
 				    "# HELP a A.\n# TYPE a gauge\na 1\n"
@@ -202,16 +202,16 @@ Test(expo, misuse_rejected)
 {
 	static const char *const five[] = { "a", "b", "c", "d", "e" };
 	uint64_t b[HIST_BUCKETS] = { 0 };
-	struct family *c = family__new("c", "C.", METRIC_COUNTER, 0, NULL);
-	struct family *h = family__new("h", "H.", METRIC_HISTOGRAM, 0, NULL);
+	struct metric *c = metric__new("c", "C.", METRIC_COUNTER, 0, NULL);
+	struct metric *h = metric__new("h", "H.", METRIC_HISTOGRAM, 0, NULL);
 
-	cr_assert_null(family__new("x", "X.", METRIC_GAUGE, 5, five));
-	cr_assert_null(family__new("x", "X.", METRIC_GAUGE, -1, NULL));
-	cr_assert_eq(family__add_hist(c, NULL, b, 0, 0), -EINVAL);
-	cr_assert_eq(family__add(h, NULL, 1), -EINVAL);
-	family__free(c);
-	family__free(h);
-	family__free(NULL);
+	cr_assert_null(metric__new("x", "X.", METRIC_GAUGE, 5, five));
+	cr_assert_null(metric__new("x", "X.", METRIC_GAUGE, -1, NULL));
+	cr_assert_eq(metric__add_hist(c, NULL, b, 0, 0), -EINVAL);
+	cr_assert_eq(metric__add(h, NULL, 1), -EINVAL);
+	metric__free(c);
+	metric__free(h);
+	metric__free(NULL);
 }
 
 /* buckets[i] = i + 1 for the finite ones, so the cumulative counts are 1 3 6 10 ... 136. */
@@ -253,12 +253,12 @@ Test(expo, histogram_with_labels)
 		"aet_task_duration_seconds_sum{agent=\"coder\",mode=\"fast\"} 3.25\n"
 		"aet_task_duration_seconds_count{agent=\"coder\",mode=\"fast\"} 140\n";
 	// clang-format on
-	struct family *f = family__new("aet_task_duration_seconds", "Task duration.",
+	struct metric *f = metric__new("aet_task_duration_seconds", "Task duration.",
 				       METRIC_HISTOGRAM, 2, l_agent_mode);
 	uint64_t b[HIST_BUCKETS];
 
 	triangle(b, 4);
-	cr_assert_eq(family__add_hist(f, (const char *[]){ "coder", "fast" }, b, 3.25, 140), 0);
+	cr_assert_eq(metric__add_hist(f, (const char *[]){ "coder", "fast" }, b, 3.25, 140), 0);
 	cr_assert_str_eq(render(f), want);
 }
 
@@ -271,28 +271,28 @@ Test(expo, histogram_without_labels)
 		"cyc_sum 0.1\n"
 		"cyc_count 136\n";
 	// clang-format on
-	struct family *f = family__new("cyc", "C.", METRIC_HISTOGRAM, 0, NULL);
+	struct metric *f = metric__new("cyc", "C.", METRIC_HISTOGRAM, 0, NULL);
 	uint64_t b[HIST_BUCKETS];
 
 	triangle(b, 0);
-	family__add_hist(f, NULL, b, 0.1, 136);
+	metric__add_hist(f, NULL, b, 0.1, 136);
 	cr_assert_str_eq(render(f), want);
 }
 
 Test(expo, histogram_inf_is_count)
 {
-	struct family *f = family__new("h", "H.", METRIC_HISTOGRAM, 0, NULL);
+	struct metric *f = metric__new("h", "H.", METRIC_HISTOGRAM, 0, NULL);
 	uint64_t b[HIST_BUCKETS] = { 0 };
 
 	b[HIST_FINITE] = 999; /* ignored: +Inf is the count */
-	family__add_hist(f, NULL, b, 0, 5);
+	metric__add_hist(f, NULL, b, 0, 5);
 	cr_assert(strstr(render(f), "h_bucket{le=\"60\"} 0\nh_bucket{le=\"+Inf\"} 5\n"
 				    "h_sum 0\nh_count 5\n"));
 }
 
 Test(expo, histograms_merged_and_sorted)
 {
-	struct family *f = family__new("m", "M.", METRIC_HISTOGRAM, 1, l_mode);
+	struct metric *f = metric__new("m", "M.", METRIC_HISTOGRAM, 1, l_mode);
 	uint64_t b1[HIST_BUCKETS] = { 0 }, b2[HIST_BUCKETS] = { 0 }, b3[HIST_BUCKETS] = { 0 };
 
 	b1[0] = 1;
@@ -300,9 +300,9 @@ Test(expo, histograms_merged_and_sorted)
 	b2[0] = 10;
 	b2[16] = 5;
 	b3[3] = 7;
-	family__add_hist(f, (const char *[]){ "z\xc0" }, b1, 0.25, 3);
-	family__add_hist(f, (const char *[]){ "y" }, b3, 1, 7);
-	family__add_hist(f, (const char *[]){ "z\xc1" }, b2, 0.5, 15);
+	metric__add_hist(f, (const char *[]){ "z\xc0" }, b1, 0.25, 3);
+	metric__add_hist(f, (const char *[]){ "y" }, b3, 1, 7);
+	metric__add_hist(f, (const char *[]){ "z\xc1" }, b2, 0.5, 15);
 	render(f);
 	cr_assert_str_eq(out.data, "# HELP m M.\n# TYPE m histogram\n"
 				   "m_bucket{mode=\"y\",le=\"0.0001\"} 0\n"
@@ -348,14 +348,14 @@ Test(expo, histograms_merged_and_sorted)
 Test(expo, many_samples_sorted_and_merged)
 {
 	static const char *const l_id[] = { "id" };
-	struct family *f = family__new("n", "N.", METRIC_COUNTER, 1, l_id);
+	struct metric *f = metric__new("n", "N.", METRIC_COUNTER, 1, l_id);
 	char v[16], want[64];
 	const char *p;
 
 	/* 100000 samples in descending order, 1000 distinct label sets of 100 each */
 	for (int i = 99999; i >= 0; i--) {
 		snprintf(v, sizeof(v), "%04d", i % 1000);
-		cr_assert_eq(family__add(f, (const char *[]){ v }, i / 1000), 0);
+		cr_assert_eq(metric__add(f, (const char *[]){ v }, i / 1000), 0);
 	}
 	p = render(f);
 	p = strchr(strchr(p, '\n') + 1, '\n') + 1; /* past HELP and TYPE */
