@@ -3,7 +3,7 @@
  * The OTLP/HTTP exporter (opentelemetry-proto docs/specification.md,
  * "OTLP/HTTP"). One thread owns one curl easy handle driven through a multi
  * handle: the multi keeps the connection between requests, and
- * curl_multi_wakeup() lets exporter_free() interrupt a transfer stuck on a
+ * curl_multi_wakeup() lets exporter__free() interrupt a transfer stuck on a
  * receiver that does not answer, which a blocking curl_easy_perform() would
  * only notice at its timeout.
  */
@@ -28,7 +28,7 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS	 5000
 /* The longest a transfer waits in curl_multi_poll() before looking at the
- * flush deadline again; exporter_free() wakes it sooner. */
+ * flush deadline again; exporter__free() wakes it sooner. */
 #define POLL_MAX_MS	 1000
 
 const char *const export_drop_names[DROP_MAX] = {
@@ -458,7 +458,7 @@ static void *export_thread(void *arg)
 	return NULL;
 }
 
-/* Frees what exporter_new() made; the thread is not running. */
+/* Frees what exporter__new() made; the thread is not running. */
 static void destroy(struct exporter *e)
 {
 	curl_slist_free_all(e->hdrs);
@@ -507,7 +507,7 @@ static int start_thread(struct exporter *e)
 	return -ret;
 }
 
-struct exporter *exporter_new(const struct otel_config *cfg, char *err, size_t len)
+struct exporter *exporter__new(const struct otel_config *cfg, char *err, size_t len)
 {
 	struct exporter *e;
 	int ret;
@@ -544,8 +544,8 @@ struct exporter *exporter_new(const struct otel_config *cfg, char *err, size_t l
 	return e;
 }
 
-void exporter_submit(struct exporter *e, uint8_t *alloc, const uint8_t *body, size_t len,
-		     uint32_t nspans)
+void exporter__submit(struct exporter *e, uint8_t *alloc, const uint8_t *body, size_t len,
+		      uint32_t nspans)
 {
 	struct request *r = malloc(sizeof(*r));
 	enum export_drop why;
@@ -571,14 +571,14 @@ void exporter_submit(struct exporter *e, uint8_t *alloc, const uint8_t *body, si
 	free(r);
 }
 
-void exporter_stats(struct exporter *e, struct export_stats *out)
+void exporter__stats(struct exporter *e, struct export_stats *out)
 {
 	pthread_mutex_lock(&e->lock);
 	*out = e->stats;
 	pthread_mutex_unlock(&e->lock);
 }
 
-void exporter_free(struct exporter *e, uint32_t flush_ms)
+void exporter__free(struct exporter *e, uint32_t flush_ms)
 {
 	if (!e)
 		return;

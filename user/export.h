@@ -42,17 +42,17 @@ struct export_stats {
 struct exporter;
 
 /* Starts the export thread. Returns NULL with err set. */
-struct exporter *exporter_new(const struct otel_config *cfg, char *err, size_t len);
+struct exporter *exporter__new(const struct otel_config *cfg, char *err, size_t len);
 
 /* Queues a sealed request of nspans spans; alloc is freed by the exporter
  * (at once when the queue is full: then the spans count as queue_full). */
-void exporter_submit(struct exporter *e, uint8_t *alloc, const uint8_t *body, size_t len,
-		     uint32_t nspans);
+void exporter__submit(struct exporter *e, uint8_t *alloc, const uint8_t *body, size_t len,
+		      uint32_t nspans);
 
-void exporter_stats(struct exporter *e, struct export_stats *out);
+void exporter__stats(struct exporter *e, struct export_stats *out);
 
 /* Sends what is queued, waiting at most flush_ms, then stops the thread;
  * what is left counts as shutdown. NULL-safe. */
-void exporter_free(struct exporter *e, uint32_t flush_ms);
+void exporter__free(struct exporter *e, uint32_t flush_ms);
 
 #endif /* AET_EXPORT_H */

@@ -138,6 +138,21 @@ static void announce(struct collector *c)
 			 attached(c, PFAM_FILES), attached(c, PFAM_SQLITE), cfg->listen_str);
 }
 
+/* The signals serve() takes, blocked in every thread; SIGPIPE ignored: a
+ * console exporter whose reader went away, a client that hung up, is an
+ * error to handle, not a reason to die. */
+static void block_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGUSR1);
+	sigaddset(sigs, SIGUSR2);
+	sigaddset(sigs, CONTROL_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int main(int argc, char **argv)
 {
 	struct http *http = NULL;
@@ -166,16 +181,7 @@ int main(int argc, char **argv)
 		return check_run(&cfg);
 
 	/* Before any thread starts, so that every thread inherits the mask. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGUSR1);
-	sigaddset(&sigs, SIGUSR2);
-	sigaddset(&sigs, CONTROL_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	/* A console exporter whose reader went away, a client that hung up:
-	 * an error to handle, not a reason to die. */
-	signal(SIGPIPE, SIG_IGN);
+	block_signals(&sigs);
 
 	collector_init(&c, &cfg);
 	rc = start(&c, &http, err, sizeof(err));

@@ -182,7 +182,7 @@ static void submit_batch(struct spans *s)
 		atomic_fetch_add(&s->oom_dropped, n);
 		return;
 	}
-	exporter_submit(s->exp, alloc, body, len, n);
+	exporter__submit(s->exp, alloc, body, len, n);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -257,7 +257,7 @@ int spans__start(struct spans *s, char *err, size_t len)
 		return rc;
 	}
 	if (s->otel.otlp) {
-		s->exp = exporter_new(&s->otel, err, len);
+		s->exp = exporter__new(&s->otel, err, len);
 		if (!s->exp)
 			return -EINVAL;
 	}
@@ -278,7 +278,7 @@ void spans__free(struct spans *s)
 		atomic_store(&s->stop, true);
 		pthread_join(s->thread, NULL);
 	}
-	exporter_free(s->exp, FLUSH_MS);
+	exporter__free(s->exp, FLUSH_MS);
 	ring_buffer__free(s->rb);
 	otlp_batch_free(&s->batch);
 	otlp_fini(&s->otlp);
@@ -316,7 +316,7 @@ int spans__write_metrics(struct spans *s, struct buf *out)
 	double dropped[DROP_MAX + 1], kinds[SPAN_KIND_MAX];
 
 	if (s->exp)
-		exporter_stats(s->exp, &st);
+		exporter__stats(s->exp, &st);
 	dropped[0] = span_stat(s, SSTAT_RING_FULL);
 	for (int i = 0; i < DROP_MAX; i++) {
 		reasons[i + 1] = export_drop_names[i];
@@ -359,7 +359,7 @@ void spans__write_status(struct spans *s, struct buf *out)
 		   s->otel.gzip ? "gzip" : "none", shared__ring_bytes(s->shared),
 		   (unsigned long long)s->kcfg.min_io_ns / 1000);
 	if (s->exp)
-		exporter_stats(s->exp, &st);
+		exporter__stats(s->exp, &st);
 	buf_printf(out,
 		   ",\"export\":{\"exported\":%llu,\"queued\":%llu,\"max_queue\":%u,"
 		   "\"max_batch\":%u,\"requests\":%llu,"
