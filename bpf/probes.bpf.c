@@ -497,7 +497,7 @@ int OWN_STACK_KPROBE(cycle_begin, __u64 id)
 SEC("uprobe")
 int OWN_STACK_KPROBE(cycle_end, __u64 id, __s32 status)
 {
-	/* The cycle family has no labels: series 0, indexed by status alone. */
+	/* Cycles have no labels: series 0, indexed by status alone. */
 	return op_end(KIND_CYCLE, &cycle_hist, id, status, 0);
 }
 

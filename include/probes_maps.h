@@ -12,6 +12,7 @@
 
 #define LABEL_LEN	64 /* a label value: at most 63 bytes and a NUL */
 #define OVERFLOW_LABEL	"__overflow__"
+#define PROBES_MAX	10  /* the probe functions of include/aet/probe.h */
 #define OVERFLOW_SERIES 0   /* the series index of the "__overflow__" label set */
 #define STATUS_MAX	4   /* success, failure, timeout, cancelled */
 #define OPEN_PROBES	4   /* slots tried for one (process, kind, id), hot then anywhere */

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* What the families' loaders share. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,19 +7,7 @@
 #include <bpf/libbpf.h>
 
 #include "family.h"
-#include "files.h"
 #include "privs.h"
-#include "probes.h"
-#include "procs.h"
-#include "sqlite.h"
-
-/* Indexed by enum probe_family: opened, attached and written in this order. */
-const struct family_ops *const families[PFAM_MAX] = {
-	[PFAM_PROBES] = &probes_family,
-	[PFAM_PROCESSES] = &procs_family,
-	[PFAM_FILES] = &files_family,
-	[PFAM_SQLITE] = &sqlite_family,
-};
 
 int family_load(struct bpf_object_skeleton *s, const struct shared *sh, const char *what, char *err,
 		size_t len)

@@ -3,7 +3,7 @@
  * A probe family: BPF programs loaded, attached and detached together,
  * that fail alone (unless --require names them), with their own metrics
  * and /status member. Each is a struct family_ops in the table families[]
- * (user/family.c), indexed by enum probe_family; the collector iterates
+ * (user/families.c), indexed by enum probe_family; the collector iterates
  * it. A new family is a bpf/NAME.bpf.c, a user/NAME.{c,h} that defines
  * NAME_family, and its line in the table (with its name and its rows in
  * the privileges table, user/privs.c).
@@ -52,7 +52,7 @@ struct family_ops {
 	void (*free)(void *f); /* detaches; NULL-safe */
 };
 
-extern const struct family_ops *const families[PFAM_MAX];
+extern const struct family_ops *const families[PFAM_MAX]; /* user/families.c */
 
 /* Shared by the families' loaders. */
 

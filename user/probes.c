@@ -13,6 +13,7 @@
 #include "detach.h"
 #include "family.h"
 #include "mapdump.h"
+#include "probes.h"
 #include "probes_priv.h"
 #include "variant.h"
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "family.h"
+#include "probes_maps.h"
 
 struct probes;
 
@@ -25,8 +26,7 @@ void aet_spot_calibrate(void);
 const char *probes__spot(const struct probes *p, double *nop5_ns, double *push_ns, const char **by);
 
 /* Each probe's symbol and whether it is attached (0 for all when p is NULL),
- * into arrays of PROBES_MAX; returns how many. */
-#define PROBES_MAX 10
+ * into arrays of PROBES_MAX (include/probes_maps.h); returns how many. */
 int probes__each_attached(const struct probes *p, const char **syms, double *attached);
 
 /* Frees the slots of begins open for longer than ttl_ns (0: never), or

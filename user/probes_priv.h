@@ -3,8 +3,10 @@
 #ifndef AET_PROBES_PRIV_H
 #define AET_PROBES_PRIV_H
 
+#include <stdint.h>
+
+#include "buf.h"
 #include "mapdump.h"
-#include "probes.h"
 #include "shared.h"
 #include "probes.skel.h"
 #include "probes_maps.h"
@@ -32,6 +34,9 @@ struct probes {
 
 /* Open begins of kind (enum open_kind), or of every kind when kind < 0. */
 long probes__open_count(const struct probes *p, int kind);
+
+/* What probes.h declares for the collector, defined in probes_metrics.c. */
+void probes__expire(struct probes *p, uint64_t ttl_ns);
 
 /* Appends the exposition of every metric family the maps hold (p: struct
  * probes). Returns 0 or -errno. */
