@@ -10,6 +10,7 @@ rounds' p50 ratios A / B."""
 import http.client
 import os
 import statistics
+import time
 import subprocess
 import sys
 
@@ -33,10 +34,10 @@ def scrape_once(cmd, hit, pid, n):
     conn = http.client.HTTPConnection("127.0.0.1", PORT)
     times = []
     for _ in range(SCRAPES):
-        t0 = os.times().elapsed
+        t0 = time.perf_counter()
         conn.request("GET", "/metrics")
         body = conn.getresponse().read()
-        times.append((os.times().elapsed - t0) * 1000)
+        times.append((time.perf_counter() - t0) * 1000)
     conn.close()
     col.terminate()
     col.wait()
