@@ -211,6 +211,13 @@ static void target_ended(struct collector *c)
 	log_info("target pid %d (%s) %s\n", c->target.pid, c->target.comm, how);
 }
 
+void collector_beat(struct collector *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void collector_tick(struct collector *c)
 {
 	bool was_alive = c->target.alive;
@@ -222,9 +229,9 @@ void collector_tick(struct collector *c)
 		target_ended(c);
 	if (c->following)
 		collector_follow(c);
-	probes__expire(c->fam[PFAM_PROBES], (uint64_t)c->cfg->open_ttl_s * 1000000000);
-	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
+	probes__expire(c->fam[PFAM_PROBES], (uint64_t)c->cfg->open_ttl_s * NSEC_PER_SEC);
 	pthread_mutex_unlock(&c->lock);
+	collector_beat(c);
 }
 
 /* Every family, when the switch turns on. In follow mode, a library whose

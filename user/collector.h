@@ -51,6 +51,8 @@ struct collector {
 void collector_init(struct collector *c, const struct config *cfg);
 /* The main loop's periodic work: sample the target, beat the heart. */
 void collector_tick(struct collector *c);
+/* The main loop is alive (/health): at each tick, and once serving. */
+void collector_beat(struct collector *c);
 void collector_fini(struct collector *c);
 /* Follow mode, at start and every tick: lists the processes matched since,
  * and when the current target is gone, attaches to the newest running one

@@ -52,9 +52,7 @@ static void serve(struct collector *c, const sigset_t *sigs)
 	int sig;
 
 	/* The seconds spent loading are not a stall of the main loop. */
-	pthread_mutex_lock(&c->lock);
-	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
-	pthread_mutex_unlock(&c->lock);
+	collector_beat(c);
 	for (;;) {
 		sig = sigtimedwait(sigs, NULL, c->following ? &quarter : &tick);
 		if (sig == SIGTERM || sig == SIGINT)
