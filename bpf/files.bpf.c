@@ -600,8 +600,8 @@ static __always_inline int on_exit(struct task_struct *p)
 	return 0;
 }
 
-/* Twice, as in bpf/procs.bpf.c: user space loads the raw one where the
- * BTF one fails. */
+/* Twice, as in bpf/procs.bpf.c: user space loads the raw one where BTF
+ * tracepoints do not load (host_tp_btf()). */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(files_exit, struct task_struct *p)
 {
