@@ -120,13 +120,16 @@ int load_families(struct collector *c, const struct priv_facts *pf, char *err, s
 {
 	int rc = 0;
 
-	for (int f = 0; f < PFAM_MAX && !rc; f++)
+	for (int f = 0; f < PFAM_MAX && !rc; f++) {
 		if (may_load(c, f, pf, &rc, err, len))
 			rc = load_family(c, f, err, len);
+		/* Its forks followed from now on: the children the target forked
+		 * before, before the families after it count their files. */
+		if (f == PFAM_PROCESSES && !rc && c->cfg->pid)
+			collector_follow_descendants(c, c->cfg->pid);
+	}
 	if (rc)
 		return rc;
-	if (c->cfg->pid)
-		collector_follow_descendants(c, c->cfg->pid);
 	return c->following ? collector_start_following(c, err, len) : 0;
 }
 
