@@ -144,11 +144,29 @@ static __always_inline bool call_nested(struct pt_regs *ctx)
 	return true;
 }
 
-/* The verb of the SQL text at sql, read into b; nbyte < 0: up to its NUL. */
-static __always_inline __u32 read_verb(char b[SQL_HEAD], const char *sql, int nbyte)
+/*
+ * The verb of the SQL text at sql, read into head; nbyte < 0: up to its NUL.
+ * A global function in the native build: the verifier checks it once, not
+ * again on every path of each caller; inlined into the step program as well
+ * as the prepare's, 6.1's verifier went past its million instructions. The
+ * compat build's kernels (5.8-5.11) take no pointer in a global function's
+ * arguments (5.12), and stay under the bound inlined.
+ */
+#ifdef AET_COMPAT
+static __always_inline
+#else
+__noinline
+#endif
+	__u32
+	read_verb(struct stmt_text *head, __u64 sql, int nbyte)
 {
-	long n = bpf_probe_read_user_str(b, SQL_HEAD, sql);
+	char *b;
+	long n;
 
+	if (!head) /* a global function's pointer may be NULL, to the verifier */
+		return VERB_OTHER;
+	b = head->sql;
+	n = bpf_probe_read_user_str(b, SQL_HEAD, (const void *)sql);
 	if (n <= 0) {
 		b[0] = '\0';
 		return VERB_OTHER;
@@ -239,7 +257,7 @@ static __always_inline struct stmt_state *first_step(const struct stmt_key *key,
 	counter_inc(&sqlite_stats, SQL_STAT_UNPREPARED);
 	if (text_off && !bpf_probe_read_user(&sql, sizeof(sql), (void *)(key->stmt + text_off)) &&
 	    sql) {
-		fresh.verb = read_verb(c->sql, sql, -1);
+		fresh.verb = read_verb((struct stmt_text *)c->sql, (__u64)sql, -1);
 		counter_inc(&sqlite_stats, SQL_STAT_TEXT_READ);
 		cfg = span_cfg();
 		if (cfg && cfg->sql_text)
@@ -260,7 +278,7 @@ static __always_inline int prepare_enter(struct pt_regs *ctx, const char *sql, i
 	if (!c)
 		return 0;
 	c->arg = (__u64)ppstmt;
-	c->verb = read_verb(c->sql, sql, nbyte);
+	c->verb = read_verb((struct stmt_text *)c->sql, (__u64)sql, nbyte);
 	c->start_ns = bpf_ktime_get_ns();
 	return 0;
 }
