@@ -153,12 +153,11 @@ static __always_inline bool call_nested(struct pt_regs *ctx)
  * arguments (5.12), and stay under the bound inlined.
  */
 #ifdef AET_COMPAT
-static __always_inline
+#define VERB_READER static __always_inline
 #else
-__noinline
+#define VERB_READER __noinline
 #endif
-	__u32
-	read_verb(struct stmt_text *head, __u64 sql, int nbyte)
+VERB_READER __u32 read_verb(struct stmt_text *head, __u64 sql, int nbyte)
 {
 	char *b;
 	long n;
