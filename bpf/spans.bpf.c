@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * No programs: the maps of bpf/spans.bpf.h and bpf/targets.bpf.h, created
- * once by user/spans.c and shared by the other objects, so that a file
+ * once by user/shared.c and shared by the other objects, so that a file
  * operation finds the span its thread has open, and every program follows
  * the same processes.
  */

@@ -29,7 +29,7 @@
 #define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
 #endif
 
-/* Sized by user/spans.c: --span-ring-size. */
+/* Sized by user/shared.c: --span-ring-size. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, SPAN_RING_DEFAULT);

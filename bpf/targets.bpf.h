@@ -29,7 +29,7 @@ static __always_inline bool is_target(__u32 tgid)
 }
 
 /* Follows tgid, or lets it go: false when not done (the compat build's
- * lock not had, counted). User space sets bits too (user/spans.c). */
+ * lock not had, counted). User space sets bits too (user/shared.c). */
 static __always_inline bool target_set(__u32 tgid, bool on)
 {
 	__u32 word = tgid >> 6;

@@ -25,9 +25,9 @@ int check_privs(const struct priv_facts *pf, uint32_t fam, const char *name, cha
  * a target); the span programs and the maps every family shares. */
 int open_target(struct collector *c, struct priv_facts *pf, char *err, size_t len);
 
-/* Loads (and attaches unless c->cfg->start_disabled) one family after
- * another; each that fails, or lacks a capability, is fatal only when
- * required, else c->why says why. */
+/* Opens the families one after another, each attached when the switch is
+ * on (collector_attach()); each that fails, or lacks a capability, is fatal
+ * only when required, else c->why says why. */
 int load_families(struct collector *c, const struct priv_facts *pf, char *err, size_t len);
 
 #endif /* AET_START_H */
