@@ -105,6 +105,11 @@ static void judge(struct report *r, int f)
 	char *d = r->detail[f];
 	const char *lib = c->have_target ? c->target.lib_path : "the target's, once given (--pid)";
 
+	if (r->given->disable & 1u << f) {
+		r->ok[f] = false;
+		snprintf(d, DETAIL_LEN, "%s", c->why[f]);
+		return;
+	}
 	switch (f) {
 	case PFAM_PROBES:
 		r->ok[f] = c->fam[f] && !r->target_rc;
@@ -363,8 +368,10 @@ static void write_json(const struct report *r, bool all_ok, struct buf *out)
 	buf_puts(out, ",\"families\":[");
 	for (int f = 0; f < PFAM_MAX; f++) {
 		missing_caps(r, f, miss, sizeof(miss));
-		buf_printf(out, "%s{\"name\":\"%s\",\"required\":%s,\"attaches\":%s,", f ? "," : "",
-			   probe_family_names[f], required(r, f) ? "true" : "false",
+		buf_printf(out,
+			   "%s{\"name\":\"%s\",\"required\":%s,\"disabled\":%s,\"attaches\":%s,",
+			   f ? "," : "", probe_family_names[f], required(r, f) ? "true" : "false",
+			   r->given->disable & 1u << f ? "true" : "false",
 			   r->ok[f] ? "true" : "false");
 		json_str(out, "detail", r->detail[f]);
 		buf_puts(out, ",");

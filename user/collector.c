@@ -125,7 +125,7 @@ void collector_follow(struct collector *c)
 		if (c->follow.procs[i].alive)
 			adopt(c, c->follow.procs[i].pid);
 	for (int f = 0; f < PFAM_MAX && c->have_target && c->target.alive; f++)
-		if (families[f]->retarget)
+		if (families[f]->retarget && !(c->cfg->disable & 1u << f))
 			follow_target(c, f);
 }
 

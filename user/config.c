@@ -63,6 +63,9 @@ const char config_usage[] =
 	"                         not start and /ready fails (default: probes, and\n"
 	"                         processes in follow mode); the\n"
 	"                         others may fail alone, reported in /status\n"
+	"      --disable LIST     the probe families not to load at all (same names;\n"
+	"                         default: none, or AET_COLLECTOR_DISABLE): what\n"
+	"                         they would cost the target is not paid\n"
 	"      --bpf-build BUILD  the BPF programs to load: native (Linux 5.12 and\n"
 	"                         later), compat (5.8 and later, slower) or auto\n"
 	"                         (default: native where the kernel takes it)\n"
@@ -108,6 +111,7 @@ enum {
 	OPT_UPROBE_SPOT,
 	OPT_BPF_BUILD,
 	OPT_REQUIRE,
+	OPT_DISABLE,
 	OPT_CHECK,
 	OPT_JSON,
 };
@@ -121,6 +125,7 @@ static const struct option long_opts[] = {
 	{ "uprobe-spot", required_argument, NULL, OPT_UPROBE_SPOT },
 	{ "bpf-build", required_argument, NULL, OPT_BPF_BUILD },
 	{ "require", required_argument, NULL, OPT_REQUIRE },
+	{ "disable", required_argument, NULL, OPT_DISABLE },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "listen", required_argument, NULL, 'l' },
@@ -337,6 +342,7 @@ static void opt_expects(int opt, char *buf, size_t len)
 		snprintf(buf, len, "native, compat or auto");
 		break;
 	case OPT_REQUIRE:
+	case OPT_DISABLE:
 		snprintf(buf, len,
 			 "probe families separated by commas: probes, processes, files, "
 			 "sqlite");
@@ -409,7 +415,11 @@ static int set_choice(struct config *cfg, int opt, const char *arg)
 		cfg->bpf_build = (enum bpf_build)i;
 		return 0;
 	case OPT_REQUIRE:
+		cfg->require_given = true;
 		return parse_families(arg, &cfg->require);
+	case OPT_DISABLE:
+		cfg->disable_by = "--disable";
+		return parse_families(arg, &cfg->disable);
 	case OPT_LOG_LEVEL:
 		cfg->log_level = log_parse_level(arg);
 		return cfg->log_level < 0 ? -EINVAL : 0;
@@ -429,6 +439,7 @@ static int set_other(struct config *cfg, int opt, const char *arg)
 	case OPT_UPROBE_SPOT:
 	case OPT_BPF_BUILD:
 	case OPT_REQUIRE:
+	case OPT_DISABLE:
 	case OPT_LOG_LEVEL:
 		return set_choice(cfg, opt, arg);
 	case 'l':
@@ -501,6 +512,46 @@ static enum config_result set_option(struct config *cfg, int opt, char **argv, c
 	return CONFIG_ERROR;
 }
 
+/* --disable, or AET_COLLECTOR_DISABLE without it (the unit's and the
+ * DaemonSet's way), against what must run. Returns 0 or -EINVAL with err. */
+static int check_disable(struct config *cfg, char *err, size_t len)
+{
+	const char *env = getenv("AET_COLLECTOR_DISABLE");
+	uint32_t clash;
+
+	if (!cfg->disable_by && env && *env) {
+		if (parse_families(env, &cfg->disable)) {
+			snprintf(err, len,
+				 "AET_COLLECTOR_DISABLE: \"%s\" is not probe families separated "
+				 "by commas: probes, processes, files, sqlite",
+				 env);
+			return -EINVAL;
+		}
+		cfg->disable_by = "AET_COLLECTOR_DISABLE";
+	}
+	if (cfg->disable == (1u << PFAM_MAX) - 1) {
+		snprintf(err, len, "%s names every probe family: nothing would be observed",
+			 cfg->disable_by);
+		return -EINVAL;
+	}
+	/* The default --require gives way; one asked for does not. */
+	if (!cfg->require_given)
+		cfg->require &= ~(cfg->disable & DEFAULT_REQUIRE);
+	clash = cfg->require & cfg->disable;
+	if (!clash)
+		return 0;
+	for (int f = 0; f < PFAM_MAX; f++) {
+		if (!(clash & 1u << f))
+			continue;
+		snprintf(err, len, "%s %s, but %s", cfg->disable_by, probe_family_names[f],
+			 f == PFAM_PROCESSES && (cfg->follow_comm || cfg->follow_exe)
+				 ? "follow mode (--comm, --exe) needs it to see processes start"
+				 : "--require names it too");
+		break;
+	}
+	return -EINVAL;
+}
+
 /* What the options say together. */
 static enum config_result check_options(struct config *cfg, char *err, size_t len)
 {
@@ -531,6 +582,8 @@ static enum config_result check_options(struct config *cfg, char *err, size_t le
 	/* Follow mode cannot see a new process without the process programs. */
 	if (cfg->follow_comm || cfg->follow_exe)
 		cfg->require |= 1u << PFAM_PROCESSES;
+	if (check_disable(cfg, err, len))
+		return CONFIG_ERROR;
 	if (cfg->pid && cfg->follow_library) {
 		snprintf(err, len, "--library is for follow mode (--comm, --exe) (see --help)");
 		return CONFIG_ERROR;

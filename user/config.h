@@ -71,6 +71,9 @@ struct config {
 	enum uprobe_spot uprobe_spot;
 	enum bpf_build bpf_build;
 	uint32_t require; /* bit per enum probe_family: --require */
+	bool require_given;
+	uint32_t disable;	/* bit per enum probe_family: not loaded */
+	const char *disable_by; /* "--disable", "AET_COLLECTOR_DISABLE" or NULL */
 	int log_level;
 	bool check; /* --check: say what would work, attach nothing */
 	bool json;  /* --json: --check's report as JSON */

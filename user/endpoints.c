@@ -170,11 +170,16 @@ static int write_families(struct collector *c, struct buf *out)
 {
 	const char *names[PROBES_MAX + PFAM_MAX];
 	double attached[PROBES_MAX + PFAM_MAX];
-	int n = probes__each_attached(c->fam[PFAM_PROBES], names, attached);
+	uint32_t off = c->cfg->disable; /* not expected to be attached: left out */
+	int n = off & 1u << PFAM_PROBES
+			? 0
+			: probes__each_attached(c->fam[PFAM_PROBES], names, attached);
 
-	for (int f = PFAM_PROBES + 1; f < PFAM_MAX; f++, n++) {
+	for (int f = PFAM_PROBES + 1; f < PFAM_MAX; f++) {
+		if (off & 1u << f)
+			continue;
 		names[n] = probe_family_names[f];
-		attached[n] = family_up(c, f);
+		attached[n++] = family_up(c, f);
 	}
 	return expo_write_by_label(
 		       out, "aet_collector_probe_attached",
@@ -325,9 +330,12 @@ static int render_status(void *ctx, struct buf *out)
 	variant_write_status(shared__locks_fd(c->shared), out);
 	buf_puts(out, ",\"families\":[");
 	for (int f = 0; f < PFAM_MAX; f++) {
-		buf_printf(out, "%s{\"name\":\"%s\",\"required\":%s,\"attached\":%s,\"detail\":",
+		buf_printf(out,
+			   "%s{\"name\":\"%s\",\"required\":%s,\"disabled\":%s,\"attached\":%s,"
+			   "\"detail\":",
 			   f ? "," : "", probe_family_names[f],
 			   c->cfg->require & 1u << f ? "true" : "false",
+			   c->cfg->disable & 1u << f ? "true" : "false",
 			   family_up(c, f) ? "true" : "false");
 		write_family_detail(c, f, out);
 		buf_puts(out, "}");

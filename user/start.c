@@ -121,7 +121,9 @@ int load_families(struct collector *c, const struct priv_facts *pf, char *err, s
 	int rc = 0;
 
 	for (int f = 0; f < PFAM_MAX && !rc; f++) {
-		if (may_load(c, f, pf, &rc, err, len))
+		if (c->cfg->disable & 1u << f)
+			snprintf(c->why[f], sizeof(c->why[f]), "disabled (%s)", c->cfg->disable_by);
+		else if (may_load(c, f, pf, &rc, err, len))
 			rc = load_family(c, f, err, len);
 		/* Its forks followed from now on: the children the target forked
 		 * before, before the families after it count their files. */

@@ -69,6 +69,17 @@ def test_with_a_target(start):
     assert not any(e.get("pid") == wl.pid for e in bpftool_perf())
 
 
+def test_a_disabled_family_is_said_disabled(start):
+    wl = start.workload("--tasks", "1")
+    code, rep = check("--pid", str(wl.pid), "--disable", "sqlite,files")
+    assert code == 0 and rep["ok"]
+    fams = families(rep)
+    assert {n: (f["disabled"], f["attaches"]) for n, f in fams.items()} == {
+        "probes": (False, True), "processes": (False, True), "files": (True, False),
+        "sqlite": (True, False)}
+    assert fams["sqlite"]["detail"] == "disabled (--disable)"
+
+
 def bpftool_perf():
     out = subprocess.run(["bpftool", "perf", "show", "--json"], capture_output=True, text=True,
                          check=True).stdout

@@ -54,7 +54,8 @@ def test_a_family_fails_alone(start, target, btf):
     fam = families(col)
     assert "tracefs" in fam["files"]["detail"], fam
     assert "libsqlite3" in fam["sqlite"]["detail"], fam
-    assert fam["probes"] == {"name": "probes", "required": True, "attached": True,
+    assert fam["probes"] == {"name": "probes", "required": True, "disabled": False,
+                             "attached": True,
                              "detail": "10 of 10 attached"}
     assert not fam["files"]["required"]
     # Ready: what is required runs. The probes count exactly.
@@ -78,6 +79,72 @@ def test_a_required_family_that_fails_stops_the_start(target, btf, family):
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith("(--require %s)" % family), r.stderr
+
+
+def uprobe_files(col):
+    """The files the collector's uprobes sit on, as the kernel lists them."""
+    out = subprocess.run(["bpftool", "perf", "-j"], capture_output=True, text=True, check=True)
+    return {os.path.basename(p["filename"]) for p in json.loads(out.stdout)
+            if p["pid"] == col.proc.pid and "probe" in p["fd_type"]}
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_a_disabled_family_loads_nothing(start, how):
+    """--disable sqlite,files (or AET_COLLECTOR_DISABLE): no uprobe on the
+    target's libsqlite3, none of their programs, their metrics absent; the
+    rest counts exactly."""
+    full = start.workload("--tasks", "40")
+    col = start.collector(full.pid)
+    assert any(f.startswith("libsqlite3") for f in uprobe_files(col))  # the check can fail
+    n_all = col_programs(col)
+    col.stop()
+    full.kill()
+
+    wl = start.workload("--tasks", "40")
+    if how == "option":
+        col = start.collector(wl.pid, "--disable", "sqlite,files")
+        by = "--disable"
+    else:
+        col = start.collector(wl.pid, env={"AET_COLLECTOR_DISABLE": "sqlite,files"})
+        by = "AET_COLLECTOR_DISABLE"
+    assert not any(f.startswith("libsqlite3") for f in uprobe_files(col))
+    fam = families(col)
+    for name in ("sqlite", "files"):
+        assert fam[name]["disabled"] and not fam[name]["attached"], fam[name]
+        assert fam[name]["detail"] == "disabled (%s)" % by
+    assert not fam["probes"]["disabled"] and fam["probes"]["attached"]
+    assert n_all - col_programs(col) > 0
+    truth = wl.go()
+    s, _ = parse_exposition(col.metrics())
+    names = {name for name, _ in s}
+    assert not names & {"aet_db_operations_total", "aet_file_operations_total"}
+    assert set(attached(col)) == set(PROBES) | {"processes"}
+    assert sum(by_labels(s, "aet_tasks_total").values()) == sum(
+        r["count"] for r in truth["tasks"])
+
+
+def col_programs(col):
+    """The BPF programs the collector holds."""
+    fd_dir = "/proc/%d/fd" % col.proc.pid
+    return sum(os.readlink(os.path.join(fd_dir, fd)) == "anon_inode:bpf-prog"
+               for fd in os.listdir(fd_dir))
+
+
+@pytest.mark.parametrize("args,env,err", [
+    (["--disable", "probes", "--require", "probes"], {},
+     "--disable probes, but --require names it too"),
+    (["--disable", "probes,processes,files,sqlite"], {},
+     "--disable names every probe family: nothing would be observed"),
+    ([], {"AET_COLLECTOR_DISABLE": "sqlite,net"},
+     'AET_COLLECTOR_DISABLE: "sqlite,net" is not probe families separated by commas: '
+     "probes, processes, files, sqlite"),
+])
+def test_disable_refuses_what_cannot_be(target, args, env, err):
+    r = subprocess.run([COLLECTOR, "--pid", str(target.pid_), "--listen",
+                        "127.0.0.1:%d" % free_port(), *args], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, **env))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().endswith(err), r.stderr
 
 
 def test_ready_checks_the_required_families(start, target):

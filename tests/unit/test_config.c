@@ -160,6 +160,43 @@ Test(config, follow_mode)
 	cr_assert_eq(cfg.require, 0);
 }
 
+Test(config, disable)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	unsetenv("AET_COLLECTOR_DISABLE");
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_RUN);
+	cr_assert_eq(cfg.disable, 0);
+	cr_assert_null(cfg.disable_by);
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--disable", "sqlite,files")),
+		     CONFIG_RUN);
+	cr_assert_eq(cfg.disable, 1u << PFAM_SQLITE | 1u << PFAM_FILES);
+	cr_assert_str_eq(cfg.disable_by, "--disable");
+	/* The default --require gives way to --disable; one given does not. */
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--disable", "probes")), CONFIG_RUN);
+	cr_assert_eq(cfg.require, 0);
+	cr_assert_eq(parse(&cfg, err, 7,
+			   ARGV("--pid", "1", "--disable", "probes", "--require", "files")),
+		     CONFIG_RUN);
+	cr_assert_eq(cfg.require, 1u << PFAM_FILES);
+	/* The environment, for a unit or a DaemonSet; the option wins over it. */
+	setenv("AET_COLLECTOR_DISABLE", "sqlite", 1);
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_RUN);
+	cr_assert_eq(cfg.disable, 1u << PFAM_SQLITE);
+	cr_assert_str_eq(cfg.disable_by, "AET_COLLECTOR_DISABLE");
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("--pid", "1", "--disable", "files")), CONFIG_RUN);
+	cr_assert_eq(cfg.disable, 1u << PFAM_FILES);
+	setenv("AET_COLLECTOR_DISABLE", "", 1);
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_RUN);
+	cr_assert_eq(cfg.disable, 0);
+	setenv("AET_COLLECTOR_DISABLE", "sqlite;files", 1);
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_ERROR);
+	cr_assert_str_eq(err, "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
+			      "separated by commas: probes, processes, files, sqlite");
+	unsetenv("AET_COLLECTOR_DISABLE");
+}
+
 Test(config, check)
 {
 	struct config cfg;
@@ -216,6 +253,20 @@ ParameterizedTestParameters(config, errors)
 		  { "c", "-p", "1", "--require", "probes,net" },
 		  "invalid value 'probes,net' for --require: probe families separated by commas: "
 		  "probes, processes, files, sqlite (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--disable", "sqlite,net" },
+		  "invalid value 'sqlite,net' for --disable: probe families separated by commas: "
+		  "probes, processes, files, sqlite (see --help)" },
+		{ 5,
+		  { "c", "--comm", "aet", "--disable", "processes" },
+		  "--disable processes, but follow mode (--comm, --exe) needs it to see processes "
+		  "start" },
+		{ 6,
+		  { "c", "-p", "1", "--require", "files", "--disable=files" },
+		  "--disable files, but --require names it too" },
+		{ 4,
+		  { "c", "-p", "1", "--disable=probes,processes,files,sqlite" },
+		  "--disable names every probe family: nothing would be observed" },
 		{ 5,
 		  { "c", "-p", "1", "--uprobe-spot", "ret" },
 		  "invalid value 'ret' for --uprobe-spot: nop5, push or auto (see --help)" },
