@@ -41,7 +41,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(OUTPUT)/floor.bpf.o $(OUTPUT)/floor_files.bpf.o $(OUTPUT)/span_gen.bpf.o
-.PHONY: all binaries deps test test-unit test-e2e test-load demo bench vmlinux clean format format-check \
+.PHONY: all binaries deps test test-unit test-e2e test-load demo bench soak vmlinux clean format format-check \
 	install fuzz fuzz-run asan test-asan test-faults test-kernels test-compat
 
 all: deps
@@ -208,6 +208,11 @@ $(OUTPUT)/bench-probe-hit: bench/probe_hit.c $(OUTPUT)/libaetprobe.so
 bench: all
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BINS)
 	$(Q)$(PYTHON) -u bench/run.py
+
+# The collector over SOAK_MINUTES (default 10) of the workload with spans
+# on and a scrape every second: prints each minute, fails on growth.
+soak: all
+	$(Q)$(PYTHON) -u bench/soak.py
 
 # libFuzzer targets (clang, ASan, UBSan) of the pure parsers and writers:
 # tests/fuzz/fuzz_NAME.c with its seed corpus tests/fuzz/corpus/NAME/.

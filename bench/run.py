@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """make bench: the cost of observation, measured side by side in one run.
 
+First the machine facts that move the absolute figures (CPU, kernel,
+page-table isolation and mitigations, one uprobe hit on a nop5 and on a
+push): the ratios are the claims, the absolutes belong to their machine.
+
 1. Probe hit: bench-probe-hit calls aet_probe_task_begin + task_end (a pair)
    and aet_probe_event in a loop: nothing attached (detached), an empty BPF
    program on the same uprobes (the floor: bench-floor), programs that only
@@ -468,11 +472,50 @@ def span_drain():
     print(out.stdout, end="")
 
 
+def read_first(path, default="?"):
+    try:
+        with open(path) as f:
+            return f.readline().strip()
+    except OSError:
+        return default
+
+
+def machine_facts():
+    """What moves the absolute figures below from one machine to the next:
+    the kernel, the CPU, page-table isolation and the other mitigations
+    (every uprobe trap crosses into the kernel and back), and what one
+    uprobe hit costs here on a 5-byte NOP and on a push (aet-collector
+    --check measures both). The ratios are the claims; these say where the
+    absolutes came from."""
+    cpu = "?"
+    virt = False
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and cpu == "?":
+                cpu = line.split(":", 1)[1].strip()
+            virt |= line.startswith("flags") and " hypervisor" in line
+    vuln = "/sys/devices/system/cpu/vulnerabilities/"
+    meltdown = read_first(vuln + "meltdown")
+    mitig = [w for w in read_first("/proc/cmdline", "").split() if w.startswith("mitigations=")]
+    out = subprocess.run([os.path.join(BUILD, "aet-collector"), "--check", "--json"],
+                         capture_output=True, text=True)
+    try:
+        spot = json.loads(out.stdout)["uprobe_spot"]
+        hits = "nop5 %d ns, push %d ns" % (spot["nop5_hit_ns"], spot["push_hit_ns"])
+    except (ValueError, KeyError):
+        hits = "not measured (--check: %s)" % out.stderr.strip()
+    print("machine: %s, %d cpus%s" % (cpu, os.cpu_count(), ", virtual" if virt else ""))
+    print("  kernel %s; page-table isolation %s (meltdown: %s); spectre_v2: %s; %s" % (
+        os.uname().release, "on" if "PTI" in meltdown else "off", meltdown,
+        read_first(vuln + "spectre_v2"), mitig[0] if mitig else "mitigations= not given"))
+    print("  one uprobe hit: %s" % hits)
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("bench: loads BPF programs: run as root")
-    print("aet-collector bench, %s, kernel %s, %d cpus" % (
-        time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count()))
+    print("aet-collector bench, %s" % time.strftime("%Y-%m-%d"))
+    machine_facts()
     sink = start_sink()
     # BENCH_ONLY=probe_hit,scrape: those sections alone.
     only = os.environ.get("BENCH_ONLY", "").split(",")

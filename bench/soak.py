@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""make soak: the collector over a long run, for growth.
+
+The reference workload loops on 4 threads for SOAK_MINUTES (default 10),
+the collector attached with spans on (every span sampled, exported to a
+local OTLP sink) and /metrics scraped every second. Each minute it prints
+the collector's RSS, BPF map memory, the entries its hash maps hold (from
+the kernel: bpftool map dump), its open descriptors, its CPU in that
+minute, and the spans exported and dropped so far. The goal: nothing grows
+after the first minute. Exits 1 when something did, or a scrape failed.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402 - the bench's workload, collector and sink
+
+MINUTES = int(os.environ.get("SOAK_MINUTES", "10"))
+PORT = 9596
+# Growth after the first minute that is not growth: an RSS page or two of
+# malloc's arenas moving, the one connection of a scrape in flight.
+RSS_SLACK = 256 << 10
+FD_SLACK = 2
+FILL_SLACK = 64  # operations in flight on 4 threads when the sample is taken
+
+
+# BPF_MAP_TYPE_HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH: the maps that fill.
+HASH_TYPES = {1, 5, 9, 10}
+
+
+def hash_entries(pid):
+    """{map name: entries} of the hash maps pid holds, as the kernel has them."""
+    ids = set()
+    for fd in os.listdir("/proc/%d/fdinfo" % pid):
+        try:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if "map_id" in info and int(info["map_type"]) in HASH_TYPES:
+            ids.add(int(info["map_id"]))
+    got = {}
+    for i in ids:
+        show = subprocess.run(["bpftool", "map", "show", "id", str(i), "-j"],
+                              capture_output=True, text=True).stdout
+        dump = subprocess.run(["bpftool", "map", "dump", "id", str(i), "-j"],
+                              capture_output=True, text=True).stdout
+        got[json.loads(show or "{}").get("name", str(i))] = len(json.loads(dump or "[]"))
+    return got
+
+
+def spans(metrics):
+    """(exported, dropped) of aet_collector_spans_*_total in a scrape."""
+    exported = dropped = 0
+    for line in metrics.splitlines():
+        if line.startswith("aet_collector_spans_exported_total"):
+            exported += float(line.split()[-1])
+        elif line.startswith("aet_collector_spans_dropped_total"):
+            dropped += float(line.split()[-1])
+    return int(exported), int(dropped)
+
+
+class Scraper(threading.Thread):
+    """GET /metrics every second; keeps the last body and counts failures."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.last, self.scrapes, self.failed = "", 0, []
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(1):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % PORT,
+                                            timeout=10) as r:
+                    self.last = r.read().decode()
+                self.scrapes += 1
+            except OSError as e:
+                self.failed.append(str(e))
+
+
+def sample(pid, cpu0, t0):
+    rss, cpu = run.proc_stat(pid)
+    return {"rss": rss, "cpu": cpu, "cpu_pct": (cpu - cpu0) / (time.monotonic() - t0) * 100,
+            "maps": run.map_memory(pid)[0], "fds": len(os.listdir("/proc/%d/fd" % pid)),
+            "entries": hash_entries(pid)}
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("soak: loads BPF programs: run as root")
+    sink = run.start_sink()
+    print("soak: workload looping on 4 threads, spans always_on to a local sink, /metrics "
+          "every second, %d minutes" % MINUTES)
+    print("%6s %9s %9s %9s %6s %7s %11s %9s" % ("minute", "RSS MiB", "maps MiB", "entries",
+                                                "fds", "CPU %", "spans out", "dropped"))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        wl, pid, _ = run.start_workload(tmp, "--loop", "--threads", "4")
+        col = run.start_collector(pid, PORT, env=run.spans_env(sink))
+        wl.stdin.write("go\n")
+        wl.stdin.flush()
+        scraper = Scraper()
+        scraper.start()
+        cpu0, t0 = run.proc_stat(col.pid)[1], time.monotonic()
+        for minute in range(1, MINUTES + 1):
+            time.sleep(max(0, t0 + 60 * minute - time.monotonic()))
+            if col.poll() is not None or wl.poll() is not None:
+                sys.exit("soak: the %s exited" % ("collector" if col.poll() is not None
+                                                  else "workload"))
+            s = sample(col.pid, cpu0, time.monotonic() - 60)
+            cpu0 = s["cpu"]
+            s["spans"] = spans(scraper.last)
+            rows.append(s)
+            print("%6d %9.2f %9.2f %9d %6d %7.2f %11d %9d" % (
+                minute, s["rss"] / 2**20, s["maps"] / 2**20, sum(s["entries"].values()),
+                s["fds"], s["cpu_pct"], *s["spans"]), flush=True)
+        scraper.done.set()
+        scraper.join()
+        run.stop(col)
+        wl.send_signal(signal.SIGINT)
+        wl.wait()
+    first, last = rows[0], rows[-1]
+    grew = []
+    if last["rss"] - first["rss"] > RSS_SLACK:
+        grew.append("RSS +%d KiB" % ((last["rss"] - first["rss"]) >> 10))
+    if last["maps"] != first["maps"]:
+        grew.append("map memory %+d bytes" % (last["maps"] - first["maps"]))
+    if last["fds"] - first["fds"] > FD_SLACK:
+        grew.append("descriptors +%d" % (last["fds"] - first["fds"]))
+    for name, n in last["entries"].items():
+        if n - first["entries"].get(name, 0) > FILL_SLACK:
+            grew.append("map %s %d -> %d entries" % (name, first["entries"].get(name, 0), n))
+    print("scrapes: %d, failed %d; spans exported %d, dropped %d" % (
+        scraper.scrapes, len(scraper.failed), *last["spans"]))
+    print("after the first minute: %s" % ("; ".join(grew) if grew else "nothing grew"))
+    if scraper.failed:
+        print("first failed scrape: %s" % scraper.failed[0])
+    return 1 if grew or scraper.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
