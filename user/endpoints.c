@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* What the endpoints serve, rendered from the collector's state under its
- * lock, shared (several HTTP threads render at once): /metrics, /health, /ready, /status, the index
- * and /control. */
+ * lock, shared (several HTTP threads render at once): /metrics, /health,
+ * /ready, /status, the index and /control. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
