@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char *data; /* always NUL-terminated when non-NULL */
@@ -17,8 +18,28 @@ struct buf {
 void buf_init(struct buf *b);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, oom = 0, keeps the memory */
-void buf_append(struct buf *b, const void *p, size_t n);
-void buf_puts(struct buf *b, const char *s);
+/* Makes room for extra more bytes (and the NUL) at once: appends up to
+ * that much then take no allocation. Returns 0, or -1 with oom set. */
+int buf_reserve(struct buf *b, size_t extra);
+void buf_append_slow(struct buf *b, const void *p, size_t n);
+
+/* Inline: an exposition of 100k series is millions of small appends, most
+ * of which fit in the room already there. */
+static inline void buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (!b->oom && n < b->cap - b->len) { /* cap 0: never, data is NULL */
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return;
+	}
+	buf_append_slow(b, p, n);
+}
+
+static inline void buf_puts(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, quotes included; bytes that are not
  * valid UTF-8 become U+FFFD. */

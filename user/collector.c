@@ -18,8 +18,15 @@
 
 void collector_init(struct collector *c, const struct config *cfg)
 {
+	pthread_rwlockattr_t ra;
+
 	memset(c, 0, sizeof(*c));
-	pthread_mutex_init(&c->lock, NULL);
+	/* A tick waits for the scrapes under way only, not for a stream of
+	 * them: glibc's default lets readers in ahead of a waiting writer. */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&c->lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	c->cfg = cfg;
 	c->started_at = clock_seconds(CLOCK_REALTIME);
 	c->started_mono = c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
@@ -213,16 +220,16 @@ static void target_ended(struct collector *c)
 
 void collector_beat(struct collector *c)
 {
-	pthread_mutex_lock(&c->lock);
+	pthread_rwlock_wrlock(&c->lock);
 	c->heartbeat = clock_seconds(CLOCK_MONOTONIC);
-	pthread_mutex_unlock(&c->lock);
+	pthread_rwlock_unlock(&c->lock);
 }
 
 void collector_tick(struct collector *c)
 {
 	bool was_alive = c->target.alive;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_rwlock_wrlock(&c->lock);
 	if (c->have_target)
 		target_sample(&c->target);
 	if (was_alive && !c->target.alive)
@@ -230,7 +237,7 @@ void collector_tick(struct collector *c)
 	if (c->following)
 		collector_follow(c);
 	probes__expire(c->fam[PFAM_PROBES], (uint64_t)c->cfg->open_ttl_s * NSEC_PER_SEC);
-	pthread_mutex_unlock(&c->lock);
+	pthread_rwlock_unlock(&c->lock);
 	collector_beat(c);
 }
 
@@ -258,9 +265,9 @@ void collector_set_enabled(struct collector *c, bool on, const char *by)
 	char err[256] = "";
 	int rc = 0;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_rwlock_wrlock(&c->lock);
 	if (on == c->enabled) {
-		pthread_mutex_unlock(&c->lock);
+		pthread_rwlock_unlock(&c->lock);
 		return;
 	}
 	c->enabled = on;
@@ -275,7 +282,7 @@ void collector_set_enabled(struct collector *c, bool on, const char *by)
 		 rc	      ? err
 		 : c->enabled ? ""
 			      : by);
-	pthread_mutex_unlock(&c->lock);
+	pthread_rwlock_unlock(&c->lock);
 	if (rc)
 		log_warn("%s (still disabled)\n", c->disabled_by);
 	else
@@ -287,5 +294,5 @@ void collector_set_enabled(struct collector *c, bool on, const char *by)
 void collector_fini(struct collector *c)
 {
 	follow_free(&c->follow);
-	pthread_mutex_destroy(&c->lock);
+	pthread_rwlock_destroy(&c->lock);
 }

@@ -22,7 +22,10 @@
 #include "version.h"
 
 struct collector {
-	pthread_mutex_t lock; /* guards everything below against the HTTP thread */
+	/* Guards everything below against the HTTP threads: they read under
+	 * it, shared, so that two scrapes render at once; the main thread
+	 * changes under it, exclusive. */
+	pthread_rwlock_t lock;
 	const struct config *cfg;
 	struct target target;	 /* the current one: probes and SQLite attached through it */
 	bool have_target;	 /* false in follow mode until a process has the library */
@@ -41,11 +44,13 @@ struct collector {
 	double started_at;	 /* CLOCK_REALTIME seconds */
 	double started_mono;	 /* CLOCK_MONOTONIC seconds */
 	double heartbeat;	 /* CLOCK_MONOTONIC seconds of the last tick */
-	double scrape_seconds;	 /* duration of the last /metrics */
-	uint64_t scrapes;
-	bool enabled;	       /* the emergency switch: every probe attached */
-	atomic_int wanted;     /* WANT_*: what POST /control/... asked last */
-	char disabled_by[256]; /* when not: what turned it off, or why enabling failed */
+	_Atomic double
+		scrape_seconds; /* duration of the last /metrics (written under a shared lock) */
+	_Atomic uint64_t scrapes;
+	_Atomic size_t metrics_len; /* the size of the last /metrics: room for the next */
+	bool enabled;		    /* the emergency switch: every probe attached */
+	atomic_int wanted;	    /* WANT_*: what POST /control/... asked last */
+	char disabled_by[256];	    /* when not: what turned it off, or why enabling failed */
 };
 
 void collector_init(struct collector *c, const struct config *cfg);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* What the endpoints serve, rendered from the collector's state under its
- * lock: /metrics, /health, /ready, /status, the index and /control. */
+ * lock, shared (several HTTP threads render at once): /metrics, /health,
+ * /ready, /status, the index and /control. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -211,9 +212,10 @@ static int write_scrapes(const struct collector *c, struct buf *out)
 {
 	const struct expo_sample ones[] = {
 		{ "aet_collector_scrape_duration_seconds",
-		  "Time the previous /metrics took to render.", METRIC_GAUGE, c->scrape_seconds },
+		  "Time the previous /metrics took to render.", METRIC_GAUGE,
+		  atomic_load(&c->scrape_seconds) },
 		{ "aet_collector_scrapes_total", "Requests of /metrics served.", METRIC_COUNTER,
-		  (double)c->scrapes },
+		  (double)atomic_load(&c->scrapes) },
 		{ "aet_collector_enabled",
 		  "1 when every probe is attached, 0 when the emergency switch (or "
 		  "AET_METRICS_ENABLED=false) detached them.",
@@ -227,15 +229,20 @@ static int render_metrics(void *ctx, struct buf *out)
 {
 	struct collector *c = ctx;
 	double t0 = clock_seconds(CLOCK_MONOTONIC);
+	size_t len = atomic_load(&c->metrics_len);
 	int rc;
 
-	pthread_mutex_lock(&c->lock);
+	/* One allocation, not a doubling series of them copying megabytes at
+	 * 100k series; a little more, as the series grow. */
+	buf_reserve(out, len + len / 8);
+	pthread_rwlock_rdlock(&c->lock);
 	rc = write_family_metrics(c, out) ?: spans__write_metrics(c->spans, out) ?:
 	     write_families(c, out) ?: write_target(c, out) ?: write_process(c, out) ?:
 	     write_scrapes(c, out);
-	c->scrapes++;
-	c->scrape_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
-	pthread_mutex_unlock(&c->lock);
+	atomic_fetch_add(&c->scrapes, 1);
+	atomic_store(&c->scrape_seconds, clock_seconds(CLOCK_MONOTONIC) - t0);
+	pthread_rwlock_unlock(&c->lock);
+	atomic_store(&c->metrics_len, out->len);
 	if (rc || out->oom) {
 		buf_reset(out);
 		buf_printf(out, "# error rendering metrics: %s\n", strerror(rc ? -rc : ENOMEM));
@@ -249,9 +256,9 @@ static int render_health(void *ctx, struct buf *out)
 	struct collector *c = ctx;
 	double now = clock_seconds(CLOCK_MONOTONIC), since;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_rwlock_rdlock(&c->lock);
 	since = now - c->heartbeat;
-	pthread_mutex_unlock(&c->lock);
+	pthread_rwlock_unlock(&c->lock);
 	/* Liveness of the collector itself, not of the target. */
 	buf_printf(out,
 		   "{\"status\":\"%s\",\"uptime_seconds\":%.3f,\"last_tick_seconds_ago\":%.3f}\n",
@@ -264,7 +271,7 @@ static int render_ready(void *ctx, struct buf *out)
 	struct collector *c = ctx;
 	bool alive, ready;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_rwlock_rdlock(&c->lock);
 	alive = c->have_target && c->target.alive;
 	ready = alive && c->enabled;
 	for (int f = 0; f < PFAM_MAX; f++)
@@ -292,7 +299,7 @@ static int render_ready(void *ctx, struct buf *out)
 		write_family_detail(c, f, out);
 		buf_puts(out, "}");
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_rwlock_unlock(&c->lock);
 	buf_puts(out, "]}\n");
 	return ready ? 200 : 503;
 }
@@ -302,7 +309,7 @@ static int render_status(void *ctx, struct buf *out)
 	struct collector *c = ctx;
 	struct target *t = &c->target;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_rwlock_rdlock(&c->lock);
 	buf_printf(out,
 		   "{\"version\":\"%s\",\"uptime_seconds\":%.3f,\"listen\":", AET_COLLECTOR_VERSION,
 		   clock_seconds(CLOCK_MONOTONIC) - c->started_mono);
@@ -315,8 +322,8 @@ static int render_status(void *ctx, struct buf *out)
 	buf_printf(out,
 		   "},\"scrapes\":%llu,\"max_series\":%u,"
 		   "\"max_open\":%u,\"enabled\":%s,\"disabled_by\":",
-		   (unsigned long long)c->scrapes, c->cfg->max_series, c->cfg->max_open,
-		   c->enabled ? "true" : "false");
+		   (unsigned long long)atomic_load(&c->scrapes), c->cfg->max_series,
+		   c->cfg->max_open, c->enabled ? "true" : "false");
 	buf_json_str(out, c->disabled_by, strlen(c->disabled_by));
 	if (c->following) {
 		buf_puts(out, ",");
@@ -347,7 +354,7 @@ static int render_status(void *ctx, struct buf *out)
 	}
 	buf_puts(out, ",");
 	spans__write_status(c->spans, out);
-	pthread_mutex_unlock(&c->lock);
+	pthread_rwlock_unlock(&c->lock);
 	buf_puts(out, "}\n");
 	return 200;
 }

@@ -298,8 +298,8 @@ static bool format_fixed(char tmp[VALUE_MAX], double v)
 	return false;
 }
 
-/* Formats v into tmp as expo_value describes. */
-static void format_value(char tmp[VALUE_MAX], double v)
+/* Formats v into tmp as expo_value describes; returns its length. */
+static size_t format_value(char tmp[VALUE_MAX], double v)
 {
 	char *p;
 
@@ -313,6 +313,7 @@ static void format_value(char tmp[VALUE_MAX], double v)
 		if (v < 0)
 			*--p = '-';
 		memmove(tmp, p, (size_t)(tmp + VALUE_MAX - p));
+		return (size_t)(tmp + VALUE_MAX - 1 - p);
 	} else if (!format_fixed(tmp, v)) {
 		/* %.17g always round-trips; prefer the shortest that does. Uses the
 		 * C locale's decimal point, as the daemon never calls setlocale(). */
@@ -322,14 +323,14 @@ static void format_value(char tmp[VALUE_MAX], double v)
 				break;
 		}
 	}
+	return strlen(tmp);
 }
 
 void expo_value(struct buf *out, double v)
 {
 	char tmp[VALUE_MAX];
 
-	format_value(tmp, v);
-	buf_puts(out, tmp);
+	buf_append(out, tmp, format_value(tmp, v));
 }
 
 static const char *const type_names[] = {
@@ -354,54 +355,64 @@ static void write_header(const struct metric *f, struct buf *out)
 	buf_append(out, "\n", 1);
 }
 
-/* `name` `suffix`{labels[,]extra} value-follows-the-space */
-static void line_start(struct buf *out, const char *name, const char *suffix, const char *labels,
-		       const char *extra)
+/* A string and its length, which the lines of a metric repeat. */
+struct str {
+	const char *s;
+	size_t n;
+};
+
+#define STR(lit) ((struct str){ lit, sizeof(lit) - 1 })
+
+/* `name` `suffix`{labels[,]extra} value-follows-the-space. Lengths known:
+ * a metric of 100k series writes this 100k times or more. */
+static void line_start(struct buf *out, struct str name, struct str suffix, struct str labels,
+		       struct str extra)
 {
-	buf_puts(out, name);
-	buf_puts(out, suffix);
-	if (*labels || *extra) {
+	buf_append(out, name.s, name.n);
+	buf_append(out, suffix.s, suffix.n);
+	if (labels.n || extra.n) {
 		buf_append(out, "{", 1);
-		buf_puts(out, labels);
-		if (*labels && *extra)
+		buf_append(out, labels.s, labels.n);
+		if (labels.n && extra.n)
 			buf_append(out, ",", 1);
-		buf_puts(out, extra);
+		buf_append(out, extra.s, extra.n);
 		buf_append(out, "}", 1);
 	}
 	buf_append(out, " ", 1);
 }
 
 /* The finite bounds in seconds as `le="0.0001"`, from HIST_BOUNDS_NS. */
-static void bucket_les(char les[HIST_FINITE][LE_MAX])
+static void bucket_les(char les[HIST_FINITE][LE_MAX], struct str le[HIST_FINITE])
 {
 	static const unsigned long long bounds_ns[HIST_FINITE] = HIST_BOUNDS_NS;
 	char v[VALUE_MAX];
 
 	for (int i = 0; i < HIST_FINITE; i++) {
 		format_value(v, (double)bounds_ns[i] / 1e9);
-		snprintf(les[i], LE_MAX, "le=\"%s\"", v);
+		le[i].s = les[i];
+		le[i].n = (size_t)snprintf(les[i], LE_MAX, "le=\"%s\"", v);
 	}
 }
 
-static void write_hist(const struct metric *f, struct buf *out, const char *labels,
-		       const struct hist_value *h, char les[HIST_FINITE][LE_MAX])
+static void write_hist(struct buf *out, struct str name, struct str labels,
+		       const struct hist_value *h, const struct str le[HIST_FINITE])
 {
 	uint64_t cum = 0;
 
 	for (int i = 0; i < HIST_FINITE; i++) {
 		cum += h->buckets[i];
-		line_start(out, f->name, "_bucket", labels, les[i]);
+		line_start(out, name, STR("_bucket"), labels, le[i]);
 		put_u64(out, cum);
 		buf_append(out, "\n", 1);
 	}
 	/* +Inf is the count by definition, whatever the last bucket holds. */
-	line_start(out, f->name, "_bucket", labels, "le=\"+Inf\"");
+	line_start(out, name, STR("_bucket"), labels, STR("le=\"+Inf\""));
 	put_u64(out, h->count);
 	buf_append(out, "\n", 1);
-	line_start(out, f->name, "_sum", labels, "");
+	line_start(out, name, STR("_sum"), labels, STR(""));
 	expo_value(out, h->sum);
 	buf_append(out, "\n", 1);
-	line_start(out, f->name, "_count", labels, "");
+	line_start(out, name, STR("_count"), labels, STR(""));
 	put_u64(out, h->count);
 	buf_append(out, "\n", 1);
 }
@@ -455,18 +466,28 @@ static void ref_sort(struct ref *r, struct ref *tmp, size_t n)
 	memcpy(r + k, tmp + i, (h - i) * sizeof(*r));
 }
 
-/* Writes refs[0..n), which share one rendered label set, as one series. */
-static void write_merged(const struct metric *f, struct buf *out, const struct ref *refs, size_t n,
-			 char les[HIST_FINITE][LE_MAX])
+/* The rendered label set of sample i, without its NUL: it ends where the
+ * next sample's begins. */
+static struct str sample_labels(const struct metric *f, size_t i)
 {
-	const char *labels = f->labels.data + f->samples[refs[0].idx].labels;
+	size_t off = f->samples[i].labels;
+	size_t end = i + 1 < f->n ? f->samples[i + 1].labels : f->labels.len;
+
+	return (struct str){ f->labels.data + off, end - off - 1 };
+}
+
+/* Writes refs[0..n), which share one rendered label set, as one series. */
+static void write_merged(const struct metric *f, struct buf *out, struct str name,
+			 const struct ref *refs, size_t n, const struct str le[HIST_FINITE])
+{
+	struct str labels = sample_labels(f, refs[0].idx);
 	struct hist_value h;
 	double value = 0;
 
 	if (f->type != METRIC_HISTOGRAM) {
 		for (size_t i = 0; i < n; i++)
 			value += f->samples[refs[i].idx].value;
-		line_start(out, f->name, "", labels, "");
+		line_start(out, name, STR(""), labels, STR(""));
 		expo_value(out, value);
 		buf_append(out, "\n", 1);
 		return;
@@ -480,13 +501,14 @@ static void write_merged(const struct metric *f, struct buf *out, const struct r
 		h.sum += o->sum;
 		h.count += o->count;
 	}
-	write_hist(f, out, labels, &h, les);
+	write_hist(out, name, labels, &h, le);
 }
 
 /* On allocation failure out->oom is set, as for any other failed append. */
 void metric__write(const struct metric *f, struct buf *out)
 {
 	char les[HIST_FINITE][LE_MAX];
+	struct str le[HIST_FINITE], name = { f->name, strlen(f->name) };
 	size_t i, j, skip = 0;
 	struct ref *refs;
 
@@ -504,11 +526,11 @@ void metric__write(const struct metric *f, struct buf *out)
 		ref_init(&refs[i], f->labels.data + f->samples[i].labels, skip, i);
 	ref_sort(refs, refs + f->n, f->n);
 	if (f->type == METRIC_HISTOGRAM)
-		bucket_les(les);
+		bucket_les(les, le);
 	for (i = 0; i < f->n; i = j) {
 		for (j = i + 1; j < f->n && !ref_labels_cmp(&refs[i], &refs[j]); j++)
 			;
-		write_merged(f, out, refs + i, j - i, les);
+		write_merged(f, out, name, refs + i, j - i, le);
 	}
 	free(refs);
 }

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The HTTP endpoints on libmicrohttpd (0.9.75 on Debian 12): one internal
- * polling thread (epoll) runs every callback below and renders each answer;
- * sockets are non-blocking, so a slow client costs a connection slot, never
- * the thread.
+ * The HTTP endpoints on libmicrohttpd (0.9.75 on Debian 12): a thread per
+ * connection (and one that accepts) runs the callbacks below and renders
+ * the answer, so a scrape never waits for another's render, nor for a slow
+ * client's bytes. At most HTTP_RENDERS answers render at once (the others
+ * wait their turn): that bounds the memory of a flood of scrapes, each of
+ * which holds its exposition.
  *
  * A slot is what a slow client can take, and libmicrohttpd alone does not
  * give it back: its connection timeout counts idle time, which a client
@@ -26,6 +28,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,6 +47,7 @@
 
 #define HTTP_BACKLOG  64
 #define HTTP_SWEEP_MS 250 /* how late past --http-timeout a slow client may be closed */
+#define HTTP_RENDERS  4	  /* answers rendered at once: 2 cores, and room for two scrapes */
 
 /* A connection libmicrohttpd holds. */
 struct conn {
@@ -68,6 +72,7 @@ struct http {
 	pthread_cond_t wake;
 	pthread_t sweeper;
 	bool sweeping, stop;
+	sem_t renders; /* HTTP_RENDERS, less those under way */
 	struct conn *conns;
 	unsigned nconns;   /* entries in conns: libmicrohttpd's limit */
 	char mhd_err[128]; /* libmicrohttpd's last message, for a failed start */
@@ -379,7 +384,10 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *c,
 	int status;
 
 	buf_init(&body);
+	while (sem_wait(&h->renders) && errno == EINTR)
+		;
 	status = route->render(h->ctx, &body);
+	sem_post(&h->renders);
 	if (wants_gzip(c) && body.len > 0) {
 		buf_init(&gz);
 		if (!buf_gzip(&body, &gz)) {
@@ -454,8 +462,9 @@ static int listen_on(const struct sockaddr_storage *addr)
 static struct MHD_Daemon *start_daemon(struct http *h, const struct config *cfg)
 {
 	return MHD_start_daemon(
-		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-		accept_policy, h, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			MHD_USE_ERROR_LOG,
+		0, accept_policy, h, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)h->nconns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned int)(2 * h->max_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
@@ -482,6 +491,7 @@ struct http *http__listen(const struct config *cfg, int *errp, char *err, size_t
 	h->timeout_ms = (uint64_t)cfg->http_timeout_s * 1000;
 	h->nconns = 2 * cfg->http_max_conns;
 	pthread_mutex_init(&h->lock, NULL);
+	sem_init(&h->renders, 0, HTTP_RENDERS);
 	/* the sweeper's waits are on the clock its deadlines are */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -539,6 +549,7 @@ void http__free(struct http *h)
 		close(h->fd); /* a socket given with MHD_OPTION_LISTEN_SOCKET stays ours */
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
+	sem_destroy(&h->renders);
 	free(h->conns);
 	free(h);
 }

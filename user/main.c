@@ -69,9 +69,9 @@ static void serve(struct collector *c, const sigset_t *sigs)
 								      : "POST /control/disable");
 		}
 		if (c->following && clock_seconds(CLOCK_MONOTONIC) < next_tick) {
-			pthread_mutex_lock(&c->lock);
+			pthread_rwlock_wrlock(&c->lock);
 			collector_follow(c);
-			pthread_mutex_unlock(&c->lock);
+			pthread_rwlock_unlock(&c->lock);
 			continue;
 		}
 		next_tick = clock_seconds(CLOCK_MONOTONIC) + TICK_SECONDS;

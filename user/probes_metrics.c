@@ -171,7 +171,8 @@ int probes__write_metrics(void *o, struct buf *out)
 	struct probe_samples *s = NULL;
 	int rc;
 
-	/* Held till written: the span consumer reads them too. */
+	/* Copies of their own: the span consumer and other scrapes go on
+	 * meanwhile (user/series.h). */
 	tasks = series_get(&series[SERIES_TASKS]);
 	agents = series_get(&series[SERIES_AGENT]);
 	events = series_get(&series[SERIES_EVENTS]);
@@ -183,7 +184,8 @@ int probes__write_metrics(void *o, struct buf *out)
 	if (!rc)
 		probe_samples__write(s, out);
 	probe_samples__free(s);
-	for (int k = SERIES_KINDS - 1; k >= 0; k--)
-		series_put(&series[k]);
+	series_put(&series[SERIES_EVENTS], events);
+	series_put(&series[SERIES_AGENT], agents);
+	series_put(&series[SERIES_TASKS], tasks);
 	return rc ?: write_collector_stats(p, out) ?: write_program_stats(p, out);
 }

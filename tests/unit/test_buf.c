@@ -110,10 +110,59 @@ Test(buf, reset_keeps_memory_and_clears_oom)
 	cr_assert_str_eq(b.data, "x");
 }
 
+/* After buf_reserve(n), n bytes of appends take no allocation: the data
+ * stays where it is. */
+Test(buf, reserve_makes_room_at_once)
+{
+	char *data;
+
+	buf_puts(&b, "head");
+	cr_assert_eq(buf_reserve(&b, 10000), 0);
+	cr_assert_geq(b.cap, 4 + 10000 + 1);
+	cr_assert_str_eq(b.data, "head");
+	data = b.data;
+	for (int i = 0; i < 1000; i++)
+		buf_append(&b, "0123456789", 10);
+	cr_assert_eq(b.data, data);
+	cr_assert_eq(b.len, 10004);
+	cr_assert_eq(b.data[b.len], '\0');
+	cr_assert_eq(memcmp(b.data + 9994, "0123456789", 10), 0);
+	/* exactly full, then one byte more: it grows, contents kept */
+	buf_append(&b, "!", 1);
+	cr_assert_eq(b.len, 10005);
+	cr_assert_str_eq(b.data + 10000, "6789!");
+	cr_assert_eq(buf_reserve(&b, SIZE_MAX - 2), -1);
+	cr_assert_eq(b.oom, 1);
+	cr_assert_eq(b.len, 10005);
+}
+
+/* Appends that fill the room to the byte, and one past it. */
+Test(buf, append_at_the_edge_of_the_room)
+{
+	char chunk[300];
+
+	memset(chunk, 'z', sizeof(chunk));
+	buf_append(&b, "a", 1); /* cap 256: room for 254 more and the NUL */
+	cr_assert_eq(b.cap, 256);
+	buf_append(&b, chunk, 254);
+	cr_assert_eq(b.cap, 256);
+	cr_assert_eq(b.len, 255);
+	cr_assert_eq(b.data[255], '\0');
+	buf_append(&b, "b", 1);
+	cr_assert_gt(b.cap, 256);
+	cr_assert_eq(b.len, 256);
+	cr_assert_eq(b.data[0], 'a');
+	cr_assert_eq(b.data[254], 'z');
+	cr_assert_str_eq(b.data + 255, "b");
+}
+
 Test(buf, oom_is_sticky)
 {
+	/* volatile: the compiler would warn of the inline memcpy it cannot reach */
+	volatile size_t huge = SIZE_MAX - 2;
+
 	buf_puts(&b, "keep");
-	buf_append(&b, "x", SIZE_MAX - 2); /* cannot fit len + n + NUL in a size_t */
+	buf_append(&b, "x", huge); /* cannot fit len + n + NUL in a size_t */
 	cr_assert_eq(b.oom, 1);
 	buf_puts(&b, "more");
 	buf_append(&b, "more", 4);

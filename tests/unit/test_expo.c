@@ -67,6 +67,27 @@ Test(expo, gauge_sorted_by_label)
 				    "aet_active_tasks{mode=\"sync\"} 1\n");
 }
 
+/* Each line's label set is as long as its own, whichever sample follows it
+ * in the metric: a prefix of another, empty, at the bound, the last one. */
+Test(expo, label_sets_of_every_length_in_any_order)
+{
+	static const char long_value[] =
+		"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk"; /* 63 */
+	static const char *const l_two[] = { "agent", "op" };
+	struct metric *f = metric__new("m", NULL, METRIC_COUNTER, 2, l_two);
+
+	cr_assert_eq(metric__add(f, (const char *[]){ long_value, "x" }, 1), 0);
+	cr_assert_eq(metric__add(f, (const char *[]){ "ab", "" }, 2), 0);
+	cr_assert_eq(metric__add(f, (const char *[]){ "", "" }, 3), 0);
+	cr_assert_eq(metric__add(f, (const char *[]){ "a", "\"q\"" }, 4), 0);
+	cr_assert_str_eq(render(f), "# TYPE m counter\n"
+				    "m{agent=\"\",op=\"\"} 3\n"
+				    "m{agent=\"a\",op=\"\\\"q\\\"\"} 4\n"
+				    "m{agent=\"ab\",op=\"\"} 2\n"
+				    "m{agent=\"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz"
+				    "abcdefghijk\",op=\"x\"} 1\n");
+}
+
 Test(expo, two_labels_sorted_and_merged)
 {
 	struct metric *f = metric__new("t_total", "T.", METRIC_COUNTER, 2, l_agent_mode);
