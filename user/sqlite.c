@@ -188,10 +188,11 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 		snprintf(err, len, "failed to open the SQLite BPF object: %s", strerror(-rc));
 		return rc;
 	}
-	/* The SQL texts are kept with --span-sql-text only: one entry else
-	 * (a map cannot have none), 3.3 MiB less. */
-	if (!cfg->span_sql_text)
-		bpf_map__set_max_entries(s->skel->maps.stmt_texts, 1);
+	/* Statements prepared and not finalized: --max-open bounds them (past
+	 * it the least recently used is forgotten). Their SQL texts are kept
+	 * with --span-sql-text only: one entry else (a map cannot have none). */
+	bpf_map__set_max_entries(s->skel->maps.stmts, cfg->max_open);
+	bpf_map__set_max_entries(s->skel->maps.stmt_texts, cfg->span_sql_text ? cfg->max_open : 1);
 	rc = family_load(s->skel->skeleton, sh, "the SQLite programs", err, len);
 	if (rc)
 		return rc;
