@@ -12,6 +12,7 @@
 #include "caps.h"
 #include "endpoints.h"
 #include "expo.h"
+#include "footprint.h"
 #include "probes.h"
 #include "procfs.h"
 #include "variant.h"
@@ -339,6 +340,8 @@ static int render_status(void *ctx, struct buf *out)
 	}
 	buf_puts(out, ",");
 	spans__write_status(c->spans, out);
+	buf_puts(out, ",");
+	footprint_write_status(c, out);
 	pthread_mutex_unlock(&c->lock);
 	buf_puts(out, "}\n");
 	return 200;

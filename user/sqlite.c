@@ -393,6 +393,13 @@ static void sqlite_write_status(void *o, const char *why, struct buf *out)
 	buf_puts(out, "}");
 }
 
+static struct bpf_object *sqlite_object(const void *o)
+{
+	const struct sqlite *s = o;
+
+	return s ? s->skel->obj : NULL;
+}
+
 const struct family_ops sqlite_family = {
 	.open = sqlite_open,
 	.attach = sqlite_attach,
@@ -403,4 +410,5 @@ const struct family_ops sqlite_family = {
 	.write_metrics = sqlite_write_metrics,
 	.write_status = sqlite_write_status,
 	.free = sqlite_free,
+	.object = sqlite_object,
 };
