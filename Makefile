@@ -7,6 +7,7 @@ OUTPUT := build
 CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
 PYTHON := /usr/bin/python3
 ARCH := x86
 PREFIX ?= /usr/local
@@ -55,14 +56,18 @@ binaries: $(OUTPUT)/aet-collector $(OUTPUT)/libaetprobe.so
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
+# Stripped of DWARF (BTF and its line info stay): the skeletons embed the
+# objects, and loading reads them whole into the collector's RSS.
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
 
 # -mcpu=v2: the compiler refuses the atomics 5.8 lacks.
 $(OUTPUT)/%.compat.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(subst -mcpu=v3,-mcpu=v2,$(BPF_CFLAGS)) -DAET_COMPAT -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
 
 $(OUTPUT)/%.bpf.o: bench/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)

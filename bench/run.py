@@ -27,7 +27,8 @@ push): the ratios are the claims, the absolutes belong to their machine.
    and at 1%), and with the earlier in-process approach (prometheus_client
    in the workload), interleaved.
 5. Footprint: the collector's RSS, CPU and BPF map memory while the
-   workload loops on 4 threads and /metrics is scraped every second.
+   workload loops on 4 threads and /metrics is scraped every second: each
+   map's bytes (/status), their total, and RSS + maps (goal <= 24 MiB).
 6. Scrape: /metrics latency (p50, p99) and size with 1k, 10k and 100k
    series of aet_events_total.
 7. Spans, collector side: bench-span-drain fills a ring buffer from a BPF
@@ -412,6 +413,8 @@ def footprint():
         rss, cpu1 = proc_stat(col.pid)
         cpu = (cpu1 - cpu0) / (time.monotonic() - t0) * 100
         mem, nmaps = map_memory(col.pid)
+        mapped = mapped_map_rss(col.pid)
+        status = json.load(urllib.request.urlopen("http://127.0.0.1:9594/status"))["footprint"]
         stop(col)
         wl.send_signal(signal.SIGINT)
         wl.wait()
@@ -423,6 +426,17 @@ def footprint():
     print("  %-30s %10.2f %%     (goal <= 2%% of one core)" % ("CPU", cpu))
     print("  %-30s %10.1f MiB   (%d maps, their memlock)" % ("BPF map memory", mem / 2**20,
                                                              nmaps))
+    print("  %-30s %10.1f MiB   (goal <= 24 MiB; RSS %.1f MiB at the end, %.1f of it the "
+          "maps mapped in, counted once)" % ("RSS + BPF map memory", (rss - mapped + mem) / 2**20,
+                                             rss / 2**20, mapped / 2**20))
+    # Each map as /status says it; its total is the kernel's (fdinfo) above.
+    listed = sum(m["bytes"] for m in status["maps"])
+    print("  BPF maps by size (/status; total %.2f MiB, %s the kernel's)" % (
+        listed / 2**20, "equal to" if listed == mem else "NOT equal to"))
+    print("    %-16s %-10s %10s %12s  %s" % ("map", "family", "entries", "bytes", "bounded by"))
+    for m in sorted(status["maps"], key=lambda m: -m["bytes"]):
+        print("    %-16s %-10s %10d %12d  %s" % (m["name"], m["family"], m["max_entries"],
+                                                  m["bytes"], m["why"]))
 
 
 def scrape():

@@ -13,6 +13,7 @@
 #include "caps.h"
 #include "endpoints.h"
 #include "expo.h"
+#include "footprint.h"
 #include "probes.h"
 #include "procfs.h"
 #include "variant.h"
@@ -354,6 +355,8 @@ static int render_status(void *ctx, struct buf *out)
 	}
 	buf_puts(out, ",");
 	spans__write_status(c->spans, out);
+	buf_puts(out, ",");
+	footprint_write_status(c, out);
 	pthread_rwlock_unlock(&c->lock);
 	buf_puts(out, "}\n");
 	return 200;

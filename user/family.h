@@ -19,6 +19,7 @@
 #include "shared.h"
 #include "target.h"
 
+struct bpf_object;
 struct bpf_object_skeleton;
 
 /* What a family is opened and attached with. */
@@ -50,6 +51,8 @@ struct family_ops {
 	 * why says why. */
 	void (*write_status)(void *f, const char *why, struct buf *out);
 	void (*free)(void *f); /* detaches; NULL-safe */
+	/* Its BPF object, whose maps /status lists (NULL for NULL). */
+	struct bpf_object *(*object)(const void *f);
 };
 
 extern const struct family_ops *const families[PFAM_MAX]; /* user/families.c */

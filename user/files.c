@@ -249,6 +249,13 @@ static void files_write_status(void *o, const char *why, struct buf *out)
 		   bpf_map__max_entries(f->skel->maps.fd_slots), files_count(f), files_attached(f));
 }
 
+static struct bpf_object *files_object(const void *o)
+{
+	const struct files *f = o;
+
+	return f ? f->skel->obj : NULL;
+}
+
 const struct family_ops files_family = {
 	.open = files_open,
 	.attach = files_attach,
@@ -258,4 +265,5 @@ const struct family_ops files_family = {
 	.write_metrics = files_write_metrics,
 	.write_status = files_write_status,
 	.free = files_free,
+	.object = files_object,
 };

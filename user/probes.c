@@ -349,6 +349,13 @@ static void probes_write_status(void *o, const char *why, struct buf *out)
 	buf_puts(out, "]");
 }
 
+static struct bpf_object *probes_object(const void *o)
+{
+	const struct probes *p = o;
+
+	return p ? p->skel->obj : NULL;
+}
+
 const struct family_ops probes_family = {
 	.open = probes_open,
 	.attach = probes_attach,
@@ -358,4 +365,5 @@ const struct family_ops probes_family = {
 	.write_metrics = probes__write_metrics,
 	.write_status = probes_write_status,
 	.free = probes_free,
+	.object = probes_object,
 };

@@ -215,6 +215,13 @@ static void procs_write_status(void *f, const char *why, struct buf *out)
 		   procs_attached(p));
 }
 
+static struct bpf_object *procs_object(const void *o)
+{
+	const struct procs *p = o;
+
+	return p ? p->skel->obj : NULL;
+}
+
 const struct family_ops procs_family = {
 	.open = procs_open,
 	.attach = procs_attach,
@@ -223,4 +230,5 @@ const struct family_ops procs_family = {
 	.attached = procs_attached,
 	.write_status = procs_write_status,
 	.free = procs_free,
+	.object = procs_object,
 };

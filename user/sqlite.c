@@ -188,6 +188,11 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 		snprintf(err, len, "failed to open the SQLite BPF object: %s", strerror(-rc));
 		return rc;
 	}
+	/* Statements prepared and not finalized: --max-open bounds them (past
+	 * it the least recently used is forgotten). Their SQL texts are kept
+	 * with --span-sql-text only: one entry else (a map cannot have none). */
+	bpf_map__set_max_entries(s->skel->maps.stmts, cfg->max_open);
+	bpf_map__set_max_entries(s->skel->maps.stmt_texts, cfg->span_sql_text ? cfg->max_open : 1);
 	rc = family_load(s->skel->skeleton, sh, "the SQLite programs", err, len);
 	if (rc)
 		return rc;
@@ -388,6 +393,13 @@ static void sqlite_write_status(void *o, const char *why, struct buf *out)
 	buf_puts(out, "}");
 }
 
+static struct bpf_object *sqlite_object(const void *o)
+{
+	const struct sqlite *s = o;
+
+	return s ? s->skel->obj : NULL;
+}
+
 const struct family_ops sqlite_family = {
 	.open = sqlite_open,
 	.attach = sqlite_attach,
@@ -398,4 +410,5 @@ const struct family_ops sqlite_family = {
 	.write_metrics = sqlite_write_metrics,
 	.write_status = sqlite_write_status,
 	.free = sqlite_free,
+	.object = sqlite_object,
 };

@@ -8,7 +8,7 @@ import subprocess
 from harness import BUILD, SANITIZED, by_labels, parse_exposition, promtool_check, wait_until
 
 N = 100000
-MAX_SERIES, MAX_OPEN = 4096, 16384  # the defaults
+MAX_SERIES, MAX_OPEN = 4096, 4096  # the defaults
 
 
 def rss_own(pid):
@@ -116,7 +116,7 @@ def test_begins_never_ended_expire(start, request):
                 by_labels(s, "aet_collector_open_overflow_total")[task],
                 sum(by_labels(s, "aet_tasks_total").values()))
 
-    send("leak", 20000)  # more than the 16384 slots
+    send("leak", 20000)  # more than the 4096 slots
     active, expired, lost, _ = counts()
     assert active + lost == 20000 and expired == 0
     wait_until(lambda: counts()[0] == 0, "every begin left open expired (--open-ttl 1)")
