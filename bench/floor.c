@@ -6,7 +6,13 @@
  * which a probe hit is measured: an empty program, or with --reads one that
  * reads what the collector must (labels and clock). --sqlite adds empty
  * programs on the libsqlite3 functions the collector probes (entry and
- * return), for the workload's floor.
+ * return), for the workload's floor; --sqlite-set picks another set of
+ * them, a design measured before it was chosen (bench/run.py):
+ *   step:       prepare, step and its return, reset, finalize (the design
+ *               before: two traps a row)
+ *   step-reset: prepare, step, reset and its return, finalize (one a row)
+ *   exec:       prepare, bind_parameter_count, reset and its return,
+ *               finalize and its return (none a row: the collector's)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -36,14 +42,25 @@ static const struct {
 	{ "aet_probe_trace_context", EMPTY },
 };
 
+/* The sets of --sqlite-set; a bit of each probe's sets. */
+enum { SET_STEP = 1, SET_STEP_RESET = 2, SET_EXEC = 4, SET_ALL = 7 };
+
 static const struct {
 	const char *sym;
 	bool ret;
+	int sets;
 } sqlite_probes[] = {
-	{ "sqlite3_prepare_v2", false }, { "sqlite3_prepare_v2", true },
-	{ "sqlite3_prepare_v3", false }, { "sqlite3_prepare_v3", true },
-	{ "sqlite3_step", false },	 { "sqlite3_step", true },
-	{ "sqlite3_reset", false },	 { "sqlite3_finalize", false },
+	{ "sqlite3_prepare_v2", false, SET_ALL },
+	{ "sqlite3_prepare_v2", true, SET_ALL },
+	{ "sqlite3_prepare_v3", false, SET_ALL },
+	{ "sqlite3_prepare_v3", true, SET_ALL },
+	{ "sqlite3_step", false, SET_STEP | SET_STEP_RESET },
+	{ "sqlite3_step", true, SET_STEP },
+	{ "sqlite3_bind_parameter_count", false, SET_EXEC },
+	{ "sqlite3_reset", false, SET_ALL },
+	{ "sqlite3_reset", true, SET_STEP_RESET | SET_EXEC },
+	{ "sqlite3_finalize", false, SET_ALL },
+	{ "sqlite3_finalize", true, SET_EXEC },
 };
 
 #define NPROBES	 (sizeof(probes) / sizeof(probes[0]))
@@ -64,7 +81,8 @@ static struct bpf_link *attach(struct bpf_program *prog, int pid, const char *li
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: bench-floor --pid PID --lib PATH [--reads] [--sqlite PATH]\n");
+	fprintf(stderr, "usage: bench-floor --pid PID --lib PATH [--reads] [--sqlite PATH]\n"
+			"       [--sqlite-set step|step-reset|exec]\n");
 	return 2;
 }
 
@@ -75,6 +93,7 @@ int main(int argc, char **argv)
 	struct bpf_program *progs[4];
 	struct floor_bpf *skel;
 	bool reads = false;
+	int set = SET_EXEC;
 	size_t n = 0;
 	int pid = 0, err = 0;
 	char line[16];
@@ -86,7 +105,15 @@ int main(int argc, char **argv)
 			lib = argv[++i];
 		else if (!strcmp(argv[i], "--sqlite") && i + 1 < argc)
 			sqlite = argv[++i];
-		else if (!strcmp(argv[i], "--reads"))
+		else if (!strcmp(argv[i], "--sqlite-set") && i + 1 < argc) {
+			i++;
+			set = !strcmp(argv[i], "step")	       ? SET_STEP
+			      : !strcmp(argv[i], "step-reset") ? SET_STEP_RESET
+			      : !strcmp(argv[i], "exec")       ? SET_EXEC
+							       : 0;
+			if (!set)
+				return usage();
+		} else if (!strcmp(argv[i], "--reads"))
 			reads = true;
 		else
 			return usage();
@@ -108,6 +135,8 @@ int main(int argc, char **argv)
 		err = links[n++] ? 0 : 1;
 	}
 	for (size_t i = 0; sqlite && i < NSQLITE && !err; i++) {
+		if (!(sqlite_probes[i].sets & set))
+			continue;
 		links[n] = attach(skel->progs.empty, pid, sqlite, sqlite_probes[i].sym,
 				  sqlite_probes[i].ret);
 		/* prepare_v3 is optional, as in the collector (SQLite < 3.20) */
