@@ -3,25 +3,44 @@
  * SQLite statement executions of the target, from uprobes on the libsqlite3
  * it maps, aggregated here: user space reads db_hist at scrape time.
  *
- * One operation is one execution of a prepared statement: from the entry of
- * its first sqlite3_step() to the return of the step that gives SQLITE_DONE
- * (success) or an error code (error), or to sqlite3_reset() or
- * sqlite3_finalize() when its rows were not all read (success). A prepare
- * that fails (a syntax error, no such table) is an operation too, an error,
- * as the application's driver reports it (Python raises). A statement
- * prepared once and executed many times (Python's statement cache) counts
- * every execution; a select stepping over many rows counts once. The verb
- * comes from the SQL text at sqlite3_prepare_v2/v3(); a statement prepared
- * before the programs were attached (or by sqlite3_prepare16*) counts as
- * "other".
+ * One operation is one execution of a prepared statement, and nothing is
+ * probed per row: sqlite3_step() runs once a row and a trap there is the
+ * cost (libsqlite3's functions begin with a push, emulated: about 1 us a
+ * hit). An execution starts at Python's sqlite3_bind_parameter_count(),
+ * which its sqlite3 module calls once per execution, before the first step,
+ * parameters or not; for a caller that does not call it (sqlite3_exec(),
+ * the sqlite3 shell, C), when the statement became ready: the return of its
+ * prepare or of the reset before. It ends at the next sqlite3_reset() or
+ * sqlite3_finalize() of the statement (Python resets a statement when its
+ * rows are done, when its cursor is closed or goes, or at its next use; a
+ * done statement stepped again is reset by sqlite3_step() itself), whose
+ * return is its status: SQLite returns there the error of the last step,
+ * SQLITE_OK after SQLITE_DONE or rows left unread. Whether the statement
+ * ran at all since it was ready is its state at that entry (Vdbe's
+ * eVdbeState, at the offset state_off read from sqlite3_stmt_busy()'s code
+ * by user space): a reset or finalize of a statement never stepped is not
+ * an operation. Where the state cannot be read (SQLite before 3.38), the
+ * step entry is probed as well and says it: then a trap per row.
  *
- * Calls SQLite makes to its own API inside a prepare or a step (reading the
- * schema runs sqlite3_exec(), VACUUM runs statements of its own) are not the
- * application's operations: an entry whose stack pointer is below that of
- * the prepare or step its thread is in is skipped. The per-thread state is
+ * A prepare that fails (a syntax error, no such table) is an operation
+ * too, an error, as the application's driver reports it (Python raises). A
+ * statement prepared once and executed many times (Python's statement
+ * cache) counts every execution; a select over many rows counts once. The
+ * verb comes from the SQL text at sqlite3_prepare_v2/v3(); a statement
+ * prepared before the programs were attached (or by sqlite3_prepare16*)
+ * gets it from the text the statement keeps (text_off), or counts as
+ * "other"; a caller that binds nothing times the first execution of such a
+ * statement from when it was first seen.
+ *
+ * Calls SQLite makes to its own API inside a prepare (reading the schema
+ * runs sqlite3_exec()) are not the application's operations: an entry
+ * whose stack pointer is below that of the prepare its thread is in is
+ * skipped. Statements SQLite runs inside a step (VACUUM's, a virtual
+ * table's such as FTS5's shadow tables) are not told apart: with no probe
+ * on the step there is no frame to compare with. The per-thread state is
  * task storage ("bpf: Enable task local storage for tracing programs",
- * kernel 5.11): one lookup per call instead of a hash insert and delete, and
- * freed with the thread.
+ * kernel 5.11): one lookup per call instead of a hash insert and delete,
+ * and freed with the thread.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
