@@ -11,8 +11,11 @@
  *   step:       prepare, step and its return, reset, finalize (the design
  *               before: two traps a row)
  *   step-reset: prepare, step, reset and its return, finalize (one a row)
- *   exec:       prepare, bind_parameter_count, reset and its return,
- *               finalize and its return (none a row: the collector's)
+ *   exec-xol:   prepare, bind_parameter_count's entry, reset and its
+ *               return, finalize and its return (none a row)
+ *   exec:       the same with bind_parameter_count probed at its first
+ *               "je" (--bind-offset, the collector's): emulated, not
+ *               stepped out of line as its first "xor" is
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -43,7 +46,7 @@ static const struct {
 };
 
 /* The sets of --sqlite-set; a bit of each probe's sets. */
-enum { SET_STEP = 1, SET_STEP_RESET = 2, SET_EXEC = 4, SET_ALL = 7 };
+enum { SET_STEP = 1, SET_STEP_RESET = 2, SET_EXEC = 4, SET_EXEC_XOL = 8, SET_ALL = 15 };
 
 static const struct {
 	const char *sym;
@@ -56,11 +59,11 @@ static const struct {
 	{ "sqlite3_prepare_v3", true, SET_ALL },
 	{ "sqlite3_step", false, SET_STEP | SET_STEP_RESET },
 	{ "sqlite3_step", true, SET_STEP },
-	{ "sqlite3_bind_parameter_count", false, SET_EXEC },
+	{ "sqlite3_bind_parameter_count", false, SET_EXEC | SET_EXEC_XOL },
 	{ "sqlite3_reset", false, SET_ALL },
-	{ "sqlite3_reset", true, SET_STEP_RESET | SET_EXEC },
+	{ "sqlite3_reset", true, SET_STEP_RESET | SET_EXEC | SET_EXEC_XOL },
 	{ "sqlite3_finalize", false, SET_ALL },
-	{ "sqlite3_finalize", true, SET_EXEC },
+	{ "sqlite3_finalize", true, SET_EXEC | SET_EXEC_XOL },
 };
 
 #define NPROBES	 (sizeof(probes) / sizeof(probes[0]))
@@ -68,10 +71,10 @@ static const struct {
 #define MAXLINKS (NPROBES + NSQLITE)
 
 static struct bpf_link *attach(struct bpf_program *prog, int pid, const char *lib, const char *sym,
-			       bool ret)
+			       bool ret, size_t off)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = sym, .retprobe = ret);
-	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, pid, lib, 0, &opts);
+	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, pid, lib, off, &opts);
 
 	if (!l)
 		fprintf(stderr, "bench-floor: failed to attach %s in %s: %s\n", sym, lib,
@@ -82,7 +85,7 @@ static struct bpf_link *attach(struct bpf_program *prog, int pid, const char *li
 static int usage(void)
 {
 	fprintf(stderr, "usage: bench-floor --pid PID --lib PATH [--reads] [--sqlite PATH]\n"
-			"       [--sqlite-set step|step-reset|exec]\n");
+			"       [--sqlite-set step|step-reset|exec-xol|exec] [--bind-offset N]\n");
 	return 2;
 }
 
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
 	struct floor_bpf *skel;
 	bool reads = false;
 	int set = SET_EXEC;
+	size_t bind_off = 0;
 	size_t n = 0;
 	int pid = 0, err = 0;
 	char line[16];
@@ -110,10 +114,13 @@ int main(int argc, char **argv)
 			set = !strcmp(argv[i], "step")	       ? SET_STEP
 			      : !strcmp(argv[i], "step-reset") ? SET_STEP_RESET
 			      : !strcmp(argv[i], "exec")       ? SET_EXEC
+			      : !strcmp(argv[i], "exec-xol")   ? SET_EXEC_XOL
 							       : 0;
 			if (!set)
 				return usage();
-		} else if (!strcmp(argv[i], "--reads"))
+		} else if (!strcmp(argv[i], "--bind-offset") && i + 1 < argc)
+			bind_off = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--reads"))
 			reads = true;
 		else
 			return usage();
@@ -131,14 +138,18 @@ int main(int argc, char **argv)
 	progs[LABEL1] = skel->progs.label1;
 	for (size_t i = 0; i < NPROBES && !err; i++) {
 		links[n] = attach(progs[reads ? probes[i].reads : EMPTY], pid, lib, probes[i].sym,
-				  false);
+				  false, 0);
 		err = links[n++] ? 0 : 1;
 	}
 	for (size_t i = 0; sqlite && i < NSQLITE && !err; i++) {
 		if (!(sqlite_probes[i].sets & set))
 			continue;
 		links[n] = attach(skel->progs.empty, pid, sqlite, sqlite_probes[i].sym,
-				  sqlite_probes[i].ret);
+				  sqlite_probes[i].ret,
+				  set == SET_EXEC && !strcmp(sqlite_probes[i].sym,
+							     "sqlite3_bind_parameter_count")
+					  ? bind_off
+					  : 0);
 		/* prepare_v3 is optional, as in the collector (SQLite < 3.20) */
 		err = links[n++] || !strcmp(sqlite_probes[i].sym, "sqlite3_prepare_v3") ? 0 : 1;
 	}

@@ -246,7 +246,32 @@ SQLITE_ROWS = (1, 10, 100, 1000)
 # --sqlite-set): where the traps are is what an execution pays.
 SQLITE_FLOORS = (("floor, step+ret+reset", "step"),
                  ("floor, step+reset+ret", "step-reset"),
-                 ("floor, bind+reset+ret", "exec"))
+                 ("floor, bind(entry)+reset+ret", "exec-xol"),
+                 ("floor, bind(je)+reset+ret", "exec"))
+
+
+def bind_offset(lib):
+    """Where the collector probes sqlite3_bind_parameter_count() in lib: its
+    first "je" after "xor %eax,%eax; test %rdi,%rdi" (user/sqlverb.c's
+    sqlverb_branch_offset(), which x86-64 emulates), else its entry."""
+    syms = subprocess.run(["readelf", "-W", "--dyn-syms", lib], capture_output=True,
+                          text=True, check=True).stdout
+    addr = next(int(line.split()[1], 16) for line in syms.splitlines()
+                if line.split()[-1:] == ["sqlite3_bind_parameter_count"])
+    segs = subprocess.run(["readelf", "-lW", lib], capture_output=True, text=True,
+                          check=True).stdout
+    for line in segs.splitlines():
+        f = line.split()
+        if f[:1] == ["LOAD"] and int(f[2], 16) <= addr < int(f[2], 16) + int(f[4], 16):
+            with open(lib, "rb") as fh:
+                fh.seek(addr - int(f[2], 16) + int(f[1], 16))
+                code = fh.read(16)
+            break
+    at = 4 if code.startswith(b"\xf3\x0f\x1e\xfa") else 0
+    at += 2 if code[at:at + 2] == b"\x31\xc0" else 0
+    if code[at:at + 3] == b"\x48\x85\xff" and (code[at + 3] == 0x74 or code[at + 3:at + 5] == b"\x0f\x84"):
+        return at + 3
+    return 0
 
 
 def sqlite_cost():
@@ -272,13 +297,15 @@ def sqlite_cost():
             out[r] = float(lp.stdout.readline().split()[1])
         return out
 
+    bind_off = bind_offset(sqlite_of(pid))
     names = ["detached"] + [k for k, _ in SQLITE_FLOORS] + ["collector"]
     res = {k: [] for k in names}
     run_all()
     for _ in range(ROUNDS):
         res["detached"].append(run_all())
         for k, s in SQLITE_FLOORS:
-            fl = start_floor(pid, "--sqlite", sqlite_of(pid), "--sqlite-set", s)
+            fl = start_floor(pid, "--sqlite", sqlite_of(pid), "--sqlite-set", s,
+                             "--bind-offset", str(bind_off))
             res[k].append(run_all())
             stop_floor(fl)
         col = start_collector(pid, 9596)
@@ -329,7 +356,8 @@ def start_floors(pid):
                              stdout=subprocess.PIPE, text=True)
     if files.stdout.readline().strip() != "attached":
         sys.exit("bench-floor-files did not attach")
-    return [files, start_floor(pid, "--sqlite", sqlite_of(pid))]
+    lib = sqlite_of(pid)
+    return [files, start_floor(pid, "--sqlite", lib, "--bind-offset", str(bind_offset(lib)))]
 
 
 def workload_once(tmp, env, args):

@@ -30,6 +30,7 @@ struct sqlite_probe {
 	bool retprobe;
 	bool optional; /* a library without the symbol is observed without it */
 	bool absent;   /* optional, and this library has no such symbol */
+	size_t off;    /* into the function */
 	struct bpf_program *prog;
 	struct bpf_link **link;
 };
@@ -43,6 +44,7 @@ struct sqlite {
 	bool deleted;	/* the library was replaced on disk: lib_path is in map_files */
 	long text_off;	/* where a statement keeps its SQL text; -1: not known */
 	long state_off; /* where a statement keeps its state; -1: not known */
+	long bind_off;	/* the bind_parameter_count probe's offset into it */
 };
 
 #define PROBE(symbol, ret, opt, name)                                                   \
@@ -77,6 +79,7 @@ static void set_probes(struct sqlite *s)
 	};
 
 	memcpy(s->probes, probes, sizeof(probes));
+	s->probes[4].off = s->bind_off;
 	s->nprobes = s->state_off < 0 ? NPROBES : NPROBES - 1;
 }
 
@@ -177,6 +180,11 @@ static void set_offsets(struct sqlite *s)
 {
 	s->text_off = stmt_offset(s->lib_path, "sqlite3_sql", sqlverb_text_offset);
 	s->state_off = stmt_offset(s->lib_path, "sqlite3_stmt_busy", sqlverb_state_offset);
+	/* Called once per execution: one trap there, not two. */
+	s->bind_off =
+		stmt_offset(s->lib_path, "sqlite3_bind_parameter_count", sqlverb_branch_offset);
+	if (s->bind_off < 0)
+		s->bind_off = 0;
 	s->skel->bss->text_off = s->text_off < 0 ? 0 : s->text_off;
 	s->skel->bss->state_off = s->state_off < 0 ? 0 : s->state_off;
 }
@@ -240,8 +248,8 @@ static int attach(struct sqlite *s, int pid, char *err, size_t len)
 
 			if (p->retprobe != !pass)
 				continue;
-			*p->link = bpf_program__attach_uprobe_opts(p->prog, pid, s->lib_path, 0,
-								   &opts);
+			*p->link = bpf_program__attach_uprobe_opts(p->prog, pid, s->lib_path,
+								   p->off, &opts);
 			if (*p->link)
 				continue;
 			rc = -errno;

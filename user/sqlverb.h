@@ -36,4 +36,15 @@ long sqlverb_text_offset(const unsigned char *code, size_t n);
  */
 long sqlverb_state_offset(const unsigned char *code, size_t n);
 
+/*
+ * Where in a function that begins "if (!p) return 0" (n bytes at code, as
+ * sqlite3_bind_parameter_count() does) a uprobe is emulated rather than
+ * stepped out of line: the "je" after an optional endbr64, an optional
+ * "xor %eax,%eax" and "test %rdi,%rdi", whose first argument is still in
+ * %rdi. x86-64 emulates a conditional jump but not a xor or a test, whose
+ * out-of-line step is a second trap. Returns the je's offset, or 0 (the
+ * entry) for code of any other shape.
+ */
+long sqlverb_branch_offset(const unsigned char *code, size_t n);
+
 #endif /* AET_SQLVERB_H */

@@ -174,3 +174,21 @@ Test(sqlverb, state_offset)
 	cr_assert_eq(sqlverb_state_offset(debian, 12), -1, "cut short");
 	cr_assert_eq(sqlverb_state_offset(debian, 0), -1);
 }
+
+/* sqlite3_bind_parameter_count(): where its "je" is, else the entry. */
+Test(sqlverb, branch_offset)
+{
+	/* Debian 12's 3.40: xor, test, je rel8, mov 0x20(%rdi),%eax, ret. */
+	static const unsigned char debian[] = { 0x31, 0xc0, 0x48, 0x85, 0xff, 0x74,
+						0x03, 0x8b, 0x47, 0x20, 0xc3 };
+	/* endbr64, test, je rel32. */
+	static const unsigned char cet[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x85, 0xff,
+					     0x0f, 0x84, 0x10, 0x00, 0x00, 0x00 };
+	/* push %rbx first: already emulated at the entry. */
+	static const unsigned char push[] = { 0x53, 0x48, 0x85, 0xff, 0x74, 0x03 };
+
+	cr_assert_eq(sqlverb_branch_offset(debian, sizeof(debian)), 5);
+	cr_assert_eq(sqlverb_branch_offset(cet, sizeof(cet)), 7);
+	cr_assert_eq(sqlverb_branch_offset(push, sizeof(push)), 0);
+	cr_assert_eq(sqlverb_branch_offset(debian, 5), 0, "cut short");
+}
