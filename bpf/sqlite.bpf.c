@@ -401,7 +401,9 @@ static __always_inline int exec_start(struct pt_regs *ctx, void *stmt, bool rest
  * Python's sqlite3 module asks for the parameter count of the statement
  * once per execution, before its first step: the execution starts here,
  * whatever its rows. Again with no step between (the parameters did not
- * bind): the clock starts again.
+ * bind): the clock starts again. Attached at the function's first "je"
+ * where its code allows (user/sqlite.c): emulated, not stepped out of line;
+ * the statement is still the first argument there.
  */
 SEC("uprobe")
 int OWN_STACK_KPROBE(bind_count, void *stmt)
