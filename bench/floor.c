@@ -6,7 +6,16 @@
  * which a probe hit is measured: an empty program, or with --reads one that
  * reads what the collector must (labels and clock). --sqlite adds empty
  * programs on the libsqlite3 functions the collector probes (entry and
- * return), for the workload's floor.
+ * return), for the workload's floor; --sqlite-set picks another set of
+ * them, a design measured before it was chosen (bench/run.py):
+ *   step:       prepare, step and its return, reset, finalize (the design
+ *               before: two traps a row)
+ *   step-reset: prepare, step, reset and its return, finalize (one a row)
+ *   exec-xol:   prepare, bind_parameter_count's entry, reset and its
+ *               return, finalize and its return (none a row)
+ *   exec:       the same with bind_parameter_count probed at its first
+ *               "je" (--bind-offset, the collector's): emulated, not
+ *               stepped out of line as its first "xor" is
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -36,14 +45,25 @@ static const struct {
 	{ "aet_probe_trace_context", EMPTY },
 };
 
+/* The sets of --sqlite-set; a bit of each probe's sets. */
+enum { SET_STEP = 1, SET_STEP_RESET = 2, SET_EXEC = 4, SET_EXEC_XOL = 8, SET_ALL = 15 };
+
 static const struct {
 	const char *sym;
 	bool ret;
+	int sets;
 } sqlite_probes[] = {
-	{ "sqlite3_prepare_v2", false }, { "sqlite3_prepare_v2", true },
-	{ "sqlite3_prepare_v3", false }, { "sqlite3_prepare_v3", true },
-	{ "sqlite3_step", false },	 { "sqlite3_step", true },
-	{ "sqlite3_reset", false },	 { "sqlite3_finalize", false },
+	{ "sqlite3_prepare_v2", false, SET_ALL },
+	{ "sqlite3_prepare_v2", true, SET_ALL },
+	{ "sqlite3_prepare_v3", false, SET_ALL },
+	{ "sqlite3_prepare_v3", true, SET_ALL },
+	{ "sqlite3_step", false, SET_STEP | SET_STEP_RESET },
+	{ "sqlite3_step", true, SET_STEP },
+	{ "sqlite3_bind_parameter_count", false, SET_EXEC | SET_EXEC_XOL },
+	{ "sqlite3_reset", false, SET_ALL },
+	{ "sqlite3_reset", true, SET_STEP_RESET | SET_EXEC | SET_EXEC_XOL },
+	{ "sqlite3_finalize", false, SET_ALL },
+	{ "sqlite3_finalize", true, SET_EXEC | SET_EXEC_XOL },
 };
 
 #define NPROBES	 (sizeof(probes) / sizeof(probes[0]))
@@ -51,10 +71,10 @@ static const struct {
 #define MAXLINKS (NPROBES + NSQLITE)
 
 static struct bpf_link *attach(struct bpf_program *prog, int pid, const char *lib, const char *sym,
-			       bool ret)
+			       bool ret, size_t off)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = sym, .retprobe = ret);
-	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, pid, lib, 0, &opts);
+	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, pid, lib, off, &opts);
 
 	if (!l)
 		fprintf(stderr, "bench-floor: failed to attach %s in %s: %s\n", sym, lib,
@@ -64,7 +84,8 @@ static struct bpf_link *attach(struct bpf_program *prog, int pid, const char *li
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: bench-floor --pid PID --lib PATH [--reads] [--sqlite PATH]\n");
+	fprintf(stderr, "usage: bench-floor --pid PID --lib PATH [--reads] [--sqlite PATH]\n"
+			"       [--sqlite-set step|step-reset|exec-xol|exec] [--bind-offset N]\n");
 	return 2;
 }
 
@@ -75,6 +96,8 @@ int main(int argc, char **argv)
 	struct bpf_program *progs[4];
 	struct floor_bpf *skel;
 	bool reads = false;
+	int set = SET_EXEC;
+	size_t bind_off = 0;
 	size_t n = 0;
 	int pid = 0, err = 0;
 	char line[16];
@@ -86,6 +109,17 @@ int main(int argc, char **argv)
 			lib = argv[++i];
 		else if (!strcmp(argv[i], "--sqlite") && i + 1 < argc)
 			sqlite = argv[++i];
+		else if (!strcmp(argv[i], "--sqlite-set") && i + 1 < argc) {
+			i++;
+			set = !strcmp(argv[i], "step")	       ? SET_STEP
+			      : !strcmp(argv[i], "step-reset") ? SET_STEP_RESET
+			      : !strcmp(argv[i], "exec")       ? SET_EXEC
+			      : !strcmp(argv[i], "exec-xol")   ? SET_EXEC_XOL
+							       : 0;
+			if (!set)
+				return usage();
+		} else if (!strcmp(argv[i], "--bind-offset") && i + 1 < argc)
+			bind_off = strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--reads"))
 			reads = true;
 		else
@@ -104,12 +138,18 @@ int main(int argc, char **argv)
 	progs[LABEL1] = skel->progs.label1;
 	for (size_t i = 0; i < NPROBES && !err; i++) {
 		links[n] = attach(progs[reads ? probes[i].reads : EMPTY], pid, lib, probes[i].sym,
-				  false);
+				  false, 0);
 		err = links[n++] ? 0 : 1;
 	}
 	for (size_t i = 0; sqlite && i < NSQLITE && !err; i++) {
+		if (!(sqlite_probes[i].sets & set))
+			continue;
 		links[n] = attach(skel->progs.empty, pid, sqlite, sqlite_probes[i].sym,
-				  sqlite_probes[i].ret);
+				  sqlite_probes[i].ret,
+				  set == SET_EXEC && !strcmp(sqlite_probes[i].sym,
+							     "sqlite3_bind_parameter_count")
+					  ? bind_off
+					  : 0);
 		/* prepare_v3 is optional, as in the collector (SQLite < 3.20) */
 		err = links[n++] || !strcmp(sqlite_probes[i].sym, "sqlite3_prepare_v3") ? 0 : 1;
 	}

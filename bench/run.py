@@ -17,9 +17,11 @@ push): the ratios are the claims, the absolutes belong to their machine.
    byte from /dev/zero in a loop with no BPF, with empty programs on the
    collector's tracepoints (the floor: bench-floor-files), and with the
    collector attached to another process; interleaved, per-round ratios.
-3. SQLite: one cached statement executed in a loop by Debian's Python
-   (bench/sqlite_loop.py), with and without the collector: what the
-   uprobes and uretprobe on libsqlite3 add to an execution.
+3. SQLite: a cached select of 1, 10, 100 and 1000 rows executed in a loop
+   by Debian's Python (bench/sqlite_loop.py): detached, with empty programs
+   on the probe sets of each design considered (bench-floor --sqlite-set),
+   and with the collector; what each adds to an execution, and its ratio
+   to what it adds to the one-row select.
 4. Workload: the reference workload's tasks/s and CPU time per task with no
    observability at all, with the probe library loaded and nothing
    attached, with empty programs on every uprobe and tracepoint the
@@ -244,38 +246,94 @@ def syscall_cost():
     return med, ratio
 
 
+SQLITE_ROWS = (1, 10, 100, 1000)
+# Empty programs on the probe sets of the designs measured (bench-floor
+# --sqlite-set): where the traps are is what an execution pays.
+SQLITE_FLOORS = (("floor, step+ret+reset", "step"),
+                 ("floor, step+reset+ret", "step-reset"),
+                 ("floor, bind(entry)+reset+ret", "exec-xol"),
+                 ("floor, bind(je)+reset+ret", "exec"))
+
+
+def bind_offset(lib):
+    """Where the collector probes sqlite3_bind_parameter_count() in lib: its
+    first "je" after "xor %eax,%eax; test %rdi,%rdi" (user/sqlverb.c's
+    sqlverb_branch_offset(), which x86-64 emulates), else its entry."""
+    syms = subprocess.run(["readelf", "-W", "--dyn-syms", lib], capture_output=True,
+                          text=True, check=True).stdout
+    addr = next(int(line.split()[1], 16) for line in syms.splitlines()
+                if line.split()[-1:] == ["sqlite3_bind_parameter_count"])
+    segs = subprocess.run(["readelf", "-lW", lib], capture_output=True, text=True,
+                          check=True).stdout
+    for line in segs.splitlines():
+        f = line.split()
+        if f[:1] == ["LOAD"] and int(f[2], 16) <= addr < int(f[2], 16) + int(f[4], 16):
+            with open(lib, "rb") as fh:
+                fh.seek(addr - int(f[2], 16) + int(f[1], 16))
+                code = fh.read(16)
+            break
+    at = 4 if code.startswith(b"\xf3\x0f\x1e\xfa") else 0
+    at += 2 if code[at:at + 2] == b"\x31\xc0" else 0
+    if code[at:at + 3] == b"\x48\x85\xff" and (code[at + 3] == 0x74 or code[at + 3:at + 5] == b"\x0f\x84"):
+        return at + 3
+    return 0
+
+
 def sqlite_cost():
+    """Selects of 1 to 1000 rows: what each design's empty programs and the
+    collector add to an execution, and each row count's added cost over the
+    one-row select's (the goal: at most 1.1x)."""
     lp = subprocess.Popen(["taskset", "-c", "1", PYTHON, os.path.join(ROOT, "bench/sqlite_loop.py")],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                           env=dict(os.environ, LD_PRELOAD=LIB))
     pid = int(lp.stdout.readline().split()[1])
-    n = max(CALLS // 20, 1000)
+    # About the same time per point: a 1000-row select takes ~30x a 1-row one.
+    n = {r: max(CALLS // 20 // (1 + r // 30), 200) for r in SQLITE_ROWS}
 
-    def run():
-        lp.stdin.write("%d\n" % n)
+    def run_all():
+        # A short run first: the first executions after an attach pay for it.
+        lp.stdin.write("200 1\n")
         lp.stdin.flush()
-        return float(lp.stdout.readline().split()[1])
+        lp.stdout.readline()
+        out = {}
+        for r in SQLITE_ROWS:
+            lp.stdin.write("%d %d\n" % (n[r], r))
+            lp.stdin.flush()
+            out[r] = float(lp.stdout.readline().split()[1])
+        return out
 
-    res = {"detached": [], "floor (empty programs)": [], "collector": []}
-    run()
+    bind_off = bind_offset(sqlite_of(pid))
+    names = ["detached"] + [k for k, _ in SQLITE_FLOORS] + ["collector"]
+    res = {k: [] for k in names}
+    run_all()
     for _ in range(ROUNDS):
-        res["detached"].append(run())
-        fl = start_floor(pid, "--sqlite", sqlite_of(pid))
-        res["floor (empty programs)"].append(run())
-        stop_floor(fl)
+        res["detached"].append(run_all())
+        for k, s in SQLITE_FLOORS:
+            fl = start_floor(pid, "--sqlite", sqlite_of(pid), "--sqlite-set", s,
+                             "--bind-offset", str(bind_off))
+            res[k].append(run_all())
+            stop_floor(fl)
         col = start_collector(pid, 9596)
-        res["collector"].append(run())
+        res["collector"].append(run_all())
         stop(col)
     lp.stdin.close()
     lp.wait()
-    med = {k: statistics.median(v) for k, v in res.items()}
-    print("SQLite execution from Python, ns (median of %d rounds of %d)" % (ROUNDS, n))
-    for k in res:
-        print("  %-28s %10.1f" % (k, med[k]))
-    for k in ("floor (empty programs)", "collector"):
-        extra = statistics.median(c - d for d, c in zip(res["detached"], res[k]))
-        print("  %-28s %10.1f   (three hits: step, its return, reset)" % ("added, " + k.split()[0], extra))
-    return med
+    print("SQLite select from Python, ns per execution (median of %d interleaved rounds)" % ROUNDS)
+    print("  %-28s" % "rows" + "".join("%11d" % r for r in SQLITE_ROWS))
+    for k in names:
+        print("  %-28s" % k + "".join("%11.1f" % statistics.median(x[r] for x in res[k])
+                                      for r in SQLITE_ROWS))
+    print("  added over detached (median of per-round differences), and / the 1-row select's")
+    added = {}
+    for k in names[1:]:
+        added[k] = {r: statistics.median(x[r] - d[r] for d, x in zip(res["detached"], res[k]))
+                    for r in SQLITE_ROWS}
+        print("  %-28s" % k + "".join("%11.1f" % added[k][r] for r in SQLITE_ROWS))
+        print("  %-28s" % "  / 1 row" + "".join(
+            "%10.2fx" % (added[k][r] / added[k][1]) if added[k][1] > 0 else "%11s" % "-"
+            for r in SQLITE_ROWS))
+    print("  %-28s (goal: the collector's <= 1.10x for every row count)" % "")
+    return added
 
 
 def start_workload(tmp, *args):
@@ -303,7 +361,8 @@ def start_floors(pid):
                              stdout=subprocess.PIPE, text=True)
     if files.stdout.readline().strip() != "attached":
         sys.exit("bench-floor-files did not attach")
-    return [files, start_floor(pid, "--sqlite", sqlite_of(pid))]
+    lib = sqlite_of(pid)
+    return [files, start_floor(pid, "--sqlite", lib, "--bind-offset", str(bind_offset(lib)))]
 
 
 def workload_once(tmp, env, args):

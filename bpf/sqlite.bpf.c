@@ -3,25 +3,44 @@
  * SQLite statement executions of the target, from uprobes on the libsqlite3
  * it maps, aggregated here: user space reads db_hist at scrape time.
  *
- * One operation is one execution of a prepared statement: from the entry of
- * its first sqlite3_step() to the return of the step that gives SQLITE_DONE
- * (success) or an error code (error), or to sqlite3_reset() or
- * sqlite3_finalize() when its rows were not all read (success). A prepare
- * that fails (a syntax error, no such table) is an operation too, an error,
- * as the application's driver reports it (Python raises). A statement
- * prepared once and executed many times (Python's statement cache) counts
- * every execution; a select stepping over many rows counts once. The verb
- * comes from the SQL text at sqlite3_prepare_v2/v3(); a statement prepared
- * before the programs were attached (or by sqlite3_prepare16*) counts as
- * "other".
+ * One operation is one execution of a prepared statement, and nothing is
+ * probed per row: sqlite3_step() runs once a row and a trap there is the
+ * cost (libsqlite3's functions begin with a push, emulated: about 1 us a
+ * hit). An execution starts at Python's sqlite3_bind_parameter_count(),
+ * which its sqlite3 module calls once per execution, before the first step,
+ * parameters or not; for a caller that does not call it (sqlite3_exec(),
+ * the sqlite3 shell, C), when the statement became ready: the return of its
+ * prepare or of the reset before. It ends at the next sqlite3_reset() or
+ * sqlite3_finalize() of the statement (Python resets a statement when its
+ * rows are done, when its cursor is closed or goes, or at its next use; a
+ * done statement stepped again is reset by sqlite3_step() itself), whose
+ * return is its status: SQLite returns there the error of the last step,
+ * SQLITE_OK after SQLITE_DONE or rows left unread. Whether the statement
+ * ran at all since it was ready is its state at that entry (Vdbe's
+ * eVdbeState, at the offset state_off read from sqlite3_stmt_busy()'s code
+ * by user space): a reset or finalize of a statement never stepped is not
+ * an operation. Where the state cannot be read (SQLite before 3.38), the
+ * step entry is probed as well and says it: then a trap per row.
  *
- * Calls SQLite makes to its own API inside a prepare or a step (reading the
- * schema runs sqlite3_exec(), VACUUM runs statements of its own) are not the
- * application's operations: an entry whose stack pointer is below that of
- * the prepare or step its thread is in is skipped. The per-thread state is
+ * A prepare that fails (a syntax error, no such table) is an operation
+ * too, an error, as the application's driver reports it (Python raises). A
+ * statement prepared once and executed many times (Python's statement
+ * cache) counts every execution; a select over many rows counts once. The
+ * verb comes from the SQL text at sqlite3_prepare_v2/v3(); a statement
+ * prepared before the programs were attached (or by sqlite3_prepare16*)
+ * gets it from the text the statement keeps (text_off), or counts as
+ * "other"; a caller that binds nothing times the first execution of such a
+ * statement from when it was first seen.
+ *
+ * Calls SQLite makes to its own API inside a prepare (reading the schema
+ * runs sqlite3_exec()) are not the application's operations: an entry
+ * whose stack pointer is below that of the prepare its thread is in is
+ * skipped. Statements SQLite runs inside a step (VACUUM's, a virtual
+ * table's such as FTS5's shadow tables) are not told apart: with no probe
+ * on the step there is no frame to compare with. The per-thread state is
  * task storage ("bpf: Enable task local storage for tracing programs",
- * kernel 5.11): one lookup per call instead of a hash insert and delete, and
- * freed with the thread.
+ * kernel 5.11): one lookup per call instead of a hash insert and delete,
+ * and freed with the thread.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -48,11 +67,17 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #endif
 
 /* Set by user space before it attaches: the process the links are attached
- * to (follow mode moves them to the next AET process), and where in a
- * statement its library keeps the SQL text (sqlite3_sql()'s p->zSql, read
- * from that function's code: user/sqlite.c; 0: not known). */
+ * to (follow mode moves them to the next AET process), where in a statement
+ * its library keeps the SQL text (sqlite3_sql()'s p->zSql, read from that
+ * function's code: user/sqlite.c; 0: not known) and its state
+ * (sqlite3_stmt_busy()'s p->eVdbeState, likewise; 0: not known, and the
+ * step program is attached). */
 volatile __u32 targ_tgid = 0;
 volatile __u32 text_off = 0;
+volatile __u32 state_off = 0;
+
+/* Vdbe.eVdbeState of a statement reset or never stepped (SQLite 3.38+). */
+#define VDBE_READY 1
 
 /* Prepared statements of the target: a Python connection caches 128, so
  * 16384 is room for a hundred connections. Finalized ones are removed; past
@@ -243,13 +268,14 @@ static __always_inline void finish(struct stmt_state *st, const struct stmt_key 
 		emit_db(st, rc, key ? stmt_sql(key) : sql, now);
 }
 
-/* A statement first seen at its step, prepared before the programs were
- * attached (a statement cache): its verb from the SQL text the statement
- * keeps, where the library's layout is known. */
-static __always_inline struct stmt_state *first_step(const struct stmt_key *key,
+/* A statement first seen at an execution (its bind_parameter_count, a
+ * step or its end), prepared before the programs were attached (a
+ * statement cache): its verb from the SQL text the statement keeps, where
+ * the library's layout is known. Its clock starts now. */
+static __always_inline struct stmt_state *first_seen(const struct stmt_key *key,
 						     struct sqlite_call *c)
 {
-	struct stmt_state fresh = { .verb = VERB_OTHER };
+	struct stmt_state fresh = { .verb = VERB_OTHER, .start_ns = bpf_ktime_get_ns() };
 	const struct span_config *cfg;
 	const char *sql = NULL;
 
@@ -309,6 +335,8 @@ static __always_inline int prepare_return(struct pt_regs *ctx, int rc)
 	if (bpf_probe_read_user(&key.stmt, sizeof(key.stmt), (void *)c->arg) || !key.stmt)
 		return 0;
 	st.verb = c->verb;
+	/* Ready: the clock of a caller that binds nothing starts here. */
+	st.start_ns = bpf_ktime_get_ns();
 	/* A pointer reused after a finalize we did not see: the new one wins. */
 	bpf_map_update_elem(&stmts, &key, &st, BPF_ANY);
 	/* One lookup: the 6.12 verifier lost the null check of a second. */
@@ -342,72 +370,130 @@ int OWN_STACK_KRETPROBE(prepare_v3_ret, int rc)
 	return prepare_return(ctx, rc);
 }
 
-SEC("uprobe")
-int OWN_STACK_KPROBE(step, void *stmt)
+/* An execution of stmt starts now, unless one is already timed (a step
+ * after the first). */
+static __always_inline int exec_start(struct pt_regs *ctx, void *stmt, bool restart)
 {
 	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
 	struct sqlite_call *c;
 	struct stmt_state *st;
 
-	if (!is_target() || !stmt)
+	if (!is_target() || !stmt || call_nested(ctx))
 		return 0;
-	c = call_enter(ctx);
-	if (!c)
-		return 0;
-	c->arg = (__u64)stmt;
 	st = bpf_map_lookup_elem(&stmts, &key);
 	if (!st) {
-		st = first_step(&key, c);
+		c = thread_state(&calls, true);
+		if (!c)
+			return 0;
+		st = first_seen(&key, c);
 		if (!st)
 			return 0;
 	}
-	if (!st->running) {
-		span_start(st);
-		st->start_ns = bpf_ktime_get_ns();
-		st->running = 1;
-	}
+	if (st->running && !restart)
+		return 0;
+	span_start(st);
+	st->start_ns = bpf_ktime_get_ns();
+	st->running = 1;
 	return 0;
 }
 
-SEC("uretprobe")
-int OWN_STACK_KRETPROBE(step_ret, int rc)
+/*
+ * Python's sqlite3 module asks for the parameter count of the statement
+ * once per execution, before its first step: the execution starts here,
+ * whatever its rows. Again with no step between (the parameters did not
+ * bind): the clock starts again. Attached at the function's first "je"
+ * where its code allows (user/sqlite.c): emulated, not stepped out of line;
+ * the statement is still the first argument there.
+ */
+SEC("uprobe")
+int OWN_STACK_KPROBE(bind_count, void *stmt)
+{
+	return exec_start(ctx, stmt, true);
+}
+
+/* Attached only when the library's statement state cannot be read
+ * (state_off 0): the first step after a reset is then what says that a
+ * statement ran, at the cost of a trap per row. */
+SEC("uprobe")
+int OWN_STACK_KPROBE(step, void *stmt)
+{
+	return exec_start(ctx, stmt, false);
+}
+
+/*
+ * A reset or finalize enters: whether the statement ran since it was ready
+ * (its state is not "ready", or, with the state unknown, a step or a bind
+ * started it). If so, its return ends the execution with the code it
+ * returns, the error of the last step or SQLITE_OK. Returns whether it did.
+ */
+static __always_inline bool end_enter(struct pt_regs *ctx, void *stmt)
+{
+	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
+	struct stmt_state *st;
+	struct sqlite_call *c;
+	__u8 state = 0;
+
+	if (!is_target() || !stmt)
+		return false;
+	c = call_enter(ctx); /* NULL: SQLite's own, inside a prepare */
+	if (!c)
+		return false;
+	c->sp = 0; /* its return matters only if it ran */
+	st = bpf_map_lookup_elem(&stmts, &key);
+	if (state_off) {
+		if (bpf_probe_read_user(&state, 1, (char *)stmt + state_off) || state == VDBE_READY)
+			return false;
+	} else if (!st || !st->running) {
+		return false;
+	}
+	if (!st) {
+		st = first_seen(&key, c);
+		if (!st)
+			return false;
+	}
+	if (!st->running)
+		span_start(st); /* a caller that binds nothing: its context now */
+	st->running = 1;
+	c->sp = PT_REGS_SP(ctx);
+	c->arg = (__u64)stmt;
+	return true;
+}
+
+/* The return of a reset or finalize end_enter() took: the end of the
+ * execution. Returns the statement, 0 when none. */
+static __always_inline __u64 end_return(struct pt_regs *ctx, int rc)
 {
 	struct stmt_key key = { .tgid = targ_tgid };
 	struct sqlite_call *c;
 	struct stmt_state *st;
+	__u64 now;
 
 	if (!is_target())
 		return 0;
 	c = call_return(ctx);
-	if (!c || rc == SQLITE_ROW) /* a row: the execution goes on */
+	if (!c)
 		return 0;
 	key.stmt = c->arg;
 	st = bpf_map_lookup_elem(&stmts, &key);
-	if (st && st->running)
-		finish(st, &key, NULL, rc == SQLITE_DONE ? 0 : rc, bpf_ktime_get_ns());
-	return 0;
-}
-
-/* An execution whose rows were not all read ends at a reset or finalize,
- * with success. Returns whether stmt is known. */
-static __always_inline bool end_early(struct pt_regs *ctx, struct stmt_key *key)
-{
-	struct stmt_state *st;
-
-	if (!is_target() || !key->stmt || call_nested(ctx))
-		return false;
-	st = bpf_map_lookup_elem(&stmts, key);
-	if (st && st->running)
-		finish(st, key, NULL, 0, bpf_ktime_get_ns());
-	return st;
+	if (!st || !st->running)
+		return key.stmt;
+	now = bpf_ktime_get_ns();
+	finish(st, &key, NULL, rc, now);
+	st->start_ns = now; /* ready again */
+	return key.stmt;
 }
 
 SEC("uprobe")
 int OWN_STACK_KPROBE(reset, void *stmt)
 {
-	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
+	end_enter(ctx, stmt);
+	return 0;
+}
 
-	end_early(ctx, &key);
+SEC("uretprobe")
+int OWN_STACK_KRETPROBE(reset_ret, int rc)
+{
+	end_return(ctx, rc);
 	return 0;
 }
 
@@ -416,7 +502,21 @@ int OWN_STACK_KPROBE(finalize, void *stmt)
 {
 	struct stmt_key key = { .stmt = (__u64)stmt, .tgid = targ_tgid };
 
-	if (end_early(ctx, &key)) {
+	/* One that did not run is forgotten now; one that did, at its return
+	 * (SQLite's own are not in the maps). */
+	if (!end_enter(ctx, stmt) && is_target() && stmt) {
+		bpf_map_delete_elem(&stmts, &key);
+		bpf_map_delete_elem(&stmt_texts, &key);
+	}
+	return 0;
+}
+
+SEC("uretprobe")
+int OWN_STACK_KRETPROBE(finalize_ret, int rc)
+{
+	struct stmt_key key = { .stmt = end_return(ctx, rc), .tgid = targ_tgid };
+
+	if (key.stmt) {
 		bpf_map_delete_elem(&stmts, &key);
 		bpf_map_delete_elem(&stmt_texts, &key);
 	}

@@ -35,9 +35,9 @@ enum db_verb {
 
 /* Indexes of the sqlite_stats array (u64 counters), shown in /status. */
 enum sqlite_stat {
-	SQL_STAT_UNPREPARED, /* statements first seen at a step: prepared unseen */
+	SQL_STAT_UNPREPARED, /* statements first seen at an execution: prepared unseen */
 	SQL_STAT_TEXT_READ,  /* of those, the ones whose verb came from their SQL text */
-	SQL_STAT_NESTED,     /* calls SQLite made inside a prepare or step: not operations */
+	SQL_STAT_NESTED,     /* calls SQLite made inside a prepare: not operations */
 	SQL_STAT_NO_STATE,   /* calls not followed: no per-thread storage (out of memory) */
 	SQL_STAT_MAX,
 };
@@ -52,16 +52,16 @@ struct stmt_key {
 /* A statement's verb and its execution in progress, if any, with the
  * context of its span (include/spans_maps.h), taken when it started. */
 struct stmt_state {
-	__u64 start_ns; /* entry of the execution's first sqlite3_step() */
+	__u64 start_ns; /* running: the execution's start; else when it became ready */
 	struct span_ctx ctx;
 	__u32 verb;    /* enum db_verb */
-	__u32 running; /* stepped, not yet done, failed, reset or finalized */
+	__u32 running; /* started (bind_parameter_count, a step), not yet reset or finalized */
 	__u32 tid;     /* the thread that started it */
 	__u32 pad;
 };
 
 /*
- * The prepare or step a thread is in, between the uprobe at its entry and
+ * The prepare, reset or finalize a thread is in, between the uprobe at its entry and
  * the uretprobe at its return (per-thread task storage). sp is the stack
  * pointer at the entry, 0 when none is in progress: the return whose stack
  * pointer is sp + 8 (the return address popped) is that call's, and an entry
@@ -69,7 +69,7 @@ struct stmt_state {
  */
 struct sqlite_call {
 	__u64 sp;
-	__u64 arg;	/* step: the sqlite3_stmt *; prepare: the sqlite3_stmt ** */
+	__u64 arg;	/* reset, finalize: the sqlite3_stmt *; prepare: the sqlite3_stmt ** */
 	__u64 start_ns; /* prepare: its entry */
 	__u32 verb;	/* prepare: the verb of the SQL text */
 	__u32 pad;

@@ -23,13 +23,14 @@
 #include "sqlite_maps.h"
 #include "sqlverb.h"
 
-#define NPROBES 8
+#define NPROBES 10 /* at most: step is attached only when needed */
 
 struct sqlite_probe {
 	const char *sym;
 	bool retprobe;
 	bool optional; /* a library without the symbol is observed without it */
 	bool absent;   /* optional, and this library has no such symbol */
+	size_t off;    /* into the function */
 	struct bpf_program *prog;
 	struct bpf_link **link;
 };
@@ -37,10 +38,13 @@ struct sqlite_probe {
 struct sqlite {
 	struct sqlite_bpf *skel;
 	struct sqlite_probe probes[NPROBES];
+	int nprobes;
 	struct mapped hist;
 	char lib_path[PATH_MAX];
-	bool deleted;  /* the library was replaced on disk: lib_path is in map_files */
-	long text_off; /* where a statement keeps its SQL text; -1: not known */
+	bool deleted;	/* the library was replaced on disk: lib_path is in map_files */
+	long text_off;	/* where a statement keeps its SQL text; -1: not known */
+	long state_off; /* where a statement keeps its state; -1: not known */
+	long bind_off;	/* the bind_parameter_count probe's offset into it */
 };
 
 #define PROBE(symbol, ret, opt, name)                                                   \
@@ -49,6 +53,14 @@ struct sqlite {
 		.link = &k->links.name                                                  \
 	}
 
+/*
+ * No probe traps per row: an execution starts at Python's once-per-execution
+ * sqlite3_bind_parameter_count() (or, for a caller that calls it not, when
+ * the statement became ready) and ends at the reset or finalize after it,
+ * whose return is its status. sqlite3_step() is probed only when the
+ * library's statement state cannot be read (state_off): its entry then says
+ * that a statement ran.
+ */
 static void set_probes(struct sqlite *s)
 {
 	struct sqlite_bpf *k = s->skel;
@@ -58,13 +70,17 @@ static void set_probes(struct sqlite *s)
 		/* SQLite 3.20 (2017) and later. */
 		PROBE("sqlite3_prepare_v3", false, true, prepare_v3),
 		PROBE("sqlite3_prepare_v3", true, true, prepare_v3_ret),
-		PROBE("sqlite3_step", false, false, step),
-		PROBE("sqlite3_step", true, false, step_ret),
+		PROBE("sqlite3_bind_parameter_count", false, false, bind_count),
 		PROBE("sqlite3_reset", false, false, reset),
+		PROBE("sqlite3_reset", true, false, reset_ret),
 		PROBE("sqlite3_finalize", false, false, finalize),
+		PROBE("sqlite3_finalize", true, false, finalize_ret),
+		PROBE("sqlite3_step", false, false, step),
 	};
 
 	memcpy(s->probes, probes, sizeof(probes));
+	s->probes[4].off = s->bind_off;
+	s->nprobes = s->state_off < 0 ? NPROBES : NPROBES - 1;
 }
 
 /*
@@ -132,11 +148,10 @@ static long func_file_offset(Elf *elf, const char *name)
 	return -1;
 }
 
-/* Where the library's statements keep their SQL text (sqlite3_sql()'s
- * code, user/sqlverb.h), so that a statement first seen at its step (one
- * prepared before the collector attached) still has its verb; -1 when its
- * code has another shape. */
-static long text_offset(const char *lib_path)
+/* An offset into a statement, read from the code of function name of the
+ * library by parse (user/sqlverb.h); -1 when its code has another shape. */
+static long stmt_offset(const char *lib_path, const char *name,
+			long (*parse)(const unsigned char *, size_t))
 {
 	unsigned char code[32];
 	long off = -1, at;
@@ -149,12 +164,29 @@ static long text_offset(const char *lib_path)
 		return -1;
 	}
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	at = elf ? func_file_offset(elf, "sqlite3_sql") : -1;
+	at = elf ? func_file_offset(elf, name) : -1;
 	if (at >= 0 && pread(fd, code, sizeof(code), at) == (ssize_t)sizeof(code))
-		off = sqlverb_text_offset(code, sizeof(code));
+		off = parse(code, sizeof(code));
 	elf_end(elf);
 	close(fd);
 	return off;
+}
+
+/* Where the library's statements keep their SQL text, so that a statement
+ * first seen at an execution (one prepared before the collector attached)
+ * still has its verb, and their state, so that a reset or finalize tells
+ * whether the statement ran without a probe on every step. */
+static void set_offsets(struct sqlite *s)
+{
+	s->text_off = stmt_offset(s->lib_path, "sqlite3_sql", sqlverb_text_offset);
+	s->state_off = stmt_offset(s->lib_path, "sqlite3_stmt_busy", sqlverb_state_offset);
+	/* Called once per execution: one trap there, not two. */
+	s->bind_off =
+		stmt_offset(s->lib_path, "sqlite3_bind_parameter_count", sqlverb_branch_offset);
+	if (s->bind_off < 0)
+		s->bind_off = 0;
+	s->skel->bss->text_off = s->text_off < 0 ? 0 : s->text_off;
+	s->skel->bss->state_off = s->state_off < 0 ? 0 : s->state_off;
 }
 
 /* Finds libsqlite3 in the target's maps; fills s->lib_path. */
@@ -197,8 +229,7 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 	if (rc)
 		return rc;
 	s->skel->bss->targ_tgid = t->pid;
-	s->text_off = text_offset(s->lib_path);
-	s->skel->bss->text_off = s->text_off < 0 ? 0 : s->text_off;
+	set_offsets(s);
 	rc = mapped_open(s->skel->maps.db_hist, &s->hist);
 	if (rc)
 		snprintf(err, len, "failed to map db_hist: %s", strerror(-rc));
@@ -214,7 +245,7 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 static int attach(struct sqlite *s, int pid, char *err, size_t len)
 {
 	for (int pass = 0; pass < 2; pass++) {
-		for (int i = 0; i < NPROBES; i++) {
+		for (int i = 0; i < s->nprobes; i++) {
 			struct sqlite_probe *p = &s->probes[i];
 			LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->sym,
 				    .retprobe = p->retprobe);
@@ -222,8 +253,8 @@ static int attach(struct sqlite *s, int pid, char *err, size_t len)
 
 			if (p->retprobe != !pass)
 				continue;
-			*p->link = bpf_program__attach_uprobe_opts(p->prog, pid, s->lib_path, 0,
-								   &opts);
+			*p->link = bpf_program__attach_uprobe_opts(p->prog, pid, s->lib_path,
+								   p->off, &opts);
 			if (*p->link)
 				continue;
 			rc = -errno;
@@ -259,8 +290,8 @@ static int sqlite_retarget(void *o, const struct family_env *env, bool attach_no
 	if (rc)
 		return rc;
 	s->skel->bss->targ_tgid = t->pid;
-	s->text_off = text_offset(s->lib_path);
-	s->skel->bss->text_off = s->text_off < 0 ? 0 : s->text_off;
+	set_offsets(s);
+	set_probes(s); /* step, or not, for this library */
 	return attach_now ? attach(s, t->pid, err, len) : 0;
 }
 
@@ -315,7 +346,7 @@ static int sqlite_count(const void *o)
 	const struct sqlite *s = o;
 	int n = 0;
 
-	for (int i = 0; s && i < NPROBES; i++)
+	for (int i = 0; s && i < s->nprobes; i++)
 		n += !s->probes[i].absent;
 	return n;
 }
@@ -325,7 +356,7 @@ static int sqlite_attached(const void *o)
 	const struct sqlite *s = o;
 	int n = 0;
 
-	for (int i = 0; s && i < NPROBES; i++)
+	for (int i = 0; s && i < s->nprobes; i++)
 		n += *s->probes[i].link != NULL;
 	return n;
 }
@@ -377,8 +408,13 @@ static void sqlite_write_status(void *o, const char *why, struct buf *out)
 		buf_puts(out, "null");
 	else
 		buf_printf(out, "%ld", s->text_off);
+	buf_puts(out, ",\"stmt_state_offset\":");
+	if (s->state_off < 0)
+		buf_puts(out, "null");
+	else
+		buf_printf(out, "%ld", s->state_off);
 	buf_puts(out, ",\"probes\":[");
-	for (int i = 0; i < NPROBES; i++) {
+	for (int i = 0; i < s->nprobes; i++) {
 		const struct sqlite_probe *p = &s->probes[i];
 
 		buf_printf(

@@ -54,3 +54,53 @@ long sqlverb_text_offset(const unsigned char *code, size_t n)
 				   (unsigned)p[6] << 24);
 	return -1;
 }
+
+long sqlverb_state_offset(const unsigned char *code, size_t n)
+{
+	static const unsigned char endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	static const unsigned char xor_eax[] = { 0x31, 0xc0 };
+	static const unsigned char test_rdi[] = { 0x48, 0x85, 0xff };
+	const unsigned char *p = code, *end = code + n;
+
+	if (end - p >= 4 && !memcmp(p, endbr64, 4))
+		p += 4;
+	if (end - p >= 2 && !memcmp(p, xor_eax, 2))
+		p += 2;
+	if (end - p < 3 || memcmp(p, test_rdi, 3))
+		return -1;
+	p += 3;
+	if (end - p >= 2 && p[0] == 0x74) /* je rel8 */
+		p += 2;
+	else if (end - p >= 6 && p[0] == 0x0f && p[1] == 0x84) /* je rel32 */
+		p += 6;
+	else
+		return -1;
+	if (end - p >= 2 && !memcmp(p, xor_eax, 2))
+		p += 2;
+	/* cmpb $imm8, disp(%rdi): 0x80 /7; the running state is 2. */
+	if (end - p >= 4 && p[0] == 0x80 && p[1] == 0x7f && p[3] == 2)
+		return (signed char)p[2];
+	if (end - p >= 7 && p[0] == 0x80 && p[1] == 0xbf && p[6] == 2)
+		return (long)(int)((unsigned)p[2] | (unsigned)p[3] << 8 | (unsigned)p[4] << 16 |
+				   (unsigned)p[5] << 24);
+	return -1;
+}
+
+long sqlverb_branch_offset(const unsigned char *code, size_t n)
+{
+	static const unsigned char endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	static const unsigned char xor_eax[] = { 0x31, 0xc0 };
+	static const unsigned char test_rdi[] = { 0x48, 0x85, 0xff };
+	const unsigned char *p = code, *end = code + n;
+
+	if (end - p >= 4 && !memcmp(p, endbr64, 4))
+		p += 4;
+	if (end - p >= 2 && !memcmp(p, xor_eax, 2))
+		p += 2;
+	if (end - p < 3 || memcmp(p, test_rdi, 3))
+		return 0;
+	p += 3;
+	if ((end - p >= 2 && p[0] == 0x74) || (end - p >= 6 && p[0] == 0x0f && p[1] == 0x84))
+		return p - code;
+	return 0;
+}

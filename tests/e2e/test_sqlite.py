@@ -242,7 +242,96 @@ def test_c_api(start):
     check_exact(samples, {("select", "success"): 7, ("select", "error"): 1})
     st = sqlite_status(col)
     assert st["unprepared_statements"] == st["unprepared_verbs_read"] == 1, st
-    assert st["nested_calls"] >= 4, st  # the resets sqlite3_step() makes
+    # The resets sqlite3_step() makes of a done statement end its executions.
+    assert st["nested_calls"] == 0, st
+    target.end()
+
+
+def select_seconds(samples):
+    return by_labels(samples, "aet_db_operation_seconds_sum")[frozenset({("operation", "select")})]
+
+
+ROWS = r'''
+import os, sqlite3, sys, time
+db = sqlite3.connect(":memory:", isolation_level=None)
+db.execute("CREATE TABLE t (a INTEGER PRIMARY KEY)")
+db.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(1000)])
+db.create_function("slow", 1, lambda a: time.sleep(0.05) or a)
+print("READY %d" % os.getpid(), flush=True)
+sys.stdin.readline()
+assert len(db.execute("SELECT a FROM t").fetchall()) == 1000  # one operation
+cur = db.execute("SELECT a FROM t WHERE a < ?", (500,))
+cur.fetchone()
+cur.close()  # abandoned: its reset ends it
+time.sleep(0.3)  # between executions: no operation's time
+cur = db.execute("SELECT a FROM t WHERE a < ?", (500,))
+cur.fetchone()
+assert len(db.execute("SELECT a FROM t WHERE a < ?", (500,)).fetchall()) == 500
+del cur  # abandoned, not closed: reset when the cursor goes
+try:
+    db.execute("INSERT INTO t VALUES (5)")  # SQLITE_CONSTRAINT, at its step
+except sqlite3.IntegrityError:
+    pass
+db.execute("SELECT slow(a) FROM t WHERE a < 4").fetchall()  # 0.2 s
+print("DONE", flush=True)
+sys.stdin.readline()
+'''
+
+
+def test_execution_counts_once_whatever_its_rows(start):
+    """1000 rows, cursors abandoned, a constraint violation: one operation
+    each, timed from its start (bind_parameter_count) to its reset, and no
+    probe on sqlite3_step(): nothing is paid per row."""
+    target = Script(ROWS)
+    start.stops.append(target.kill)
+    col = start.collector(target.pid)
+    st = sqlite_status(col)
+    assert isinstance(st["stmt_state_offset"], int), st
+    assert "sqlite3_step" not in [p["name"] for p in st["probes"]], st
+    assert all(p["attached"] for p in st["probes"]), st
+    target.run()
+    samples, _ = parse_exposition(col.metrics())
+    check_exact(samples, {("select", "success"): 5, ("insert", "error"): 1})
+    # The slow select's 0.2 s, and not the 0.3 s between two executions.
+    assert 0.2 <= select_seconds(samples) < 0.29, select_seconds(samples)
+    target.end()
+
+
+# A C caller that never asks for the parameter count: an execution runs
+# from when the statement became ready (its prepare, the reset before).
+CTIME = r'''
+import ctypes, os, sys, time
+from ctypes import byref, c_char_p, c_int, c_void_p
+lib = ctypes.CDLL("libsqlite3.so.0")
+lib.sqlite3_open.argtypes = (c_char_p, ctypes.POINTER(c_void_p))
+lib.sqlite3_prepare_v2.argtypes = (c_void_p, c_char_p, c_int, ctypes.POINTER(c_void_p), c_void_p)
+lib.sqlite3_step.argtypes = lib.sqlite3_reset.argtypes = lib.sqlite3_finalize.argtypes = (c_void_p,)
+db, stmt = c_void_p(), c_void_p()
+assert lib.sqlite3_open(b":memory:", byref(db)) == 0
+print("READY %d" % os.getpid(), flush=True)
+sys.stdin.readline()
+assert lib.sqlite3_prepare_v2(db, b"SELECT 1", -1, byref(stmt), None) == 0
+time.sleep(0.2)
+assert lib.sqlite3_step(stmt) == 100
+assert lib.sqlite3_reset(stmt) == 0
+assert lib.sqlite3_reset(stmt) == 0  # not run since: not an operation
+time.sleep(0.1)
+assert lib.sqlite3_step(stmt) == 100
+assert lib.sqlite3_step(stmt) == 101
+assert lib.sqlite3_finalize(stmt) == 0
+print("DONE", flush=True)
+sys.stdin.readline()
+'''
+
+
+def test_c_caller_is_timed_from_ready(start):
+    target = Script(CTIME)
+    start.stops.append(target.kill)
+    col = start.collector(target.pid)
+    target.run()
+    samples, _ = parse_exposition(col.metrics())
+    check_exact(samples, {("select", "success"): 2})
+    assert 0.3 <= select_seconds(samples) < 0.39, select_seconds(samples)
     target.end()
 
 

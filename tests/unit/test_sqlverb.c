@@ -149,3 +149,46 @@ Test(sqlverb, text_offset)
 	cr_assert_eq(sqlverb_text_offset(debian, 9), -1, "cut short");
 	cr_assert_eq(sqlverb_text_offset(debian, 0), -1);
 }
+
+/* sqlite3_stmt_busy() as compilers emit it, and code of another shape. */
+Test(sqlverb, state_offset)
+{
+	/* Debian 12's libsqlite3 3.40: xor, test, je rel8, xor, cmpb $0x2,0xc5(%rdi). */
+	static const unsigned char debian[] = { 0x31, 0xc0, 0x48, 0x85, 0xff, 0x74, 0x0c,
+						0x31, 0xc0, 0x80, 0xbf, 0xc5, 0x00, 0x00,
+						0x00, 0x02, 0x0f, 0x94, 0xc0, 0xc3 };
+	/* endbr64, xor, test, je rel8, cmpb $0x2,0x48(%rdi). */
+	static const unsigned char cet[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x31, 0xc0, 0x48, 0x85, 0xff,
+					     0x74, 0x07, 0x80, 0x7f, 0x48, 0x02, 0x0f, 0x94, 0xc0 };
+	/* SQLite < 3.38: "v->magic == VDBE_MAGIC_RUN && v->pc >= 0", a 32-bit compare. */
+	static const unsigned char magic[] = { 0x31, 0xc0, 0x48, 0x85, 0xff, 0x74, 0x10, 0x81,
+					       0x7f, 0x18, 0x2e, 0xcf, 0x6d, 0x2d, 0x74, 0x01 };
+	/* Another state compared: not the running one. */
+	static const unsigned char other[] = { 0x48, 0x85, 0xff, 0x74, 0x07,
+					       0x80, 0x7f, 0x48, 0x03, 0xc3 };
+
+	cr_assert_eq(sqlverb_state_offset(debian, sizeof(debian)), 0xc5);
+	cr_assert_eq(sqlverb_state_offset(cet, sizeof(cet)), 0x48);
+	cr_assert_eq(sqlverb_state_offset(magic, sizeof(magic)), -1);
+	cr_assert_eq(sqlverb_state_offset(other, sizeof(other)), -1);
+	cr_assert_eq(sqlverb_state_offset(debian, 12), -1, "cut short");
+	cr_assert_eq(sqlverb_state_offset(debian, 0), -1);
+}
+
+/* sqlite3_bind_parameter_count(): where its "je" is, else the entry. */
+Test(sqlverb, branch_offset)
+{
+	/* Debian 12's 3.40: xor, test, je rel8, mov 0x20(%rdi),%eax, ret. */
+	static const unsigned char debian[] = { 0x31, 0xc0, 0x48, 0x85, 0xff, 0x74,
+						0x03, 0x8b, 0x47, 0x20, 0xc3 };
+	/* endbr64, test, je rel32. */
+	static const unsigned char cet[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x85, 0xff,
+					     0x0f, 0x84, 0x10, 0x00, 0x00, 0x00 };
+	/* push %rbx first: already emulated at the entry. */
+	static const unsigned char push[] = { 0x53, 0x48, 0x85, 0xff, 0x74, 0x03 };
+
+	cr_assert_eq(sqlverb_branch_offset(debian, sizeof(debian)), 5);
+	cr_assert_eq(sqlverb_branch_offset(cet, sizeof(cet)), 7);
+	cr_assert_eq(sqlverb_branch_offset(push, sizeof(push)), 0);
+	cr_assert_eq(sqlverb_branch_offset(debian, 5), 0, "cut short");
+}
