@@ -75,6 +75,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 volatile __u32 targ_tgid = 0;
 volatile __u32 text_off = 0;
 volatile __u32 state_off = 0;
+/* Where the target maps the library ([lib_lo, lib_hi), 0s: not known): a
+ * prepare called from inside it is SQLite's own (VACUUM runs statements
+ * inside its step), not the application's. */
+volatile __u64 lib_lo = 0;
+volatile __u64 lib_hi = 0;
 
 /* Vdbe.eVdbeState of a statement reset or never stepped (SQLite 3.38+). */
 #define VDBE_READY 1
@@ -292,6 +297,17 @@ static __always_inline struct stmt_state *first_seen(const struct stmt_key *key,
 	return bpf_map_lookup_elem(&stmts, key);
 }
 
+/* Whether the function entered now was called from inside the library: the
+ * return address, at the stack pointer at a function's entry, is in it. */
+static __always_inline bool from_library(struct pt_regs *ctx)
+{
+	__u64 ret = 0;
+
+	if (!lib_hi || bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(ctx)))
+		return false;
+	return ret >= lib_lo && ret < lib_hi;
+}
+
 static __always_inline int prepare_enter(struct pt_regs *ctx, const char *sql, int nbyte,
 					 void *ppstmt)
 {
@@ -303,6 +319,7 @@ static __always_inline int prepare_enter(struct pt_regs *ctx, const char *sql, i
 	if (!c)
 		return 0;
 	c->arg = (__u64)ppstmt;
+	c->inner = from_library(ctx);
 	c->verb = read_verb((struct stmt_text *)c->sql, (__u64)sql, nbyte);
 	c->start_ns = bpf_ktime_get_ns();
 	return 0;
@@ -322,7 +339,7 @@ static __always_inline int prepare_return(struct pt_regs *ctx, int rc)
 	c = call_return(ctx);
 	if (!c)
 		return 0;
-	if (rc != SQLITE_OK) {
+	if (rc != SQLITE_OK && !c->inner) {
 		/* No statement to execute (a syntax error, no such table): the
 		 * operation the application asked for failed, as its driver
 		 * reports it. Timed from the entry of the prepare. */
@@ -332,9 +349,12 @@ static __always_inline int prepare_return(struct pt_regs *ctx, int rc)
 		finish(&st, NULL, c->sql, rc, bpf_ktime_get_ns());
 		return 0;
 	}
+	if (rc != SQLITE_OK)
+		return 0;
 	if (bpf_probe_read_user(&key.stmt, sizeof(key.stmt), (void *)c->arg) || !key.stmt)
 		return 0;
 	st.verb = c->verb;
+	st.inner = c->inner; /* never counted: SQLite's own */
 	/* Ready: the clock of a caller that binds nothing starts here. */
 	st.start_ns = bpf_ktime_get_ns();
 	/* A pointer reused after a finalize we did not see: the new one wins. */
@@ -389,7 +409,7 @@ static __always_inline int exec_start(struct pt_regs *ctx, void *stmt, bool rest
 		if (!st)
 			return 0;
 	}
-	if (st->running && !restart)
+	if (st->inner || (st->running && !restart))
 		return 0;
 	span_start(st);
 	st->start_ns = bpf_ktime_get_ns();
@@ -440,6 +460,8 @@ static __always_inline bool end_enter(struct pt_regs *ctx, void *stmt)
 		return false;
 	c->sp = 0; /* its return matters only if it ran */
 	st = bpf_map_lookup_elem(&stmts, &key);
+	if (st && st->inner)
+		return false;
 	if (state_off) {
 		if (bpf_probe_read_user(&state, 1, (char *)stmt + state_off) || state == VDBE_READY)
 			return false;

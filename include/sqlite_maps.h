@@ -57,7 +57,7 @@ struct stmt_state {
 	__u32 verb;    /* enum db_verb */
 	__u32 running; /* started (bind_parameter_count, a step), not yet reset or finalized */
 	__u32 tid;     /* the thread that started it */
-	__u32 pad;
+	__u32 inner;   /* prepared by SQLite itself (VACUUM): not the application's */
 };
 
 /*
@@ -69,10 +69,10 @@ struct stmt_state {
  */
 struct sqlite_call {
 	__u64 sp;
-	__u64 arg;	/* reset, finalize: the sqlite3_stmt *; prepare: the sqlite3_stmt ** */
-	__u64 start_ns; /* prepare: its entry */
-	__u32 verb;	/* prepare: the verb of the SQL text */
-	__u32 pad;
+	__u64 arg;	    /* reset, finalize: the sqlite3_stmt *; prepare: the sqlite3_stmt ** */
+	__u64 start_ns;	    /* prepare: its entry */
+	__u32 verb;	    /* prepare: the verb of the SQL text */
+	__u32 inner;	    /* prepare: called from inside the library */
 	char sql[SQL_HEAD]; /* prepare: the head of the SQL text */
 };
 

@@ -74,10 +74,10 @@ static void gather(struct report *r)
 	r->btf_rc = check_btf(&r->cfg, r->btf_err, sizeof(r->btf_err));
 	r->build_rc = variant_choose(r->cfg.bpf_build, r->build_err, sizeof(r->build_err));
 	if (r->cfg.pid) {
-		r->target_rc =
-			target_open(&c->target, r->cfg.pid, r->target_err, sizeof(r->target_err));
+		r->target_rc = target_open(&c->target, r->cfg.pid, probes_wanted(&r->cfg),
+					   r->target_err, sizeof(r->target_err));
 		c->have_target = !r->target_rc;
-		if (c->have_target)
+		if (c->have_target && c->target.lib_path[0])
 			host_library_fact(&c->privs, c->target.lib_path);
 		/* The spans without following it: nothing is to count. */
 		r->cfg.pid = 0;

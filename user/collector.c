@@ -78,10 +78,10 @@ static int adopt(struct collector *c, int pid)
 	struct target t;
 	int rc;
 
-	rc = target_open(&t, pid, err, sizeof(err));
+	rc = target_open(&t, pid, probes_wanted(c->cfg), err, sizeof(err));
 	if (rc)
 		return rc;
-	rc = collector_set_library(c, t.lib_path, err, sizeof(err));
+	rc = t.lib_path[0] ? collector_set_library(c, t.lib_path, err, sizeof(err)) : 0;
 	if (rc) {
 		log_warn("pid %d: %s\n", pid, err);
 		return rc;

@@ -86,6 +86,12 @@ enum config_result {
 	CONFIG_ERROR,	/* err holds one line naming the problem */
 };
 
+/* Whether the probes family is wanted: the target must map the probe library. */
+static inline bool probes_wanted(const struct config *cfg)
+{
+	return !(cfg->disable & 1u << PFAM_PROBES);
+}
+
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len);
 
 /* The open slots for --max-open: the next power of two, so that the

@@ -119,7 +119,9 @@ static void announce(struct collector *c)
 
 	/* Warned once running: a start that fails prints one line, its cause. */
 	for (int f = 0; f < PFAM_MAX; f++)
-		if (c->why[f][0] && !(c->following && f == PFAM_SQLITE))
+		if (cfg->disable & 1u << f)
+			log_info("%s: %s\n", probe_family_names[f], c->why[f]);
+		else if (c->why[f][0] && !(c->following && f == PFAM_SQLITE))
 			log_warn("%s\n", c->why[f]);
 	if (c->following)
 		log_info("following processes %s %s: %d running; serving http://%s/metrics\n",

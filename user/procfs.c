@@ -238,6 +238,27 @@ int procfs_find_mapping(const char *maps, const char *name, char *path, size_t l
 	return -ENOENT;
 }
 
+int procfs_mapping_range(const char *maps, const char *name, uint64_t *lo, uint64_t *hi)
+{
+	const char *line, *eol, *p;
+	unsigned long long a, b;
+	size_t n;
+
+	*lo = UINT64_MAX;
+	*hi = 0;
+	for (line = maps; *line; line = *eol ? eol + 1 : eol) {
+		eol = strchr(line, '\n');
+		if (!eol)
+			eol = line + strlen(line);
+		p = maps_path(line, eol, &n);
+		if (!p || !name_matches(p, n, name) || sscanf(line, "%llx-%llx", &a, &b) != 2)
+			continue;
+		*lo = a < *lo ? a : *lo;
+		*hi = b > *hi ? b : *hi;
+	}
+	return *hi ? 0 : -ENOENT;
+}
+
 /* The value after "\nName:" in text, or NULL. */
 static const char *status_line(const char *text, const char *name)
 {

@@ -41,6 +41,10 @@ int procfs_read_running(int pid, struct proc_stat *st);
  */
 int procfs_find_mapping(const char *maps, const char *name, char *path, size_t len);
 
+/* The addresses [*lo, *hi) the mappings of that file (matched by name as
+ * above) span. Returns 0 or -ENOENT. */
+int procfs_mapping_range(const char *maps, const char *name, uint64_t *lo, uint64_t *hi);
+
 /* What /proc/PID/status says of a process's credentials. */
 struct proc_creds {
 	uint32_t uid[4];  /* real, effective, saved, filesystem */

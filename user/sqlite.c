@@ -189,6 +189,22 @@ static void set_offsets(struct sqlite *s)
 	s->skel->bss->state_off = s->state_off < 0 ? 0 : s->state_off;
 }
 
+/* Where pid maps the library: a prepare called from there is SQLite's own
+ * (bpf/sqlite.bpf.c, from_library()). Not known: 0s, and every prepare is
+ * the application's. */
+static void set_range(struct sqlite *s, int pid)
+{
+	uint64_t lo = 0, hi = 0;
+	char *maps = NULL;
+
+	if (procfs_read_maps(pid, &maps) < 0 ||
+	    procfs_mapping_range(maps, SQLITE_LIBRARY, &lo, &hi))
+		lo = hi = 0;
+	free(maps);
+	s->skel->bss->lib_lo = lo;
+	s->skel->bss->lib_hi = hi;
+}
+
 /* Finds libsqlite3 in the target's maps; fills s->lib_path. */
 static int find_library(struct sqlite *s, const struct target *t, char *err, size_t len)
 {
@@ -229,6 +245,7 @@ static int load(struct sqlite *s, const struct config *cfg, const struct target 
 	if (rc)
 		return rc;
 	s->skel->bss->targ_tgid = t->pid;
+	set_range(s, t->pid);
 	set_offsets(s);
 	rc = mapped_open(s->skel->maps.db_hist, &s->hist);
 	if (rc)
@@ -290,6 +307,7 @@ static int sqlite_retarget(void *o, const struct family_env *env, bool attach_no
 	if (rc)
 		return rc;
 	s->skel->bss->targ_tgid = t->pid;
+	set_range(s, t->pid);
 	set_offsets(s);
 	set_probes(s); /* step, or not, for this library */
 	return attach_now ? attach(s, t->pid, err, len) : 0;

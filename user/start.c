@@ -143,11 +143,12 @@ int open_target(struct collector *c, struct priv_facts *pf, char *err, size_t le
 	int rc;
 
 	if (cfg->pid) {
-		rc = target_open(&c->target, cfg->pid, err, len);
+		rc = target_open(&c->target, cfg->pid, probes_wanted(cfg), err, len);
 		if (rc)
 			return rc;
 		c->have_target = true;
-		host_library_fact(pf, c->target.lib_path);
+		if (c->target.lib_path[0])
+			host_library_fact(pf, c->target.lib_path);
 	} else if (cfg->follow_comm || cfg->follow_exe) {
 		/* Follow mode: the spans' resource names what is followed. */
 		const char *name = cfg->follow_comm ?: strrchr(cfg->follow_exe, '/') + 1;
@@ -160,7 +161,7 @@ int open_target(struct collector *c, struct priv_facts *pf, char *err, size_t le
 		snprintf(c->target.comm, sizeof(c->target.comm), "%s", name);
 	}
 	/* The library the uprobes go on; follow mode's, when --library. */
-	if (c->have_target || cfg->follow_library) {
+	if ((c->have_target && c->target.lib_path[0]) || cfg->follow_library) {
 		rc = collector_set_library(
 			c, c->have_target ? c->target.lib_path : cfg->follow_library, err, len);
 		if (rc)

@@ -98,7 +98,7 @@ static int find_library(struct target *t, char *err, size_t len)
 	return rc;
 }
 
-int target_open(struct target *t, int pid, char *err, size_t len)
+int target_open(struct target *t, int pid, bool need_library, char *err, size_t len)
 {
 	struct proc_stat st;
 	int rc;
@@ -116,6 +116,11 @@ int target_open(struct target *t, int pid, char *err, size_t len)
 	t->start_time = st.starttime;
 	snprintf(t->comm, sizeof(t->comm), "%s", st.comm);
 	rc = find_library(t, err, len);
+	if (rc == -ENOENT && !need_library) {
+		t->lib_path[0] = '\0';
+		*err = '\0';
+		rc = 0;
+	}
 	if (rc) {
 		if (!*err)
 			snprintf(err, len, "cannot find %s in process %d: %s", PROBE_LIBRARY, pid,

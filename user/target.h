@@ -31,9 +31,10 @@ struct target {
 	bool alive;
 };
 
-/* Checks that pid exists and has the probe library mapped; fills t. Returns
- * 0 or -errno with err naming the cause and the fix. */
-int target_open(struct target *t, int pid, char *err, size_t len);
+/* Checks that pid exists and, when need_library (the probes family is not
+ * disabled), has the probe library mapped; fills t (lib_path "" without
+ * it). Returns 0 or -errno with err naming the cause and the fix. */
+int target_open(struct target *t, int pid, bool need_library, char *err, size_t len);
 
 /* Finds in /proc/PID/maps the file mapped under name (see
  * procfs_find_mapping()) and writes its path through /proc/PID/root into

@@ -335,6 +335,38 @@ def test_c_caller_is_timed_from_ready(start):
     target.end()
 
 
+# Statements SQLite runs inside its own (VACUUM copies the database with
+# statements it prepares, steps and finalizes inside the VACUUM's step) are
+# not the application's. The target has no probe library: with the probes
+# family disabled, any program is a target.
+VACUUM = r'''
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("CREATE TABLE t(a, b)")
+db.execute("CREATE INDEX ti ON t(b)")
+print("READY %d" % os.getpid(), flush=True)
+sys.stdin.readline()
+db.executemany("INSERT INTO t VALUES (?, ?)", ((i, str(i)) for i in range(100)))
+db.execute("VACUUM")
+db.execute("DELETE FROM t WHERE a < 50")
+db.execute("VACUUM")
+assert len(db.execute("SELECT * FROM t").fetchall()) == 50
+print("DONE", flush=True)
+sys.stdin.readline()
+'''
+
+
+def test_sqlites_own_statements_are_not_counted(start, tmp_path):
+    target = Script(VACUUM, str(tmp_path / "v.db"), env={"LD_PRELOAD": ""})
+    start.stops.append(target.kill)
+    col = start.collector(target.pid, "--disable", "probes")
+    target.run()
+    samples, _ = parse_exposition(col.metrics())
+    check_exact(samples, {("insert", "success"): 100, ("other", "success"): 2,
+                          ("delete", "success"): 1, ("select", "success"): 1})
+    target.end()
+
+
 REPLACED = r'''
 import os, shutil, sqlite3, sys
 db = sqlite3.connect(":memory:", isolation_level=None)

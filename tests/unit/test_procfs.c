@@ -420,3 +420,18 @@ Test(procfs, creds_of_self)
 	cr_assert_eq(c.uid[1], geteuid());
 	cr_assert_eq(procfs_read_creds(INT_MAX, &c), -ENOENT);
 }
+
+Test(procfs, mapping_range)
+{
+	const char *maps =
+		"7f00000000-7f00001000 r--p 00000000 08:01 1 /usr/lib/libsqlite3.so.0.8.6\n"
+		"7f00001000-7f000f0000 r-xp 00001000 08:01 1 /usr/lib/libsqlite3.so.0.8.6\n"
+		"7f000f0000-7f00100000 rw-p 000f0000 08:01 1 /usr/lib/libsqlite3.so.0.8.6\n"
+		"7f10000000-7f10001000 r-xp 00000000 08:01 2 /usr/lib/libc.so.6\n";
+	uint64_t lo, hi;
+
+	cr_assert_eq(procfs_mapping_range(maps, "libsqlite3.so", &lo, &hi), 0);
+	cr_assert_eq(lo, 0x7f00000000ULL);
+	cr_assert_eq(hi, 0x7f00100000ULL);
+	cr_assert_eq(procfs_mapping_range(maps, "libaetprobe.so", &lo, &hi), -ENOENT);
+}
