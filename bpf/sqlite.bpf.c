@@ -36,8 +36,9 @@
  * runs sqlite3_exec()) are not the application's operations: an entry
  * whose stack pointer is below that of the prepare its thread is in is
  * skipped. Statements SQLite runs inside a step (VACUUM's, a virtual
- * table's such as FTS5's shadow tables) are not told apart: with no probe
- * on the step there is no frame to compare with. The per-thread state is
+ * table's such as FTS5's shadow tables) are prepared from inside the
+ * library: the return address of their prepare is in its mapping
+ * (from_library()), and they never count. The per-thread state is
  * task storage ("bpf: Enable task local storage for tracing programs",
  * kernel 5.11): one lookup per call instead of a hash insert and delete,
  * and freed with the thread.
