@@ -500,8 +500,10 @@ def footprint():
 
 def scrape():
     """/metrics latency and size with N series of aet_events_total."""
-    print("scrape of /metrics, ms (sequential requests on one connection)")
-    print("  %-12s %10s %10s %10s %12s" % ("series", "p50", "p99", "requests", "bytes"))
+    print("scrape of /metrics, ms (sequential requests on one connection; the first, which")
+    print("reads every label set the programs made, apart; p99 of at least 100 after it)")
+    print("  %-12s %10s %10s %10s %10s %12s" % ("series", "first", "p50", "p99", "requests",
+                                               "bytes"))
     for n in (1000, 10000, 100000):
         hit = subprocess.Popen([os.path.join(BUILD, "bench-probe-hit")], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
@@ -517,7 +519,7 @@ def scrape():
         hit.stdout.readline()
         conn = http.client.HTTPConnection("127.0.0.1", 9593)
         times, size = [], 0
-        count = max(20, 2000000 // n)
+        count = max(100, 2000000 // n) + 1
         for _ in range(count):
             t0 = time.perf_counter()
             conn.request("GET", "/metrics")
@@ -529,12 +531,12 @@ def scrape():
         stop(col)
         hit.stdin.close()
         hit.wait()
-        times.sort()
+        first, times = times[0], sorted(times[1:])
         p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-        print("  %-12d %10.2f %10.2f %10d %12d%s" % (
-            n, statistics.median(times), p99, count, size,
+        print("  %-12d %10.2f %10.2f %10.2f %10d %12d%s" % (
+            n, first, statistics.median(times), p99, count - 1, size,
             "" if series >= n else "   (only %d series)" % series))
-    print("  %-12s %10s %10s   (goal: p99 <= 10 ms at 10000, linear)" % ("", "", ""))
+    print("  %-12s (goal: p99 <= 100 ms at 100000, linear from 10000)" % "")
 
 
 def span_drain():
