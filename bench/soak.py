@@ -104,10 +104,11 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         wl, pid, _ = run.start_workload(tmp, "--loop", "--threads", "4")
-        # The export queue at its default (2048 spans), as users run it:
-        # the bench's deeper one would hide growth behind its bound.
+        # The export queue and batch at their defaults (2048, 512 spans),
+        # as users run it: the bench's deeper queue would hide growth
+        # behind its bound.
         env = run.spans_env(sink)
-        del env["OTEL_BSP_MAX_QUEUE_SIZE"]
+        del env["OTEL_BSP_MAX_QUEUE_SIZE"], env["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"]
         col = run.start_collector(pid, PORT, env=env)
         wl.stdin.write("go\n")
         wl.stdin.flush()

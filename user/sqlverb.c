@@ -55,7 +55,9 @@ long sqlverb_text_offset(const unsigned char *code, size_t n)
 	return -1;
 }
 
-long sqlverb_state_offset(const unsigned char *code, size_t n)
+/* Past "[endbr64] [xor %eax,%eax] test %rdi,%rdi", the NULL check of a
+ * function taking a statement: the je that follows it, or NULL. */
+static const unsigned char *null_check_je(const unsigned char *code, size_t n)
 {
 	static const unsigned char endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
 	static const unsigned char xor_eax[] = { 0x31, 0xc0 };
@@ -67,14 +69,21 @@ long sqlverb_state_offset(const unsigned char *code, size_t n)
 	if (end - p >= 2 && !memcmp(p, xor_eax, 2))
 		p += 2;
 	if (end - p < 3 || memcmp(p, test_rdi, 3))
-		return -1;
+		return NULL;
 	p += 3;
-	if (end - p >= 2 && p[0] == 0x74) /* je rel8 */
-		p += 2;
-	else if (end - p >= 6 && p[0] == 0x0f && p[1] == 0x84) /* je rel32 */
-		p += 6;
-	else
+	if ((end - p >= 2 && p[0] == 0x74) || (end - p >= 6 && p[0] == 0x0f && p[1] == 0x84))
+		return p;
+	return NULL;
+}
+
+long sqlverb_state_offset(const unsigned char *code, size_t n)
+{
+	static const unsigned char xor_eax[] = { 0x31, 0xc0 };
+	const unsigned char *p = null_check_je(code, n), *end = code + n;
+
+	if (!p)
 		return -1;
+	p += p[0] == 0x74 ? 2 : 6; /* je rel8, je rel32 */
 	if (end - p >= 2 && !memcmp(p, xor_eax, 2))
 		p += 2;
 	/* cmpb $imm8, disp(%rdi): 0x80 /7; the running state is 2. */
@@ -88,19 +97,7 @@ long sqlverb_state_offset(const unsigned char *code, size_t n)
 
 long sqlverb_branch_offset(const unsigned char *code, size_t n)
 {
-	static const unsigned char endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
-	static const unsigned char xor_eax[] = { 0x31, 0xc0 };
-	static const unsigned char test_rdi[] = { 0x48, 0x85, 0xff };
-	const unsigned char *p = code, *end = code + n;
+	const unsigned char *p = null_check_je(code, n);
 
-	if (end - p >= 4 && !memcmp(p, endbr64, 4))
-		p += 4;
-	if (end - p >= 2 && !memcmp(p, xor_eax, 2))
-		p += 2;
-	if (end - p < 3 || memcmp(p, test_rdi, 3))
-		return 0;
-	p += 3;
-	if ((end - p >= 2 && p[0] == 0x74) || (end - p >= 6 && p[0] == 0x0f && p[1] == 0x84))
-		return p - code;
-	return 0;
+	return p ? p - code : 0;
 }
