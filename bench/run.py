@@ -53,7 +53,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from harness import wait_loaded, wait_until  # noqa: E402 - the end-to-end tests' waits
+from harness import fdinfo, map_memlock, wait_loaded, wait_until  # noqa: E402 - the e2e tests' helpers
 BUILD = os.path.join(ROOT, "build")
 LIB = os.path.join(BUILD, "libaetprobe.so")
 PYTHON = "/usr/bin/python3"
@@ -343,16 +343,7 @@ def sqlite_cost():
 def uprobe_runs(pid):
     """Runs of the uprobe programs (BPF_PROG_TYPE_KPROBE) process pid holds,
     from their fdinfo (counted while kernel.bpf_stats_enabled is 1)."""
-    runs = 0
-    for fd in os.listdir("/proc/%d/fdinfo" % pid):
-        try:
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                info = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        if info.get("prog_type", "").strip() == "2":
-            runs += int(info.get("run_cnt", "0"))
-    return runs
+    return sum(int(i.get("run_cnt", "0")) for i in fdinfo(pid) if i.get("prog_type") == "2")
 
 
 def uprobe_runs_per_execution(lp, pid, n=1000):
@@ -458,15 +449,7 @@ def workload(sink):
 
 def map_memory(pid):
     """Bytes of the BPF maps process pid holds (their memlock), each once."""
-    maps = {}
-    for fd in os.listdir("/proc/%d/fdinfo" % pid):
-        try:
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                info = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        if "map_id" in info:
-            maps[int(info["map_id"])] = int(info.get("memlock", "0"))
+    maps = map_memlock(pid)
     return sum(maps.values()), len(maps)
 
 

@@ -37,15 +37,8 @@ HASH_TYPES = {1, 5, 9, 10}
 
 def hash_entries(pid):
     """{map name: entries} of the hash maps pid holds, as the kernel has them."""
-    ids = set()
-    for fd in os.listdir("/proc/%d/fdinfo" % pid):
-        try:
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                info = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        if "map_id" in info and int(info["map_type"]) in HASH_TYPES:
-            ids.add(int(info["map_id"]))
+    ids = {int(i["map_id"]) for i in run.fdinfo(pid)
+           if "map_id" in i and int(i["map_type"]) in HASH_TYPES}
     got = {}
     for i in ids:
         show = subprocess.run(["bpftool", "map", "show", "id", str(i), "-j"],

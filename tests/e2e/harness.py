@@ -124,6 +124,22 @@ def wait_loaded(pid, library, comm, timeout=WAIT_S):
     wait_until(loaded, "process %d (%s) to map %s" % (pid, comm, library), timeout)
 
 
+def fdinfo(pid):
+    """The /proc/PID/fdinfo of each descriptor pid holds, as dicts of
+    stripped strings (one closed meanwhile is left out)."""
+    for fd in os.listdir("/proc/%d/fdinfo" % pid):
+        try:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                yield {k: v.strip() for k, v in (line.split(":", 1) for line in f if ":" in line)}
+        except OSError:
+            continue
+
+
+def map_memlock(pid):
+    """{map id: memlock bytes} of the BPF maps pid holds, each once."""
+    return {int(i["map_id"]): int(i.get("memlock", "0")) for i in fdinfo(pid) if "map_id" in i}
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,7 +5,8 @@ does not grow. (bench-probe-hit makes the flood: "agents N", "leak N",
 import os
 import subprocess
 
-from harness import BUILD, SANITIZED, by_labels, parse_exposition, promtool_check, wait_until
+from harness import (BUILD, SANITIZED, by_labels, map_memlock, parse_exposition, promtool_check,
+                     wait_until)
 
 N = 100000
 MAX_SERIES, MAX_OPEN = 4096, 4096  # the defaults
@@ -27,16 +28,7 @@ def rss_own(pid):
 
 def map_memory(pid):
     """memlock of the BPF maps pid holds, each once."""
-    maps = {}
-    for fd in os.listdir("/proc/%d/fdinfo" % pid):
-        try:
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                info = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        if "map_id" in info:
-            maps[int(info["map_id"])] = int(info.get("memlock", "0"))
-    return sum(maps.values())
+    return sum(map_memlock(pid).values())
 
 
 def test_floods_stay_within_bounds(start, request):

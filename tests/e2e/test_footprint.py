@@ -2,26 +2,11 @@
 bytes, what bounds it) as the kernel counts it, and the RSS; at the
 defaults, RSS and map memory together stay within 24 MiB."""
 import json
-import os
 import time
 
-from harness import SANITIZED
+from harness import SANITIZED, map_memlock
 
 GOAL = 24 << 20
-
-
-def kernel_maps(pid):
-    """{map id: memlock} of the BPF maps pid holds, each once (fdinfo)."""
-    maps = {}
-    for fd in os.listdir("/proc/%d/fdinfo" % pid):
-        try:
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                info = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        if "map_id" in info:
-            maps[int(info["map_id"])] = int(info["memlock"])
-    return maps
 
 
 def vm_rss(pid):
@@ -41,7 +26,7 @@ def footprint(start, *args):
         col.metrics()
         status = json.loads(col.get("/status")[2])
         fp = dict(status["footprint"], build=status["bpf_build"]["build"])
-        kernel, rss = kernel_maps(col.proc.pid), vm_rss(col.proc.pid)
+        kernel, rss = map_memlock(col.proc.pid), vm_rss(col.proc.pid)
         code, err = col.stop()
         assert code == 0, err
     finally:
