@@ -391,7 +391,7 @@ def test_sigterm_under_load_leaves_nothing_attached(start, tmp_path):
         held = kernel_objects(col.proc.pid)
         progs = held["progs"]
         # probes, processes, files, SQLite
-        assert len(progs) == attached_programs(col) == 10 + 2 + 59 + 8, progs
+        assert len(progs) == attached_programs(col) == 10 + 2 + 59 + 9, progs
         assert len(held["links"]) == len(progs) == len(held["perf"])
         assert held["maps"]
         s, _ = parse_exposition(col.metrics())

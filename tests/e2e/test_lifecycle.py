@@ -165,7 +165,7 @@ def test_sigterm_and_sigint_detach_everything(start):
         col = start.collector(wl.pid)
         loaded = programs_of(col.proc.pid)
         # probes, processes, files, SQLite
-        assert len(loaded) == attached_programs(col) == 10 + 2 + 59 + 8
+        assert len(loaded) == attached_programs(col) == 10 + 2 + 59 + 9
         code, err = col.stop(sig)
         assert code == 0, err
         assert programs_left(loaded) == []
