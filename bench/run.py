@@ -27,7 +27,8 @@ push): the ratios are the claims, the absolutes belong to their machine.
    attached, with empty programs on every uprobe and tracepoint the
    collector uses (the floor), with the collector (metrics; spans at 100%
    and at 1%), and with the earlier in-process approach (prometheus_client
-   in the workload), interleaved.
+   in the workload), interleaved. BENCH_FAMILIES=1 adds the collector
+   with --disable sqlite, files and both: each family's share.
 5. Footprint: the collector's RSS, CPU and BPF map memory while the
    workload loops on 4 threads and /metrics is scraped every second: each
    map's bytes (/status), their total, and RSS + maps (goal <= 24 MiB).
@@ -369,10 +370,13 @@ def uprobe_runs_per_execution(lp, pid, n=1000):
     return got
 
 
-def start_workload(tmp, *args):
-    truth = os.path.join(tmp, "truth.json")
+def start_workload(tmp, *args, truth=True):
+    """truth False: the workload keeps no truth, which a --loop run would
+    grow for its whole life (its spans, in lists) and slow down by."""
+    truth = os.path.join(tmp, "truth.json") if truth else None
     wl = subprocess.Popen([PYTHON, os.path.join(ROOT, "tests/workload/aet_workload.py"),
-                           "--wait", "--truth", truth, "--dir", os.path.join(tmp, "w"), *args],
+                           "--wait", *(["--truth", truth] if truth else []),
+                           "--dir", os.path.join(tmp, "w"), *args],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, text=True,
                           env=dict(os.environ, AETPROBE_LIBRARY=LIB))
@@ -428,6 +432,9 @@ def workload(sink):
         "collector, spans at 1%": (spans_env(sink, 0.01), []),
         "in-process prometheus_client": (None, ["--prom-client"]),
     }
+    if os.environ.get("BENCH_FAMILIES"):  # where the collector's cost goes, family by family
+        for off in ("sqlite", "files", "sqlite,files"):
+            runs["collector, --disable " + off] = (dict(METRICS_ONLY, AET_COLLECTOR_DISABLE=off), [])
     res = {k: [] for k in runs}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(ROUNDS):
@@ -480,7 +487,7 @@ def footprint():
     """The collector's RSS, CPU and BPF map memory while the workload runs
     at its default rate, metrics only, scraped every second."""
     with tempfile.TemporaryDirectory() as tmp:
-        wl, pid, _ = start_workload(tmp, "--loop", "--threads", "4")
+        wl, pid, _ = start_workload(tmp, "--loop", "--threads", "4", truth=False)
         col = start_collector(pid, 9594)
         wl.stdin.write("go\n")
         wl.stdin.flush()
