@@ -182,12 +182,13 @@ int main(int argc, char **argv)
 
 	/* Before any thread starts, so that every thread inherits the mask. */
 	block_signals(&sigs);
-	/* One malloc arena for every thread. A scrape renders in its
-	 * connection's thread; with an arena per thread, one that starts before
-	 * the previous connection's has exited takes a new arena, which then
-	 * keeps a whole exposition (megabytes at 100k series) for the
-	 * collector's life. Nothing here allocates fast enough to contend. */
-	mallopt(M_ARENA_MAX, 1);
+	/* A scrape renders in its connection's thread, and a thread that
+	 * starts before the previous connection's has exited takes a malloc
+	 * arena of its own, which would keep what a scrape allocated (megabytes
+	 * at 100k series) for the collector's life. Above this size every
+	 * block is mapped and unmapped on free, wherever it was taken; left
+	 * alone, glibc raises the threshold to the largest block freed. */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 
 	collector_init(&c, &cfg);
 	rc = start(&c, &http, err, sizeof(err));
