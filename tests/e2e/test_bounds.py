@@ -85,12 +85,15 @@ def test_floods_stay_within_bounds(start, request):
 
     # Scrapes at once, each in its own thread and maybe a malloc arena of
     # its own: none keeps its exposition once answered.
+    statuses = []
     for _ in range(3):
-        scrapes = [threading.Thread(target=col.metrics) for _ in range(3)]
+        scrapes = [threading.Thread(target=lambda: statuses.append(col.get("/metrics")[0]))
+                   for _ in range(3)]
         for t in scrapes:
             t.start()
         for t in scrapes:
             t.join()
+    assert statuses == [200] * 9
     rss3 = rss_own(col.proc.pid)
     assert SANITIZED or rss3 < 16 << 20, (rss2, rss3)
     print("\n%d-byte exposition; collector RSS without mapped maps %.1f MiB, %.1f after "
