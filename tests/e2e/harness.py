@@ -124,6 +124,19 @@ def wait_loaded(pid, library, comm, timeout=WAIT_S):
     wait_until(loaded, "process %d (%s) to map %s" % (pid, comm, library), timeout)
 
 
+def fd_links(pid):
+    """{descriptor: what it refers to} of process pid, as /proc/PID/fd's
+    links read (one closed between the listing and its readlink is left
+    out)."""
+    fds, out = "/proc/%d/fd" % pid, {}
+    for fd in os.listdir(fds):
+        try:
+            out[int(fd)] = os.readlink(os.path.join(fds, fd))
+        except FileNotFoundError:
+            continue
+    return out
+
+
 def fdinfo(pid):
     """The /proc/PID/fdinfo of each descriptor pid holds, as dicts of
     stripped strings (one closed meanwhile is left out)."""

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from harness import COLLECTOR, by_labels, free_port, parse_exposition
+from harness import COLLECTOR, by_labels, fd_links, free_port, parse_exposition
 
 # A private mount namespace without /sys/kernel: no tracefs to mount, so
 # the syscall tracepoints cannot be attached (the kernel's BTF, under it
@@ -124,17 +124,8 @@ def test_a_disabled_family_loads_nothing(start, how):
 
 
 def col_programs(col):
-    """The BPF programs the collector holds. Its other descriptors come and
-    go (a scrape's socket): one closed between the listing and its
-    readlink was none of them."""
-    fd_dir = "/proc/%d/fd" % col.proc.pid
-    n = 0
-    for fd in os.listdir(fd_dir):
-        try:
-            n += os.readlink(os.path.join(fd_dir, fd)) == "anon_inode:bpf-prog"
-        except FileNotFoundError:
-            pass
-    return n
+    """The BPF programs the collector holds."""
+    return sum(link == "anon_inode:bpf-prog" for link in fd_links(col.proc.pid).values())
 
 
 @pytest.mark.parametrize("args,env,err", [

@@ -23,7 +23,8 @@ import sys
 
 import pytest
 
-from harness import LIBRARY, PYTHON, WORKLOAD, by_labels, parse_exposition, render_label
+from harness import (LIBRARY, PYTHON, WORKLOAD, by_labels, fd_links, parse_exposition,
+                     render_label)
 
 OPS = ("open", "read", "write", "fsync", "unlink", "rename", "mkdir", "rmdir")
 VERBS = ("select", "insert", "update", "delete", "begin", "commit", "rollback", "other")
@@ -80,16 +81,7 @@ class LateWorkload:
 
 def open_files(pid):
     """{descriptor: path} of the regular files process pid has open."""
-    out = {}
-    fds = "/proc/%d/fd" % pid
-    for fd in os.listdir(fds):
-        try:
-            path = os.readlink(os.path.join(fds, fd))
-        except FileNotFoundError:
-            continue  # closed meanwhile
-        if path.startswith("/"):
-            out[int(fd)] = path
-    return out
+    return {fd: path for fd, path in fd_links(pid).items() if path.startswith("/")}
 
 
 def expected(rows, key, value=lambda r: r["count"]):
