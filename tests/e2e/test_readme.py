@@ -14,7 +14,7 @@ def metrics_table():
     names = set()
     for line in section.splitlines():
         if line.startswith("| "):
-            names.update(re.findall(r"\b(aet_[a-z_]+|process_)\*?", line.split("|")[1]))
+            names.update(re.findall(r"\b(aet_[a-z0-9_]+|process_)\*?", line.split("|")[1]))
     return names
 
 
