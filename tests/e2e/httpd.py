@@ -6,9 +6,9 @@ and the servers' side of each connection must never be in what it did.
 One plain server and one TLS server (Python's ssl, with a certificate made
 at test time), both keep-alive (several requests per connection, until the
 client closes it or a path below ends it). Each request is logged as a JSON
-line (--log): method, target, Host, traceparent, X-AET-Client and the
-request body's length, so that a test can check the workload's truth
-against what really arrived.
+line (--log): method, target, Host, traceparent, X-AET-Client, the
+request body's length, the client's port (its connection) and the time, so
+that a test can check the workload's truth against what really arrived.
 
 Paths (the query sets sizes; its other parameters are ignored):
   /ok?n=N             200, Content-Length body of N bytes (default 1234);
@@ -82,7 +82,8 @@ class Handler(BaseHTTPRequestHandler):
                           "host": self.headers.get("Host"),
                           "traceparent": self.headers.get("traceparent"),
                           "client": self.headers.get("X-AET-Client"),
-                          "tls": self.server.context is not None, "body": len(data)})
+                          "tls": self.server.context is not None, "body": len(data),
+                          "peer": self.client_address[1], "time": time.time()})
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         return url.path, query, data
 
