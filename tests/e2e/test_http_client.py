@@ -17,6 +17,7 @@ reused after it). A process that is not followed calling the same servers
 adds nothing; --disable http observes nothing.
 """
 import collections
+import json
 import os
 import subprocess
 import time
@@ -346,8 +347,11 @@ def test_late_attach_counts_exactly_what_follows(start, servers, receiver):
     ports = {servers.plain_port, servers.tls_port}
     before = established(wl.pid, ports)
     assert set(before.values()) == ports, before
-    col = start.collector(wl.pid, env=otel_env(receiver, OTEL_TRACES_SAMPLER="always_on"))
+    col = start.collector(wl.pid, "--require", "http",
+                          env=otel_env(receiver, OTEL_TRACES_SAMPLER="always_on"))
     check_family_attached(col)
+    assert [c["name"] for c in json.loads(col.get("/ready")[2])["checks"]] == [
+        "enabled", "target_alive", "http"]
     t_go = time.time()
     truth = wl.go()
     check_coverage(truth)
