@@ -6,7 +6,8 @@ set -eu
 # build: clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev
 #   libcurl4-openssl-dev (the OTLP exporter)
 # tests: libcriterion-dev, python3-pytest, python3-yaml, prometheus (promtool),
-#   protobuf-compiler and python3-protobuf (decoding OTLP with a schema of our own)
+#   protobuf-compiler and python3-protobuf (decoding OTLP with a schema of our own),
+#   python3-requests (the workload's keep-alive HTTP client, --http)
 # third-party targets (tests/e2e/test_thirdparty.py): strace (the ground truth),
 #   git and sqlite3 (programs run as targets)
 # bench: python3-prometheus-client (the earlier in-process approach)
@@ -17,7 +18,8 @@ set -eu
 # asan: libasan8 and libubsan1 (gcc's sanitizer runtimes, for make asan)
 PKGS="gcc make clang llvm bpftool binutils pkg-config libbpf-dev libelf-dev zlib1g-dev
 libmicrohttpd-dev libcurl4-openssl-dev libcriterion-dev python3 python3-pytest python3-yaml
-prometheus python3-prometheus-client protobuf-compiler python3-protobuf libclang-rt-14-dev
+prometheus python3-prometheus-client protobuf-compiler python3-protobuf python3-requests
+libclang-rt-14-dev
 libasan8 libubsan1 qemu-system-x86 busybox-static xz-utils zstd debian-archive-keyring
 strace git sqlite3"
 

@@ -46,6 +46,20 @@ operations it also gives per file ("held"). As without --warm, the
 knowledge base's own page I/O (kb.sqlite, its -wal and -shm) is not in the
 truth: a collector compared with it watches those two directories only.
 
+--http BASE_URL[,BASE_URL] (tests/e2e/httpd.py's servers; --http-ca the
+certificate of an https one) makes each agent request, after its model call,
+make one or two HTTP/1.1 calls (HttpCalls): through urllib.request, a new
+connection each, or through one requests.Session shared by the workers,
+keep-alive; a mix of the servers' paths drawn from the request's own random
+stream (the task's is untouched: the rest of the work is as without --http).
+A request of a cycle joining --traceparent's trace may carry a W3C
+traceparent of that trace. The truth's "http" section: requests per method
+(as a metric shows it), server address, status code and error type, by the
+rules of the http family; body bytes per server address and direction; each
+call, with the agent request it was made in and the traceparent it sent.
+With --warm, the warm-up leaves a kept-alive connection to each server in
+the session's pool, reused after the go line.
+
 aetprobe comes from probe/python, and libaetprobe.so from $AETPROBE_LIBRARY,
 else build/libaetprobe.so when built. A --dir given is left in place; the
 default temporary directory is removed unless --keep.
@@ -54,6 +68,8 @@ default temporary directory is removed unless --keep.
     /usr/bin/python3 tests/workload/aet_workload.py --wait   # prints READY <pid>, waits for a line
     /usr/bin/python3 tests/workload/aet_workload.py --warm 1 --truth truth.json   # WARM <pid>, ...
     /usr/bin/python3 tests/workload/aet_workload.py --loop --rate 50   # a demo target
+    /usr/bin/python3 tests/workload/aet_workload.py --truth t.json \
+        --http http://127.0.0.1:8080,https://localhost:8443 --http-ca cert.pem
 """
 import argparse
 import asyncio
@@ -312,6 +328,7 @@ class SpanTruth:
         self.record = record
         self.traceparent = traceparent
         self.cycles, self.tasks, self.requests, self.joined = [], [], [], []
+        self.http = []  # --http: the calls, each with its request (HttpCalls)
         self.root = {"file_ops": [], "sql_ops": []}
         self.local = threading.local()  # .request: the entry of the request running here
 
@@ -466,6 +483,177 @@ def work_seconds(rng, mean_ms):
     return mean_ms * multiple * rng.uniform(0.7, 1.3) / WORK_TIER_MEAN / 1000
 
 
+# --http: what the family counts a request under, and what a call may be.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+HTTP_OK_SIZE = 1234  # /ok's body without ?n= (httpd.py's OK_SIZE)
+HTTP_SECRET = "aet-secret"  # in some queries and Authorization headers: never to leave the target
+HTTP_KINDS = (  # (kind, weight)
+    ("ok", 14), ("head", 3), ("chunked", 6), ("big", 3), ("notfound", 4), ("busy", 3),
+    ("fail", 3), ("close", 4), ("reset", 3), ("reset_body", 3), ("truncated", 3), ("echo", 8),
+    ("purge", 3), ("delete", 2))
+
+
+class HttpCalls:
+    """--http: the calls of an agent request and their truth (see the
+    module's docstring). What a call must give is decided by the path, by
+    the rules of the http family: a response that came counts with its
+    status code and error type ""; one that did not (a reset, an end of the
+    connection before the response's end) with status code "" and
+    connection_reset or connection_closed. Body bytes are those of the
+    decoded content that came: a Content-Length body, a chunked one's chunk
+    sizes, a close-delimited one up to the end; of a cut response, what came
+    before the cut; a HEAD response's none.
+
+    The client is checked against the plan: a call planned to succeed that
+    does not stops the workload. A failed call's exception is caught. /truncated
+    is called only through urllib: its TLS close_notify comes just before the
+    FIN, and a kept-alive connection might be reused between the two, a
+    request no server answers."""
+
+    def __init__(self, wl, bases, cafile):
+        import http.client
+        import ssl
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+        import requests
+        self.wl = wl
+        self.bases = bases
+        self.errors = (OSError, http.client.HTTPException, requests.RequestException)
+        self.urllib = urllib
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}),
+            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
+        self.session = requests.Session()
+        self.session.trust_env = False  # no proxy from the environment
+        self.session.verify = cafile if cafile else True
+        self.targets = {}
+        for base in bases:
+            u = urllib.parse.urlsplit(base)
+            self.targets[base] = (u.hostname, u.port or {"http": 80, "https": 443}[u.scheme])
+
+    def prime(self):
+        """--warm: a kept-alive connection to each server in the pool (not counted)."""
+        for base in self.bases:
+            self.session.get(base + "/ok", timeout=30).content
+
+    def plan(self, t):
+        """The calls of the request running now: drawn from its own stream."""
+        rng = random.Random("%s/%d/http" % (t.key, t.request_index))
+        calls = []
+        for _ in range(rng.randint(1, 2)):
+            kind = rng.choices([k for k, _ in HTTP_KINDS], [w for _, w in HTTP_KINDS])[0]
+            c = SimpleNamespace(kind=kind, base=rng.choice(self.bases), method="GET", body=None,
+                                client="requests" if rng.random() < 0.6 else "urllib",
+                                status=200, error="", response=0)
+            n = rng.choice((0, rng.randint(1, 6000), rng.randint(1, 100)))
+            query = "&q=%s" % HTTP_SECRET if rng.random() < 0.5 else ""
+            if kind in ("ok", "head", "purge", "delete"):
+                c.method = {"ok": "GET", "head": "HEAD", "purge": "PURGE",
+                            "delete": "DELETE"}[kind]
+                if kind == "ok" and rng.random() < 0.3:
+                    c.target, n = "/ok", HTTP_OK_SIZE
+                else:
+                    c.target = "/ok?n=%d%s" % (n, query)
+                c.response = 0 if kind == "head" else n
+                if kind == "purge":
+                    c.client = "requests"
+            elif kind == "chunked":
+                sizes = [rng.randint(1, 5000) for _ in range(rng.randint(1, 6))]
+                c.target = "/chunked?sizes=%s" % ",".join(map(str, sizes))
+                c.response = sum(sizes)
+            elif kind == "big":
+                c.response = 300 * 1024 + rng.randint(0, 1000)
+                c.target = "/big?n=%d" % c.response
+            elif kind in ("notfound", "busy", "fail"):
+                c.status = {"notfound": 404, "busy": 429, "fail": 500}[kind]
+                c.response = rng.randint(0, 40)
+                c.target = "/%s?n=%d" % (kind, c.response)
+            elif kind == "close":
+                c.target, c.response = "/close?n=%d%s" % (n, query), n
+            elif kind == "reset":
+                c.target, c.status, c.error = "/reset", None, "connection_reset"
+            elif kind in ("reset_body", "truncated"):
+                length = rng.randint(2, 20000)
+                c.response = rng.randint(1, length - 1)
+                c.target = "/%s?length=%d&sent=%d" % (kind.replace("_", "-"), length, c.response)
+                c.status = None
+                if kind == "reset_body":
+                    c.error = "connection_reset"
+                else:
+                    c.error, c.client = "connection_closed", "urllib"
+            elif kind == "echo":
+                c.method, c.target = "POST", "/echo"
+                c.body = rng.randbytes(n)
+                c.response = n
+            c.traceparent = None
+            if t.trace and rng.random() < 0.5:
+                c.traceparent = "00-%s-%016x-01" % (t.trace, rng.getrandbits(63) + 1)
+            c.auth = rng.random() < 0.3
+            calls.append(c)
+        return calls
+
+    def calls(self, t, request_id):
+        for c in self.plan(t):
+            self._call(c, request_id)
+
+    def _call(self, c, request_id):
+        url = c.base + c.target
+        headers = {"X-AET-Client": "workload"}
+        if c.traceparent:
+            headers["traceparent"] = c.traceparent
+        if c.auth:
+            headers["Authorization"] = "Bearer " + HTTP_SECRET
+        status = got = failed = None
+        if c.client == "urllib":
+            req = self.urllib.request.Request(url, data=c.body, method=c.method, headers=headers)
+            try:
+                with self.opener.open(req, timeout=30) as r:
+                    status, got = r.status, r.read()
+            except self.urllib.error.HTTPError as e:
+                with e:
+                    status, got = e.code, e.read()
+            except self.errors as e:
+                failed = e
+        else:
+            try:
+                r = self.session.request(c.method, url, data=c.body, headers=headers, timeout=30)
+                status, got = r.status_code, r.content
+            except self.errors as e:
+                failed = e
+        if c.status is not None and (failed or status != c.status or len(got) != c.response
+                                     or c.kind == "echo" and got != c.body):
+            raise RuntimeError("http: %s %s through %s: %s, planned %d with %d bytes" % (
+                c.method, url, c.client, repr(failed) if failed else "%d with %d bytes" % (
+                    status, len(got)), c.status, c.response))
+        address, port = self.targets[c.base]
+        method = c.method if c.method in HTTP_METHODS else "_OTHER"
+        code = "" if c.status is None else str(c.status)
+        request = len(c.body or b"")
+        tally = self.wl.tally
+        tally.add(("http_requests", method, address, code, c.error))
+        tally.add(("http_bytes", address, "request"), request)
+        tally.add(("http_bytes", address, "response"), c.response)
+        tp = c.traceparent.split("-") if c.traceparent else None
+        self.wl.spans.add("http", {
+            "request": request_id, "client": c.client, "method": method, "sent_method": c.method,
+            "url": url, "path": c.target.split("?", 1)[0], "server_address": address,
+            "server_port": port, "status_code": c.status, "error_type": c.error,
+            "span_error_type": str(c.status) if c.status and c.status >= 400 else c.error or None,
+            "request_bytes": request, "response_bytes": c.response,
+            "traceparent": {"trace_id": tp[1], "span_id": tp[2]} if tp else None,
+            "thread": threading.get_native_id(),
+            "client_saw": repr(failed) if failed else status})
+
+    def truth(self):
+        return {"bases": self.bases,
+                "requests": self.wl.tally.rows(
+                    "http_requests", ("method", "server_address", "status_code", "error_type")),
+                "bytes": self.wl.tally.rows("http_bytes", ("server_address", "direction"),
+                                            amount="bytes"),
+                "calls": self.wl.spans.http}
+
+
 class Workload:
     def __init__(self, args, probe):
         self.args = args
@@ -481,6 +669,8 @@ class Workload:
         self.rounds = 0
         self.tasks_done = 0
         self.held = None  # --warm: the held files and the child
+        self.http = None  # --http: HttpCalls
+        self.joining = None  # the trace id of the cycle being dispatched, when it joins one
         self.own_dir = args.dir is None
         self.dir = args.dir or tempfile.mkdtemp(prefix="aet-workload-")
         self.registry = os.path.join(self.dir, "registry")
@@ -501,6 +691,8 @@ class Workload:
                     " agent TEXT NOT NULL, key TEXT NOT NULL UNIQUE, value TEXT, score REAL)",
                     "CREATE INDEX facts_task ON facts (task)"):
             self.db.execute(sql).fetchall()
+        if self.args.http:  # its modules, and libssl, loaded before READY
+            self.http = HttpCalls(self, self.args.http.split(","), self.args.http_ca)
         self.workers = [threading.Thread(target=self._worker, daemon=True, name="worker-%d" % i)
                         for i in range(self.args.threads)]
         for w in self.workers:
@@ -514,6 +706,8 @@ class Workload:
             for k in range(self.args.warm):
                 self._round(k - self.args.warm)
             self._prime()
+            if self.http:
+                self.http.prime()
         finally:
             self.compact()  # files of a round a signal cut short
             self.forget()
@@ -629,6 +823,7 @@ class Workload:
         if join:  # right before the begin: the next root span takes it
             self.probe.trace_context(self.args.traceparent)
             self.spans.add("joined", cycle_id)
+        self.joining = self.args.traceparent.split("-")[1] if join else None
         t0 = time.monotonic_ns()
         self.probe.cycle_begin(cycle_id)
         tasks = []
@@ -666,7 +861,10 @@ class Workload:
                             requests=rng.randint(1, 3), outcome="success", fail_at=None,
                             # Real async code ends a task on another thread
                             # than the one that began it: a third do here.
-                            handoff=i % 3 == 0, t0=None, cycle=cycle_id, thread=None)
+                            handoff=i % 3 == 0, t0=None, cycle=cycle_id, thread=None,
+                            # --http: the key of its calls' streams; the trace it joined
+                            key="%d/%d/%d" % (self.args.seed, rnd, i), trace=self.joining,
+                            request_index=None)
         if rng.random() < self.args.failure_rate:
             r = rng.random()
             t.outcome = "cancelled" if r < 0.2 else "timeout" if r < 0.5 else "failure"
@@ -724,6 +922,7 @@ class Workload:
     def _requests(self, t):
         operations = AGENTS.get(t.agent, HOSTILE_OPERATIONS)
         for i in range(t.requests):
+            t.request_index = i
             operation = t.rng.choice(operations)
             outcome = t.outcome if i == t.fail_at else "success"
             request_id = next(self.ids)
@@ -749,6 +948,8 @@ class Workload:
                            "attributes": {"model": model, "tokens": tokens}})
         with self.probe.span(span_id, "model.call", "model=%s;tokens=%s" % (model, tokens)):
             time.sleep(work_seconds(t.rng, self.args.work_ms))  # the model call
+        if self.http:
+            self.http.calls(t, request_id)
         self._files(t.rng, request_id)
         self._knowledge(t, request_id, operation)
         if outcome != "success":
@@ -858,6 +1059,7 @@ class Workload:
             "db_path": self.db_path,
             "spans": self.spans.truth(),
             **held,
+            **({"http": self.http.truth()} if self.http else {}),
         }
 
 
@@ -910,6 +1112,10 @@ def parse_args(argv):
     p.add_argument("--hostile-labels", action="store_true")
     p.add_argument("--traceparent", metavar="TP",
                    help="a W3C traceparent the first cycle of every round joins")
+    p.add_argument("--http", metavar="BASE_URL[,BASE_URL]",
+                   help="agent requests make HTTP calls to these servers (tests/e2e/httpd.py)")
+    p.add_argument("--http-ca", metavar="FILE",
+                   help="the certificate an https server's is checked with")
     args = p.parse_args(argv)
     if args.threads < 1 or args.tasks < 0 or args.tasks_per_cycle < 1:
         p.error("--threads and --tasks-per-cycle must be at least 1, --tasks at least 0")
