@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(os.path.dirname(HERE), "build")
@@ -202,7 +203,9 @@ def main():
                                      REQUESTS // 10 if kind.endswith("-new") else REQUESTS)
         return out
 
-    def attached(cmd, ready):
+    counted = {}
+
+    def attached(cmd, ready, name=None, listen=None):
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True,
                              env=dict(os.environ, AET_TRACING_ENABLED="false"))
@@ -214,6 +217,11 @@ def main():
         else:
             sys.exit("%s did not attach: %s" % (" ".join(cmd), seen))
         v = run_all()
+        if listen:  # what the collector counted: the family really observed them
+            with urllib.request.urlopen("http://%s/metrics" % listen) as r:
+                counted.setdefault(name, []).append(sum(
+                    float(line.rsplit(None, 1)[1]) for line in r.read().decode().splitlines()
+                    if line.startswith("aet_http_client_requests_total{")))
         if ready == "attached":
             p.stdin.close()
         else:
@@ -229,8 +237,9 @@ def main():
         res["floor"].append(attached([os.path.join(BUILD, "bench-floor-http"), "--pid",
                                       str(pid)], "attached"))
         for name, cmd in runs:
+            listen = free_listen()
             res[name].append(attached(["taskset", "-c", "0", *cmd, "--pid", str(pid),
-                                       "--listen", free_listen()], "attached to pid"))
+                                       "--listen", listen], "attached to pid", name, listen))
     for c, _ in clients.values():
         c.stdin.close()
         c.wait()
@@ -279,6 +288,10 @@ def main():
             print("  %-20s" % "" + "".join("%10.3fx" % (
                 added(name, "followed", kind, i) / added("floor", "followed", kind, i))
                 for kind in KINDS) + "   added / floor's added (goal <= 1.3x)")
+    made = 50 + 2 * REQUESTS + 2 * (REQUESTS // 10) + 2  # run_all()'s, the followed client's
+    for name, _ in runs:
+        print("  %-20s counted %s of the %d requests of a round (aet_http_client_requests_total)"
+              % (name, " ".join("%d" % c for c in counted[name]), made))
     if len(runs) == 2:
         (a, _), (b, _) = runs
         for i, what in ((0, "wall"), (1, "client CPU")):
