@@ -15,7 +15,9 @@ HTTPS on localhost (a certificate made at run time); the client (CPU 1,
 the probe library preloaded: the collector's probes family needs it) POSTs
 64 bytes and reads a 256-byte answer, REQUESTS times on one kept-alive
 connection and REQUESTS / 10 times on a new connection each, over HTTP and
-HTTPS. A second client, not followed, does the same under each
+HTTPS; and, apart (the column SSL_free), calls SSL_free(NULL) REQUESTS * 10
+times (ctypes): one probe hit a call, what the first instruction of an SSL
+function costs to probe. A second client, not followed, does the same under each
 configuration: what a process using libssl that is not followed pays.
 
 Prints each configuration's median us per request (wall and the client's
@@ -39,7 +41,7 @@ BUILD = os.path.join(os.path.dirname(HERE), "build")
 LIB = os.path.join(BUILD, "libaetprobe.so")
 PYTHON = "/usr/bin/python3"
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "4000"))
-KINDS = ("http", "https", "http-new", "https-new")
+KINDS = ("http", "https", "http-new", "https-new", "SSL_free")
 BODY = b"{" + b"x" * 62 + b"}"
 ANSWER = b"y" * 256
 SSL_FUNCS = ("SSL_write", "SSL_write_ex", "SSL_read", "SSL_read_ex", "SSL_shutdown", "SSL_free")
@@ -97,9 +99,19 @@ def client(http_port, https_port, cafile):
         if r.status != 200 or len(r.read()) != len(ANSWER):
             sys.exit("bench client: bad answer")
 
+    import ctypes
+    ssl_free = ctypes.CDLL("libssl.so.3").SSL_free  # the one _ssl maps
+    ssl_free.argtypes = [ctypes.c_void_p]
     for line in sys.stdin:
         kind, n = line.split()
         n = int(n)
+        if kind == "SSL_free":  # SSL_free(NULL): a probe hit and a return, nothing else
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(n):
+                ssl_free(None)
+            t1, c1 = time.perf_counter(), time.process_time()
+            print("done %.3f %.3f" % ((t1 - t0) * 1e6 / n, (c1 - c0) * 1e6 / n), flush=True)
+            continue
         conn = None
         if not kind.endswith("-new"):
             conn = connect(kind)
@@ -199,8 +211,9 @@ def main():
         for who in ("followed", "other"):
             run(who, "https", 50)  # the first requests after an attach pay for it
             for kind in KINDS:
-                out[who, kind] = run(who, kind,
-                                     REQUESTS // 10 if kind.endswith("-new") else REQUESTS)
+                out[who, kind] = run(who, kind, {"http-new": REQUESTS // 10,
+                                                 "https-new": REQUESTS // 10,
+                                                 "SSL_free": REQUESTS * 10}.get(kind, REQUESTS))
         return out
 
     counted = {}
