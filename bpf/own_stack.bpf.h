@@ -28,7 +28,13 @@ struct {
 	__type(value, __u32);
 } no_programs SEC(".maps");
 
-#define OWN_STACK(ctx) bpf_tail_call(ctx, &no_programs, 0)
+/* The array tail-called into. A program array belongs to the type of the
+ * first program that uses it: an object with tracepoint and uprobe
+ * programs gives its uprobes another (bpf/http.bpf.c), naming it here
+ * before they are defined. */
+#define OWN_STACK_ARRAY no_programs
+
+#define OWN_STACK(ctx) bpf_tail_call(ctx, &OWN_STACK_ARRAY, 0)
 
 /* BPF_KPROBE and BPF_KRETPROBE of <bpf/bpf_tracing.h>, whose programs end
  * with OWN_STACK(); unpack takes the arguments from ctx. */

@@ -28,6 +28,7 @@ enum span_kind {
 	SPAN_CUSTOM,
 	SPAN_FILE,
 	SPAN_DB,
+	SPAN_HTTP,
 	SPAN_KIND_MAX,
 };
 
@@ -48,6 +49,7 @@ enum span_kind {
  *   SPAN_FILE    path[256]: the path given to the syscall, or for read,
  *                write and fsync the name of the file (its dentry)
  *   SPAN_DB      sql[128] when db.query.text is enabled, else none
+ *   SPAN_HTTP    struct http_span_text (include/http_maps.h)
  */
 struct span_record {
 	__u64 trace_id[2]; /* [0] the high 64 bits */

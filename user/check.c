@@ -48,6 +48,7 @@ static const char *const fallbacks[PFAM_MAX] = {
 	[PFAM_PROCESSES] = "raw tracepoints where BTF tracepoints do not load",
 	[PFAM_FILES] = "raw tracepoints for the exit and exec programs where BTF ones do not load",
 	[PFAM_SQLITE] = "a libsqlite3 replaced on disk through /proc/PID/map_files",
+	[PFAM_HTTP] = "plain HTTP alone where the target has no libssl",
 };
 
 /* The target's copy of library name, or "" when it has none. */
@@ -128,6 +129,11 @@ static void judge(struct report *r, int f)
 				 "no per-syscall tracepoints in %s/events/syscalls "
 				 "(a kernel without CONFIG_FTRACE_SYSCALLS)",
 				 TRACEFS);
+		break;
+	case PFAM_HTTP:
+		r->ok[f] = c->fam[f] && r->syscalls;
+		snprintf(d, DETAIL_LEN, "%d programs on per-syscall tracepoints and on %s",
+			 programs(c, f), r->ssl_lib[0] ? r->ssl_lib : "no libssl in the target");
 		break;
 	default:
 		r->ok[f] = c->fam[f];

@@ -59,8 +59,8 @@ const char config_usage[] =
 	"      --uprobe-spot SPOT where the uprobes sit in each probe function: nop5,\n"
 	"                         push (the push %rbp after it) or auto (default:\n"
 	"                         the cheaper, measured at start)\n"
-	"      --require LIST     the probe families (probes, processes, files, sqlite;\n"
-	"                         comma-separated) without which the collector does\n"
+	"      --require LIST     the probe families (probes, processes, files, sqlite,\n"
+	"                         http; comma-separated) without which the collector does\n"
 	"                         not start and /ready fails (default: probes, and\n"
 	"                         processes in follow mode); the\n"
 	"                         others may fail alone, reported in /status\n"
@@ -87,7 +87,8 @@ const char config_usage[] =
 	"Exit status: 0 on SIGTERM or SIGINT, 2 when the collector cannot start;\n"
 	"--check: 0 when every required family would attach, else 1.\n";
 
-const char *const probe_family_names[PFAM_MAX] = { "probes", "processes", "files", "sqlite" };
+const char *const probe_family_names[PFAM_MAX] = { "probes", "processes", "files", "sqlite",
+						   "http" };
 
 enum {
 	OPT_MAX_SERIES = 256,
@@ -182,6 +183,17 @@ static int parse_choice(const char *s, const char *const *names, int n)
 }
 
 /* "probes,files": a bit per family named; "" is none. Returns 0 or -EINVAL. */
+/* Appends "probes, processes, ...", the names --require and --disable
+ * take, to the string in buf. */
+static void family_list(char *buf, size_t len)
+{
+	for (int f = 0; f < PFAM_MAX; f++) {
+		size_t n = strlen(buf);
+
+		snprintf(buf + n, len - n, "%s%s", f ? ", " : "", probe_family_names[f]);
+	}
+}
+
 static int parse_families(const char *s, uint32_t *out)
 {
 	*out = 0;
@@ -344,9 +356,8 @@ static void opt_expects(int opt, char *buf, size_t len)
 		break;
 	case OPT_REQUIRE:
 	case OPT_DISABLE:
-		snprintf(buf, len,
-			 "probe families separated by commas: probes, processes, files, "
-			 "sqlite");
+		snprintf(buf, len, "probe families separated by commas: ");
+		family_list(buf, len);
 		break;
 	case 'l':
 		snprintf(buf, len, "ADDR:PORT, or [ADDR]:PORT for IPv6, with a numeric address");
@@ -524,8 +535,9 @@ static int check_disable(struct config *cfg, char *err, size_t len)
 		if (parse_families(env, &cfg->disable)) {
 			snprintf(err, len,
 				 "AET_COLLECTOR_DISABLE: \"%s\" is not probe families separated "
-				 "by commas: probes, processes, files, sqlite",
+				 "by commas: ",
 				 env);
+			family_list(err, len);
 			return -EINVAL;
 		}
 		cfg->disable_by = "AET_COLLECTOR_DISABLE";

@@ -32,6 +32,7 @@ enum probe_family {
 	PFAM_PROCESSES, /* forks, exits, execs: the processes followed */
 	PFAM_FILES,	/* syscall tracepoints: file operations */
 	PFAM_SQLITE,	/* uprobes on libsqlite3 */
+	PFAM_HTTP,	/* libssl uprobes and socket syscalls: HTTP client requests */
 	PFAM_MAX,
 };
 #define DEFAULT_REQUIRE (1u << PFAM_PROBES)

@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -25,8 +24,6 @@
 #include "procfs.h"
 #include "samples.h"
 
-#define TRACEFS "/sys/kernel/tracing"
-
 struct files {
 	struct files_bpf *skel;
 	struct mapped hist, bytes;
@@ -34,30 +31,6 @@ struct files {
 	int nroots;
 	bool mounted_tracefs;
 };
-
-/* Per-syscall tracepoints are found by their id in tracefs, which these
- * hosts do not mount at boot. */
-static int ensure_tracefs(struct files *f, char *err, size_t len)
-{
-	/* With the collector's own capabilities (access() would drop them). */
-	if (!faccessat(AT_FDCWD, TRACEFS "/events/syscalls", F_OK, AT_EACCESS))
-		return 0;
-	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
-		int rc = -errno;
-
-		if (rc == -EPERM)
-			snprintf(err, len,
-				 "not allowed to mount tracefs on %s (%s): run as root, or mount "
-				 "it first",
-				 TRACEFS, strerror(-rc));
-		else
-			snprintf(err, len, "cannot mount tracefs on %s: %s", TRACEFS,
-				 strerror(-rc));
-		return rc;
-	}
-	f->mounted_tracefs = true;
-	return 0;
-}
 
 /* Resolves each --file-root and hands it to the programs: its path (without
  * trailing slashes, "/" as "") and its (device, inode). */
@@ -169,7 +142,8 @@ static void *files_open(const struct family_env *env, int *errp, char *err, size
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
-	rc = ensure_tracefs(f, err, len) ?: load(f, env->cfg, env->shared, err, len);
+	rc = host_mount_tracefs(&f->mounted_tracefs, err, len)
+		     ?: load(f, env->cfg, env->shared, err, len);
 	if (rc) {
 		*errp = rc;
 		files_free(f);

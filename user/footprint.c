@@ -33,6 +33,12 @@ static const struct {
 	{ "targets", "a bit per pid: kernel.pid_max / 64 + 1" },
 	{ "span_threads", "one per thread (task storage)" },
 	{ "calls", "one per thread (task storage)" },
+	{ "sys_calls", "one per thread making HTTP calls (task storage)" },
+	{ "ssl_calls", "one per thread making HTTP calls (task storage)" },
+	{ "http_threads", "one per thread making HTTP calls (task storage)" },
+	{ "conns", "--max-open / 4, at least 256" },
+	{ "http_series", "--max-series, allocated as used" },
+	{ "blank", "fixed, per CPU" },
 	{ "label_cache", "fixed, per CPU" },
 	{ "span_seq", "fixed, per CPU" },
 };

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -273,4 +274,26 @@ void host_library_fact(struct priv_facts *f, const char *lib_path)
 	}
 	closed |= stat(path, &st) || !mode_allows(&me, &st, S_IROTH);
 	f->when[WHEN_LIBRARY_CLOSED] = closed;
+}
+
+int host_mount_tracefs(bool *mounted, char *err, size_t len)
+{
+	/* With the collector's own capabilities (access() would drop them). */
+	if (!faccessat(AT_FDCWD, TRACEFS "/events/syscalls", F_OK, AT_EACCESS))
+		return 0;
+	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
+		int rc = -errno;
+
+		if (rc == -EPERM)
+			snprintf(err, len,
+				 "not allowed to mount tracefs on %s (%s): run as root, or mount "
+				 "it first",
+				 TRACEFS, strerror(-rc));
+		else
+			snprintf(err, len, "cannot mount tracefs on %s: %s", TRACEFS,
+				 strerror(-rc));
+		return rc;
+	}
+	*mounted = true;
+	return 0;
 }

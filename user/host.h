@@ -37,4 +37,10 @@ bool host_tp_btf(void);
 /* Whether tracefs is mounted on TRACEFS. */
 bool host_tracefs_mounted(void);
 
+/* Mounts tracefs on TRACEFS unless its syscall events are there already
+ * (per-syscall tracepoints are found by their id in it, and these hosts
+ * do not mount it at boot); *mounted tells whether this call did. Returns
+ * 0 or -errno with err. */
+int host_mount_tracefs(bool *mounted, char *err, size_t len);
+
 #endif /* AET_HOST_H */

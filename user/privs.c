@@ -5,7 +5,8 @@
 
 #include "privs.h"
 
-#define UPROBE_FAMS (1u << PFAM_PROBES | 1u << PFAM_SQLITE)
+#define UPROBE_FAMS  (1u << PFAM_PROBES | 1u << PFAM_SQLITE | 1u << PFAM_HTTP)
+#define SYSCALL_FAMS (1u << PFAM_FILES | 1u << PFAM_HTTP)
 
 /* Kept in the README's order and words: tests/python/test_deploy.py
  * compares the two through aet-collector --check --json. */
@@ -31,13 +32,13 @@ const struct priv_need priv_needs[] = {
 	  "always in follow mode",
 	  "reading the target's /proc/PID/maps and open files, its libraries through "
 	  "/proc/PID/root" },
-	{ CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, 1u << PFAM_FILES, WHEN_TRACEFS_CLOSED,
+	{ CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, SYSCALL_FAMS, WHEN_TRACEFS_CLOSED,
 	  "tracefs is closed to the collector's user: it is root's, mode 0700",
 	  "reading the syscall tracepoints' ids in tracefs" },
 	{ CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, UPROBE_FAMS, WHEN_LIBRARY_CLOSED,
 	  "a directory above the target's library is closed to the collector's user",
 	  "opening the library" },
-	{ CAP_SYS_ADMIN, -1, 1u << PFAM_FILES, WHEN_TRACEFS_MISSING, "tracefs is not mounted",
+	{ CAP_SYS_ADMIN, -1, SYSCALL_FAMS, WHEN_TRACEFS_MISSING, "tracefs is not mounted",
 	  "mounting tracefs on /sys/kernel/tracing" },
 	{ CAP_SYS_RESOURCE, -1, PRIV_ALL, WHEN_MEMLOCK,
 	  "the kernel counts BPF memory against RLIMIT_MEMLOCK, as before Linux 5.11, and the "

@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <linux/types.h>
 
 #include "expo.h"
 #include "files_maps.h"
+#include "http_maps.h"
 #include "series.h"
 #include "sqlite_maps.h"
 #include "sqlverb.h"
@@ -326,5 +328,82 @@ int db_samples_write(const struct hist *hist, struct buf *out)
 	}
 	metric__free(total);
 	metric__free(secs);
+	return rc;
+}
+
+/* A label value of at most n bytes of s, up to its NUL. */
+static const char *bounded(char *dst, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i]; i++)
+		dst[i] = s[i];
+	dst[i] = '\0';
+	return dst;
+}
+
+/* The samples of one series of http_series (or of http_overflow). */
+static int add_http(struct metric *req, struct metric *dur, struct metric *bytes,
+		    const char *method, const char *host, const char *code, const char *error,
+		    const struct http_val *v)
+{
+	uint64_t count = hist_count(&v->hist);
+
+	return metric__add(req, (const char *const[]){ method, host, code, error }, count) ?:
+	       metric__add_hist(dur, (const char *const[]){ method, host },
+				(const uint64_t *)v->hist.buckets, v->hist.sum_ns / 1e9, count) ?:
+	       metric__add(bytes, (const char *const[]){ host, "request" }, v->req_bytes) ?:
+	       metric__add(bytes, (const char *const[]){ host, "response" }, v->resp_bytes);
+}
+
+int http_samples_write(const struct http_key *keys, const struct http_val *vals, size_t n,
+		       const struct http_val *overflow, struct buf *out)
+{
+	static const char *const methods[HM_MAX] = HTTP_METHOD_NAMES;
+	static const char *const errors[HE_MAX] = HTTP_ERROR_NAMES;
+	static const char *const l_req[] = { "method", "server_address", "status_code",
+					     "error_type" };
+	static const char *const l_dur[] = { "method", "server_address" };
+	static const char *const l_bytes[] = { "server_address", "direction" };
+	struct metric *req, *dur, *bytes;
+	int rc = -ENOMEM;
+
+	req = metric__new("aet_http_client_requests_total",
+			  "HTTP client requests of the target, by method, server (the Host "
+			  "header's host) and status code; error_type when no whole response came.",
+			  METRIC_COUNTER, 4, l_req);
+	dur = metric__new("aet_http_client_request_duration_seconds",
+			  "HTTP client request duration, from the request's first byte written to "
+			  "its response's last byte read, in seconds.",
+			  METRIC_HISTOGRAM, 2, l_dur);
+	bytes = metric__new("aet_http_client_bytes_total",
+			    "HTTP client body bytes, of requests written and responses read "
+			    "(heads and chunk framing not counted).",
+			    METRIC_COUNTER, 2, l_bytes);
+	if (req && dur && bytes)
+		rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct http_key *k = &keys[i];
+		char host[HTTP_HOST_LEN], code[8] = "";
+
+		bounded(host, k->host, HTTP_HOST_LEN - 1);
+		if (k->status)
+			snprintf(code, sizeof(code), "%u", k->status);
+		rc = add_http(req, dur, bytes, methods[k->method < HM_MAX ? k->method : HM_OTHER],
+			      host, code, errors[k->error < HE_MAX ? k->error : HE_CLOSED],
+			      &vals[i]);
+	}
+	for (int m = 0; m < HM_MAX && !rc; m++)
+		if (hist_count(&overflow[m].hist))
+			rc = add_http(req, dur, bytes, methods[m], "__overflow__", "__overflow__",
+				      "", &overflow[m]);
+	if (!rc) {
+		metric__write(req, out);
+		metric__write(dur, out);
+		metric__write(bytes, out);
+	}
+	metric__free(req);
+	metric__free(dur);
+	metric__free(bytes);
 	return rc;
 }

@@ -62,4 +62,14 @@ int file_samples_write(const struct hist *hist, const __u64 *bytes, struct buf *
  * hist per (verb, status) at verb * DB_STATUS_MAX + status (db_hist). */
 int db_samples_write(const struct hist *hist, struct buf *out);
 
+struct http_key;
+struct http_val;
+
+/* aet_http_client_requests_total, aet_http_client_request_duration_seconds
+ * and aet_http_client_bytes_total from the n entries of http_series and
+ * the HM_MAX of http_overflow (include/http_maps.h): those by method, with
+ * server_address and status_code "__overflow__". Returns 0 or -ENOMEM. */
+int http_samples_write(const struct http_key *keys, const struct http_val *vals, size_t n,
+		       const struct http_val *overflow, struct buf *out);
+
 #endif /* AET_SAMPLES_H */

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 #define _GNU_SOURCE /* strerrorname_np */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/types.h>
 
 #include "files_maps.h"
+#include "http_maps.h"
 #include "probes_maps.h"
 #include "spanconv.h"
 #include "sqlite_maps.h"
@@ -176,6 +178,44 @@ static void db_span(struct span_conv *c, const struct span_record *r, const char
 	}
 }
 
+/* An HTTP client request: OpenTelemetry's HTTP client span, named by its
+ * method. */
+static void http_span(struct span_conv *c, const struct span_record *r, const char *text,
+		      size_t avail)
+{
+	static const char *const methods[HM_MAX] = HTTP_METHOD_NAMES;
+	static const char *const errors[HE_MAX] = HTTP_ERROR_NAMES;
+	const struct http_span_text *t = (const void *)text;
+	const char *method = methods[r->op < HM_MAX ? r->op : HM_OTHER];
+	const char *s;
+	size_t n;
+
+	c->span.kind = OTLP_KIND_CLIENT;
+	/* _OTHER: the span is named "HTTP" (OpenTelemetry's rule). */
+	c->span.name = r->op < HM_OTHER ? method : "HTTP";
+	add_str(c, "http.request.method", method, strlen(method));
+	s = field(text, avail, offsetof(struct http_span_text, path), HTTP_PATH_LEN, &n);
+	add_str(c, "url.path", s, n);
+	s = field(text, avail, offsetof(struct http_span_text, host), HTTP_HOST_LEN, &n);
+	add_str(c, "server.address", s, n);
+	if (avail >= sizeof(*t) && t->port)
+		add_int(c, "server.port", t->port);
+	add_str(c, "network.protocol.version", "1.1", 3);
+	if (r->status > 0)
+		add_int(c, "http.response.status_code", r->status);
+	if (r->status >= 400) {
+		snprintf(c->rc, sizeof(c->rc), "%d", r->status);
+		s = c->rc;
+	} else if (r->status <= 0) {
+		s = errors[r->id > HE_NONE && r->id < HE_MAX ? r->id : HE_CLOSED];
+	} else {
+		return;
+	}
+	add_str(c, "error.type", s, strlen(s));
+	c->span.status = OTLP_STATUS_ERROR;
+	c->span.status_msg = s;
+}
+
 int span_convert(struct span_conv *c, const void *rec, size_t size, int64_t mono_to_unix)
 {
 	const struct span_record *r = rec;
@@ -202,6 +242,9 @@ int span_convert(struct span_conv *c, const void *rec, size_t size, int64_t mono
 		break;
 	case SPAN_DB:
 		db_span(c, r, text, avail);
+		break;
+	case SPAN_HTTP:
+		http_span(c, r, text, avail);
 		break;
 	default:
 		probe_span(c, r, text, avail);

@@ -36,8 +36,8 @@
 #define FLUSH_MS      3000    /* at exit, for the exporter to send what is queued */
 #define RES_ATTRS_MAX (OTELENV_MAX_RESOURCE + 8)
 
-static const char *const kind_names[SPAN_KIND_MAX] = { "cycle",	 "task", "agent",
-						       "custom", "file", "db" };
+static const char *const kind_names[SPAN_KIND_MAX] = { "cycle", "task", "agent", "custom",
+						       "file",	"db",	"http" };
 
 struct spans {
 	struct shared *shared; /* the ring, the label sets */

@@ -15,6 +15,7 @@
 #include "variant.h"
 
 #include "files.compat.skel.h"
+#include "http.compat.skel.h"
 #include "probes.compat.skel.h"
 #include "procs.compat.skel.h"
 #include "spans.compat.skel.h"
@@ -27,6 +28,7 @@ static const struct {
 	const void *(*bytes)(size_t *sz);
 } compat_objects[] = {
 	{ "files_bpf", files_bpf_compat__elf_bytes },
+	{ "http_bpf", http_bpf_compat__elf_bytes },
 	{ "probes_bpf", probes_bpf_compat__elf_bytes },
 	{ "procs_bpf", procs_bpf_compat__elf_bytes },
 	{ "spans_bpf", spans_bpf_compat__elf_bytes },

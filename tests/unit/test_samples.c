@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "files_maps.h"
+#include "http_maps.h"
 #include "series.h"
 #include "probes_maps.h"
 #include "samples.h"
@@ -461,4 +462,64 @@ Test(samples, db_operations_by_verb_and_status)
 	cr_assert_null(strstr(text, "aet_db_operation_seconds_count{operation=\"insert\"}"));
 	/* 2 statuses of 8 verbs, then the histograms of the two that ran. */
 	cr_assert_eq(strstr(text, "# HELP aet_db_operations_total "), text);
+}
+
+static struct http_key http_key(const char *host, __u16 status, __u8 method, __u8 error)
+{
+	struct http_key k = { .status = status, .method = method, .error = error };
+
+	snprintf(k.host, sizeof(k.host), "%s", host);
+	return k;
+}
+
+/* Series by (host, method, status, error); the duration merged over
+ * statuses, the bytes over methods; past --max-series, __overflow__. */
+Test(samples, http_requests_duration_and_bytes)
+{
+	static struct http_val vals[4], overflow[HM_MAX];
+	const struct http_key keys[4] = {
+		http_key("api.example.com", 200, HM_POST, HE_NONE),
+		http_key("api.example.com", 429, HM_POST, HE_NONE),
+		http_key("api.example.com", 0, HM_GET, HE_RESET),
+		http_key("a\"b", 404, 77, HE_NONE), /* an unknown method: _OTHER */
+	};
+	const char *text;
+
+	observe(&vals[0].hist, 9, 3, 500000000);
+	vals[0].req_bytes = 300;
+	vals[0].resp_bytes = 9000;
+	observe(&vals[1].hist, 8, 1, 250000000);
+	vals[1].req_bytes = 100;
+	observe(&vals[2].hist, 4, 2, 7000000);
+	observe(&vals[3].hist, 0, 1, 50000);
+	observe(&overflow[HM_GET].hist, 1, 4, 200000);
+	overflow[HM_GET].resp_bytes = 40;
+	cr_assert_eq(http_samples_write(keys, vals, 4, overflow, &out), 0);
+	cr_assert_eq(out.oom, 0);
+	text = out.data;
+	cr_assert(strstr(text, "aet_http_client_requests_total{method=\"POST\",server_address="
+			       "\"api.example.com\",status_code=\"200\",error_type=\"\"} 3\n"));
+	cr_assert(strstr(text, "aet_http_client_requests_total{method=\"POST\",server_address="
+			       "\"api.example.com\",status_code=\"429\",error_type=\"\"} 1\n"));
+	cr_assert(strstr(text, "aet_http_client_requests_total{method=\"GET\",server_address="
+			       "\"api.example.com\",status_code=\"\",error_type="
+			       "\"connection_reset\"} 2\n"));
+	cr_assert(strstr(text, "aet_http_client_requests_total{method=\"_OTHER\",server_address="
+			       "\"a\\\"b\",status_code=\"404\",error_type=\"\"} 1\n"),
+		  "%s", text);
+	cr_assert(strstr(text,
+			 "aet_http_client_requests_total{method=\"GET\",server_address="
+			 "\"__overflow__\",status_code=\"__overflow__\",error_type=\"\"} 4\n"));
+	cr_assert(strstr(text, "aet_http_client_request_duration_seconds_count{method=\"POST\","
+			       "server_address=\"api.example.com\"} 4\n"));
+	cr_assert(strstr(text, "aet_http_client_request_duration_seconds_sum{method=\"POST\","
+			       "server_address=\"api.example.com\"} 1.75\n"));
+	cr_assert(strstr(text, "aet_http_client_bytes_total{server_address=\"api.example.com\","
+			       "direction=\"request\"} 400\n"));
+	cr_assert(strstr(text, "aet_http_client_bytes_total{server_address=\"api.example.com\","
+			       "direction=\"response\"} 9000\n"));
+	cr_assert(strstr(text, "aet_http_client_bytes_total{server_address=\"__overflow__\","
+			       "direction=\"response\"} 40\n"));
+	/* No overflow of POST: nothing under it. */
+	cr_assert_null(strstr(text, "method=\"POST\",server_address=\"__overflow__\""));
 }

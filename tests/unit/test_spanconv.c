@@ -6,6 +6,7 @@
 #include <linux/types.h>
 
 #include "files_maps.h"
+#include "http_maps.h"
 #include "spanconv.h"
 #include "sqlite_maps.h"
 
@@ -177,4 +178,61 @@ Test(spanconv, database_operations)
 	assert_str(&c, "db.query.text", "PRAGMA x");
 	assert_str(&c, "db.response.status_code", "19");
 	cr_assert_eq(c.span.status, OTLP_STATUS_ERROR);
+}
+
+static void assert_int(const struct span_conv *c, const char *key, int64_t want)
+{
+	const struct otlp_attr *a = attr(c, key);
+
+	cr_assert(a, "no %s", key);
+	cr_assert_eq(a->type, OTLP_INT);
+	cr_assert_eq(a->i, want, "%s: %lld", key, (long long)a->i);
+}
+
+Test(spanconv, http_requests)
+{
+	struct rec x = make(SPAN_HTTP);
+	struct http_span_text *t = (void *)x.text;
+	size_t size = sizeof(x.r) + sizeof(*t);
+	struct span_conv c;
+
+	x.r.op = HM_POST;
+	x.r.status = 200;
+	strcpy(t->host, "api.example.com");
+	strcpy(t->path, "/v1/chat/completions");
+	t->port = 443;
+	cr_assert_eq(span_convert(&c, &x, size, 0), 0);
+	cr_assert_str_eq(c.span.name, "POST");
+	cr_assert_eq(c.span.kind, OTLP_KIND_CLIENT);
+	assert_str(&c, "http.request.method", "POST");
+	assert_str(&c, "url.path", "/v1/chat/completions");
+	assert_str(&c, "server.address", "api.example.com");
+	assert_int(&c, "server.port", 443);
+	assert_int(&c, "http.response.status_code", 200);
+	assert_str(&c, "network.protocol.version", "1.1");
+	cr_assert_null(attr(&c, "error.type"));
+	cr_assert_eq(c.span.status, OTLP_STATUS_UNSET);
+
+	/* A status from 400 is an error, by its code. */
+	x.r.status = 429;
+	span_convert(&c, &x, size, 0);
+	assert_str(&c, "error.type", "429");
+	cr_assert_eq(c.span.status, OTLP_STATUS_ERROR);
+
+	/* No response: no status code, the connection's fate. */
+	x.r.status = 0;
+	x.r.id = HE_RESET;
+	span_convert(&c, &x, size, 0);
+	cr_assert_null(attr(&c, "http.response.status_code"));
+	assert_str(&c, "error.type", "connection_reset");
+	cr_assert_str_eq(c.span.status_msg, "connection_reset");
+
+	/* A method outside the standard set: "_OTHER", the span named "HTTP". */
+	x.r.op = HM_OTHER;
+	x.r.status = 204;
+	t->port = 0;
+	span_convert(&c, &x, size, 0);
+	cr_assert_str_eq(c.span.name, "HTTP");
+	assert_str(&c, "http.request.method", "_OTHER");
+	cr_assert_null(attr(&c, "server.port"));
 }
