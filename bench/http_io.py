@@ -301,7 +301,8 @@ def main():
             print("  %-20s" % "" + "".join("%10.3fx" % (
                 added(name, "followed", kind, i) / added("floor", "followed", kind, i))
                 for kind in KINDS) + "   added / floor's added (goal <= 1.3x)")
-    made = 50 + 2 * REQUESTS + 2 * (REQUESTS // 10) + 2  # run_all()'s, the followed client's
+    # run_all()'s requests: 50 + 1 to warm, then 1 + REQUESTS on each kept-alive connection
+    made = 51 + 2 * (1 + REQUESTS) + 2 * (REQUESTS // 10)
     for name, _ in runs:
         print("  %-20s counted %s of the %d requests of a round (aet_http_client_requests_total)"
               % (name, " ".join("%d" % c for c in counted[name]), made))
