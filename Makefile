@@ -188,13 +188,17 @@ demo: all
 	$(Q)$(PYTHON) scripts/demo.py --listen '$(LISTEN)'
 
 BENCH_BINS := $(OUTPUT)/bench-floor $(OUTPUT)/bench-probe-hit $(OUTPUT)/bench-floor-files \
-	$(OUTPUT)/bench-syscall $(OUTPUT)/bench-span-drain
+	$(OUTPUT)/bench-floor-http $(OUTPUT)/bench-syscall $(OUTPUT)/bench-span-drain
 
 $(OUTPUT)/bench-floor: bench/floor.c $(OUTPUT)/floor.skel.h
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(LDLIBS) -o $@
 
 $(OUTPUT)/bench-floor-files: bench/floor_files.c $(OUTPUT)/floor_files.skel.h
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(LDLIBS) -o $@
+
+$(OUTPUT)/bench-floor-http: bench/floor_http.c $(OUTPUT)/floor_http.skel.h
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(LDLIBS) -o $@
 

@@ -1,9 +1,10 @@
 """The dashboards and rules against a real Prometheus scraping the collector.
 
 Debian's prometheus scrapes the collector attached to the reference workload
-(on loopback, temporary storage, a one-second interval). Every query of every
-panel and every recording rule must return data: a panel showing nothing is
-a failure, not a warning.
+(on loopback, temporary storage, a one-second interval), the workload making
+HTTP and HTTPS calls to local servers (--http, tests/e2e/httpd.py) for the
+"Outbound calls" row. Every query of every panel and every recording rule
+must return data: a panel showing nothing is a failure, not a warning.
 """
 import glob
 import json
@@ -16,6 +17,7 @@ import urllib.request
 import pytest
 
 from harness import ROOT, free_port, promtool_check
+from httpd import Servers
 
 RULES = os.path.join(ROOT, "dashboards", "rules.yml")
 PROMETHEUS = "/usr/bin/prometheus"
@@ -40,8 +42,12 @@ def panel_targets(panels):
 
 @pytest.fixture
 def prometheus(start, tmp_path):
-    """Prometheus scraping a collector attached to the workload in a loop."""
-    wl = start.workload("--loop", "--pause", "0.05", "--threads", "2")
+    """Prometheus scraping a collector attached to the workload in a loop,
+    calling a plain and a TLS server."""
+    srv = Servers(str(tmp_path / "httpd"))
+    start.stops.append(srv.stop)  # after the workload's, as stops run in reverse
+    wl = start.workload("--loop", "--pause", "0.05", "--threads", "2",
+                        "--http", "%s,%s" % (srv.plain_url, srv.tls_url), "--http-ca", srv.cafile)
     col = start.collector(wl.pid, "--file-root", os.path.join(str(tmp_path), "work"))
     wl.proc.stdin.write("go\n")
     wl.proc.stdin.flush()
@@ -77,6 +83,16 @@ def prometheus(start, tmp_path):
         p.communicate(timeout=30)
 
 
+def row_targets(panels, row):
+    """panel_targets() of the panels under the row titled row."""
+    under = False
+    for p in panels:
+        if p.get("type") == "row":
+            under = p.get("title") == row
+        if under:
+            yield from panel_targets([p])
+
+
 def test_every_panel_and_rule_returns_data(prometheus):
     url, col = prometheus
     empty = []
@@ -93,6 +109,17 @@ def test_every_panel_and_rule_returns_data(prometheus):
         if not query(url, rec):
             empty.append("rule %s" % rec)
     assert not empty, "queries without data:\n" + "\n".join(empty)
+    # The outbound calls are the servers' and both directions', not series
+    # of some other origin (each server is called, over HTTP and HTTPS).
+    with open(os.path.join(ROOT, "dashboards", "aet-agent-performance.json")) as f:
+        outbound = list(row_targets(json.load(f)["panels"], "Outbound calls"))
+    assert len(outbound) == 5
+    for title, ref, expr in outbound:
+        got = query(url, expr.replace("$__rate_interval", "1m"))
+        labels = {(k, v) for r in got for k, v in r["metric"].items()}
+        want = ({("direction", "request"), ("direction", "response")} if "direction" in expr
+                else {("server_address", "127.0.0.1"), ("server_address", "localhost")})
+        assert want <= labels, (title, ref, expr, got)
     # The exposition itself passes promtool's checks.
     ok, out = promtool_check(col.metrics())
     assert ok, out
