@@ -20,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from harness import (BUILD, COLLECTOR, LIBRARY, PYTHON, WORKLOAD,  # noqa: E402
                      by_labels, parse_exposition)
+from httpd import Servers  # noqa: E402
 
 PORT = 9478
 URL = "http://127.0.0.1:%d" % PORT
@@ -148,12 +149,16 @@ def probes(build):
 
 
 def workload():
-    """The reference workload: tasks, file and SQLite operations, exactly."""
+    """The reference workload: tasks, file and SQLite operations, and its
+    HTTP and HTTPS calls to local servers, exactly."""
     tmp = tempfile.mkdtemp()
     truth_path = os.path.join(tmp, "truth.json")
+    servers = Servers(os.path.join(tmp, "httpd"))
     wl = subprocess.Popen([PYTHON, WORKLOAD, "--wait", "--truth", truth_path, "--dir",
                            os.path.join(tmp, "work"), "--tasks", "30", "--seed", "3",
-                           "--threads", os.environ.get("AET_GUEST_THREADS", "1")],
+                           "--threads", os.environ.get("AET_GUEST_THREADS", "1"),
+                           "--http", "%s,%s" % (servers.plain_url, servers.tls_url),
+                           "--http-ca", servers.cafile],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                           env=dict(os.environ, AETPROBE_LIBRARY=LIBRARY))
     try:
@@ -182,10 +187,19 @@ def workload():
             st = json.loads(get("/status")[1])["sqlite"]
             print("AET-DEBUG sqlite %s" % json.dumps(st))
         expect("aet_db_operations_total", db, {k: v for k, v in sql.items() if v})
+        http = {tuple(dict(k)[n] for n in ("method", "server_address", "status_code",
+                                            "error_type")): v
+                for k, v in by_labels(s, "aet_http_client_requests_total").items() if v}
+        want = {}
+        for r in truth["http"]["requests"]:
+            key = (r["method"], r["server_address"], r["status_code"], r["error_type"])
+            want[key] = want.get(key, 0) + r["count"]
+        expect("aet_http_client_requests_total", http, {k: v for k, v in want.items() if v})
         stop(col)
     finally:
         if wl.poll() is None:
             wl.kill()
+        servers.stop()
 
 
 def check(build):
