@@ -24,6 +24,7 @@
 #include "targets.bpf.h"
 #include "spans.bpf.h"
 #include "own_stack.bpf.h"
+#include "fd_file.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -107,21 +108,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } file_stats SEC(".maps");
-
-/* The open file behind fd in the current task, or NULL: probe reads down
- * the task's descriptor table. */
-static __always_inline struct file *fd_file(int fd)
-{
-	struct fdtable *fdt =
-		BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
 
 /* A 64-bit mix of a and b (splitmix64's finalizer over a step of both). */
 static __always_inline __u64 mix(__u64 a, __u64 b)

@@ -22,10 +22,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "http_maps.h"
+#include "trace_context.h"
 #include "agg.bpf.h"
 #include "targets.bpf.h"
 #include "spans.bpf.h"
 #include "own_stack.bpf.h"
+#include "fd_file.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -257,20 +259,6 @@ static __always_inline __u64 opaque(struct scratch *x, __u64 v)
 
 #define H2_PREFACE W8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T')
 
-/* The open file behind fd in the current task, or NULL. */
-static __always_inline struct file *fd_file(int fd)
-{
-	struct fdtable *fdt =
-		BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 static __always_inline bool fd_socket(int fd)
 {
 	struct file *f = fd_file(fd);
@@ -435,26 +423,6 @@ static __always_inline void take_host(struct conn *c, struct scratch *x, __u32 o
 	c->port = x->buf[off + i] == ':' ? parse_decimal(x, off + i + 1) : 0;
 }
 
-static __always_inline bool hex_digits(const char *s, __u32 n, __u64 *v)
-{
-	__u64 x = 0;
-
-	for (__u32 i = 0; i < n && i < 16; i++) {
-		char ch = s[i];
-		__u64 d;
-
-		if (ch >= '0' && ch <= '9')
-			d = ch - '0';
-		else if (ch >= 'a' && ch <= 'f')
-			d = ch - 'a' + 10;
-		else
-			return false;
-		x = x << 4 | d;
-	}
-	*v = x;
-	return true;
-}
-
 /* A W3C traceparent at off: the span takes its trace id and span id. */
 static __always_inline void take_traceparent(struct conn *c, struct scratch *x, __u32 off)
 {
@@ -465,8 +433,8 @@ static __always_inline void take_traceparent(struct conn *c, struct scratch *x, 
 	b = &x->buf[off];
 	if (b[0] != '0' || b[1] != '0' || b[2] != '-' || b[35] != '-' || b[52] != '-')
 		return;
-	if (!hex_digits(b + 3, 16, &hi) || !hex_digits(b + 19, 16, &lo) ||
-	    !hex_digits(b + 36, 16, &id) || !hex_digits(b + 53, 2, &flags) || !(hi | lo) || !id)
+	if (!ctx_parse_hex(b + 3, 16, &hi) || !ctx_parse_hex(b + 19, 16, &lo) ||
+	    !ctx_parse_hex(b + 36, 16, &id) || !ctx_parse_hex(b + 53, 2, &flags) || !(hi | lo) || !id)
 		return;
 	if (c->ctx.trace_id[0] != hi || c->ctx.trace_id[1] != lo) {
 		/* Not of the trace open on the thread: a root of its own. */
