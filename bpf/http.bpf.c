@@ -434,7 +434,8 @@ static __always_inline void take_traceparent(struct conn *c, struct scratch *x, 
 	if (b[0] != '0' || b[1] != '0' || b[2] != '-' || b[35] != '-' || b[52] != '-')
 		return;
 	if (!ctx_parse_hex(b + 3, 16, &hi) || !ctx_parse_hex(b + 19, 16, &lo) ||
-	    !ctx_parse_hex(b + 36, 16, &id) || !ctx_parse_hex(b + 53, 2, &flags) || !(hi | lo) || !id)
+	    !ctx_parse_hex(b + 36, 16, &id) || !ctx_parse_hex(b + 53, 2, &flags) || !(hi | lo) ||
+	    !id)
 		return;
 	if (c->ctx.trace_id[0] != hi || c->ctx.trace_id[1] != lo) {
 		/* Not of the trace open on the thread: a root of its own. */
