@@ -35,6 +35,7 @@ struct http_client {
 	struct point points[NPOINTS];
 	char lib_path[PATH_MAX]; /* "": the target has no libssl (yet) */
 	char lib_why[256];
+	bool deleted; /* the library was replaced on disk: lib_path is in map_files */
 	bool mounted_tracefs;
 };
 
@@ -94,6 +95,11 @@ static void find_library(struct http_client *h, const struct target *t)
 	int rc = t->pid ? target_find_mapping(t, SSL_LIBRARY, h->lib_path, sizeof(h->lib_path))
 			: -ESRCH;
 
+	/* Replaced on disk (an OpenSSL update under a running process): the
+	 * inode it still maps, through /proc/PID/map_files. */
+	h->deleted = rc == -ESTALE;
+	if (h->deleted)
+		rc = target_deleted_mapping(t, SSL_LIBRARY, h->lib_path, sizeof(h->lib_path));
 	h->lib_why[0] = '\0';
 	if (!rc)
 		return;
@@ -367,6 +373,7 @@ static void http_write_status(void *o, const char *why, struct buf *out)
 		buf_json_str(out, h->lib_path, strlen(h->lib_path));
 	else
 		buf_puts(out, "null");
+	buf_printf(out, ",\"deleted\":%s", h->deleted ? "true" : "false");
 	if (h->lib_why[0]) {
 		buf_puts(out, ",\"tls_error\":");
 		buf_json_str(out, h->lib_why, strlen(h->lib_why));

@@ -83,33 +83,6 @@ static void set_probes(struct sqlite *s)
 	s->nprobes = s->state_off < 0 ? NPROBES : NPROBES - 1;
 }
 
-/*
- * A library deleted or replaced on disk since the target mapped it (a
- * package upgrade under a running process) is still its inode: uprobes
- * attach to it through /proc/PID/map_files/START-END of one of its mappings.
- */
-static int deleted_library_path(const struct target *t, char *path, size_t len)
-{
-	char found[PATH_MAX], *maps, *hit, *line;
-	long n = procfs_read_maps(t->pid, &maps);
-	int rc = n < 0 ? (int)n : 0;
-
-	if (!rc)
-		rc = procfs_find_mapping(maps, SQLITE_LIBRARY, found, sizeof(found));
-	hit = rc ? NULL : strstr(maps, found);
-	if (hit) {
-		for (line = hit; line > maps && line[-1] != '\n'; line--)
-			;
-		if (snprintf(path, len, "/proc/%d/map_files/%.*s", t->pid, (int)strcspn(line, " "),
-			     line) >= (int)len)
-			rc = -ENAMETOOLONG;
-	} else if (!rc) {
-		rc = -ENOENT;
-	}
-	free(maps);
-	return rc;
-}
-
 /* The file offset of function name in the ELF file elf, or -1. */
 static long func_file_offset(Elf *elf, const char *name)
 {
@@ -212,7 +185,7 @@ static int find_library(struct sqlite *s, const struct target *t, char *err, siz
 
 	if (rc == -ESTALE) {
 		s->deleted = true;
-		rc = deleted_library_path(t, s->lib_path, sizeof(s->lib_path));
+		rc = target_deleted_mapping(t, SQLITE_LIBRARY, s->lib_path, sizeof(s->lib_path));
 	}
 	if (rc == -ENOENT)
 		snprintf(err, len,

@@ -41,6 +41,33 @@ int target_find_mapping(const struct target *t, const char *name, char *path, si
 	return 0;
 }
 
+/*
+ * A library deleted or replaced on disk since the target mapped it (a
+ * package upgrade under a running process) is still its inode: uprobes
+ * attach to it through /proc/PID/map_files/START-END of one of its mappings.
+ */
+int target_deleted_mapping(const struct target *t, const char *name, char *path, size_t len)
+{
+	char found[PATH_MAX], *maps, *hit, *line;
+	long n = procfs_read_maps(t->pid, &maps);
+	int rc = n < 0 ? (int)n : 0;
+
+	if (!rc)
+		rc = procfs_find_mapping(maps, name, found, sizeof(found));
+	hit = rc ? NULL : strstr(maps, found);
+	if (hit) {
+		for (line = hit; line > maps && line[-1] != '\n'; line--)
+			;
+		if (snprintf(path, len, "/proc/%d/map_files/%.*s", t->pid, (int)strcspn(line, " "),
+			     line) >= (int)len)
+			rc = -ENAMETOOLONG;
+	} else if (!rc) {
+		rc = -ENOENT;
+	}
+	free(maps);
+	return rc;
+}
+
 /* Why /proc/PID/maps was refused: a capability the collector lacks, or,
  * when it has what the kernel's ptrace check asks, a protection of the
  * process itself (pid 1 of this VM, say, even to root). */

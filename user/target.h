@@ -42,6 +42,11 @@ int target_open(struct target *t, int pid, bool need_library, char *err, size_t 
  * deleted or replaced since, or another -errno. */
 int target_find_mapping(const struct target *t, const char *name, char *path, size_t len);
 
+/* For a mapping target_find_mapping() found -ESTALE: its path through
+ * /proc/PID/map_files, where uprobes attach to the inode still mapped.
+ * Returns 0 or -errno. */
+int target_deleted_mapping(const struct target *t, const char *name, char *path, size_t len);
+
 /* Re-reads /proc/PID/stat: alive (same pid and start time), CPU, memory;
  * and the SQLite database files among /proc/PID/fd, with their sizes. */
 void target_sample(struct target *t);
