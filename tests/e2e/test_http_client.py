@@ -22,8 +22,8 @@ HttpCalls says how each call is counted):
 - a response cut by a reset or an end of the connection counts the body
   bytes that came before the cut; a HEAD response's body is none, whatever
   its Content-Length;
-- a method of no standard (PURGE) is "_OTHER" in the span's name and
-  http.request.method, as in the metric;
+- a method of no standard (PURGE) is "_OTHER" in http.request.method, as in
+  the metric, and its span is named "HTTP" (OpenTelemetry's rule);
 - a reset under TLS is connection_reset (the server reset it) although
   Python's ssl module, through SSL_read_ex, reports it to its caller as an
   end of file.
