@@ -46,22 +46,23 @@ static void set_points(struct http_client *h)
 {
 	struct http_bpf *k = h->skel;
 	const struct point points[NPOINTS] = {
-		{ .kind = TP, .name = "sys_enter_write", .prog = k->progs.enter_write },
-		{ .kind = TP, .name = "sys_enter_sendto", .prog = k->progs.enter_sendto },
-		{ .kind = TP, .name = "sys_enter_writev", .prog = k->progs.enter_writev },
-		{ .kind = TP, .name = "sys_enter_sendmsg", .prog = k->progs.enter_sendmsg },
+		/* Exits first: a call whose entry is seen has its exit seen. */
 		{ .kind = TP, .name = "sys_exit_write", .prog = k->progs.exit_send_any },
 		{ .kind = TP, .name = "sys_exit_sendto", .prog = k->progs.exit_send_any },
 		{ .kind = TP, .name = "sys_exit_writev", .prog = k->progs.exit_send_any },
 		{ .kind = TP, .name = "sys_exit_sendmsg", .prog = k->progs.exit_send_any },
-		{ .kind = TP, .name = "sys_enter_read", .prog = k->progs.enter_read },
-		{ .kind = TP, .name = "sys_enter_recvfrom", .prog = k->progs.enter_recvfrom },
-		{ .kind = TP, .name = "sys_enter_readv", .prog = k->progs.enter_readv },
-		{ .kind = TP, .name = "sys_enter_recvmsg", .prog = k->progs.enter_recvmsg },
 		{ .kind = TP, .name = "sys_exit_read", .prog = k->progs.exit_recv_any },
 		{ .kind = TP, .name = "sys_exit_recvfrom", .prog = k->progs.exit_recv_any },
 		{ .kind = TP, .name = "sys_exit_readv", .prog = k->progs.exit_recv_any },
 		{ .kind = TP, .name = "sys_exit_recvmsg", .prog = k->progs.exit_recv_any },
+		{ .kind = TP, .name = "sys_enter_write", .prog = k->progs.enter_write },
+		{ .kind = TP, .name = "sys_enter_sendto", .prog = k->progs.enter_sendto },
+		{ .kind = TP, .name = "sys_enter_writev", .prog = k->progs.enter_writev },
+		{ .kind = TP, .name = "sys_enter_sendmsg", .prog = k->progs.enter_sendmsg },
+		{ .kind = TP, .name = "sys_enter_read", .prog = k->progs.enter_read },
+		{ .kind = TP, .name = "sys_enter_recvfrom", .prog = k->progs.enter_recvfrom },
+		{ .kind = TP, .name = "sys_enter_readv", .prog = k->progs.enter_readv },
+		{ .kind = TP, .name = "sys_enter_recvmsg", .prog = k->progs.enter_recvmsg },
 		{ .kind = TP, .name = "sys_enter_close", .prog = k->progs.enter_close },
 		/* Uretprobes first: a call whose entry is seen has its return seen. */
 		{ .kind = URETPROBE, .name = "SSL_write", .prog = k->progs.ssl_write_ret },
