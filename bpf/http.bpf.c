@@ -491,6 +491,17 @@ static __always_inline struct conn *conn_of(__u64 id, __u64 owner, struct conn_k
 	return conn_get(k);
 }
 
+/* Of n bytes, those *left still expects: counted into *body, taken off
+ * *left. Returns how many. */
+static __always_inline __u64 count_down(__u64 *left, __u64 *body, __u64 n)
+{
+	__u64 take = n < *left ? n : *left;
+
+	*left -= take;
+	*body += take;
+	return take;
+}
+
 /* Flags of http_head_window(). */
 #define HW_REQUEST 1 /* a request's head, else a response's */
 #define HW_FIRST   2 /* the window begins the message */
@@ -710,10 +721,8 @@ __noinline int http_chunk_step(__u64 id, __u64 owner, __u64 buf, __u64 pos, __u6
 	if (!c || !x || pos >= n)
 		return n;
 	if (c->ck == CK_DATA) {
-		__u64 take = n - pos < c->resp_left ? n - pos : c->resp_left;
+		__u64 take = count_down(&c->resp_left, &c->resp_body, n - pos);
 
-		c->resp_left -= take;
-		c->resp_body += take;
 		if (!c->resp_left)
 			c->ck = CK_DATA_END;
 		return pos + take;
@@ -760,11 +769,30 @@ static __always_inline struct conn *conn_new(struct conn_key *k)
 	return conn_get(k);
 }
 
+/* Connection c begins a request of method at start: what the one before
+ * left is cleared, and its span placed (the span open on the thread). */
+static __always_inline void request_begin(struct conn *c, __u32 method, __u64 start)
+{
+	const struct span_config *cfg = span_cfg();
+
+	c->start_ns = c->last_ns = start;
+	c->method = method;
+	c->no_body = method == HM_HEAD;
+	c->req_left = c->req_body = c->resp_left = c->resp_body = c->chunk = 0;
+	c->span_id = 0;
+	c->status = 0;
+	c->ck = 0;
+	c->host[0] = '\0';
+	if (cfg)
+		span_io_ctx(cfg, &c->ctx, false);
+	else
+		c->ctx.flags = 0;
+}
+
 /* n bytes at buf were written on a connection; the write began at start. */
 __noinline int http_write(__u64 id, __u64 owner, __u64 buf, __u32 n, __u64 start)
 {
 	struct scratch *x = scratch();
-	const struct span_config *cfg;
 	struct conn_key k;
 	struct conn *c = conn_of(id, owner, &k);
 	__u64 w = 0;
@@ -780,12 +808,8 @@ __noinline int http_write(__u64 id, __u64 owner, __u64 buf, __u32 n, __u64 start
 	/* More of the request: its body (which may begin like a request line
 	 * while Content-Length says more is to come). */
 	if (c && (method == HM_MAX || (c->state == CONN_REQUEST && c->req_left))) {
-		if (c->state == CONN_REQUEST) {
-			__u64 take = c->req_left < n ? c->req_left : n;
-
-			c->req_left -= take;
-			c->req_body += take;
-		}
+		if (c->state == CONN_REQUEST)
+			count_down(&c->req_left, &c->req_body, n);
 		return 0;
 	}
 	if (!c && w == H2_PREFACE) {
@@ -805,34 +829,35 @@ __noinline int http_write(__u64 id, __u64 owner, __u64 buf, __u32 n, __u64 start
 	 * framing was lost, or none came): that one ends at its last byte read. */
 	if (c->state >= CONN_REQUEST && c->state <= CONN_EOF)
 		http_done(id, owner, c->last_ns, c->state == CONN_REQUEST ? HE_CLOSED : 0);
-	c->start_ns = c->last_ns = start;
-	c->method = method;
-	c->no_body = method == HM_HEAD;
-	c->req_left = c->req_body = c->resp_left = c->resp_body = c->chunk = 0;
-	c->span_id = 0;
-	c->status = 0;
-	c->ck = 0;
-	c->host[0] = '\0';
-	cfg = span_cfg();
-	if (cfg)
-		span_io_ctx(cfg, &c->ctx, false);
-	else
-		c->ctx.flags = 0;
+	request_begin(c, method, start);
 	body = parse_head(&k, buf, n, HW_REQUEST | HW_FIRST);
-	if (body < n) {
-		__u64 take = c->req_left < n - body ? c->req_left : n - body;
-
-		c->req_left -= take;
-		c->req_body = take;
-	}
+	if (body < n)
+		count_down(&c->req_left, &c->req_body, n - body);
 	c->state = CONN_REQUEST;
 	return 0;
+}
+
+/* The body of c's response, its head read: chunked, Content-Length
+ * (parse_head() marked it in the top bit of resp_left), or to the end of
+ * the stream. */
+static __always_inline void body_framing(struct conn *c)
+{
+	if (c->ck & 0x100) {
+		c->ck = CK_SIZE;
+		c->chunk = 0;
+		c->state = CONN_CHUNKED;
+	} else if (c->resp_left >> 63) {
+		c->resp_left &= ~(1ULL << 63);
+		c->state = CONN_LENGTH;
+	} else {
+		c->state = CONN_EOF;
+	}
 }
 
 /* n bytes at buf were read on a connection (now). */
 __noinline int http_read(__u64 id, __u64 owner, __u64 buf, __u32 n)
 {
-	__u64 now = bpf_ktime_get_ns(), take;
+	__u64 now = bpf_ktime_get_ns();
 	struct conn_key k;
 	struct conn *c = conn_of(id, owner, &k);
 	__u32 pos = 0;
@@ -863,22 +888,11 @@ __noinline int http_read(__u64 id, __u64 owner, __u64 buf, __u32 n)
 		}
 		if (c->no_body || c->status == 204 || c->status == 304)
 			return http_done(id, owner, now, 0);
-		if (c->ck & 0x100) {
-			c->ck = CK_SIZE;
-			c->chunk = 0;
-			c->state = CONN_CHUNKED;
-		} else if (c->resp_left >> 63) {
-			c->resp_left &= ~(1ULL << 63);
-			c->state = CONN_LENGTH;
-		} else {
-			c->state = CONN_EOF;
-		}
+		body_framing(c);
 	}
 	switch (c->state) {
 	case CONN_LENGTH:
-		take = n - pos < c->resp_left ? n - pos : c->resp_left;
-		c->resp_left -= take;
-		c->resp_body += take;
+		count_down(&c->resp_left, &c->resp_body, n - pos);
 		if (!c->resp_left)
 			return http_done(id, owner, now, 0);
 		break;
