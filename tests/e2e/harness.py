@@ -98,6 +98,15 @@ def _read(path):
         return ""
 
 
+def python_library(module, name):
+    """The file of library name (as mapped() matches it) that Python maps
+    once it imports module: the one to copy, replace or compare with."""
+    out = subprocess.run([PYTHON, "-c", "import %s; print(open('/proc/self/maps').read())"
+                          % module], capture_output=True, text=True, check=True).stdout
+    return next(line.split()[-1] for line in out.splitlines()
+                if os.path.basename(line.split()[-1]).startswith(name + "."))
+
+
 def mapped(pid, name):
     """Whether process pid maps a file named name, or name + ".xxx" (as the
     collector looks for it in /proc/PID/maps)."""

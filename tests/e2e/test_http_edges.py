@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 
-from harness import LIBRARY, PYTHON, by_labels, parse_exposition
+from harness import LIBRARY, PYTHON, by_labels, parse_exposition, python_library
 from httpd import Servers
 
 REPLACED = r'''
@@ -67,18 +67,12 @@ def status(col):
     return json.loads(col.get("/status")[2])["http"]
 
 
-def system_libssl():
-    out = subprocess.run([PYTHON, "-c", "import ssl; print(open('/proc/self/maps').read())"],
-                         capture_output=True, text=True, check=True).stdout
-    return next(line.split()[-1] for line in out.splitlines()
-                if os.path.basename(line.split()[-1]).startswith("libssl.so"))
-
-
 def test_libssl_replaced_on_disk_is_still_observed(start, tmp_path):
     libdir = tmp_path / "lib"
     libdir.mkdir()
-    copy = libdir / os.path.basename(system_libssl())
-    shutil.copy(system_libssl(), copy)
+    system = python_library("ssl", "libssl.so")
+    copy = libdir / os.path.basename(system)
+    shutil.copy(system, copy)
     servers = Servers(str(tmp_path / "httpd"))
     try:
         target = Script(REPLACED, str(copy), servers.tls_url, servers.cafile, "9",

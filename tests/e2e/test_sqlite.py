@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from harness import LIBRARY, PYTHON, by_labels, parse_exposition, wait_loaded
+from harness import LIBRARY, PYTHON, by_labels, parse_exposition, python_library, wait_loaded
 
 VERBS = ("select", "insert", "update", "delete", "begin", "commit", "rollback", "other")
 STATUSES = ("success", "error")
@@ -381,16 +381,8 @@ sys.stdin.readline()
 '''
 
 
-def system_libsqlite3():
-    """The file of the libsqlite3 Python's sqlite3 module loads."""
-    out = subprocess.run([PYTHON, "-c", "import sqlite3; print(open('/proc/self/maps').read())"],
-                         capture_output=True, text=True, check=True).stdout
-    return next(line.split()[-1] for line in out.splitlines()
-                if os.path.basename(line.split()[-1]).startswith("libsqlite3.so"))
-
-
 def test_library_replaced_on_disk_is_still_observed(start, tmp_path):
-    system = system_libsqlite3()
+    system = python_library("sqlite3", "libsqlite3.so")
     libdir = tmp_path / "lib"
     libdir.mkdir()
     copy = libdir / "libsqlite3.so.0"
