@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """make soak: the collector over a long run, for growth.
 
-The reference workload loops on 4 threads for SOAK_MINUTES (default 10),
-the collector attached with spans on (every span sampled, exported to a
-local OTLP sink) and /metrics scraped every second. Each minute it prints
-the collector's RSS, BPF map memory, the entries its hash maps hold (from
-the kernel: bpftool map dump), its open descriptors, its CPU in that
-minute, and the spans exported and dropped so far. The goal: nothing grows
+The reference workload loops on 4 threads at SOAK_RATE tasks a second
+(default 100) for SOAK_MINUTES (default 10), the collector attached with
+spans on (every span sampled, exported to a local OTLP sink) and /metrics
+scraped every second. Each minute it prints the collector's RSS, BPF map
+memory, the entries its hash maps hold (from the kernel: bpftool map
+dump), its open descriptors, its CPU in that minute, and the spans
+exported and dropped so far. The goal: nothing grows
 after the first minute. Exits 1 when something did, or a scrape failed.
 """
 import json
@@ -23,6 +24,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402 - the bench's workload, collector and sink
 
 MINUTES = int(os.environ.get("SOAK_MINUTES", "10"))
+# Tasks a second, all threads together (0: as fast as it goes). Left to
+# itself the looping workload steps its span rate up several times over
+# within ten minutes (its knowledge base grows), and the collector's
+# buffers follow the rate to a new level: growth that is the load's, not
+# the collector's. A steady rate shows the collector's own.
+RATE = float(os.environ.get("SOAK_RATE", "100"))
 PORT = 9596
 # Growth after the first minute that is not growth: an RSS page or two of
 # malloc's arenas moving, the one connection of a scrape in flight.
@@ -89,14 +96,15 @@ def main():
     if os.geteuid() != 0:
         sys.exit("soak: loads BPF programs: run as root")
     sink = run.start_sink()
-    print("soak: workload looping on 4 threads, spans always_on to a local sink, /metrics "
-          "every second, %d minutes" % MINUTES)
+    print("soak: workload looping on 4 threads at %s tasks/s, spans always_on to a local "
+          "sink, /metrics every second, %d minutes" % (RATE or "max", MINUTES))
     print("%6s %9s %9s %9s %6s %7s %11s %9s %7s" % (
         "minute", "RSS MiB", "maps MiB", "entries", "fds", "CPU %", "spans out", "dropped",
         "queued"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        wl, pid, _ = run.start_workload(tmp, "--loop", "--threads", "4", truth=False)
+        wl, pid, _ = run.start_workload(tmp, "--loop", "--threads", "4", "--rate", str(RATE),
+                                        truth=False)
         # The export queue and batch at their defaults (2048, 512 spans),
         # as users run it: the bench's deeper queue would hide growth
         # behind its bound.
