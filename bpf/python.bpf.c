@@ -15,6 +15,10 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+/* libbpf's USDT maps sized for this object's few probe sites: each is
+ * attached to one interpreter, where a probe has one site or a few. */
+#define BPF_USDT_MAX_SPEC_CNT 16
+#define BPF_USDT_MAX_IP_CNT   (4 * BPF_USDT_MAX_SPEC_CNT)
 #include <bpf/usdt.bpf.h>
 #include "python_maps.h"
 #include "agg.bpf.h"
@@ -22,10 +26,11 @@
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* The collection in progress on each thread: CPython runs one at a time
- * per interpreter, so a few are plenty. */
+ * per interpreter, so a few are plenty (one left by a thread that died
+ * mid-collection is the least recently used). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, struct py_gc_start);
 } gc_starts SEC(".maps");
