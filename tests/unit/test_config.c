@@ -192,8 +192,9 @@ Test(config, disable)
 	cr_assert_eq(cfg.disable, 0);
 	setenv("AET_COLLECTOR_DISABLE", "sqlite;files", 1);
 	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_ERROR);
-	cr_assert_str_eq(err, "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
-			      "separated by commas: probes, processes, files, sqlite, http, python");
+	cr_assert_str_eq(err,
+			 "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
+			 "separated by commas: probes, processes, files, sqlite, http, python");
 	unsetenv("AET_COLLECTOR_DISABLE");
 }
 
