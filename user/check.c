@@ -22,6 +22,7 @@
 #include "caps.h"
 #include "probes.h"
 #include "procs.h"
+#include "python.h"
 #include "check.h"
 #include "host.h"
 #include "start.h"
@@ -49,6 +50,7 @@ static const char *const fallbacks[PFAM_MAX] = {
 	[PFAM_FILES] = "raw tracepoints for the exit and exec programs where BTF ones do not load",
 	[PFAM_SQLITE] = "a libsqlite3 replaced on disk through /proc/PID/map_files",
 	[PFAM_HTTP] = "plain HTTP alone where the target has no libssl",
+	[PFAM_PYTHON] = "none: an interpreter without USDT probes is reported, not observed",
 };
 
 /* The target's copy of library name, or "" when it has none. */
@@ -134,6 +136,11 @@ static void judge(struct report *r, int f)
 		r->ok[f] = c->fam[f] && r->syscalls;
 		snprintf(d, DETAIL_LEN, "%d programs on per-syscall tracepoints and on %s",
 			 programs(c, f), r->ssl_lib[0] ? r->ssl_lib : "no libssl in the target");
+		break;
+	case PFAM_PYTHON:
+		r->ok[f] = c->fam[f];
+		snprintf(d, DETAIL_LEN, "%d USDT probes on %s", programs(c, f),
+			 python_interpreter(c->fam[f]));
 		break;
 	default:
 		r->ok[f] = c->fam[f];

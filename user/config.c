@@ -60,9 +60,9 @@ const char config_usage[] =
 	"                         push (the push %rbp after it) or auto (default:\n"
 	"                         the cheaper, measured at start)\n"
 	"      --require LIST     the probe families (probes, processes, files, sqlite,\n"
-	"                         http; comma-separated) without which the collector does\n"
-	"                         not start and /ready fails (default: probes, and\n"
-	"                         processes in follow mode); the\n"
+	"                         http, python; comma-separated) without which the\n"
+	"                         collector does not start and /ready fails (default:\n"
+	"                         probes, and processes in follow mode); the\n"
 	"                         others may fail alone, reported in /status\n"
 	"      --disable LIST     the probe families not to load at all (same names;\n"
 	"                         default: none, or AET_COLLECTOR_DISABLE): what\n"
@@ -87,8 +87,8 @@ const char config_usage[] =
 	"Exit status: 0 on SIGTERM or SIGINT, 2 when the collector cannot start;\n"
 	"--check: 0 when every required family would attach, else 1.\n";
 
-const char *const probe_family_names[PFAM_MAX] = { "probes", "processes", "files", "sqlite",
-						   "http" };
+const char *const probe_family_names[PFAM_MAX] = { "probes", "processes", "files",
+						   "sqlite", "http",	  "python" };
 
 enum {
 	OPT_MAX_SERIES = 256,

@@ -33,6 +33,7 @@ enum probe_family {
 	PFAM_FILES,	/* syscall tracepoints: file operations */
 	PFAM_SQLITE,	/* uprobes on libsqlite3 */
 	PFAM_HTTP,	/* libssl uprobes and socket syscalls: HTTP client requests */
+	PFAM_PYTHON,	/* USDT probes of the target's interpreter: its GC */
 	PFAM_MAX,
 };
 #define DEFAULT_REQUIRE (1u << PFAM_PROBES)

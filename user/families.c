@@ -5,11 +5,12 @@
 #include "http_client.h"
 #include "probes.h"
 #include "procs.h"
+#include "python.h"
 #include "sqlite.h"
 
 /* Indexed by enum probe_family: opened, attached and written in this order. */
 const struct family_ops *const families[PFAM_MAX] = {
 	[PFAM_PROBES] = &probes_family, [PFAM_PROCESSES] = &procs_family,
 	[PFAM_FILES] = &files_family,	[PFAM_SQLITE] = &sqlite_family,
-	[PFAM_HTTP] = &http_family,
+	[PFAM_HTTP] = &http_family,	[PFAM_PYTHON] = &python_family,
 };

@@ -18,6 +18,7 @@
 #include "http.compat.skel.h"
 #include "probes.compat.skel.h"
 #include "procs.compat.skel.h"
+#include "python.compat.skel.h"
 #include "spans.compat.skel.h"
 #include "sqlite.compat.skel.h"
 
@@ -31,6 +32,7 @@ static const struct {
 	{ "http_bpf", http_bpf_compat__elf_bytes },
 	{ "probes_bpf", probes_bpf_compat__elf_bytes },
 	{ "procs_bpf", procs_bpf_compat__elf_bytes },
+	{ "python_bpf", python_bpf_compat__elf_bytes },
 	{ "spans_bpf", spans_bpf_compat__elf_bytes },
 	{ "sqlite_bpf", sqlite_bpf_compat__elf_bytes },
 };

@@ -393,11 +393,12 @@ def wait_ticks(col, n=1, after=None, timeout=WAIT_S):
 
 def attached_programs(col):
     """How many programs the collector says it attached (/status): the
-    probes, the process programs, the file programs, SQLite's, HTTP's."""
+    probes, the process programs, the file programs, SQLite's, HTTP's,
+    Python's."""
     st = json.loads(col.get("/status")[2])
     return (sum(p["attached"] for p in st["probes"]) + st["processes"]["attached"] +
             st["files"]["attached"] + sum(p["attached"] for p in st["sqlite"]["probes"]) +
-            st["http"]["attached"])
+            st["http"]["attached"] + st["python"]["attached"])
 
 
 def run_collector(*args, timeout=30, **kw):
@@ -410,7 +411,8 @@ def run_collector(*args, timeout=30, **kw):
 
 PROGRAM_NAMES = {"cycle_begin", "cycle_end", "task_begin", "task_end", "agent_begin",
                  "agent_end", "event", "span_begin", "span_end", "trace_context", "prepare_v2", "prepare_v2_ret", "prepare_v3",
-                 "prepare_v3_ret", "step", "step_ret", "reset", "finalize"}
+                 "prepare_v3_ret", "step", "step_ret", "reset", "finalize", "gc_start",
+                 "gc_done"}
 
 
 def our_programs():

@@ -11,7 +11,7 @@ from test_privileges import as_nobody, documented_table
 
 KEYS = {"version", "kernel", "btf", "bpf_build", "tracefs", "uprobes", "uprobe_spot",
         "capabilities", "privileges", "target", "families", "ok"}
-FAMILIES = ["probes", "processes", "files", "sqlite", "http"]
+FAMILIES = ["probes", "processes", "files", "sqlite", "http", "python"]
 
 
 def check(*args, wrap=()):
@@ -42,9 +42,11 @@ def test_host_alone(start):
     fams = families(rep)
     assert list(fams) == FAMILIES
     assert {n: f["attaches"] for n, f in fams.items()} == {
-        "probes": True, "processes": True, "files": True, "sqlite": False, "http": True}
+        "probes": True, "processes": True, "files": True, "sqlite": False, "http": True,
+        "python": False}
     assert fams["probes"]["required"] and not fams["sqlite"]["required"]
     assert "no target" in fams["sqlite"]["detail"]
+    assert "no target" in fams["python"]["detail"]
     assert all(f["missing"] == [] and f["fallback"] and f["needs"] for f in fams.values())
     # The table it reads the host with is the README's.
     assert [(r["capability"], r["also"], r["families"], r["when"], r["for"])
@@ -76,7 +78,7 @@ def test_a_disabled_family_is_said_disabled(start):
     fams = families(rep)
     assert {n: (f["disabled"], f["attaches"]) for n, f in fams.items()} == {
         "probes": (False, True), "processes": (False, True), "files": (True, False),
-        "sqlite": (True, False), "http": (False, True)}
+        "sqlite": (True, False), "http": (False, True), "python": (False, True)}
     assert fams["sqlite"]["detail"] == "disabled (--disable)"
 
 
@@ -130,7 +132,7 @@ def test_the_table_says_the_same():
     assert r.returncode == code
     rows = {}
     for line in r.stdout.splitlines():
-        m = re.match(r"^(probes|processes|files|sqlite|http) +(yes|no) +(yes|no) +(.*)$", line)
+        m = re.match(r"^(probes|processes|files|sqlite|http|python) +(yes|no) +(yes|no) +(.*)$", line)
         if m:
             rows[m.group(1)] = (m.group(2) == "yes", m.group(3) == "yes", m.group(4))
     assert rows == {f["name"]: (f["required"], f["attaches"], f["detail"])

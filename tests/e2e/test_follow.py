@@ -168,24 +168,30 @@ def test_max_targets_bounds_the_list(start, request, hit):
 
 
 def test_sqlite_follows_the_restarted_workload(start, tmp_path):
-    """The reference workload twice under one name: tasks and SQL
-    operations of both, exactly, with SQLite's uprobes moved to the second."""
+    """The reference workload twice under one name: tasks, SQL operations
+    and garbage collections of both, exactly, with SQLite's uprobes and the
+    interpreter's USDT probes moved to the second."""
     name = "aet-wl-%06d" % random.randrange(10**6)
     python = os.path.join(str(tmp_path), name)
     os.symlink(os.path.realpath(PYTHON), python)
     col = start.collector(None, "--comm", name, "--library", LIBRARY,
                           wait_ready=False)
-    want_sql, want_tasks = collections.Counter(), 0
+    want_sql, want_tasks, want_gc = collections.Counter(), 0, collections.Counter()
     for run in ("1", "2"):
-        wl = start.workload("--seed", run, "--tasks", "60", python=python, suffix=run)
+        wl = start.workload("--seed", run, "--tasks", "60", "--gc", python=python, suffix=run)
         wait_for(lambda: "/proc/%d/" % wl.pid in (status(col)["sqlite"]["library"] or "") and
-                 col.get("/ready")[0] == 200)
+                 status(col)["python"]["interpreter"] == "/proc/%d/exe" % wl.pid and
+                 status(col)["python"]["attached"] == 2 and col.get("/ready")[0] == 200)
         truth = wl.go()
         for r in truth["sql"]:
             want_sql[(r["operation"], r["status"])] += r["count"]
         want_tasks += sum(r["count"] for r in truth["tasks"])
+        for g, n in truth["gc"].items():
+            want_gc[g] += n["collections"]
     s, _ = parse_exposition(col.metrics())
     got = {(dict(k)["operation"], dict(k)["status"]): v
            for k, v in by_labels(s, "aet_db_operations_total").items() if v}
     assert got == {k: v for k, v in want_sql.items() if v}
     assert sum(by_labels(s, "aet_tasks_total").values()) == want_tasks
+    assert {dict(k)["generation"]: v for k, v in
+            by_labels(s, "aet_python_gc_collections_total").items()} == dict(want_gc)

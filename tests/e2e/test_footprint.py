@@ -43,7 +43,7 @@ def test_status_says_each_map_and_the_total_within_24_mib(start):
     assert sorted(m["bytes"] for m in maps) == sorted(kernel.values())
     by_name = {m["name"]: m for m in maps}
     assert {m["family"] for m in maps} == {"shared", "probes", "processes", "files", "sqlite",
-                                                "http"}
+                                                "http", "python"}
     assert by_name["open_slots"]["max_entries"] == 4096
     assert by_name["open_slots"]["why"] == "--max-open, rounded up to a power of two"
     assert by_name["task_hist"]["max_entries"] == 4097 * 4

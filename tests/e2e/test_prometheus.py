@@ -3,7 +3,8 @@
 Debian's prometheus scrapes the collector attached to the reference workload
 (on loopback, temporary storage, a one-second interval), the workload making
 HTTP and HTTPS calls to local servers (--http, tests/e2e/httpd.py) for the
-"Outbound calls" row. Every query of every panel and every recording rule
+"Outbound calls" row, and forcing garbage collections of each generation
+(--gc) for the "Python runtime" row. Every query of every panel and every recording rule
 must return data: a panel showing nothing is a failure, not a warning.
 """
 import glob
@@ -46,7 +47,7 @@ def prometheus(start, tmp_path):
     calling a plain and a TLS server."""
     srv = Servers(str(tmp_path / "httpd"))
     start.stops.append(srv.stop)  # after the workload's, as stops run in reverse
-    wl = start.workload("--loop", "--pause", "0.05", "--threads", "2",
+    wl = start.workload("--loop", "--pause", "0.05", "--threads", "2", "--gc",
                         "--http", "%s,%s" % (srv.plain_url, srv.tls_url), "--http-ca", srv.cafile)
     col = start.collector(wl.pid, "--file-root", os.path.join(str(tmp_path), "work"))
     wl.proc.stdin.write("go\n")

@@ -192,8 +192,9 @@ Test(config, disable)
 	cr_assert_eq(cfg.disable, 0);
 	setenv("AET_COLLECTOR_DISABLE", "sqlite;files", 1);
 	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_ERROR);
-	cr_assert_str_eq(err, "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
-			      "separated by commas: probes, processes, files, sqlite, http");
+	cr_assert_str_eq(err,
+			 "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
+			 "separated by commas: probes, processes, files, sqlite, http, python");
 	unsetenv("AET_COLLECTOR_DISABLE");
 }
 
@@ -225,7 +226,7 @@ Test(config, check)
  * addresses), so parameters hold their strings, not pointers. */
 struct bad_args {
 	int argc;
-	char argv[6][40];
+	char argv[6][48];
 	char err[160];
 };
 
@@ -252,11 +253,11 @@ ParameterizedTestParameters(config, errors)
 		{ 5,
 		  { "c", "-p", "1", "--require", "probes,net" },
 		  "invalid value 'probes,net' for --require: probe families separated by commas: "
-		  "probes, processes, files, sqlite, http (see --help)" },
+		  "probes, processes, files, sqlite, http, python (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--disable", "sqlite,net" },
 		  "invalid value 'sqlite,net' for --disable: probe families separated by commas: "
-		  "probes, processes, files, sqlite, http (see --help)" },
+		  "probes, processes, files, sqlite, http, python (see --help)" },
 		{ 5,
 		  { "c", "--comm", "aet", "--disable", "processes" },
 		  "--disable processes, but follow mode (--comm, --exe) needs it to see processes "
@@ -265,7 +266,7 @@ ParameterizedTestParameters(config, errors)
 		  { "c", "-p", "1", "--require", "files", "--disable=files" },
 		  "--disable files, but --require names it too" },
 		{ 5,
-		  { "c", "-p", "1", "--disable", "probes,processes,files,sqlite,http" },
+		  { "c", "-p", "1", "--disable", "probes,processes,files,sqlite,http,python" },
 		  "--disable names every probe family: nothing would be observed" },
 		{ 5,
 		  { "c", "-p", "1", "--uprobe-spot", "ret" },

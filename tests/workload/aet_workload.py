@@ -60,6 +60,16 @@ call, with the agent request it was made in and the traceparent it sent.
 With --warm, the warm-up leaves a kept-alive connection to each server in
 the session's pool, reused after the go line.
 
+--gc forces collections of each generation after each round (gc.collect(0),
+(1), (2), each with garbage cycles to find) and counts every collection the
+interpreter runs after the go line, forced or not, with gc.callbacks: the
+truth's "gc" section gives per generation the collections and the objects
+they found unreachable (collected and uncollectable: what the python
+family's gc__done probe reports). Automatic collection is off from setup to
+the go line and after the truth is taken, and the process then ends with
+os._exit(): the interpreter's finalization collects again, without
+gc.callbacks, and would be counted by a collector but not by the truth.
+
 aetprobe comes from probe/python, and libaetprobe.so from $AETPROBE_LIBRARY,
 else build/libaetprobe.so when built. A --dir given is left in place; the
 default temporary directory is removed unless --keep.
@@ -76,6 +86,7 @@ import asyncio
 import collections
 import contextlib
 import errno
+import gc
 import itertools
 import json
 import os
@@ -654,6 +665,46 @@ class HttpCalls:
                 "calls": self.wl.spans.http}
 
 
+class GcTruth:
+    """--gc: every collection of the interpreter between start() and
+    stop(), from gc.callbacks, per generation; automatic collection is off
+    outside them."""
+
+    def __init__(self):
+        gc.disable()
+        self.counting = False
+        self.collections = [0] * 3
+        self.collected = [0] * 3
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase, info):
+        if phase == "stop" and self.counting:
+            self.collections[info["generation"]] += 1
+            self.collected[info["generation"]] += info["collected"] + info["uncollectable"]
+
+    def start(self):
+        self.counting = True
+        gc.enable()
+
+    def force(self):
+        """A collection of each generation, each with cycles to collect."""
+        for generation in range(3):
+            for _ in range(10 * (generation + 1)):
+                cycle = []
+                cycle.append(cycle)
+            del cycle
+            gc.collect(generation)
+
+    def stop(self):
+        gc.disable()
+        self.counting = False
+        gc.callbacks.remove(self._on_gc)
+
+    def truth(self):
+        return {str(g): {"collections": self.collections[g], "collected": self.collected[g]}
+                for g in range(3)}
+
+
 class Workload:
     def __init__(self, args, probe):
         self.args = args
@@ -670,6 +721,7 @@ class Workload:
         self.tasks_done = 0
         self.held = None  # --warm: the held files and the child
         self.http = None  # --http: HttpCalls
+        self.gc = GcTruth() if args.gc else None
         self.joining = None  # the trace id of the cycle being dispatched, when it joins one
         self.own_dir = args.dir is None
         self.dir = args.dir or tempfile.mkdtemp(prefix="aet-workload-")
@@ -798,6 +850,8 @@ class Workload:
         self.compact()
         if self.held:
             self.held.round(rnd)
+        if self.gc:
+            self.gc.force()
 
     def _housekeeping(self, rnd):
         """Once a round: the deliberate unmatched ends, hostile events, a
@@ -1060,6 +1114,7 @@ class Workload:
             "spans": self.spans.truth(),
             **held,
             **({"http": self.http.truth()} if self.http else {}),
+            **({"gc": self.gc.truth()} if self.gc else {}),
         }
 
 
@@ -1116,6 +1171,9 @@ def parse_args(argv):
                    help="agent requests make HTTP calls to these servers (tests/e2e/httpd.py)")
     p.add_argument("--http-ca", metavar="FILE",
                    help="the certificate an https server's is checked with")
+    p.add_argument("--gc", action="store_true",
+                   help="force collections of each generation after each round and count"
+                   " every collection (gc.callbacks); ends with os._exit()")
     args = p.parse_args(argv)
     if args.threads < 1 or args.tasks < 0 or args.tasks_per_cycle < 1:
         p.error("--threads and --tasks-per-cycle must be at least 1, --tasks at least 0")
@@ -1142,6 +1200,8 @@ def main(argv=None):
             print("READY %d" % os.getpid(), flush=True)
             interruptible(sys.stdin.readline)  # a line, or end of file
         start, cpu = time.monotonic(), time.process_time()
+        if wl.gc:
+            wl.gc.start()
         try:
             wl.run()
         except Stopped:
@@ -1151,6 +1211,8 @@ def main(argv=None):
         seconds = cpu = 0.0
         wl.forget()
     remove = wl.finish()
+    if wl.gc:
+        wl.gc.stop()
     truth = wl.truth(seconds, cpu)
     if args.truth:
         with open(args.truth, "w") as f:
@@ -1159,6 +1221,10 @@ def main(argv=None):
         shutil.rmtree(wl.dir, ignore_errors=True)
     print("done: %d tasks in %.3f s (%.1f tasks/s)"
           % (wl.tasks_done, seconds, truth["tasks_per_second"]), file=sys.stderr)
+    if wl.gc:  # no finalization: its collections are not in the truth
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

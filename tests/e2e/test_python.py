@@ -1,0 +1,126 @@
+"""The python family: the target's CPython garbage collections, from the
+USDT probes gc__start and gc__done of its interpreter, against the
+workload's own count of them (--gc: gc.callbacks, every collection after the
+go line, forced or not).
+
+The probes' semaphores are in the interpreter's memory: raised while the
+family is attached, so CPython runs the probes' code, and back to zero when
+it is not (detached, or disabled), so the interpreter pays nothing. An
+interpreter without the probes (Debian's python3.11 with its SDT notes
+removed) is said so in /status and by --check, and the collector starts.
+"""
+import json
+import os
+import re
+import subprocess
+
+from harness import (PYTHON, by_labels, free_port, parse_exposition, run_collector,
+                     wait_until)
+from test_check import check, families
+
+BUCKETS = 17  # the other families' 16 bounds and +Inf
+GENERATIONS = ("0", "1", "2")
+
+
+def python_status(col):
+    status, _, body = col.get("/status")
+    assert status == 200
+    return json.loads(body)["python"]
+
+
+def per_generation(samples, name):
+    return {dict(k)["generation"]: v for k, v in by_labels(samples, name).items()}
+
+
+def semaphores(pid):
+    """{probe: value} of the semaphores of the python:gc__* probes in
+    process pid's interpreter, read from its memory."""
+    exe = os.readlink("/proc/%d/exe" % pid)
+    notes = subprocess.run(["readelf", "-nW", exe], capture_output=True, text=True,
+                           check=True).stdout
+    sems = dict(re.findall(r"Name: (gc__\w+)\n.*Semaphore: (0x[0-9a-f]+)", notes))
+    assert set(sems) == {"gc__start", "gc__done"}, notes
+    loads = subprocess.run(["readelf", "-lW", exe], capture_output=True, text=True,
+                           check=True).stdout
+    first_vaddr = int(re.search(r"^\s+LOAD\s+\S+\s+(0x[0-9a-f]+)", loads, re.M).group(1), 16)
+    with open("/proc/%d/maps" % pid) as f:
+        start = next(int(line.split("-")[0], 16) for line in f
+                     if line.split()[-1] == exe and int(line.split()[2], 16) == 0)
+    base = start - first_vaddr
+    out = {}
+    with open("/proc/%d/mem" % pid, "rb") as mem:
+        for name, addr in sems.items():
+            mem.seek(base + int(addr, 16))
+            out[name] = int.from_bytes(mem.read(2), "little")
+    return out
+
+
+def check_gc(samples, truth):
+    """Every generation a series; collections, objects and the pause
+    histogram's count exactly the truth's."""
+    want = {g: truth[g]["collections"] for g in GENERATIONS}
+    assert all(want.values()), "the workload forces each generation: %s" % truth
+    assert per_generation(samples, "aet_python_gc_collections_total") == want
+    assert per_generation(samples, "aet_python_gc_collected_objects_total") == {
+        g: truth[g]["collected"] for g in GENERATIONS}
+    assert per_generation(samples, "aet_python_gc_pause_seconds_count") == want
+    sums = per_generation(samples, "aet_python_gc_pause_seconds_sum")
+    for g in GENERATIONS:
+        series = sorted((float(dict(k)["le"]), v)
+                        for k, v in by_labels(samples, "aet_python_gc_pause_seconds_bucket").items()
+                        if dict(k)["generation"] == g)
+        assert len(series) == BUCKETS
+        assert [v for _, v in series] == sorted(v for _, v in series), "not cumulative"
+        assert series[-1] == (float("inf"), want[g])
+        assert 0 < sums[g] < 10 * want[g], g
+
+
+def test_gc_counted_exactly(start):
+    wl = start.workload("--gc", "--threads", "4", "--tasks", "60")
+    col = start.collector(wl.pid)
+    st = python_status(col)
+    assert st["interpreter"] == "/proc/%d/exe" % wl.pid and st["usdt"] is True
+    assert (st["programs"], st["attached"]) == (2, 2)
+    assert semaphores(wl.pid) == {"gc__start": 1, "gc__done": 1}
+    truth = wl.go()
+    samples, types = parse_exposition(col.metrics())
+    assert types["aet_python_gc_pause_seconds"] == "histogram"
+    check_gc(samples, truth["gc"])
+    assert python_status(col)["unstarted_collections"] == 0
+
+
+def test_the_interpreter_pays_nothing_unattached(start):
+    wl = start.workload("--gc", "--tasks", "1")
+    assert semaphores(wl.pid) == {"gc__start": 0, "gc__done": 0}
+    col = start.collector(wl.pid, "--disable", "python")
+    assert python_status(col) == {"interpreter": None, "usdt": False,
+                                  "error": "disabled (--disable)", "programs": 0,
+                                  "attached": 0}
+    assert semaphores(wl.pid) == {"gc__start": 0, "gc__done": 0}
+    assert "aet_python_" not in col.metrics()
+    col.stop()
+    col = start.collector(wl.pid)
+    assert semaphores(wl.pid) == {"gc__start": 1, "gc__done": 1}
+    col.stop()
+    wait_until(lambda: semaphores(wl.pid) == {"gc__start": 0, "gc__done": 0},
+               "the semaphores lowered at detach")
+
+
+def test_an_interpreter_without_usdt_is_said_so(start, tmp_path):
+    bare = os.path.join(str(tmp_path), "python3")
+    subprocess.run(["objcopy", "--remove-section", ".note.stapsdt",
+                    os.path.realpath(PYTHON), bare], check=True)
+    wl = start.workload("--gc", "--tasks", "1", python=bare)
+    col = start.collector(wl.pid)
+    st = python_status(col)
+    assert st["interpreter"] is None and st["usdt"] is False and st["attached"] == 0
+    assert "has no USDT probes python:gc__start" in st["error"], st
+    assert bare in st["error"]
+    assert "aet_python_" not in col.metrics()
+    col.stop()
+    code, rep = check("--pid", str(wl.pid))
+    fam = families(rep)["python"]
+    assert code == 0 and not fam["attaches"] and "has no USDT probes" in fam["detail"]
+    r = run_collector("--pid", str(wl.pid), "--require", "python", "--listen",
+                      "127.0.0.1:%d" % free_port())
+    assert r.returncode == 2 and "has no USDT probes" in r.stderr, r.stderr
