@@ -8,15 +8,16 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define DEFAULT_LISTEN	    "127.0.0.1:9478"
-#define DEFAULT_MAX_SERIES  4096
-#define DEFAULT_MAX_OPEN    4096
-#define DEFAULT_OPEN_TTL_S  3600
-#define DEFAULT_MAX_FILES   65536
-#define DEFAULT_SPAN_RING   (2u << 20)
-#define CONFIG_MAX_ROOTS    8 /* MAX_FILE_ROOTS of include/files_maps.h */
-#define DEFAULT_MAX_TARGETS 64
-#define CONFIG_MAX_TARGETS  4096
+#define DEFAULT_LISTEN		 "127.0.0.1:9478"
+#define DEFAULT_MAX_SERIES	 4096
+#define DEFAULT_MAX_CUSTOM_NAMES 256
+#define DEFAULT_MAX_OPEN	 4096
+#define DEFAULT_OPEN_TTL_S	 3600
+#define DEFAULT_MAX_FILES	 65536
+#define DEFAULT_SPAN_RING	 (2u << 20)
+#define CONFIG_MAX_ROOTS	 8 /* MAX_FILE_ROOTS of include/files_maps.h */
+#define DEFAULT_MAX_TARGETS	 64
+#define CONFIG_MAX_TARGETS	 4096
 
 /* The HTTP endpoint's limits: enough for Prometheus, a few curls and a
  * dashboard (user/http.c says how each is enforced). */
@@ -33,6 +34,7 @@ enum probe_family {
 	PFAM_FILES,	/* syscall tracepoints: file operations */
 	PFAM_SQLITE,	/* uprobes on libsqlite3 */
 	PFAM_HTTP,	/* libssl uprobes and socket syscalls: HTTP client requests */
+	PFAM_CUSTOM,	/* uprobes on the custom metric functions (probe ABI 2) */
 	PFAM_MAX,
 };
 #define DEFAULT_REQUIRE (1u << PFAM_PROBES)
@@ -49,6 +51,7 @@ struct config {
 	char listen_str[64];			  /* as given, for messages */
 	const char *btf_path;			  /* NULL: the kernel's own BTF */
 	uint32_t max_series;			  /* label sets per bounded family */
+	uint32_t max_custom_names;		  /* custom metric names */
 	uint32_t max_open;			  /* open begins awaiting their end */
 	uint32_t open_ttl_s;			  /* a begin expires after it; 0: never */
 	const char *control_token;		  /* NULL: /control/... from loopback only */
@@ -90,7 +93,8 @@ enum config_result {
 /* Whether the probes family is wanted: the target must map the probe library. */
 static inline bool probes_wanted(const struct config *cfg)
 {
-	return !(cfg->disable & 1u << PFAM_PROBES);
+	return (cfg->disable & (1u << PFAM_PROBES | 1u << PFAM_CUSTOM)) !=
+	       (1u << PFAM_PROBES | 1u << PFAM_CUSTOM);
 }
 
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len);
