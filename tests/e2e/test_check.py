@@ -11,7 +11,7 @@ from test_privileges import as_nobody, documented_table
 
 KEYS = {"version", "kernel", "btf", "bpf_build", "tracefs", "uprobes", "uprobe_spot",
         "capabilities", "privileges", "target", "families", "ok"}
-FAMILIES = ["probes", "processes", "files", "sqlite", "http"]
+FAMILIES = ["probes", "processes", "files", "sqlite", "http", "custom"]
 
 
 def check(*args, wrap=()):
@@ -42,7 +42,8 @@ def test_host_alone(start):
     fams = families(rep)
     assert list(fams) == FAMILIES
     assert {n: f["attaches"] for n, f in fams.items()} == {
-        "probes": True, "processes": True, "files": True, "sqlite": False, "http": True}
+        "probes": True, "processes": True, "files": True, "sqlite": False, "http": True,
+        "custom": True}
     assert fams["probes"]["required"] and not fams["sqlite"]["required"]
     assert "no target" in fams["sqlite"]["detail"]
     assert all(f["missing"] == [] and f["fallback"] and f["needs"] for f in fams.values())
@@ -76,7 +77,7 @@ def test_a_disabled_family_is_said_disabled(start):
     fams = families(rep)
     assert {n: (f["disabled"], f["attaches"]) for n, f in fams.items()} == {
         "probes": (False, True), "processes": (False, True), "files": (True, False),
-        "sqlite": (True, False), "http": (False, True)}
+        "sqlite": (True, False), "http": (False, True), "custom": (False, True)}
     assert fams["sqlite"]["detail"] == "disabled (--disable)"
 
 
@@ -130,7 +131,7 @@ def test_the_table_says_the_same():
     assert r.returncode == code
     rows = {}
     for line in r.stdout.splitlines():
-        m = re.match(r"^(probes|processes|files|sqlite|http) +(yes|no) +(yes|no) +(.*)$", line)
+        m = re.match(r"^(probes|processes|files|sqlite|http|custom) +(yes|no) +(yes|no) +(.*)$", line)
         if m:
             rows[m.group(1)] = (m.group(2) == "yes", m.group(3) == "yes", m.group(4))
     assert rows == {f["name"]: (f["required"], f["attaches"], f["detail"])
