@@ -165,8 +165,8 @@ def test_sigterm_and_sigint_detach_everything(start):
         col = start.collector(wl.pid)
         loaded = programs_of(col.proc.pid)
         # probes, processes, files, SQLite, HTTP (the workload maps libssl:
-        # asyncio imports ssl)
-        assert len(loaded) == attached_programs(col) == 10 + 2 + 59 + 9 + 18
+        # asyncio imports ssl), custom
+        assert len(loaded) == attached_programs(col) == 10 + 2 + 59 + 9 + 18 + 4
         code, err = col.stop(sig)
         assert code == 0, err
         assert programs_left(loaded) == []
