@@ -131,7 +131,7 @@ test-load: binaries $(OUTPUT)/bench-probe-hit
 # The end-to-end tests of what the compat BPF build changes (bpf/compat.bpf.h),
 # with that build on this kernel.
 COMPAT_TESTS := test_metrics test_spans test_files test_sqlite test_follow test_bounds test_families \
-	test_late_attach test_thirdparty test_http_client test_http_edges
+	test_late_attach test_thirdparty test_http_client test_http_edges test_custom
 test-compat: binaries $(OUTPUT)/bench-probe-hit
 	$(Q)AET_BPF_BUILD=compat AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(patsubst %,tests/e2e/%.py,$(COMPAT_TESTS))

@@ -5,6 +5,7 @@ the collector's rules to them (user/custom_expo.h): the 63- and 127-byte
 bounds, sanitised names and keys, at most four pairs, merged series.
 """
 import collections
+import json
 import re
 
 from harness import by_labels, parse_exposition, promtool_check, render_label
@@ -160,3 +161,19 @@ def test_series_past_the_bounds_are_counted_under_overflow(start):
     assert len([k for k in samples if k[0].startswith("aet_custom_")
                 and ("series", "__overflow__") not in k[1]
                 and not k[0].endswith(("_bucket", "_sum", "_count"))]) <= 3
+
+
+def test_the_family_loads_on_its_own(start):
+    wl = start.workload("--seed", "13", "--tasks", "40")
+    col = start.collector(wl.pid, "--disable", "probes,files,sqlite,http", "--require", "custom")
+    st = json.loads(col.get("/status")[2])
+    fams = {f["name"]: f for f in st["families"]}
+    assert fams["custom"] == {"name": "custom", "required": True, "disabled": False,
+                              "attached": True, "detail": "4 of 4 attached"}
+    assert st["custom"]["programs"] == st["custom"]["attached"] == 4
+    assert [c["name"] for c in json.loads(col.get("/ready")[2])["checks"]] == [
+        "enabled", "target_alive", "processes", "custom"]
+    truth = wl.go()
+    samples, types = parse_exposition(col.metrics())
+    check(samples, types, truth)
+    assert not {name for name, _ in samples} & {"aet_tasks_total", "aet_events_total"}
