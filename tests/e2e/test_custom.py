@@ -172,7 +172,7 @@ def test_the_family_loads_on_its_own(start):
                               "attached": True, "detail": "4 of 4 attached"}
     assert st["custom"]["programs"] == st["custom"]["attached"] == 4
     assert [c["name"] for c in json.loads(col.get("/ready")[2])["checks"]] == [
-        "enabled", "target_alive", "processes", "custom"]
+        "enabled", "target_alive", "custom"]
     truth = wl.go()
     samples, types = parse_exposition(col.metrics())
     check(samples, types, truth)
