@@ -75,10 +75,9 @@ Test(config, every_option)
 {
 	struct config cfg;
 	char err[256] = "";
-	char **argv =
-		ARGV("-p", "7", "--listen", "[::1]:9000", "--max-series", "10", "--max-open=20",
-		     "--open-ttl", "0", "--btf", "/tmp/btf", "--log-level", "debug",
-		     "--max-custom-names", "3");
+	char **argv = ARGV("-p", "7", "--listen", "[::1]:9000", "--max-series", "10",
+			   "--max-open=20", "--open-ttl", "0", "--btf", "/tmp/btf", "--log-level",
+			   "debug", "--max-custom-names", "3");
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cfg.listen;
 
 	cr_assert_eq(parse(&cfg, err, 16, argv), CONFIG_RUN, "%s", err);
@@ -194,8 +193,9 @@ Test(config, disable)
 	cr_assert_eq(cfg.disable, 0);
 	setenv("AET_COLLECTOR_DISABLE", "sqlite;files", 1);
 	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_ERROR);
-	cr_assert_str_eq(err, "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
-			      "separated by commas: probes, processes, files, sqlite, http, custom");
+	cr_assert_str_eq(err,
+			 "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
+			 "separated by commas: probes, processes, files, sqlite, http, custom");
 	unsetenv("AET_COLLECTOR_DISABLE");
 }
 
@@ -302,7 +302,8 @@ ParameterizedTestParameters(config, errors)
 		  "invalid value '0' for --max-series: a number from 1 to 1048576 (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--max-custom-names", "0" },
-		  "invalid value '0' for --max-custom-names: a number from 1 to 65536 (see --help)" },
+		  "invalid value '0' for --max-custom-names: a number from 1 to 65536 (see "
+		  "--help)" },
 		{ 5,
 		  { "c", "-p", "1", "--log-level", "loud" },
 		  "invalid value 'loud' for --log-level: error, warn, info or debug (see --help)" },
