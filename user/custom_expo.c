@@ -48,21 +48,29 @@ static int pair_cmp(const void *a, const void *b)
 	return strcmp(((const struct pair *)a)->key, ((const struct pair *)b)->key);
 }
 
-/* Sanitises key k (n bytes) into p->key; false when empty. */
+/* Sanitises key k (n bytes) into p->key; false when empty. A key that
+ * begins with a digit or "__" once sanitised ("\xc3\xa9" is "__") gets an
+ * "x" in front. */
 static bool set_key(struct pair *p, const char *k, size_t n, __u32 type)
 {
+	const char *prefix = "";
 	struct buf b;
 
 	if (!n)
 		return false;
 	buf_init(&b);
-	if ((k[0] >= '0' && k[0] <= '9') || (n >= 2 && k[0] == '_' && k[1] == '_') ||
-	    (type == CUSTOM_HISTOGRAM && n == 2 && !memcmp(k, "le", 2)))
-		buf_puts(&b, k[0] == 'l' ? "x_" : "x");
 	put_sanitised(&b, k, n);
-	snprintf(p->key, sizeof(p->key), "%.*s", b.oom ? 0 : (int)b.len, b.data);
+	if (b.oom) {
+		buf_free(&b);
+		return false;
+	}
+	if ((b.data[0] >= '0' && b.data[0] <= '9') || (n >= 2 && !memcmp(b.data, "__", 2)))
+		prefix = "x";
+	else if (type == CUSTOM_HISTOGRAM && n == 2 && !memcmp(b.data, "le", 2))
+		prefix = "x_";
+	snprintf(p->key, sizeof(p->key), "%s%.*s", prefix, (int)b.len, b.data);
 	buf_free(&b);
-	return p->key[0];
+	return true;
 }
 
 /* Splits copy (the labels, modified) into at most EXPO_MAX_LABELS pairs;

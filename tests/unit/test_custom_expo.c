@@ -41,6 +41,8 @@ Test(custom_expo, names_and_keys_made_valid)
 	cr_assert_str_eq(s[1].family, "aet_custom_done_total");
 	add(2, CUSTOM_HISTOGRAM, "h", "le=1", 0, 0);
 	cr_assert_str_eq(s[2].labels, "x_le=\"1\"");
+	add(3, CUSTOM_GAUGE, "g", "\xc3\xa9t\xc3\xa9=1;_a=2", 0, 0);
+	cr_assert_str_eq(s[3].labels, "_a=\"2\",x__t__=\"1\"");
 	cr_assert_eq(left.label_pairs, 0);
 }
 

@@ -109,8 +109,9 @@ HOSTILE_OPERATIONS = ("probe", "fuzz")
 # (probe ABI version 2) with names and labels to sanitise, cut or merge:
 # (function, name, labels as (key, value) pairs, value).
 HOSTILE_CUSTOM = (
-    ("counter_add", 'tokens used/\u00fc"', (("9key", "v"), ("__r", "x"), ("a-b", 'say "hi"\\n'),
-                                            ("bad", b"\xff\xfe"), ("fifth", "left out")), 3),
+    ("counter_add", 'tokens used/\u00fc"', (("9key", "v"), ("\u00e9t\u00e9", "x"),
+                                            ("a-b", 'say "hi"\\n'), ("bad", b"\xff\xfe"),
+                                            ("__r", "fifth: left out")), 3),
     ("counter_add", "n" * 80, (("agent", "\u00e9" * 50), ("model", "m" * 30)), 1),
     ("counter_add", "tokens-used", (("agent", "coder"), ("model", "model-write_code")), 2),
     ("counter_add", "pairs", (("k", "v"), ("k", "twice"), ("nothing", None)), 1),
