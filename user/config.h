@@ -8,16 +8,18 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define DEFAULT_LISTEN		 "127.0.0.1:9478"
-#define DEFAULT_MAX_SERIES	 4096
+#define DEFAULT_LISTEN	    "127.0.0.1:9478"
+#define DEFAULT_MAX_SERIES  4096
+#define DEFAULT_MAX_OPEN    4096
+#define DEFAULT_OPEN_TTL_S  3600
+#define DEFAULT_MAX_FILES   65536
+#define DEFAULT_SPAN_RING   (2u << 20)
+#define CONFIG_MAX_ROOTS    8 /* MAX_FILE_ROOTS of include/files_maps.h */
+#define DEFAULT_MAX_TARGETS 64
+#define CONFIG_MAX_TARGETS  4096
+
+/* Custom metric names kept (the custom family). */
 #define DEFAULT_MAX_CUSTOM_NAMES 256
-#define DEFAULT_MAX_OPEN	 4096
-#define DEFAULT_OPEN_TTL_S	 3600
-#define DEFAULT_MAX_FILES	 65536
-#define DEFAULT_SPAN_RING	 (2u << 20)
-#define CONFIG_MAX_ROOTS	 8 /* MAX_FILE_ROOTS of include/files_maps.h */
-#define DEFAULT_MAX_TARGETS	 64
-#define CONFIG_MAX_TARGETS	 4096
 
 /* The HTTP endpoint's limits: enough for Prometheus, a few curls and a
  * dashboard (user/http.c says how each is enforced). */
