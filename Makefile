@@ -27,7 +27,7 @@ SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS)) \
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS)) \
 	$(patsubst bpf/%.bpf.c,$(OUTPUT)/%.compat.bpf.o,$(BPF_SRCS))
 # Pure modules: no libbpf, unit-tested on their own.
-PURE := buf expo procfs config log sqlverb otlp otelenv spanconv traceparent privs samples
+PURE := buf expo procfs config log sqlverb otlp otelenv spanconv traceparent privs samples custom_expo
 PURE_OBJS := $(patsubst %,$(OUTPUT)/user/%.o,$(PURE))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(wildcard user/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -131,7 +131,8 @@ test-load: binaries $(OUTPUT)/bench-probe-hit
 # The end-to-end tests of what the compat BPF build changes (bpf/compat.bpf.h),
 # with that build on this kernel.
 COMPAT_TESTS := test_metrics test_spans test_files test_sqlite test_follow test_bounds test_families \
-	test_late_attach test_thirdparty test_http_client test_http_edges test_python
+	test_late_attach test_thirdparty test_http_client test_http_edges test_python \
+	test_custom
 test-compat: binaries $(OUTPUT)/bench-probe-hit
 	$(Q)AET_BPF_BUILD=compat AETPROBE_LIBRARY=$(CURDIR)/$(OUTPUT)/libaetprobe.so \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(patsubst %,tests/e2e/%.py,$(COMPAT_TESTS))

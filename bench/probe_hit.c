@@ -2,8 +2,9 @@
 /*
  * bench-probe-hit: calls the probe functions in a loop and prints the cost
  * of one call. It prints "ready PID", then for each line "N" on stdin runs
- * N iterations and prints "pair NS event NS": the nanoseconds of one
- * task_begin + task_end pair and of one event call. A line "series N" sends
+ * N iterations and prints "pair NS event NS counter NS": the nanoseconds
+ * of one task_begin + task_end pair, of one event call and of one
+ * counter_add (probe ABI version 2). A line "series N" sends
  * N distinct event types, once each (N series of aet_events_total), and
  * prints "done"; "agents N" N tasks begun and ended by N distinct agents;
  * "leak N" N tasks begun and never ended; "threads T N" N tasks begun and
@@ -74,7 +75,7 @@ int main(void)
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {
 		long n = atol(line);
-		double t0, t1, t2;
+		double t0, t1, t2, t3;
 
 		if (!strncmp(line, "threads ", 8)) {
 			threads(line + 8, &id);
@@ -109,7 +110,11 @@ int main(void)
 		for (long i = 0; i < n; i++)
 			aet_probe_event("task_completed");
 		t2 = now_ns();
-		printf("pair %.1f event %.1f\n", (t1 - t0) / n, (t2 - t1) / n);
+		for (long i = 0; i < n; i++)
+			aet_probe_counter_add("tokens_used", "agent=coder", 812);
+		t3 = now_ns();
+		printf("pair %.1f event %.1f counter %.1f\n", (t1 - t0) / n, (t2 - t1) / n,
+		       (t3 - t2) / n);
 		fflush(stdout);
 	}
 	return 0;

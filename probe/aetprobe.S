@@ -39,7 +39,7 @@ aet_probe_abi_version:
 	push %rbp
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset %rbp, 0
-	mov $1, %eax
+	mov $2, %eax
 	pop %rbp
 	.cfi_adjust_cfa_offset -8
 	.cfi_restore %rbp
@@ -57,5 +57,10 @@ aet_probe_abi_version:
 	PROBE aet_probe_span_begin
 	PROBE aet_probe_span_end
 	PROBE aet_probe_trace_context
+	/* ABI version 2: custom metrics */
+	PROBE aet_probe_counter_add
+	PROBE aet_probe_gauge_set
+	PROBE aet_probe_gauge_add
+	PROBE aet_probe_observe
 
 	.section .note.GNU-stack, "", @progbits

@@ -16,4 +16,4 @@ for s in $syms; do
 	fi
 	n=$((n + 1))
 done
-[ "$n" -eq 11 ] || { echo "$lib: expected 11 aet_probe_* symbols, found $n" >&2; exit 1; }
+[ "$n" -eq 15 ] || { echo "$lib: expected 15 aet_probe_* symbols, found $n" >&2; exit 1; }

@@ -51,6 +51,8 @@ static const char *const fallbacks[PFAM_MAX] = {
 	[PFAM_SQLITE] = "a libsqlite3 replaced on disk through /proc/PID/map_files",
 	[PFAM_HTTP] = "plain HTTP alone where the target has no libssl",
 	[PFAM_PYTHON] = "none: an interpreter without USDT probes is reported, not observed",
+	[PFAM_CUSTOM] = "none: uprobes through perf, or tracefs uprobe_events without the "
+			"uprobe PMU (libbpf)",
 };
 
 /* The target's copy of library name, or "" when it has none. */
@@ -118,6 +120,10 @@ static void judge(struct report *r, int f)
 		r->ok[f] = c->fam[f] && !r->target_rc;
 		snprintf(d, DETAIL_LEN, "%d uprobes on %s", programs(c, f), lib);
 		break;
+	case PFAM_CUSTOM:
+		r->ok[f] = c->fam[f] && !r->target_rc;
+		snprintf(d, DETAIL_LEN, "%d uprobes on %s", programs(c, f), lib);
+		break;
 	case PFAM_PROCESSES:
 		r->ok[f] = c->fam[f];
 		snprintf(d, DETAIL_LEN, "%d programs on %s tracepoints", programs(c, f),
@@ -156,7 +162,7 @@ static void judge(struct report *r, int f)
 		privs_explain(privs_missing(&c->privs, 1u << f), name, d, DETAIL_LEN);
 	} else if (c->why[f][0])
 		snprintf(d, DETAIL_LEN, "%s", c->why[f]);
-	else if (f == PFAM_PROBES && r->target_rc)
+	else if ((f == PFAM_PROBES || f == PFAM_CUSTOM) && r->target_rc)
 		snprintf(d, DETAIL_LEN, "%s", r->target_err);
 	else if (r->btf_rc || r->build_rc)
 		snprintf(d, DETAIL_LEN, "nothing loaded: %s",

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "custom.h"
 #include "log.h"
 #include "probes.h"
 #include "procfs.h"
@@ -136,6 +137,23 @@ void collector_follow(struct collector *c)
 			follow_target(c, f);
 }
 
+/* The custom family on the library just set: a library of probe ABI
+ * version 1 has not its functions, which /status tells. */
+static void attach_custom(struct collector *c)
+{
+	char err[sizeof(c->why[PFAM_CUSTOM])] = "";
+
+	if (!c->fam[PFAM_CUSTOM])
+		return;
+	if (!collector_attach(c, PFAM_CUSTOM, err, sizeof(err))) {
+		c->why[PFAM_CUSTOM][0] = '\0';
+		return;
+	}
+	if (strcmp(err, c->why[PFAM_CUSTOM]))
+		log_warn("%s\n", err);
+	snprintf(c->why[PFAM_CUSTOM], sizeof(c->why[PFAM_CUSTOM]), "%s", err);
+}
+
 int collector_set_library(struct collector *c, const char *path, char *err, size_t len)
 {
 	struct stat st;
@@ -149,6 +167,8 @@ int collector_set_library(struct collector *c, const char *path, char *err, size
 		return 0; /* the uprobes are on this file already */
 	if (c->fam[PFAM_PROBES])
 		probes_family.detach(c->fam[PFAM_PROBES]);
+	if (c->fam[PFAM_CUSTOM])
+		custom_family.detach(c->fam[PFAM_CUSTOM]);
 	snprintf(c->lib_path, sizeof(c->lib_path), "%s", path);
 	c->lib_dev = st.st_dev;
 	c->lib_ino = st.st_ino;
@@ -156,6 +176,8 @@ int collector_set_library(struct collector *c, const char *path, char *err, size
 	rc = collector_attach(c, PFAM_PROBES, err, len);
 	if (rc)
 		c->have_lib = false;
+	else
+		attach_custom(c);
 	return rc;
 }
 
@@ -252,6 +274,11 @@ static int attach_all(struct collector *c, char *err, size_t len)
 		if (rc && f == PFAM_PROBES && c->following) {
 			log_warn("%s: attached with the next process\n", err);
 			c->have_lib = false;
+			rc = 0;
+		}
+		if (rc && f == PFAM_CUSTOM && !(c->cfg->require & 1u << f)) {
+			log_warn("%s\n", err); /* a library of probe ABI version 1 */
+			snprintf(c->why[f], sizeof(c->why[f]), "%s", err);
 			rc = 0;
 		}
 	}

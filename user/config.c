@@ -30,6 +30,9 @@ const char config_usage[] =
 	"                         [ADDR]:PORT for IPv6\n"
 	"      --max-series N     label sets kept per family before \"__overflow__\"\n"
 	"                         (default 4096)\n"
+	"      --max-custom-names N\n"
+	"                         custom metric names kept before \"__overflow__\"\n"
+	"                         (default 256)\n"
 	"      --max-open N       begins awaiting their end, file syscalls in flight\n"
 	"                         and SQLite statements not finalized (default 4096)\n"
 	"      --open-ttl S       a begin whose end has not come in S seconds\n"
@@ -60,10 +63,11 @@ const char config_usage[] =
 	"                         push (the push %rbp after it) or auto (default:\n"
 	"                         the cheaper, measured at start)\n"
 	"      --require LIST     the probe families (probes, processes, files, sqlite,\n"
-	"                         http, python; comma-separated) without which the\n"
-	"                         collector does not start and /ready fails (default:\n"
-	"                         probes, and processes in follow mode); the\n"
-	"                         others may fail alone, reported in /status\n"
+	"                         http, python, custom; comma-separated) without\n"
+	"                         which the collector does not start and /ready\n"
+	"                         fails (default: probes, and processes in follow\n"
+	"                         mode); the others may fail alone, reported in\n"
+	"                         /status\n"
 	"      --disable LIST     the probe families not to load at all (same names;\n"
 	"                         default: none, or AET_COLLECTOR_DISABLE): what\n"
 	"                         they would cost the target is not paid\n"
@@ -88,10 +92,11 @@ const char config_usage[] =
 	"--check: 0 when every required family would attach, else 1.\n";
 
 const char *const probe_family_names[PFAM_MAX] = { "probes", "processes", "files",
-						   "sqlite", "http",	  "python" };
+						   "sqlite", "http",	  "python", "custom" };
 
 enum {
 	OPT_MAX_SERIES = 256,
+	OPT_MAX_CUSTOM_NAMES,
 	OPT_MAX_OPEN,
 	OPT_OPEN_TTL,
 	OPT_CONTROL_TOKEN,
@@ -132,6 +137,7 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+	{ "max-custom-names", required_argument, NULL, OPT_MAX_CUSTOM_NAMES },
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
 	{ "open-ttl", required_argument, NULL, OPT_OPEN_TTL },
 	{ "control-token", required_argument, NULL, OPT_CONTROL_TOKEN },
@@ -277,6 +283,7 @@ static void config_defaults(struct config *cfg)
 	config_parse_listen(DEFAULT_LISTEN, &cfg->listen);
 	snprintf(cfg->listen_str, sizeof(cfg->listen_str), "%s", DEFAULT_LISTEN);
 	cfg->max_series = DEFAULT_MAX_SERIES;
+	cfg->max_custom_names = DEFAULT_MAX_CUSTOM_NAMES;
 	cfg->max_open = DEFAULT_MAX_OPEN;
 	cfg->open_ttl_s = DEFAULT_OPEN_TTL_S;
 	cfg->max_files = DEFAULT_MAX_FILES;
@@ -300,6 +307,8 @@ static const struct number_opt {
 	{ OPT_MAX_TARGETS, offsetof(struct config, max_targets), 1, CONFIG_MAX_TARGETS,
 	  "a number" },
 	{ OPT_MAX_SERIES, offsetof(struct config, max_series), 1, 1UL << 20, "a number" },
+	{ OPT_MAX_CUSTOM_NAMES, offsetof(struct config, max_custom_names), 1, 1UL << 16,
+	  "a number" },
 	{ OPT_MAX_OPEN, offsetof(struct config, max_open), 1, 1UL << 20, "a number" },
 	{ OPT_OPEN_TTL, offsetof(struct config, open_ttl_s), 0, 30 * 86400, "seconds" },
 	{ OPT_MAX_FILES, offsetof(struct config, max_files), 1, 1UL << 22, "a number" },

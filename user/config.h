@@ -18,6 +18,9 @@
 #define DEFAULT_MAX_TARGETS 64
 #define CONFIG_MAX_TARGETS  4096
 
+/* Custom metric names kept (the custom family). */
+#define DEFAULT_MAX_CUSTOM_NAMES 256
+
 /* The HTTP endpoint's limits: enough for Prometheus, a few curls and a
  * dashboard (user/http.c says how each is enforced). */
 #define DEFAULT_HTTP_MAX_CONNS	 64
@@ -34,6 +37,7 @@ enum probe_family {
 	PFAM_SQLITE,	/* uprobes on libsqlite3 */
 	PFAM_HTTP,	/* libssl uprobes and socket syscalls: HTTP client requests */
 	PFAM_PYTHON,	/* USDT probes of the target's interpreter: its GC */
+	PFAM_CUSTOM,	/* uprobes on the custom metric functions (probe ABI 2) */
 	PFAM_MAX,
 };
 #define DEFAULT_REQUIRE (1u << PFAM_PROBES)
@@ -50,6 +54,7 @@ struct config {
 	char listen_str[64];			  /* as given, for messages */
 	const char *btf_path;			  /* NULL: the kernel's own BTF */
 	uint32_t max_series;			  /* label sets per bounded family */
+	uint32_t max_custom_names;		  /* custom metric names */
 	uint32_t max_open;			  /* open begins awaiting their end */
 	uint32_t open_ttl_s;			  /* a begin expires after it; 0: never */
 	const char *control_token;		  /* NULL: /control/... from loopback only */
@@ -91,7 +96,8 @@ enum config_result {
 /* Whether the probes family is wanted: the target must map the probe library. */
 static inline bool probes_wanted(const struct config *cfg)
 {
-	return !(cfg->disable & 1u << PFAM_PROBES);
+	return (cfg->disable & (1u << PFAM_PROBES | 1u << PFAM_CUSTOM)) !=
+	       (1u << PFAM_PROBES | 1u << PFAM_CUSTOM);
 }
 
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t len);

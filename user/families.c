@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The table of probe families: a new family is one line here. */
+#include "custom.h"
 #include "family.h"
 #include "files.h"
 #include "http_client.h"
@@ -13,4 +14,5 @@ const struct family_ops *const families[PFAM_MAX] = {
 	[PFAM_PROBES] = &probes_family, [PFAM_PROCESSES] = &procs_family,
 	[PFAM_FILES] = &files_family,	[PFAM_SQLITE] = &sqlite_family,
 	[PFAM_HTTP] = &http_family,	[PFAM_PYTHON] = &python_family,
+	[PFAM_CUSTOM] = &custom_family,
 };

@@ -5,7 +5,9 @@
 
 #include "privs.h"
 
-#define UPROBE_FAMS  (1u << PFAM_PROBES | 1u << PFAM_SQLITE | 1u << PFAM_HTTP | 1u << PFAM_PYTHON)
+#define UPROBE_FAMS                                                                   \
+	(1u << PFAM_PROBES | 1u << PFAM_SQLITE | 1u << PFAM_HTTP | 1u << PFAM_PYTHON | \
+	 1u << PFAM_CUSTOM)
 #define SYSCALL_FAMS (1u << PFAM_FILES | 1u << PFAM_HTTP)
 
 /* Kept in the README's order and words: tests/python/test_deploy.py

@@ -173,6 +173,13 @@ static double spot_hit_ns(struct probes *p, size_t off)
 }
 #endif
 
+static size_t spot_offset;
+
+size_t probes__spot_offset(void)
+{
+	return spot_offset;
+}
+
 static void choose_spot(struct probes *p, const struct config *cfg)
 {
 	p->spot = 0;
@@ -265,6 +272,7 @@ static void *probes_open(const struct family_env *env, int *errp, char *err, siz
 	}
 	set_defs(p);
 	choose_spot(p, env->cfg);
+	spot_offset = p->spot;
 	return p;
 }
 

@@ -8,6 +8,7 @@
 #ifndef AET_PROBES_USER_H
 #define AET_PROBES_USER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "family.h"
@@ -20,6 +21,10 @@ extern const struct family_ops probes_family;
 /* A function of the collector whose first bytes are the probe functions'
  * own (nop5; push %rbp): the uprobe spot is measured on it. */
 void aet_spot_calibrate(void);
+
+/* The offset in each probe function where the uprobes sit, as last chosen
+ * (0: the NOP): the custom family's go there too. */
+size_t probes__spot_offset(void);
 
 /* Where the uprobes sit ("nop5" or "push") and the cost of a hit measured
  * at each spot (0: not measured); by says what decided. NULL for NULL. */

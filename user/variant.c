@@ -14,6 +14,7 @@
 #include "log.h"
 #include "variant.h"
 
+#include "custom.compat.skel.h"
 #include "files.compat.skel.h"
 #include "http.compat.skel.h"
 #include "probes.compat.skel.h"
@@ -28,6 +29,7 @@ static const struct {
 	const char *name; /* the native skeleton's */
 	const void *(*bytes)(size_t *sz);
 } compat_objects[] = {
+	{ "custom_bpf", custom_bpf_compat__elf_bytes },
 	{ "files_bpf", files_bpf_compat__elf_bytes },
 	{ "http_bpf", http_bpf_compat__elf_bytes },
 	{ "probes_bpf", probes_bpf_compat__elf_bytes },

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The AET probe ABI, version 1.
+ * The AET probe ABI, version 2 (version 1 and the custom metrics).
  *
  * An application tells aet-collector about its semantic events by calling
  * these functions, exported by libaetprobe.so. Every function does nothing:
@@ -37,7 +37,7 @@
 extern "C" {
 #endif
 
-#define AET_PROBE_ABI_VERSION 1
+#define AET_PROBE_ABI_VERSION 2
 
 enum aet_status {
 	AET_STATUS_SUCCESS = 0,
@@ -94,6 +94,24 @@ void aet_probe_span_end(uint64_t span_id, int32_t status);
  * Anything else is counted as invalid and ignored.
  */
 void aet_probe_trace_context(const char *traceparent);
+
+/*
+ * Custom metrics (ABI version 2), aggregated by the collector and exposed
+ * as aet_custom_NAME. name is read up to 63 bytes, labels up to 127:
+ * "key=value;key=value", at most 4 pairs. Names and label keys are made
+ * valid Prometheus names at exposition. A name keeps the type of its first
+ * call: a call of another type is counted as a conflict and ignored.
+ */
+/* Adds delta to counter name{labels} (exposed as aet_custom_NAME_total). */
+void aet_probe_counter_add(const char *name, const char *labels, uint64_t delta);
+/* Sets gauge name{labels} to value. */
+void aet_probe_gauge_set(const char *name, const char *labels, int64_t value);
+/* Adds delta (maybe negative) to gauge name{labels}. */
+void aet_probe_gauge_add(const char *name, const char *labels, int64_t delta);
+/* Observes value_micros / 1e6 in histogram name{labels} (fixed point:
+ * BPF programs have no floating point, and uprobes do not see the SSE
+ * registers a double is passed in). Buckets: those of the durations. */
+void aet_probe_observe(const char *name, const char *labels, int64_t value_micros);
 
 #ifdef __cplusplus
 }

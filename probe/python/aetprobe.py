@@ -26,6 +26,17 @@ also KeyboardInterrupt, SystemExit, GeneratorExit: the work was interrupted,
 it did not fail). The exception propagates. Setting `status` on the object
 the `with` yields overrides this. An id of None takes one from next_id().
 
+Custom metrics (ABI version 2), aggregated by the collector and exposed as
+aet_custom_NAME:
+
+    aetprobe.counter("tokens_used", agent="coder").add(812)
+    aetprobe.gauge("queue_depth", queue="tasks").set(3)
+    aetprobe.histogram("reply_seconds", agent="coder").observe(0.25)
+
+Labels are keyword arguments (at most 4), sent as "k=v;k=v". A histogram
+value is sent in millionths (fixed point). A library of ABI version 1 makes
+the custom metrics no-ops and everything else works.
+
 String arguments are str, sent as UTF-8 (lone surrogates from
 surrogateescape become the bytes they stand for), or bytes, sent as they
 are.
@@ -36,10 +47,10 @@ import itertools
 import os
 from types import SimpleNamespace
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 SUCCESS, FAILURE, TIMEOUT, CANCELLED = 0, 1, 2, 3
 
-_u64, _i32, _str = ctypes.c_uint64, ctypes.c_int32, ctypes.c_char_p
+_u64, _i32, _i64, _str = ctypes.c_uint64, ctypes.c_int32, ctypes.c_int64, ctypes.c_char_p
 # name (after aet_probe_) -> (restype, argtypes), exactly as in probe.h.
 _SIGNATURES = {
     "abi_version": (ctypes.c_int, ()),
@@ -54,10 +65,26 @@ _SIGNATURES = {
     "span_end": (None, (_u64, _i32)),
     "trace_context": (None, (_str,)),
 }
+# Those of ABI version 2 only.
+_SIGNATURES_2 = {
+    "counter_add": (None, (_str, _str, _u64)),
+    "gauge_set": (None, (_str, _str, _i64)),
+    "gauge_add": (None, (_str, _str, _i64)),
+    "observe": (None, (_str, _str, _i64)),
+}
 
 
 def _noop(*args):
     pass
+
+
+def _bind(lib, signatures):
+    table = {}
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, "aet_probe_" + name)
+        fn.restype, fn.argtypes = restype, argtypes
+        table[name] = fn
+    return table
 
 
 def _load():
@@ -66,18 +93,18 @@ def _load():
     try:
         path = path or ctypes.util.find_library("aetprobe") or "libaetprobe.so"
         lib = ctypes.CDLL(path)
-        table = {}
-        for name, (restype, argtypes) in _SIGNATURES.items():
-            fn = getattr(lib, "aet_probe_" + name)
-            fn.restype, fn.argtypes = restype, argtypes
-            table[name] = fn
+        table = _bind(lib, _SIGNATURES)
         version = table["abi_version"]()
-        if version == ABI_VERSION:
+        if version == 1:
+            table.update(dict.fromkeys(_SIGNATURES_2, _noop))
             return SimpleNamespace(**table), None
-        reason = "%s speaks probe ABI version %d, not %d" % (path, version, ABI_VERSION)
+        if version == ABI_VERSION:
+            table.update(_bind(lib, _SIGNATURES_2))
+            return SimpleNamespace(**table), None
+        reason = "%s speaks probe ABI version %d, not 1 or %d" % (path, version, ABI_VERSION)
     except Exception as e:  # whatever goes wrong here must not stop the application
         reason = "cannot load %s: %s" % (path or "libaetprobe", e)
-    table = dict.fromkeys(_SIGNATURES, _noop)
+    table = dict.fromkeys(list(_SIGNATURES) + list(_SIGNATURES_2), _noop)
     table["abi_version"] = lambda: 0
     return SimpleNamespace(**table), reason
 
@@ -193,3 +220,69 @@ def agent(request_id, agent, operation):
 
 def span(span_id, name, attributes=""):
     return _Scope(span_begin, span_end, span_id, (name, attributes))
+
+
+def counter_add(name, labels, delta):
+    _c.counter_add(_b(name), _b(labels), delta)
+
+
+def gauge_set(name, labels, value):
+    _c.gauge_set(_b(name), _b(labels), value)
+
+
+def gauge_add(name, labels, delta):
+    _c.gauge_add(_b(name), _b(labels), delta)
+
+
+def observe(name, labels, value):
+    """value in units (seconds, tokens...): sent in millionths."""
+    _c.observe(_b(name), _b(labels), round(value * 1000000))
+
+
+def _labels(kw):
+    return b";".join(_b(k) + b"=" + _b(v) for k, v in kw.items())
+
+
+class _Metric:
+    """A custom metric and label set, its labels encoded once."""
+
+    __slots__ = ("name", "labels")
+
+    def __init__(self, name, labels):
+        self.name, self.labels = _b(name), _labels(labels)
+
+
+class _Counter(_Metric):
+    __slots__ = ()
+
+    def add(self, delta=1):
+        _c.counter_add(self.name, self.labels, delta)
+
+
+class _Gauge(_Metric):
+    __slots__ = ()
+
+    def set(self, value):
+        _c.gauge_set(self.name, self.labels, value)
+
+    def add(self, delta):
+        _c.gauge_add(self.name, self.labels, delta)
+
+
+class _Histogram(_Metric):
+    __slots__ = ()
+
+    def observe(self, value):
+        _c.observe(self.name, self.labels, round(value * 1000000))
+
+
+def counter(name, **labels):
+    return _Counter(name, labels)
+
+
+def gauge(name, **labels):
+    return _Gauge(name, labels)
+
+
+def histogram(name, **labels):
+    return _Histogram(name, labels)

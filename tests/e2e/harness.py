@@ -394,11 +394,11 @@ def wait_ticks(col, n=1, after=None, timeout=WAIT_S):
 def attached_programs(col):
     """How many programs the collector says it attached (/status): the
     probes, the process programs, the file programs, SQLite's, HTTP's,
-    Python's."""
+    Python's, the custom metrics'."""
     st = json.loads(col.get("/status")[2])
     return (sum(p["attached"] for p in st["probes"]) + st["processes"]["attached"] +
             st["files"]["attached"] + sum(p["attached"] for p in st["sqlite"]["probes"]) +
-            st["http"]["attached"] + st["python"]["attached"])
+            st["http"]["attached"] + st["python"]["attached"] + st["custom"]["attached"])
 
 
 def run_collector(*args, timeout=30, **kw):

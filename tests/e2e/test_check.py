@@ -11,7 +11,7 @@ from test_privileges import as_nobody, documented_table
 
 KEYS = {"version", "kernel", "btf", "bpf_build", "tracefs", "uprobes", "uprobe_spot",
         "capabilities", "privileges", "target", "families", "ok"}
-FAMILIES = ["probes", "processes", "files", "sqlite", "http", "python"]
+FAMILIES = ["probes", "processes", "files", "sqlite", "http", "python", "custom"]
 
 
 def check(*args, wrap=()):
@@ -43,7 +43,7 @@ def test_host_alone(start):
     assert list(fams) == FAMILIES
     assert {n: f["attaches"] for n, f in fams.items()} == {
         "probes": True, "processes": True, "files": True, "sqlite": False, "http": True,
-        "python": False}
+        "python": False, "custom": True}
     assert fams["probes"]["required"] and not fams["sqlite"]["required"]
     assert "no target" in fams["sqlite"]["detail"]
     assert "no target" in fams["python"]["detail"]
@@ -78,7 +78,8 @@ def test_a_disabled_family_is_said_disabled(start):
     fams = families(rep)
     assert {n: (f["disabled"], f["attaches"]) for n, f in fams.items()} == {
         "probes": (False, True), "processes": (False, True), "files": (True, False),
-        "sqlite": (True, False), "http": (False, True), "python": (False, True)}
+        "sqlite": (True, False), "http": (False, True), "python": (False, True),
+        "custom": (False, True)}
     assert fams["sqlite"]["detail"] == "disabled (--disable)"
 
 
@@ -132,7 +133,7 @@ def test_the_table_says_the_same():
     assert r.returncode == code
     rows = {}
     for line in r.stdout.splitlines():
-        m = re.match(r"^(probes|processes|files|sqlite|http|python) +(yes|no) +(yes|no) +(.*)$", line)
+        m = re.match(r"^(probes|processes|files|sqlite|http|python|custom) +(yes|no) +(yes|no) +(.*)$", line)
         if m:
             rows[m.group(1)] = (m.group(2) == "yes", m.group(3) == "yes", m.group(4))
     assert rows == {f["name"]: (f["required"], f["attaches"], f["detail"])

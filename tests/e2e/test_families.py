@@ -1,7 +1,7 @@
-"""Each probe family (probes, processes, files, sqlite, http, python) loads and attaches,
-or fails, on its own: one that fails is reported with its reason in /status
-and aet_collector_probe_attached{probe}, and stops the collector only when
---require names it."""
+"""Each probe family (probes, processes, files, sqlite, http, python,
+custom) loads and attaches, or fails, on its own: one that fails is
+reported with its reason in /status and aet_collector_probe_attached{probe},
+and stops the collector only when --require names it."""
 import json
 import os
 import shutil
@@ -48,7 +48,7 @@ def test_a_family_fails_alone(start, target, btf):
     assert {k: v for k, v in got.items() if k.startswith("aet_probe_")} == dict.fromkeys(
         PROBES, 1)
     assert {k: v for k, v in got.items() if not k.startswith("aet_probe_")} == {
-        "processes": 1, "files": 0, "sqlite": 0, "http": 0, "python": 0}
+        "processes": 1, "files": 0, "sqlite": 0, "http": 0, "python": 0, "custom": 1}
     st = json.loads(col.get("/status")[2])
     assert st["processes"]["tracepoints"] == "raw_tp", st["processes"]
     fam = families(col)
@@ -119,7 +119,7 @@ def test_a_disabled_family_loads_nothing(start, how):
     s, _ = parse_exposition(col.metrics())
     names = {name for name, _ in s}
     assert not names & {"aet_db_operations_total", "aet_file_operations_total"}
-    assert set(attached(col)) == set(PROBES) | {"processes", "http", "python"}
+    assert set(attached(col)) == set(PROBES) | {"processes", "http", "python", "custom"}
     assert sum(by_labels(s, "aet_tasks_total").values()) == sum(
         r["count"] for r in truth["tasks"])
 
@@ -132,11 +132,11 @@ def col_programs(col):
 @pytest.mark.parametrize("args,env,err", [
     (["--disable", "probes", "--require", "probes"], {},
      "--disable probes, but --require names it too"),
-    (["--disable", "probes,processes,files,sqlite,http,python"], {},
+    (["--disable", "probes,processes,files,sqlite,http,python,custom"], {},
      "--disable names every probe family: nothing would be observed"),
     ([], {"AET_COLLECTOR_DISABLE": "sqlite,net"},
      'AET_COLLECTOR_DISABLE: "sqlite,net" is not probe families separated by commas: '
-     "probes, processes, files, sqlite, http, python"),
+     "probes, processes, files, sqlite, http, python, custom"),
 ])
 def test_disable_refuses_what_cannot_be(target, args, env, err):
     r = subprocess.run([COLLECTOR, "--pid", str(target.pid_), "--listen",

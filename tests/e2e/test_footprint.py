@@ -43,7 +43,7 @@ def test_status_says_each_map_and_the_total_within_24_mib(start):
     assert sorted(m["bytes"] for m in maps) == sorted(kernel.values())
     by_name = {m["name"]: m for m in maps}
     assert {m["family"] for m in maps} == {"shared", "probes", "processes", "files", "sqlite",
-                                                "http", "python"}
+                                                "http", "python", "custom"}
     assert by_name["open_slots"]["max_entries"] == 4096
     assert by_name["open_slots"]["why"] == "--max-open, rounded up to a power of two"
     assert by_name["task_hist"]["max_entries"] == 4097 * 4
@@ -70,7 +70,7 @@ def test_the_options_size_the_maps(start):
     assert sum(m["bytes"] for m in fp["maps"]) == sum(kernel.values())
     for name, entries in (("open_slots", 1024), ("span_texts", 1024), ("inflight", 1000),
                           ("stmts", 1000), ("stmt_texts", 1000), ("task_series", 101),
-                          ("conns", 256), ("http_series", 100),
+                          ("conns", 256), ("http_series", 100), ("custom_series", 100),
                           ("task_hist", 404), ("event_counts", 101), ("fd_slots", 8192),
                           ("span_ring", 65536)):
         assert by_name[name]["max_entries"] == entries, name

@@ -165,8 +165,9 @@ def test_sigterm_and_sigint_detach_everything(start):
         col = start.collector(wl.pid)
         loaded = programs_of(col.proc.pid)
         # probes, processes, files, SQLite, HTTP (the workload maps libssl:
-        # asyncio imports ssl), Python (its interpreter's USDT probes)
-        assert len(loaded) == attached_programs(col) == 10 + 2 + 59 + 9 + 18 + 2
+        # asyncio imports ssl), Python (its interpreter's USDT probes),
+        # custom
+        assert len(loaded) == attached_programs(col) == 10 + 2 + 59 + 9 + 18 + 2 + 4
         code, err = col.stop(sig)
         assert code == 0, err
         assert programs_left(loaded) == []

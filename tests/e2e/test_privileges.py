@@ -16,7 +16,7 @@ import pytest
 from harness import COLLECTOR, ROOT, by_labels, free_port, our_programs, parse_exposition, \
     programs_added, wait_until
 
-FAMILIES = ("probes", "processes", "files", "sqlite", "http", "python")
+FAMILIES = ("probes", "processes", "files", "sqlite", "http", "python", "custom")
 NOBODY = 65534
 
 

@@ -35,7 +35,7 @@ needs_library = pytest.mark.skipif(not os.path.exists(LIBRARY),
 # Calls every function and context manager; run in a subprocess below.
 EXERCISE = textwrap.dedent("""
     import asyncio, aetprobe as a
-    assert a.abi_version() == (1 if a.available else 0), a.abi_version()
+    assert a.abi_version() == (2 if a.available else 0), a.abi_version()
     a.cycle_begin(1); a.cycle_end(1, a.SUCCESS)
     a.task_begin(2, "coder", b"generation"); a.task_end(2, a.FAILURE)
     a.agent_begin(3, b"bad\\xff", "write_code"); a.agent_end(3, a.TIMEOUT)
@@ -43,6 +43,9 @@ EXERCISE = textwrap.dedent("""
     a.span_begin(4, "step", "k=v;x=y"); a.span_begin(5, "child"); a.span_end(5, 0); a.span_end(4, 9)
     a.trace_context("00-" + "a" * 32 + "-" + "b" * 16 + "-01")
     a.task_end(1 << 63, a.CANCELLED)
+    a.counter("tokens", agent="coder").add(812); a.counter_add("x", b"k=\\xff", 1)
+    a.gauge("depth", q="t").set(-3); a.gauge("depth").add(2); a.gauge_set("g", "", 1)
+    a.histogram("h", a="b").observe(0.25); a.observe("h", "", -1.5)
     with a.cycle():
         with a.task(None, "coder", "analysis") as t:
             with a.agent(None, "coder", "plan"):
@@ -85,19 +88,19 @@ def test_library_without_the_symbols_makes_every_call_a_noop():
 
 @pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler")
 def test_other_abi_version_makes_every_call_a_noop(tmp_path):
-    source = tmp_path / "v2.c"
-    source.write_text("int aet_probe_abi_version(void) { return 2; }\n" + "".join(
+    source = tmp_path / "v3.c"
+    source.write_text("int aet_probe_abi_version(void) { return 3; }\n" + "".join(
         "void aet_probe_%s(void) {}\n" % name for name in aetprobe._SIGNATURES
         if name != "abi_version"))
     library = str(tmp_path / "libaetprobe.so")
     subprocess.run(["cc", "-shared", "-fPIC", "-o", library, str(source)], check=True)
     out = run_binding(EXERCISE, library)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False %s speaks probe ABI version 2, not 1" % library
+    assert out.stdout.strip() == "False %s speaks probe ABI version 3, not 1 or 2" % library
 
 
 @needs_library
-def test_real_library_is_version_1_and_every_function_can_be_called():
+def test_real_library_is_version_2_and_every_function_can_be_called():
     out = run_binding(EXERCISE, LIBRARY)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True None"
@@ -106,14 +109,14 @@ def test_real_library_is_version_1_and_every_function_can_be_called():
 def test_signatures_match_the_header():
     """argtypes and restype are those of include/aet/probe.h, function by function."""
     ctype = {"void": None, "int": ctypes.c_int, "uint64_t": ctypes.c_uint64,
-             "int32_t": ctypes.c_int32, "const char *": ctypes.c_char_p}
+             "int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "const char *": ctypes.c_char_p}
     header = open(HEADER).read()
     declared = {}
     for ret, name, params in re.findall(r"^(\w+) aet_probe_(\w+)\(([^)]*)\);", header, re.M):
         params = [] if params == "void" else [
             re.match(r"(.*?)\s*\w+$", p.strip()).group(1) for p in params.split(",")]
         declared[name] = (ctype[ret], tuple(ctype[p] for p in params))
-    assert declared == aetprobe._SIGNATURES
+    assert declared == dict(aetprobe._SIGNATURES, **aetprobe._SIGNATURES_2)
     for name in declared:
         assert callable(getattr(aetprobe, name))
 
@@ -123,7 +126,7 @@ def calls(monkeypatch):
     """Records every call the binding makes into the library."""
     log = []
     table = {name: (lambda name: lambda *args: log.append((name,) + args))(name)
-             for name in aetprobe._SIGNATURES}
+             for name in list(aetprobe._SIGNATURES) + list(aetprobe._SIGNATURES_2)}
     monkeypatch.setattr(aetprobe, "_c", SimpleNamespace(**table))
     return log
 
@@ -340,3 +343,31 @@ def test_prom_client_mode(tmp_path):
     pytest.importorskip("prometheus_client", reason="python3-prometheus-client is not installed")
     truth = run_workload(tmp_path, "prom", "--prom-client", "--tasks", "20")
     assert total(truth["tasks"]) == 20
+
+
+def test_custom_metrics_send_name_labels_and_fixed_point_values(calls):
+    aetprobe.counter("tokens_used", agent="coder", model="m\xff").add(812)
+    aetprobe.counter("n").add()
+    aetprobe.gauge("depth", q="t").set(-3)
+    aetprobe.gauge("depth", q="t").add(2)
+    aetprobe.histogram("reply_seconds").observe(0.25)
+    aetprobe.observe("h", "k=v", 1.0000004)
+    assert calls == [("counter_add", b"tokens_used", b"agent=coder;model=m\xc3\xbf", 812),
+                     ("counter_add", b"n", b"", 1),
+                     ("gauge_set", b"depth", b"q=t", -3),
+                     ("gauge_add", b"depth", b"q=t", 2),
+                     ("observe", b"reply_seconds", b"", 250000),
+                     ("observe", b"h", b"k=v", 1000000)]
+
+
+@pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler")
+def test_version_1_library_makes_custom_metrics_noops(tmp_path):
+    source = tmp_path / "v1.c"
+    source.write_text("int aet_probe_abi_version(void) { return 1; }\n" + "".join(
+        "void aet_probe_%s(void) {}\n" % name for name in aetprobe._SIGNATURES
+        if name != "abi_version"))
+    library = str(tmp_path / "libaetprobe.so")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", library, str(source)], check=True)
+    out = run_binding(EXERCISE.replace("(2 if a.available", "(1 if a.available"), library)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True None"

@@ -75,13 +75,14 @@ Test(config, every_option)
 {
 	struct config cfg;
 	char err[256] = "";
-	char **argv =
-		ARGV("-p", "7", "--listen", "[::1]:9000", "--max-series", "10", "--max-open=20",
-		     "--open-ttl", "0", "--btf", "/tmp/btf", "--log-level", "debug");
+	char **argv = ARGV("-p", "7", "--listen", "[::1]:9000", "--max-series", "10",
+			   "--max-open=20", "--open-ttl", "0", "--btf", "/tmp/btf", "--log-level",
+			   "debug", "--max-custom-names", "3");
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cfg.listen;
 
-	cr_assert_eq(parse(&cfg, err, 14, argv), CONFIG_RUN, "%s", err);
+	cr_assert_eq(parse(&cfg, err, 16, argv), CONFIG_RUN, "%s", err);
 	cr_assert_eq(cfg.pid, 7);
+	cr_assert_eq(cfg.max_custom_names, 3);
 	cr_assert_eq(in6->sin6_family, AF_INET6);
 	cr_assert_eq(ntohs(in6->sin6_port), 9000);
 	cr_assert(IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr));
@@ -194,7 +195,7 @@ Test(config, disable)
 	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_ERROR);
 	cr_assert_str_eq(err,
 			 "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
-			 "separated by commas: probes, processes, files, sqlite, http, python");
+			 "separated by commas: probes, processes, files, sqlite, http, python, custom");
 	unsetenv("AET_COLLECTOR_DISABLE");
 }
 
@@ -226,7 +227,7 @@ Test(config, check)
  * addresses), so parameters hold their strings, not pointers. */
 struct bad_args {
 	int argc;
-	char argv[6][48];
+	char argv[6][56];
 	char err[160];
 };
 
@@ -253,11 +254,11 @@ ParameterizedTestParameters(config, errors)
 		{ 5,
 		  { "c", "-p", "1", "--require", "probes,net" },
 		  "invalid value 'probes,net' for --require: probe families separated by commas: "
-		  "probes, processes, files, sqlite, http, python (see --help)" },
+		  "probes, processes, files, sqlite, http, python, custom (see --help)" },
 		{ 5,
 		  { "c", "-p", "1", "--disable", "sqlite,net" },
 		  "invalid value 'sqlite,net' for --disable: probe families separated by commas: "
-		  "probes, processes, files, sqlite, http, python (see --help)" },
+		  "probes, processes, files, sqlite, http, python, custom (see --help)" },
 		{ 5,
 		  { "c", "--comm", "aet", "--disable", "processes" },
 		  "--disable processes, but follow mode (--comm, --exe) needs it to see processes "
@@ -266,7 +267,7 @@ ParameterizedTestParameters(config, errors)
 		  { "c", "-p", "1", "--require", "files", "--disable=files" },
 		  "--disable files, but --require names it too" },
 		{ 5,
-		  { "c", "-p", "1", "--disable", "probes,processes,files,sqlite,http,python" },
+		  { "c", "-p", "1", "--disable", "probes,processes,files,sqlite,http,python,custom" },
 		  "--disable names every probe family: nothing would be observed" },
 		{ 5,
 		  { "c", "-p", "1", "--uprobe-spot", "ret" },
@@ -299,6 +300,10 @@ ParameterizedTestParameters(config, errors)
 		{ 5,
 		  { "c", "-p", "1", "--max-series", "0" },
 		  "invalid value '0' for --max-series: a number from 1 to 1048576 (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--max-custom-names", "0" },
+		  "invalid value '0' for --max-custom-names: a number from 1 to 65536 (see "
+		  "--help)" },
 		{ 5,
 		  { "c", "-p", "1", "--log-level", "loud" },
 		  "invalid value 'loud' for --log-level: error, warn, info or debug (see --help)" },

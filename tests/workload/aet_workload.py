@@ -116,6 +116,21 @@ MODES = ("analysis", "generation", "review")
 # the collector's cut at 63 bytes falls inside a character.
 HOSTILE = ('say "hi"\\now\nplease', b"bad\xff\xfeagent", "\u00e9" * 50)
 HOSTILE_OPERATIONS = ("probe", "fuzz")
+# With --hostile-labels, once a round after its cycles, custom metric calls
+# (probe ABI version 2) with names and labels to sanitise, cut or merge:
+# (function, name, labels as (key, value) pairs, value).
+HOSTILE_CUSTOM = (
+    ("counter_add", 'tokens used/\u00fc"', (("9key", "v"), ("\u00e9t\u00e9", "x"),
+                                            ("a-b", 'say "hi"\\n'), ("bad", b"\xff\xfe"),
+                                            ("__r", "fifth: left out")), 3),
+    ("counter_add", "n" * 80, (("agent", "\u00e9" * 50), ("model", "m" * 30)), 1),
+    ("counter_add", "tokens-used", (("agent", "coder"), ("model", "model-write_code")), 2),
+    ("counter_add", "pairs", (("k", "v"), ("k", "twice"), ("nothing", None)), 1),
+    ("gauge_add", "tokens_used", (), 5),  # a counter's name: a conflict, ignored
+    ("counter_add", "", (("k", "v"),), 1),  # no name: invalid, ignored
+    ("observe", "tokens_per_request", (("operation", "hostile"), ("le", "x")), -0.5),
+    ("observe", "tokens_per_request", (("operation", "hostile"), ("le", "x")), 100.0),
+)
 
 STATUS = {"success": 0, "failure": 1, "timeout": 2, "cancelled": 3}
 END_EVENT = {"success": "task_completed", "failure": "task_failed",
@@ -162,6 +177,10 @@ class Stopped(Exception):
 def text(label):
     """A label as the truth holds it: str, bytes decoded with surrogateescape."""
     return label.decode("utf-8", "surrogateescape") if isinstance(label, bytes) else label
+
+
+def _bytes(s):
+    return s.encode("utf-8", "surrogateescape") if isinstance(s, str) else s
 
 
 def status_of(exc_type):
@@ -711,6 +730,7 @@ class Workload:
         self.probe = probe
         self.file_hook = getattr(probe, "file_op", None)
         self.tally = Tally()
+        self.gauge_sets = {}  # custom gauges set: (name, labels) -> value
         self.spans = SpanTruth(args.truth is not None, args.traceparent)
         self.ids = itertools.count(1)  # task, request and cycle ids, unique in the process
         self.queue = queue.Queue()
@@ -781,6 +801,7 @@ class Workload:
     def forget(self):
         """The truth starts again from nothing (the workers are idle)."""
         self.tally = Tally()
+        self.gauge_sets = {}
         self.spans = SpanTruth(self.args.truth is not None, self.args.traceparent)
         self.rounds = self.tasks_done = 0
 
@@ -789,6 +810,22 @@ class Workload:
     def emit(self, event_type):
         self.probe.event(event_type)
         self.tally.add(("events", text(event_type)))
+
+    def custom(self, fn, name, labels, value):
+        """Custom metric call fn (probe ABI version 2) and its truth: name and
+        labels as sent; a label value None is a pair without "="."""
+        call = getattr(self.probe, fn, None)
+        if call is None:  # --no-probe, --prom-client
+            return
+        raw = b";".join(_bytes(k) + (b"" if v is None else b"=" + _bytes(v)) for k, v in labels)
+        call(name, raw, value)
+        key = (text(name), text(raw))
+        if fn == "observe":  # in millionths, as the binding sends it
+            self.tally.add(("custom_observe",) + key + (round(value * 1000000),))
+        elif fn == "gauge_set":  # the orchestrator's alone: the last is the value
+            self.gauge_sets[key] = value
+        else:
+            self.tally.add(("custom_" + fn,) + key, value)
 
     def fs(self, operation, fn, *args, path=None, held=None):
         """One syscall (fn is an os function), counted as the collector sees it.
@@ -848,6 +885,10 @@ class Workload:
                         join=first == 0 and self.args.traceparent is not None)
             interruptible(lambda: None)  # the only point where a signal stops a round
         self.compact()
+        self.custom("gauge_set", "last_round", (), rnd)
+        if self.args.hostile_labels:
+            for fn, name, labels, value in HOSTILE_CUSTOM:
+                self.custom(fn, name, labels, value)
         if self.held:
             self.held.round(rnd)
         if self.gc:
@@ -998,6 +1039,12 @@ class Workload:
     def _agent_work(self, t, request_id, operation, outcome):
         span_id = next(self.ids)
         model, tokens = MODEL_OF % operation, str(request_id % 1000)
+        self.custom("counter_add", "tokens_used", (("agent", t.agent), ("model", model)),
+                    request_id % 1000)
+        self.custom("gauge_add", "tokens_left", (("agent", t.agent),), -(request_id % 1000))
+        self.custom("gauge_add", "open_requests", (), 1)
+        self.custom("observe", "tokens_per_request", (("operation", operation),),
+                    request_id % 1000 / 1000)
         self.spans.custom({"id": span_id, "name": "model.call",
                            "attributes": {"model": model, "tokens": tokens}})
         with self.probe.span(span_id, "model.call", "model=%s;tokens=%s" % (model, tokens)):
@@ -1006,6 +1053,7 @@ class Workload:
             self.http.calls(t, request_id)
         self._files(t.rng, request_id)
         self._knowledge(t, request_id, operation)
+        self.custom("gauge_add", "open_requests", (), -1)
         if outcome != "success":
             self.emit("agent_error")
             raise FAILURES[outcome]("planned %s of request %d" % (outcome, request_id))
@@ -1109,6 +1157,18 @@ class Workload:
             "unmatched": dict(dict.fromkeys(("task", "agent", "cycle"), self.rounds), span=0),
             "files": self.tally.rows("files", ("operation", "status"), amount="bytes"),
             "sql": self.tally.rows("sql", ("operation", "status")),
+            # Custom metrics (probe ABI version 2), as sent: set is the last
+            # gauge_set, add the sum of the gauge_adds; observe rows are
+            # per value sent, in millionths.
+            "custom": {
+                "counter_add": self.tally.rows("custom_counter_add", ("name", "labels"),
+                                               amount="value"),
+                "gauge_set": [dict(name=n, labels=lb, value=v)
+                              for (n, lb), v in sorted(self.gauge_sets.items())],
+                "gauge_add": self.tally.rows("custom_gauge_add", ("name", "labels"),
+                                             amount="value"),
+                "observe": self.tally.rows("custom_observe", ("name", "labels", "micros")),
+            },
             "registry_dir": self.registry,
             "db_path": self.db_path,
             "spans": self.spans.truth(),

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Maps of bpf/custom.bpf.c (the custom metrics of probe ABI version 2)
+ * read by user/custom.c. Fixed-width types, explicit padding.
+ */
+#ifndef AET_CUSTOM_MAPS_H
+#define AET_CUSTOM_MAPS_H
+
+#include "hist.h"
+
+#define CUSTOM_NAME_LEN	  64  /* a metric name: 63 bytes */
+#define CUSTOM_LABELS_LEN 128 /* its labels, "k=v;k=v": 127 bytes */
+#define CUSTOM_OVERFLOW	  "__overflow__"
+
+enum custom_type {
+	CUSTOM_COUNTER,
+	CUSTOM_GAUGE,
+	CUSTOM_HISTOGRAM,
+	CUSTOM_TYPES,
+};
+
+/* A series: (type, name, labels), zero past each string's NUL. */
+struct custom_key {
+	__u32 type; /* enum custom_type */
+	__u32 pad;
+	char name[CUSTOM_NAME_LEN];
+	char labels[CUSTOM_LABELS_LEN];
+};
+
+/* A counter is count; a gauge sum; a histogram buckets (per bucket, not
+ * cumulative, the last +Inf) and sum, in millionths of the values. */
+struct custom_value {
+	__u64 count;
+	__s64 sum;
+	__u64 buckets[HIST_BUCKETS];
+};
+
+/* The same metric once its series are more than --max-series: by (type,
+ * name), or by (type, "__overflow__") once its names are more than
+ * --max-custom-names. */
+struct custom_name_key {
+	__u32 type;
+	__u32 pad;
+	char name[CUSTOM_NAME_LEN];
+};
+
+/* Counters of the family's own (custom_stats). */
+enum custom_stat {
+	CSTAT_SERIES_OVERFLOW, /* a call of a series past --max-series */
+	CSTAT_NAME_OVERFLOW,   /* a call of a name past --max-custom-names */
+	CSTAT_CONFLICT,	       /* a call whose type is not its name's: ignored */
+	CSTAT_TRUNCATED,       /* a name or labels longer than their bound, cut */
+	CSTAT_INVALID,	       /* a name empty or unreadable: ignored */
+	CSTAT_MAX,
+};
+
+#define CUSTOM_STAT_NAMES                                                                   \
+	{                                                                                   \
+		"series_overflow", "name_overflow", "type_conflict", "truncated", "invalid" \
+	}
+
+#endif /* AET_CUSTOM_MAPS_H */
