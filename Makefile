@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -MMD -MP $(EXTRA_CFLAGS)
 CPPFLAGS := -Iinclude -Iuser -I$(OUTPUT)
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lcurl -lpthread
+LDLIBS := -lbpf -lelf -lz -lyajl -lmicrohttpd -lcurl -lpthread
 # CO-RE against the committed vmlinux.h; the asm headers of the host triplet.
 BPF_CFLAGS := -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -MMD -MP \
 	-Ivmlinux/$(ARCH) -Iinclude -I/usr/include/x86_64-linux-gnu
@@ -27,7 +27,8 @@ SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS)) \
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS)) \
 	$(patsubst bpf/%.bpf.c,$(OUTPUT)/%.compat.bpf.o,$(BPF_SRCS))
 # Pure modules: no libbpf, unit-tested on their own.
-PURE := buf expo procfs config log sqlverb otlp otelenv spanconv traceparent privs samples custom_expo
+PURE := buf expo procfs config log sqlverb otlp otelenv spanconv traceparent privs samples custom_expo \
+	genai_body
 PURE_OBJS := $(patsubst %,$(OUTPUT)/user/%.o,$(PURE))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(wildcard user/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -107,7 +108,7 @@ $(OUTPUT)/libaetprobe.so: probe/aetprobe.S probe/check-entry.sh | $(OUTPUT)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libaetpure.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(OUTPUT)/libaetpure.a -lcriterion -lz -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(OUTPUT)/libaetpure.a -lcriterion -lz -lyajl -o $@
 
 test: all
 	$(Q)$(MAKE) --no-print-directory test-unit test-e2e

@@ -22,6 +22,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "http_maps.h"
+#include "genai_maps.h"
 #include "trace_context.h"
 #include "agg.bpf.h"
 #include "targets.bpf.h"
@@ -34,6 +35,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define S_IFMT	   00170000
 #define S_IFSOCK   0140000
 #define ECONNRESET 104
+#define ENOSPC	   28
 #define WIN	   512 /* bytes of a head read at a time (a power of two) */
 #define STRIDE                                                                     \
 	448		/* from one window to the next: a header whose name begins \
@@ -41,7 +43,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define WINDOWS	    4	/* a head is parsed in its first STRIDE * WINDOWS bytes */
 #define SLACK	    192 /* past a window: a header's name and value read whole */
 #define LINES	    32	/* header lines of a window looked at */
-#define CHUNK_STEPS 64	/* chunk sizes and data runs followed in one read */
+#define CHUNK_STEPS 256 /* chunk sizes and data runs followed in one read: 128 chunks */
 #define LOWER	    0x2020202020202020ULL
 
 /* Eight characters as the little-endian word a load of them gives. */
@@ -97,9 +99,12 @@ struct conn {
 	__u32 ck;    /* enum chunk_state */
 	__u16 status;
 	__u16 port;
-	__u8 method;  /* enum http_method */
-	__u8 no_body; /* a HEAD request: its response has none */
-	__u8 pad[2];
+	__u8 method;		   /* enum http_method */
+	__u8 no_body;		   /* a HEAD request: its response has none */
+	__u8 api;		   /* a model call: enum genai_api, else 0 */
+	__u8 lost;		   /* a model call some of whose bytes were not sent */
+	__u64 call;		   /* a model call: its number */
+	__u32 sent_req, sent_resp; /* a model call: its bytes sent to user space */
 	char host[HTTP_HOST_LEN];
 	char path[HTTP_PATH_LEN];
 };
@@ -192,6 +197,29 @@ struct {
 /* A thread's head window: per thread, not per CPU, as these programs can
  * be preempted (bpf/own_stack.bpf.h). */
 THREAD_MAP(http_threads, struct scratch);
+
+/* Model calls (include/genai_maps.h): the paths of the model APIs, set
+ * by user space, and the ring their bytes go through. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[HTTP_PATH_LEN]);
+	__type(value, __u32);
+} genai_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, GENAI_RING_SIZE);
+} genai_ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GSTAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} genai_stats SEC(".maps");
+
+__u64 genai_seq = 0; /* model calls begun */
 
 /* A zeroed value to insert. */
 struct {
@@ -458,6 +486,7 @@ static __always_inline void take_path(struct conn *c, struct scratch *x)
 			break;
 		}
 	off = opaque(x, off) & 15;
+	__builtin_memset(c->path, 0, HTTP_PATH_LEN); /* the key of genai_paths */
 	for (int i = 0; i < HTTP_PATH_LEN - 1; i++) {
 		char ch = x->buf[off + i];
 
@@ -500,6 +529,178 @@ static __always_inline __u64 count_down(__u64 *left, __u64 *body, __u64 n)
 	*left -= take;
 	*body += take;
 	return take;
+}
+
+/* Model calls (include/genai_maps.h). */
+
+static __always_inline void genai_stat(struct conn *c, __u32 i)
+{
+	__u64 *v = bpf_map_lookup_elem(&genai_stats, &i);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	c->lost = 1;
+}
+
+/* The agent request or task innermost open on the thread: its label set. */
+static __always_inline void genai_agent(struct genai_rec *r)
+{
+	struct span_thread *t = thread_state(&span_threads, false);
+	__u32 d = t ? t->depth : 0;
+
+	for (__u32 i = 0; i < SPAN_DEPTH; i++) {
+		const struct span_frame *f;
+		const struct open_slot *s;
+		__u32 idx;
+
+		if (!t || i >= d)
+			break;
+		f = &t->stack[(d - 1 - i) & (SPAN_DEPTH - 1)];
+		idx = f->slot;
+		s = bpf_map_lookup_elem(&open_slots, &idx);
+		if (!s || READ_ONCE(s->state) != SLOT_OPEN || READ_ONCE(s->span_id) != f->span_id)
+			continue;
+		if (s->kind == KIND_AGENT || s->kind == KIND_TASK) {
+			r->series = s->series;
+			r->kind = s->kind;
+			return;
+		}
+	}
+}
+
+/* A request was written on a connection: a model call when it is a POST
+ * to a model API's path; then its GR_BEGIN. Returns whether it is one. */
+__noinline int genai_begin(__u64 id, __u64 owner)
+{
+	struct genai_rec r = { .type = GR_BEGIN, .series = ~0u };
+	struct conn_key k;
+	struct conn *c = conn_of(id, owner, &k);
+	__u32 *api;
+
+	if (!c)
+		return 0;
+	api = c->method == HM_POST ? bpf_map_lookup_elem(&genai_paths, c->path) : NULL;
+	c->api = api ? *api : 0;
+	if (!c->api)
+		return 0;
+	c->call = __sync_fetch_and_add(&genai_seq, 1) + 1;
+	c->sent_req = c->sent_resp = 0;
+	c->lost = 0;
+	r.call = c->call;
+	r.ts_ns = c->start_ns;
+	r.api = c->api;
+	r.tgid = bpf_get_current_pid_tgid() >> 32;
+	genai_agent(&r);
+	if (bpf_ringbuf_output(&genai_ring, &r, sizeof(r), BPF_RB_NO_WAKEUP))
+		genai_stat(c, GSTAT_RING_FULL);
+	return 1;
+}
+
+/* A data record of m bytes at buf, m known to be at most room (a
+ * constant, as a reservation's size must be). Returns 0 or -errno. */
+#define GENAI_PIECE_OUT(room, c, buf, m, type)                                        \
+	({                                                                            \
+		struct {                                                              \
+			struct genai_rec h;                                           \
+			char data[room];                                              \
+		} *r = bpf_ringbuf_reserve(&genai_ring, sizeof(*r), 0);               \
+		int err = -1;                                                         \
+                                                                                      \
+		if (r) {                                                              \
+			r->h.call = (c)->call;                                        \
+			r->h.ts_ns = bpf_ktime_get_ns();                              \
+			r->h.type = (type);                                           \
+			r->h.len = (m);                                               \
+			err = bpf_probe_read_user(r->data, (m), (const void *)(buf)); \
+			if (err)                                                      \
+				bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);             \
+			else                                                          \
+				bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);              \
+		}                                                                     \
+		r ? err : -ENOSPC;                                                    \
+	})
+
+/*
+ * The first of n bytes at buf of a model call on a connection (type GR_REQ
+ * or GR_RESP) to user space: a record of up to GENAI_PIECE bytes, within
+ * the call's bound. Returns how many bytes it took, 0 when none.
+ */
+__noinline int genai_piece(__u64 id, __u64 owner, __u64 buf, __u64 n, __u32 type)
+{
+	__u64 max = type == GR_REQ ? GENAI_REQ_MAX : GENAI_RESP_MAX, sent, m = n;
+	struct conn_key k;
+	struct conn *c = conn_of(id, owner, &k);
+	int err;
+
+	if (!c || !c->api || !n)
+		return 0;
+	sent = type == GR_REQ ? c->sent_req : c->sent_resp;
+	if (sent >= max) {
+		genai_stat(c, GSTAT_BOUND);
+		return 0;
+	}
+	if (m > max - sent)
+		m = max - sent;
+	if (m > GENAI_PIECE)
+		m = GENAI_PIECE;
+	if (m <= GENAI_SMALL)
+		err = GENAI_PIECE_OUT(GENAI_SMALL, c, buf, m, type);
+	else
+		err = GENAI_PIECE_OUT(GENAI_PIECE, c, buf, m, type);
+	if (err) {
+		if (err == -ENOSPC)
+			genai_stat(c, GSTAT_RING_FULL);
+		return 0;
+	}
+	if (type == GR_REQ)
+		c->sent_req += m;
+	else
+		c->sent_resp += m;
+	return m;
+}
+
+/* n bytes at buf of a model call on a connection, in GENAI_PIECES records
+ * at most: what does not fit is counted. */
+__noinline int genai_ship(__u64 id, __u64 owner, __u64 buf, __u64 n, __u32 type)
+{
+	struct conn_key k;
+	struct conn *c;
+
+	for (int i = 0; i < GENAI_PIECES; i++) {
+		int m = genai_piece(id, owner, buf, n, type);
+
+		if (m <= 0 || m >= n)
+			return 0;
+		buf += m;
+		n -= m;
+	}
+	c = conn_of(id, owner, &k);
+	if (c)
+		genai_stat(c, GSTAT_BOUND);
+	return 0;
+}
+
+/* The model call on c ended: its GR_END. */
+static __always_inline void genai_end(struct conn *c, __u64 end, __u32 error, __u16 status)
+{
+	struct genai_rec *e = bpf_ringbuf_reserve(&genai_ring, sizeof(*e), 0);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!e) {
+		genai_stat(c, GSTAT_RING_FULL);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->call = c->call;
+	e->ts_ns = end;
+	e->type = GR_END;
+	e->api = c->api;
+	e->error = error;
+	e->status = status;
+	e->lost = c->lost;
+	e->tgid = pid_tgid >> 32;
+	bpf_ringbuf_submit(e, 0); /* a wakeup: the call is whole */
+	c->api = 0;
 }
 
 /* Flags of http_head_window(). */
@@ -621,6 +822,8 @@ __noinline int http_done(__u64 id, __u64 owner, __u64 end, __u32 error)
 	}
 	c->state = CONN_IDLE;
 	cfg = span_cfg();
+	if (c->api)
+		genai_end(c, end, error, key.status);
 	if (cfg && c->ctx.flags & SPAN_F_SAMPLED) {
 		struct span_record *r = span_reserve(sizeof(*r) + sizeof(struct http_span_text));
 		struct http_span_text *t;
@@ -778,6 +981,7 @@ static __always_inline void request_begin(struct conn *c, __u32 method, __u64 st
 	c->start_ns = c->last_ns = start;
 	c->method = method;
 	c->no_body = method == HM_HEAD;
+	c->api = 0;
 	c->req_left = c->req_body = c->resp_left = c->resp_body = c->chunk = 0;
 	c->span_id = 0;
 	c->status = 0;
@@ -808,6 +1012,8 @@ __noinline int http_write(__u64 id, __u64 owner, __u64 buf, __u32 n, __u64 start
 	/* More of the request: its body (which may begin like a request line
 	 * while Content-Length says more is to come). */
 	if (c && (method == HM_MAX || (c->state == CONN_REQUEST && c->req_left))) {
+		if (c->state == CONN_REQUEST && c->api)
+			genai_ship(id, owner, buf, n < c->req_left ? n : c->req_left, GR_REQ);
 		if (c->state == CONN_REQUEST)
 			count_down(&c->req_left, &c->req_body, n);
 		return 0;
@@ -831,6 +1037,9 @@ __noinline int http_write(__u64 id, __u64 owner, __u64 buf, __u32 n, __u64 start
 		http_done(id, owner, c->last_ns, c->state == CONN_REQUEST ? HE_CLOSED : 0);
 	request_begin(c, method, start);
 	body = parse_head(&k, buf, n, HW_REQUEST | HW_FIRST);
+	if (genai_begin(id, owner) && body < n)
+		genai_ship(id, owner, buf + body, n - body < c->req_left ? n - body : c->req_left,
+			   GR_REQ);
 	if (body < n)
 		count_down(&c->req_left, &c->req_body, n - body);
 	c->state = CONN_REQUEST;
@@ -869,6 +1078,8 @@ __noinline int http_read(__u64 id, __u64 owner, __u64 buf, __u32 n)
 		return 0;
 	}
 	c->last_ns = now;
+	if (c->api)
+		genai_ship(id, owner, buf, n, GR_RESP);
 	if (c->state == CONN_REQUEST || c->state == CONN_HEAD) {
 		__u32 flags = c->state == CONN_REQUEST ? HW_FIRST : 0;
 

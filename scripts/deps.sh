@@ -4,7 +4,7 @@
 set -eu
 
 # build: clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev
-#   libcurl4-openssl-dev (the OTLP exporter)
+#   libcurl4-openssl-dev (the OTLP exporter) libyajl-dev (model call bodies)
 # tests: libcriterion-dev, python3-pytest, python3-yaml, prometheus (promtool),
 #   protobuf-compiler and python3-protobuf (decoding OTLP with a schema of our own),
 #   python3-requests (the workload's keep-alive HTTP client, --http)
@@ -17,7 +17,7 @@ set -eu
 #   clang only recommends it)
 # asan: libasan8 and libubsan1 (gcc's sanitizer runtimes, for make asan)
 PKGS="gcc make clang llvm bpftool binutils pkg-config libbpf-dev libelf-dev zlib1g-dev
-libmicrohttpd-dev libcurl4-openssl-dev libcriterion-dev python3 python3-pytest python3-yaml
+libmicrohttpd-dev libcurl4-openssl-dev libyajl-dev libcriterion-dev python3 python3-pytest python3-yaml
 prometheus python3-prometheus-client protobuf-compiler python3-protobuf python3-requests
 libclang-rt-14-dev
 libasan8 libubsan1 qemu-system-x86 busybox-static xz-utils zstd debian-archive-keyring

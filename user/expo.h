@@ -22,7 +22,7 @@
 #include "hist.h"
 
 #define EXPO_LABEL_MAX	63 /* label values at most 63 bytes (docs/DESIGN.md, 3. The probe ABI) */
-#define EXPO_MAX_LABELS 4
+#define EXPO_MAX_LABELS 5
 
 enum metric_type {
 	METRIC_COUNTER,

@@ -10,6 +10,8 @@
 
 #include "expo.h"
 #include "family.h"
+#include "genai.h"
+#include "genai_maps.h"
 #include "host.h"
 #include "http_client.h"
 #include "http.skel.h"
@@ -37,6 +39,7 @@ struct http_client {
 	char lib_why[256];
 	bool deleted; /* the library was replaced on disk: lib_path is in map_files */
 	bool mounted_tracefs;
+	struct genai *genai; /* model calls (user/genai.h) */
 };
 
 /* The exits of the four sends share a program, and of the four receives
@@ -188,6 +191,7 @@ static void http_free(void *o)
 		return;
 	if (h->skel)
 		http_detach(h);
+	genai__free(h->genai); /* after the programs, for a last drain */
 	http_bpf__destroy(h->skel);
 	free(h);
 }
@@ -236,6 +240,11 @@ static void *http_open(const struct family_env *env, int *errp, char *err, size_
 		bpf_map__set_max_entries(s->maps.http_series, env->cfg->max_series);
 		bpf_map__set_map_flags(s->maps.http_series, BPF_F_NO_PREALLOC);
 		rc = family_load(s->skeleton, env->shared, "the HTTP programs", err, len);
+	}
+	if (!rc) {
+		h->genai = genai__start(s->maps.genai_paths, s->maps.genai_ring, env->shared,
+					env->cfg->max_series, err, len);
+		rc = h->genai ? 0 : -ENOMEM;
 	}
 	if (rc) {
 		*errp = rc;
@@ -353,14 +362,24 @@ static int http_write_metrics(void *o, struct buf *out)
 			  http_stat(h, HSTAT_H2_BYTES) },
 		};
 
-		return expo_write_unlabelled(out, h2, 2);
+		rc = expo_write_unlabelled(out, h2, 2);
 	}
+	if (!rc) {
+		__u64 lost[GSTAT_MAX] = {};
+
+		for (__u32 i = 0; i < GSTAT_MAX; i++)
+			bpf_map__lookup_elem(h->skel->maps.genai_stats, &i, sizeof(i), &lost[i],
+					     sizeof(lost[i]), 0);
+		rc = genai__write_metrics(h->genai, lost, out);
+	}
+	return rc;
 }
 
 static void http_write_status(void *o, const char *why, struct buf *out)
 {
 	struct http_client *h = o;
 	struct bpf_map *series, *conns;
+	unsigned long long calls, open;
 	long n;
 
 	buf_puts(out, "\"http\":{\"tls_library\":");
@@ -383,6 +402,8 @@ static void http_write_status(void *o, const char *why, struct buf *out)
 	conns = h->skel->maps.conns;
 	n = map_dump(bpf_map__fd(series), sizeof(struct http_key), sizeof(struct http_val), NULL,
 		     NULL);
+	genai__counts(h->genai, &calls, &open);
+	buf_printf(out, ",\"gen_ai\":{\"calls\":%llu,\"in_progress\":%llu}", calls, open);
 	buf_printf(out,
 		   ",\"tracefs\":\"%s\",\"protocols\":\"HTTP/1.x parsed; HTTP/2 counted as "
 		   "connections and bytes only\",\"series\":%ld,\"max_series\":%u,"

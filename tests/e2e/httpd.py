@@ -30,6 +30,9 @@ Paths (the query sets sizes; its other parameters are ignored):
                       body, then a clean end of the connection (TLS: a
                       close_notify first): the client sees EOF before the end
   POST /echo          200 with the request body (read by its Content-Length)
+  POST /v1/chat/completions, POST /v1/messages
+                      model APIs, OpenAI's and Anthropic's shapes: the JSON
+                      request's "aet_test" member says the answer (model_answer())
 A request body sent to any other path is read and dropped.
 
     /usr/bin/python3 tests/e2e/httpd.py --cert C --key K --log FILE
@@ -38,6 +41,7 @@ input ends (its parent gone) or SIGTERM. Servers (below) does all of it
 for a test, the certificate included.
 """
 import argparse
+import gzip
 import json
 import os
 import signal
@@ -58,6 +62,60 @@ ERRORS = {"/notfound": (404, 9), "/busy": (429, 11), "/fail": (500, 13)}
 TRICKLE_S = 0.002  # the pause between the pieces of a trickled write
 RESET_PAUSE_S = 0.05  # the client reads what came before the reset
 PARTIAL_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/pl"
+
+
+MODEL_PATHS = ("/v1/chat/completions", "/v1/messages")
+
+
+def sse(obj, event=None):
+    return "%sdata: %s\n\n" % ("event: %s\n" % event if event else "",
+                                 obj if isinstance(obj, str) else json.dumps(obj))
+
+
+def model_answer(path, req):
+    """(status, stream, events, body) of a model API's answer to req, whose
+    "aet_test" says: "status" (an error's, else 200), "chunks" (content
+    events of a stream), "tokens" [input, output, cached input, reasoning]
+    (Anthropic's answer has no reasoning count), "usage" (an OpenAI stream's
+    final usage event: the request's stream_options.include_usage).
+    The response's model is the request's with "-2025" after it."""
+    t = req["aet_test"]
+    model, stream = req["model"] + "-2025", req.get("stream", False)
+    tin, tout, cached, reasoning = t["tokens"]
+    if t.get("status", 200) != 200:
+        return t["status"], stream, [], {"error": {"type": "test", "message": "planned"}}
+    if path == "/v1/messages":
+        usage = {"input_tokens": tin, "output_tokens": tout, "cache_read_input_tokens": cached}
+        body = {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": "model " * t["chunks"]}],
+                "stop_reason": "end_turn", "usage": usage}
+        start = {"type": "message_start", "message": dict(
+            body, content=[], stop_reason=None,
+            usage={"input_tokens": tin, "cache_read_input_tokens": cached, "output_tokens": 1})}
+        events = [sse(start, "message_start")]
+        events += [sse({"type": "content_block_delta", "index": 0, "delta": {
+            "type": "text_delta", "text": "usage "}}, "content_block_delta")
+            for _ in range(t["chunks"])]
+        events += [sse({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                        "usage": {"output_tokens": tout}}, "message_delta"),
+                   sse({"type": "message_stop"}, "message_stop")]
+        return 200, stream, events, body
+    usage = {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout,
+             "prompt_tokens_details": {"cached_tokens": cached},
+             "completion_tokens_details": {"reasoning_tokens": reasoning}}
+    body = {"id": "c1", "object": "chat.completion", "model": model, "choices": [{
+        "index": 0, "message": {"role": "assistant", "content": "model " * t["chunks"]},
+        "finish_reason": "stop"}], "usage": usage}
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "model": model}
+    events = [sse(dict(chunk, choices=[{"index": 0, "delta": {"content": "usage "},
+                                        "finish_reason": None}]))
+              for _ in range(t["chunks"])]
+    events.append(sse(dict(chunk, choices=[{"index": 0, "delta": {},
+                                            "finish_reason": "stop"}])))
+    if t.get("usage"):
+        events.append(sse(dict(chunk, choices=[], usage=usage)))
+    events.append(sse("[DONE]"))
+    return 200, stream, events, body
 
 
 def body(n):
@@ -92,6 +150,8 @@ class Handler(BaseHTTPRequestHandler):
         head = self.command == "HEAD"
         if path == "/echo" and self.command == "POST":
             return self._answer(200, data)
+        if path in MODEL_PATHS and self.command == "POST":
+            return self._model(path, json.loads(data))
         if path in ("/ok", "/big"):
             n = int(q.get("n", OK_SIZE if path == "/ok" else BIG))
             return self._answer(200, body(n), head=head, one=path == "/big")
@@ -164,6 +224,31 @@ class Handler(BaseHTTPRequestHandler):
         third = n // 3
         self._trickle(data[:third], data[third:2 * third], data[2 * third:])
         self._end()
+
+    def _model(self, path, req):
+        """A model API's answer (model_answer()): a JSON body, gzip'd or not,
+        or an event stream, one chunk an event; cut: half of the events, then
+        a reset."""
+        t = req["aet_test"]
+        code, stream, events, obj = model_answer(path, req)
+        if code != 200 or not stream:
+            data = json.dumps(obj).encode()
+            headers = {"Content-Type": "application/json"}
+            if t.get("gzip"):
+                data = gzip.compress(data)
+                headers["Content-Encoding"] = "gzip"
+            headers["Content-Length"] = len(data)
+            self._head(code, headers)
+            return self._write(data)
+        self._head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
+        if t.get("cut"):
+            events = events[:len(events) // 2]
+        for e in events:
+            data = e.encode()
+            self._write(b"%x\r\n%s\r\n" % (len(data), data))
+        if t.get("cut"):
+            return self._reset()
+        self._write(b"0\r\n\r\n")
 
     def _end(self):
         """A clean end of the connection: TLS's close_notify, then a FIN."""

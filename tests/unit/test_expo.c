@@ -221,12 +221,12 @@ Test(expo, write_appends)
 
 Test(expo, misuse_rejected)
 {
-	static const char *const five[] = { "a", "b", "c", "d", "e" };
+	static const char *const six[] = { "a", "b", "c", "d", "e", "f" };
 	uint64_t b[HIST_BUCKETS] = { 0 };
 	struct metric *c = metric__new("c", "C.", METRIC_COUNTER, 0, NULL);
 	struct metric *h = metric__new("h", "H.", METRIC_HISTOGRAM, 0, NULL);
 
-	cr_assert_null(metric__new("x", "X.", METRIC_GAUGE, 5, five));
+	cr_assert_null(metric__new("x", "X.", METRIC_GAUGE, 6, six));
 	cr_assert_null(metric__new("x", "X.", METRIC_GAUGE, -1, NULL));
 	cr_assert_eq(metric__add_hist(c, NULL, b, 0, 0), -EINVAL);
 	cr_assert_eq(metric__add(h, NULL, 1), -EINVAL);

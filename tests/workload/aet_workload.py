@@ -724,6 +724,126 @@ class GcTruth:
                 for g in range(3)}
 
 
+class GenaiCalls:
+    """--genai: a model call in each agent request, to tests/e2e/httpd.py's
+    model APIs (OpenAI's /v1/chat/completions and Anthropic's /v1/messages
+    shapes), through urllib.request or a requests.Session: a JSON answer,
+    gzip'd or not, an event stream, an error status (429, 500), a stream cut
+    by a reset. The request's "aet_test" member tells the server what to
+    answer, so the truth is the plan: calls per (agent, provider, operation,
+    model, status), tokens per (agent, provider, model, token type), the
+    successful calls whose usage the answer does not give, and the streams
+    (each with a first chunk)."""
+
+    PROVIDERS = {"/v1/chat/completions": ("openai", "chat", ("gpt-4o-mini", "gpt-test")),
+                 "/v1/messages": ("anthropic", "chat", ("claude-test",))}
+
+    def __init__(self, wl, bases, cafile):
+        import ssl
+        import urllib.request
+        import requests
+        self.wl = wl
+        self.bases = bases
+        self.urllib = urllib
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}),
+            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.verify = cafile if cafile else True
+        self.errors = (OSError, requests.RequestException)
+
+    def plan(self, t):
+        rng = random.Random("%s/%d/genai" % (t.key, t.request_index))
+        path = rng.choice(sorted(self.PROVIDERS))
+        provider, operation, models = self.PROVIDERS[path]
+        tin = rng.randint(5, 500)
+        tout = rng.randint(1, 300)
+        test = {"chunks": rng.randint(1, 30),
+                "tokens": [tin, tout, rng.randint(0, tin), rng.randint(0, tout)]}
+        stream = rng.random() < 0.5
+        r = rng.random()
+        if r < 0.1:
+            test["status"] = 429
+        elif r < 0.15:
+            test["status"] = 500
+        elif stream and provider == "openai" and r < 0.23:
+            test["cut"] = True
+        if stream and provider == "openai":
+            test["usage"] = rng.random() < 0.8
+        if not stream:
+            test["gzip"] = rng.random() < 0.4
+        body = {"model": rng.choice(models), "messages": [
+            {"role": "user", "content": "say \"model\": %d" % rng.getrandbits(32)}],
+            "stream": stream, "aet_test": test}
+        if stream and provider == "openai":
+            body["stream_options"] = {"include_usage": test["usage"]}
+        return SimpleNamespace(base=rng.choice(self.bases), path=path, provider=provider,
+                               operation=operation, body=body, test=test,
+                               client="requests" if rng.random() < 0.6 else "urllib")
+
+    def call(self, t, agent):
+        c = self.plan(t)
+        data = json.dumps(c.body).encode()
+        headers = {"Content-Type": "application/json"}
+        got = status = None
+        if c.client == "urllib":
+            headers["Accept-Encoding"] = "gzip"
+            req = self.urllib.request.Request(c.base + c.path, data=data, headers=headers)
+            try:
+                with self.opener.open(req, timeout=30) as r:
+                    status, got = r.status, r.read()
+            except self.urllib.error.HTTPError as e:
+                with e:
+                    status, got = e.code, e.read()
+            except self.errors:
+                pass
+        else:
+            try:
+                r = self.session.post(c.base + c.path, data=data, headers=headers, timeout=30)
+                status, got = r.status_code, r.content
+            except self.errors:
+                pass
+        self._count(c, agent, status, got)
+
+    def _count(self, c, agent, status, got):
+        test, tally = c.test, self.wl.tally
+        want = test.get("status", 200)
+        if test.get("cut"):
+            if status is not None and got is not None and b"[DONE]" in got:
+                raise RuntimeError("genai: a cut stream came whole")
+            outcome = "connection_reset"
+        elif status != want:
+            raise RuntimeError("genai: %s through %s: %r, planned %d" % (
+                c.path, c.client, status, want))
+        else:
+            outcome = "success" if want == 200 else "%dxx" % (want // 100)
+        model = c.body["model"] + ("-2025" if want == 200 else "")
+        tally.add(("genai_requests", agent, c.provider, c.operation, model, outcome))
+        if want == 200 and c.body["stream"]:
+            tally.add(("genai_streams", c.provider, model))
+        if outcome != "success":
+            return
+        tokens = dict(zip(("input", "output", "cached_input", "reasoning"), test["tokens"]))
+        if c.provider == "anthropic":
+            del tokens["reasoning"]
+        if c.body["stream"] and c.provider == "openai" and not test["usage"]:
+            tally.add(("genai_missing", "not_given"))
+            return
+        for kind, n in tokens.items():
+            if n:
+                tally.add(("genai_tokens", agent, c.provider, model, kind), n)
+
+    def truth(self):
+        tally = self.wl.tally
+        return {"requests": tally.rows("genai_requests", (
+                    "agent", "provider", "operation", "model", "status")),
+                "tokens": tally.rows("genai_tokens", ("agent", "provider", "model",
+                                                      "token_type"), amount="tokens"),
+                "missing": tally.rows("genai_missing", ("reason",)),
+                "streams": tally.rows("genai_streams", ("provider", "model"))}
+
+
 class Workload:
     def __init__(self, args, probe):
         self.args = args
@@ -742,6 +862,7 @@ class Workload:
         self.held = None  # --warm: the held files and the child
         self.http = None  # --http: HttpCalls
         self.gc = GcTruth() if args.gc else None
+        self.genai = None  # --genai: GenaiCalls
         self.joining = None  # the trace id of the cycle being dispatched, when it joins one
         self.own_dir = args.dir is None
         self.dir = args.dir or tempfile.mkdtemp(prefix="aet-workload-")
@@ -765,6 +886,8 @@ class Workload:
             self.db.execute(sql).fetchall()
         if self.args.http:  # its modules, and libssl, loaded before READY
             self.http = HttpCalls(self, self.args.http.split(","), self.args.http_ca)
+        if self.args.genai:
+            self.genai = GenaiCalls(self, self.args.genai.split(","), self.args.http_ca)
         self.workers = [threading.Thread(target=self._worker, daemon=True, name="worker-%d" % i)
                         for i in range(self.args.threads)]
         for w in self.workers:
@@ -1051,6 +1174,8 @@ class Workload:
             time.sleep(work_seconds(t.rng, self.args.work_ms))  # the model call
         if self.http:
             self.http.calls(t, request_id)
+        if self.genai:
+            self.genai.call(t, text(t.agent))
         self._files(t.rng, request_id)
         self._knowledge(t, request_id, operation)
         self.custom("gauge_add", "open_requests", (), -1)
@@ -1175,6 +1300,7 @@ class Workload:
             **held,
             **({"http": self.http.truth()} if self.http else {}),
             **({"gc": self.gc.truth()} if self.gc else {}),
+            **({"genai": self.genai.truth()} if self.genai else {}),
         }
 
 
@@ -1229,6 +1355,8 @@ def parse_args(argv):
                    help="a W3C traceparent the first cycle of every round joins")
     p.add_argument("--http", metavar="BASE_URL[,BASE_URL]",
                    help="agent requests make HTTP calls to these servers (tests/e2e/httpd.py)")
+    p.add_argument("--genai", metavar="BASE_URL[,BASE_URL]",
+                   help="agent requests make a model call to these servers (GenaiCalls)")
     p.add_argument("--http-ca", metavar="FILE",
                    help="the certificate an https server's is checked with")
     p.add_argument("--gc", action="store_true",
