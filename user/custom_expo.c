@@ -73,7 +73,7 @@ static bool set_key(struct pair *p, const char *k, size_t n, __u32 type)
 	return true;
 }
 
-/* Splits copy (the labels, modified) into at most EXPO_MAX_LABELS pairs;
+/* Splits copy (the labels, modified) into at most CUSTOM_PAIRS_MAX pairs;
  * empty ones (";;", a trailing ";") are no pairs. */
 static int split_pairs(char *copy, __u32 type, struct pair *pairs, __u64 *left)
 {
@@ -89,7 +89,7 @@ static int split_pairs(char *copy, __u32 type, struct pair *pairs, __u64 *left)
 		if (!*p)
 			continue;
 		eq = strchr(p, '=');
-		if (!eq || n == EXPO_MAX_LABELS || !set_key(&pairs[n], p, eq - p, type)) {
+		if (!eq || n == CUSTOM_PAIRS_MAX || !set_key(&pairs[n], p, eq - p, type)) {
 			(*left)++;
 			continue;
 		}
@@ -107,7 +107,7 @@ static int split_pairs(char *copy, __u32 type, struct pair *pairs, __u64 *left)
 static void set_labels(struct custom_sample *s, const char *labels, __u64 *left)
 {
 	char copy[CUSTOM_LABELS_LEN + 1];
-	struct pair pairs[EXPO_MAX_LABELS];
+	struct pair pairs[CUSTOM_PAIRS_MAX];
 	struct buf b;
 	int n;
 

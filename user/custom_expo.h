@@ -7,7 +7,7 @@
  *  - a name: aet_custom_ then the name, each byte outside [A-Za-z0-9_]
  *    made "_"; a counter's ends in _total (a name ending in _total is not
  *    given a second one);
- *  - labels "k=v;k=v": at most EXPO_MAX_LABELS pairs; a pair without "="
+ *  - labels "k=v;k=v": at most CUSTOM_PAIRS_MAX pairs; a pair without "="
  *    or with an empty key, one past the fourth and a key already given are
  *    left out (counted); a key's bytes outside [A-Za-z0-9_] become "_",
  *    one beginning with a digit or "__" (reserved) gets an "x" in front, and
@@ -26,6 +26,7 @@
 #include "custom_maps.h"
 
 #define CUSTOM_FAMILY_MAX 160  /* aet_custom_ + 63 bytes + _total, and more */
+#define CUSTOM_PAIRS_MAX  4    /* label pairs of a custom metric call */
 #define CUSTOM_RENDER_MAX 1024 /* 4 rendered pairs */
 
 struct custom_sample {
