@@ -18,7 +18,7 @@
 #define SPAN_ATTRS_LEN	  256 /* a custom span's "k=v;k=v" attributes (255 bytes) */
 #define SPAN_PATH_LEN	  256 /* file.path of a file operation (255 bytes) */
 #define SPAN_SQL_LEN	  128 /* db.query.text (127 bytes), when enabled */
-#define SPAN_RING_DEFAULT (2u << 20)
+#define SPAN_RING_DEFAULT (1u << 20)
 
 /* What a span record is. The order is the record's kind field. */
 enum span_kind {

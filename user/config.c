@@ -47,7 +47,7 @@ const char config_usage[] =
 	"                         emitted (their metrics stay exact; default 0)\n"
 	"      --span-sql-text    add db.query.text (127 bytes at most) to SQLite spans\n"
 	"      --span-ring-size N bytes of the span ring buffer, a power of two\n"
-	"                         (default 2 MiB)\n"
+	"                         (default 1 MiB)\n"
 	"      --http-max-connections N\n"
 	"                         HTTP connections served at once (default 64); past\n"
 	"                         it the one waiting longest for its request is closed\n"

@@ -13,7 +13,7 @@
 #define DEFAULT_MAX_OPEN    4096
 #define DEFAULT_OPEN_TTL_S  3600
 #define DEFAULT_MAX_FILES   65536
-#define DEFAULT_SPAN_RING   (2u << 20)
+#define DEFAULT_SPAN_RING   (1u << 20)
 #define CONFIG_MAX_ROOTS    8 /* MAX_FILE_ROOTS of include/files_maps.h */
 #define DEFAULT_MAX_TARGETS 64
 #define CONFIG_MAX_TARGETS  4096

@@ -38,6 +38,8 @@ static const struct {
 	{ "http_threads", "one per thread making HTTP calls (task storage)" },
 	{ "conns", "--max-open / 4, at least 256" },
 	{ "http_series", "--max-series, allocated as used" },
+	{ "genai_ring", "fixed: model call bytes, drained every 10 ms" },
+	{ "genai_paths", "fixed: the model APIs' paths" },
 	{ "custom_series", "--max-series, allocated as used" },
 	{ "custom_names", "--max-custom-names, allocated as used" },
 	{ "custom_overflow", "--max-custom-names + 3, allocated as used" },

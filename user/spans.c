@@ -32,7 +32,7 @@
 #include "spans.h"
 #include "version.h"
 
-#define DRAIN_NS      1000000 /* 1 ms: a 2 MiB ring then holds 8M records/s */
+#define DRAIN_NS      1000000 /* 1 ms: a 1 MiB ring then holds 4M records/s */
 #define FLUSH_MS      3000    /* at exit, for the exporter to send what is queued */
 #define RES_ATTRS_MAX (OTELENV_MAX_RESOURCE + 8)
 

@@ -214,7 +214,7 @@ def test_ring_buffer_overflow_is_counted(start, probe_hit, ring):
         assert code == 0, err
     finally:
         rx.stop()
-    record("ring_overflow", ring_bytes=ring or 2 << 20, produced=n, burst_ms=round(burst_s * 1e3),
+    record("ring_overflow", ring_bytes=ring or 1 << 20, produced=n, burst_ms=round(burst_s * 1e3),
            read_from_ring=int(received), ring_full=int(ring_full), exported=int(exported),
            export_dropped={r: int(v) for r, v in dropped.items() if v and r != "ring_full"})
 

@@ -47,7 +47,7 @@ def test_status_says_each_map_and_the_total_within_24_mib(start):
     assert by_name["open_slots"]["max_entries"] == 4096
     assert by_name["open_slots"]["why"] == "--max-open, rounded up to a power of two"
     assert by_name["task_hist"]["max_entries"] == 4097 * 4
-    assert by_name["span_ring"]["max_entries"] == 2 << 20
+    assert by_name["span_ring"]["max_entries"] == 1 << 20
     assert by_name["stmt_texts"]["max_entries"] == 1  # no --span-sql-text
     assert all(m["why"] for m in maps)
     # The RSS a moment apart; the maps mapped in are counted once.
