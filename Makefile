@@ -246,7 +246,7 @@ $(OUTPUT)/fuzz/%.o: user/%.c | $(OUTPUT)/fuzz
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_PURE_OBJS)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(CPPFLAGS) $< \
-		$(FUZZ_PURE_OBJS) -lz -lm -o $@
+		$(FUZZ_PURE_OBJS) -lz -lyajl -lm -o $@
 
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)

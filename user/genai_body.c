@@ -223,13 +223,13 @@ static int json_end(struct genai_body *b)
 }
 
 /* The length of the run of p (n bytes) up to its first newline, and of
- * that run without a carriage return at its end. */
+ * that run without the carriage return of a CRLF. */
 static size_t line_run(const char *p, size_t n, size_t *text)
 {
 	const char *nl = memchr(p, '\n', n);
 	size_t run = nl ? (size_t)(nl - p) : n;
 
-	*text = run && p[run - 1] == '\r' ? run - 1 : run;
+	*text = nl && run && p[run - 1] == '\r' ? run - 1 : run;
 	return run;
 }
 
@@ -237,8 +237,14 @@ static size_t line_run(const char *p, size_t n, size_t *text)
 static void ndjson_feed(struct genai_body *b, const char *p, size_t n)
 {
 	while (n) {
-		size_t text, run = line_run(p, n, &text);
+		size_t text, run;
 
+		/* A value begins at a line's first byte that is not white space. */
+		while (n && !b->y && !b->y_bad && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++, n--;
+		if (!n)
+			return;
+		run = line_run(p, n, &text);
 		if (text && !b->y && !b->y_bad) {
 			chunk_begins(b);
 			json_begin(b);
@@ -445,6 +451,10 @@ static void head_parsed(struct genai_body *b)
 	size_t len = 0;
 	const char *v;
 
+	if (b->inflating) { /* a head after a 100 Continue's */
+		inflateEnd(&b->z);
+		b->inflating = false;
+	}
 	if (strncmp(b->head, "HTTP/1.", 7) || strlen(b->head) < 12) {
 		b->r.fault = GF_HEAD;
 		return;
