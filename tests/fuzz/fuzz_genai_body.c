@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	whole = run(response, data + 1, size - 1, 0);
 	cut = run(response, data + 1, size - 1, step);
 	CHECK(!strcmp(whole.model, cut.model), "model %s, in pieces %s", whole.model, cut.model);
-	CHECK(!strcmp(whole.finish, cut.finish), "finish %s, in pieces %s", whole.finish, cut.finish);
+	CHECK(!strcmp(whole.finish, cut.finish), "finish %s, in pieces %s", whole.finish,
+	      cut.finish);
 	CHECK(whole.stream == cut.stream && whole.status == cut.status, "stream or status");
 	CHECK(whole.fault == cut.fault, "fault %d, in pieces %d", whole.fault, cut.fault);
 	CHECK(whole.chunks == cut.chunks, "chunks %u, in pieces %u", whole.chunks, cut.chunks);
