@@ -91,8 +91,8 @@ const char config_usage[] =
 	"Exit status: 0 on SIGTERM or SIGINT, 2 when the collector cannot start;\n"
 	"--check: 0 when every required family would attach, else 1.\n";
 
-const char *const probe_family_names[PFAM_MAX] = { "probes", "processes", "files",
-						   "sqlite", "http",	  "python", "custom" };
+const char *const probe_family_names[PFAM_MAX] = { "probes", "processes", "files", "sqlite",
+						   "http",   "python",	  "custom" };
 
 enum {
 	OPT_MAX_SERIES = 256,

@@ -5,7 +5,7 @@
 
 #include "privs.h"
 
-#define UPROBE_FAMS                                                                   \
+#define UPROBE_FAMS                                                                    \
 	(1u << PFAM_PROBES | 1u << PFAM_SQLITE | 1u << PFAM_HTTP | 1u << PFAM_PYTHON | \
 	 1u << PFAM_CUSTOM)
 #define SYSCALL_FAMS (1u << PFAM_FILES | 1u << PFAM_HTTP)

@@ -193,9 +193,9 @@ Test(config, disable)
 	cr_assert_eq(cfg.disable, 0);
 	setenv("AET_COLLECTOR_DISABLE", "sqlite;files", 1);
 	cr_assert_eq(parse(&cfg, err, 3, ARGV("--pid", "1")), CONFIG_ERROR);
-	cr_assert_str_eq(err,
-			 "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
-			 "separated by commas: probes, processes, files, sqlite, http, python, custom");
+	cr_assert_str_eq(
+		err, "AET_COLLECTOR_DISABLE: \"sqlite;files\" is not probe families "
+		     "separated by commas: probes, processes, files, sqlite, http, python, custom");
 	unsetenv("AET_COLLECTOR_DISABLE");
 }
 
@@ -267,7 +267,8 @@ ParameterizedTestParameters(config, errors)
 		  { "c", "-p", "1", "--require", "files", "--disable=files" },
 		  "--disable files, but --require names it too" },
 		{ 5,
-		  { "c", "-p", "1", "--disable", "probes,processes,files,sqlite,http,python,custom" },
+		  { "c", "-p", "1", "--disable",
+		    "probes,processes,files,sqlite,http,python,custom" },
 		  "--disable names every probe family: nothing would be observed" },
 		{ 5,
 		  { "c", "-p", "1", "--uprobe-spot", "ret" },
