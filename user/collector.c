@@ -109,6 +109,8 @@ static void follow_target(struct collector *c, int f)
 	} else {
 		c->fam[f] = families[f]->open(&env, &rc, err, sizeof(err));
 		rc = rc ?: collector_attach(c, f, err, sizeof(err));
+		if (!rc && c->threads_started && families[f]->start)
+			rc = families[f]->start(c->fam[f], err, sizeof(err));
 	}
 	if (!rc) {
 		c->on_pid[f] = c->target.pid;
@@ -119,6 +121,17 @@ static void follow_target(struct collector *c, int f)
 		if (rc != -ENOENT)
 			log_warn("%s\n", err);
 	}
+}
+
+int collector_start_threads(struct collector *c, char *err, size_t len)
+{
+	int rc = 0;
+
+	c->threads_started = true;
+	for (int f = 0; f < PFAM_MAX && !rc; f++)
+		if (c->fam[f] && families[f]->start)
+			rc = families[f]->start(c->fam[f], err, len);
+	return rc;
 }
 
 void collector_follow(struct collector *c)

@@ -49,6 +49,7 @@ struct collector {
 	_Atomic uint64_t scrapes;
 	_Atomic size_t metrics_len; /* the size of the last /metrics: room for the next */
 	bool enabled;		    /* the emergency switch: every probe attached */
+	bool threads_started;	    /* the families' threads (family_ops.start) */
 	atomic_int wanted;	    /* WANT_*: what POST /control/... asked last */
 	char disabled_by[256];	    /* when not: what turned it off, or why enabling failed */
 };
@@ -77,6 +78,9 @@ void collector_free_families(struct collector *c);
 /* Follow mode, once loaded: lists the matching processes running, attaches
  * to the newest. Returns 0 or -errno with err. */
 int collector_start_following(struct collector *c, char *err, size_t len);
+/* Starts the threads of the families loaded, and from now on of each
+ * family when it is opened (family_ops.start). Returns 0 or -errno. */
+int collector_start_threads(struct collector *c, char *err, size_t len);
 /* Follows the running processes pid forked before the process programs
  * were attached (their later forks those programs follow): a child of a
  * long-running target may hold descriptors it inherited. Returns how many,

@@ -63,6 +63,11 @@ static int custom_attach(void *o, const struct family_env *env, char *err, size_
 {
 	struct custom *c = o;
 
+	if (!env->lib_path && env->target->pid) {
+		snprintf(err, len, "process %d has not loaded libaetprobe.so: no custom metrics",
+			 env->target->pid);
+		return -ENOENT;
+	}
 	/* Follow mode: none till a process has loaded the library. */
 	for (int i = 0; i < NCUSTOM && env->lib_path; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = c->syms[i]);

@@ -50,6 +50,11 @@ struct family_ops {
 	/* Appends its JSON member(s) of /status; f NULL: it is not loaded,
 	 * why says why. */
 	void (*write_status)(void *f, const char *why, struct buf *out);
+	/* Starts the family's own threads (NULL: it has none): once the
+	 * collector has dropped its capabilities, as a thread keeps the ones
+	 * it was made with; for a family opened later (follow mode), when it
+	 * is. Returns 0 or -errno with err. */
+	int (*start)(void *f, char *err, size_t len);
 	void (*free)(void *f); /* detaches; NULL-safe */
 	/* Its BPF object, whose maps /status lists (NULL for NULL). */
 	struct bpf_object *(*object)(const void *f);

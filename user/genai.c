@@ -77,6 +77,7 @@ struct genai {
 	struct ring_buffer *rb;
 	struct shared *shared;
 	pthread_t thread;
+	bool running;
 	atomic_bool stop;
 	struct call calls[CALLS_MAX];
 	pthread_mutex_t lock; /* guards what follows: the scrape reads it */
@@ -282,8 +283,8 @@ static int fill_paths(struct bpf_map *paths)
 	return 0;
 }
 
-struct genai *genai__start(struct bpf_map *paths, struct bpf_map *ring, struct shared *sh,
-			   size_t max_series, char *err, size_t len)
+struct genai *genai__new(struct bpf_map *paths, struct bpf_map *ring, struct shared *sh,
+			 size_t max_series, char *err, size_t len)
 {
 	struct genai *g = calloc(1, sizeof(*g));
 	int rc = g ? 0 : -ENOMEM;
@@ -297,18 +298,29 @@ struct genai *genai__start(struct bpf_map *paths, struct bpf_map *ring, struct s
 	}
 	if (!rc) {
 		g->rb = ring_buffer__new(bpf_map__fd(ring), on_rec, g, NULL);
-		rc = g->rb ? -pthread_create(&g->thread, NULL, drain, g) : -errno;
+		rc = g->rb ? 0 : -errno;
 	}
 	if (rc) {
-		snprintf(err, len, "failed to start the model call consumer: %s", strerror(-rc));
-		if (g && g->rb)
-			ring_buffer__free(g->rb);
-		if (g)
-			free(g->series);
-		free(g);
+		snprintf(err, len, "failed to open the model call ring: %s", strerror(-rc));
+		genai__free(g);
 		return NULL;
 	}
 	return g;
+}
+
+int genai__run(struct genai *g, char *err, size_t len)
+{
+	int rc;
+
+	if (g->running)
+		return 0;
+	rc = -pthread_create(&g->thread, NULL, drain, g);
+	if (rc) {
+		snprintf(err, len, "failed to start the model call consumer: %s", strerror(-rc));
+		return rc;
+	}
+	g->running = true;
+	return 0;
 }
 
 void genai__free(struct genai *g)
@@ -316,7 +328,8 @@ void genai__free(struct genai *g)
 	if (!g)
 		return;
 	atomic_store(&g->stop, true);
-	pthread_join(g->thread, NULL);
+	if (g->running)
+		pthread_join(g->thread, NULL);
 	ring_buffer__free(g->rb);
 	for (int i = 0; i < CALLS_MAX; i++)
 		if (g->calls[i].call)

@@ -16,10 +16,13 @@
 struct genai;
 struct bpf_map;
 
-/* Fills paths (the genai_paths map) and starts draining ring. max_series
- * bounds the label sets kept. NULL with err when it could not start. */
-struct genai *genai__start(struct bpf_map *paths, struct bpf_map *ring, struct shared *sh,
-			   size_t max_series, char *err, size_t len);
+/* Fills paths (the genai_paths map) and opens ring. max_series bounds the
+ * label sets kept. NULL with err when it could not. */
+struct genai *genai__new(struct bpf_map *paths, struct bpf_map *ring, struct shared *sh,
+			 size_t max_series, char *err, size_t len);
+/* Starts the thread that drains the ring (once: again does nothing).
+ * Returns 0 or -errno with err. */
+int genai__run(struct genai *g, char *err, size_t len);
 /* Stops the thread, after a last drain. NULL-safe. */
 void genai__free(struct genai *g);
 /* aet_gen_ai_*; stats are genai_stats' counters (GSTAT_MAX of them).

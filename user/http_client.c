@@ -183,6 +183,11 @@ static int http_retarget(void *o, const struct family_env *env, bool attach_now,
 	return rc;
 }
 
+static int http_start(void *o, char *err, size_t len)
+{
+	return genai__run(((struct http_client *)o)->genai, err, len);
+}
+
 static void http_free(void *o)
 {
 	struct http_client *h = o;
@@ -242,8 +247,8 @@ static void *http_open(const struct family_env *env, int *errp, char *err, size_
 		rc = family_load(s->skeleton, env->shared, "the HTTP programs", err, len);
 	}
 	if (!rc) {
-		h->genai = genai__start(s->maps.genai_paths, s->maps.genai_ring, env->shared,
-					env->cfg->max_series, err, len);
+		h->genai = genai__new(s->maps.genai_paths, s->maps.genai_ring, env->shared,
+				      env->cfg->max_series, err, len);
 		rc = h->genai ? 0 : -ENOMEM;
 	}
 	if (rc) {
@@ -431,6 +436,7 @@ const struct family_ops http_family = {
 	.attached = http_attached,
 	.write_metrics = http_write_metrics,
 	.write_status = http_write_status,
+	.start = http_start,
 	.free = http_free,
 	.object = http_object,
 };

@@ -102,7 +102,7 @@ static int start(struct collector *c, struct http **http, char *err, size_t len)
 		return rc;
 	/* Loaded and attached: keep only what the daemon still needs, before
 	 * any thread starts (capabilities are a thread's own). */
-	rc = caps_drop(pf->when[WHEN_LOW_PORT], err, len)
+	rc = caps_drop(pf->when[WHEN_LOW_PORT], err, len) ?: collector_start_threads(c, err, len)
 		     ?: http__start(*http, cfg, collector_routes, collector_nroutes, c, err, len);
 	return rc ?: spans__start(c->spans, err, len);
 }
