@@ -219,8 +219,6 @@ struct {
 	__type(value, __u64);
 } genai_stats SEC(".maps");
 
-__u64 genai_seq = 0; /* model calls begun */
-
 /* A zeroed value to insert. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -583,7 +581,7 @@ __noinline int genai_begin(__u64 id, __u64 owner)
 	c->api = api ? *api : 0;
 	if (!c->api)
 		return 0;
-	c->call = __sync_fetch_and_add(&genai_seq, 1) + 1;
+	c->call = span_seq_next() + 1; /* unique in the run; no fetching atomics before 5.12 */
 	c->sent_req = c->sent_resp = 0;
 	c->lost = 0;
 	r.call = c->call;
