@@ -209,7 +209,8 @@ int custom_samples_write(struct custom_sample *s, size_t n, struct buf *out,
 {
 	size_t i = 0;
 
-	qsort(s, n, sizeof(*s), sample_cmp);
+	if (n) /* qsort() of NULL is undefined, even of nothing */
+		qsort(s, n, sizeof(*s), sample_cmp);
 	while (i < n) {
 		size_t j = i + 1;
 		bool head = true;
