@@ -137,10 +137,11 @@ static void file_span(struct span_conv *c, const struct span_record *r, const ch
 	if (r->op == FOP_READ || r->op == FOP_WRITE)
 		add_int(c, "aet.file.bytes", (int64_t)r->id);
 	if (r->status < 0) {
-		const char *e = strerrorname_np(-r->status);
+		long err = -(long)r->status; /* INT_MIN's negation does not fit an int */
+		const char *e = err <= 4095 ? strerrorname_np((int)err) : NULL;
 
 		if (!e) {
-			snprintf(c->rc, sizeof(c->rc), "%d", -r->status);
+			snprintf(c->rc, sizeof(c->rc), "%ld", err);
 			e = c->rc;
 		}
 		add_str(c, "error.type", e, strlen(e));

@@ -23,7 +23,8 @@
 #define MAX_SAMPLES 24
 #define FIELD_MAX   95
 
-static const char *const label_names[EXPO_MAX_LABELS] = { "agent", "mode", "status", "path" };
+static const char *const label_names[EXPO_MAX_LABELS] = { "agent", "mode", "status", "path",
+							  "model" };
 static const char *const suffixes[] = { "_bucket", "_sum", "_count" };
 
 /* The rendering expo.h promises, written apart from it: unescaped. */
