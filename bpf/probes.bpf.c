@@ -34,6 +34,9 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile __u32 open_mask = 16383;	       /* open_slots entries - 1 (a power of two) */
 const volatile __u32 hot_mask = HOT_SLOTS - 1; /* at most open_mask */
 const volatile __u32 max_series = 4096;	       /* label sets per kind, --max-series */
+/* Keep what is open on each thread with spans off too: the http family
+ * names the agent of a model call from it. */
+const volatile bool thread_frames = false;
 
 /* The next series index of each enum series_kind; 0 is "__overflow__". */
 __u64 next_series[SERIES_KINDS] = { 1, 1, 1 };
@@ -396,6 +399,12 @@ static __always_inline int op_begin(__u32 kind, __u64 id, __u32 series, struct s
 	if (cfg) {
 		t = span_open(cfg, v.tgid, &v.ctx);
 		v.span_id = span_new_id(cfg);
+	} else if (thread_frames && (kind == KIND_AGENT || kind == KIND_TASK)) {
+		/* No span: the id only tells this opening from the slot's next. */
+		t = thread_state(&span_threads, true);
+		if (t)
+			span_top(t);
+		v.span_id = span_seq_next() | 1ULL << 63;
 	}
 	v.start_ns = bpf_ktime_get_ns();
 	idx = open_put(&v);

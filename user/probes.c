@@ -73,6 +73,7 @@ static void size_maps(struct probes_bpf *s, const struct config *cfg)
 	s->rodata->open_mask = open - 1;
 	s->rodata->hot_mask = (open < HOT_SLOTS ? open : HOT_SLOTS) - 1;
 	s->rodata->max_series = cfg->max_series;
+	s->rodata->thread_frames = !(cfg->disable & 1u << PFAM_HTTP);
 	bpf_map__set_max_entries(s->maps.span_texts, open);
 	bpf_map__set_max_entries(s->maps.task_series, series);
 	bpf_map__set_max_entries(s->maps.agent_series, series);
