@@ -579,6 +579,7 @@ __noinline int genai_begin(__u64 id, __u64 owner)
 		return 0;
 	api = c->method == HM_POST ? bpf_map_lookup_elem(&genai_paths, c->path) : NULL;
 	c->api = api ? *api : 0;
+	c->call = 0;
 	if (!c->api)
 		return 0;
 	c->call = span_seq_next() + 1; /* unique in the run; no fetching atomics before 5.12 */
@@ -840,6 +841,7 @@ __noinline int http_done(__u64 id, __u64 owner, __u64 end, __u32 error)
 		__builtin_memcpy(t->path, c->path, HTTP_PATH_LEN);
 		t->port = c->port;
 		t->pad[0] = t->pad[1] = t->pad[2] = 0;
+		t->call = c->call;
 		span_submit(r);
 	}
 	return 0;

@@ -80,6 +80,7 @@ struct http_span_text {
 	char path[HTTP_PATH_LEN];
 	__u16 port;
 	__u16 pad[3];
+	__u64 call; /* a model call's number (include/genai_maps.h), 0: not one */
 };
 
 #endif /* AET_HTTP_MAPS_H */

@@ -16,6 +16,7 @@
 #include "genai.h"
 #include "genai_body.h"
 #include "genai_maps.h"
+#include "genai_span.h"
 #include "hist_map.h"
 #include "probes_maps.h"
 #include "series.h"
@@ -230,6 +231,23 @@ static void count(struct genai *g, const struct call *c, const struct genai_rec 
 	pthread_mutex_unlock(&g->lock);
 }
 
+/* What the call said, for its span (user/genai_span.h). */
+static void put_span(struct genai *g, const struct call *c, const struct genai_result *req,
+		     const struct genai_result *res)
+{
+	struct genai_span s = {
+		.provider = apis[c->api].provider ?: "",
+		.operation = apis[c->api].operation ?: "",
+		.input_tokens = res->tokens[GT_INPUT],
+		.output_tokens = res->tokens[GT_OUTPUT],
+	};
+
+	memcpy(s.request_model, req->model, sizeof(s.request_model));
+	memcpy(s.response_model, res->model, sizeof(s.response_model));
+	memcpy(s.finish, res->finish, sizeof(s.finish));
+	genai_done_put(&g->shared->genai_done, c->call, &s);
+}
+
 static int on_rec(void *ctx, void *data, size_t size)
 {
 	const struct genai_rec *r = data;
@@ -251,8 +269,10 @@ static int on_rec(void *ctx, void *data, size_t size)
 		genai_body_feed(c->resp, r + 1, r->len, r->ts_ns);
 	else if (r->type == GR_END && c->req && c->resp) {
 		const struct genai_result *req = genai_body_end(c->req);
+		const struct genai_result *res = genai_body_end(c->resp);
 
-		count(g, c, r, req, genai_body_end(c->resp));
+		count(g, c, r, req, res);
+		put_span(g, c, req, res);
 		call_free(g, c);
 	} else if (r->type == GR_END) {
 		call_free(g, c);

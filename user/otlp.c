@@ -136,6 +136,8 @@ static size_t value_len(const struct otlp_attr *a, size_t slen_enc)
 	switch (a->type) {
 	case OTLP_STR:
 		return field_len(slen_enc);
+	case OTLP_STR_ARRAY: /* array_value { values { string_value } } */
+		return field_len(field_len(field_len(slen_enc)));
 	case OTLP_INT:
 		return varint_field_len((uint64_t)a->i);
 	case OTLP_BOOL:
@@ -153,7 +155,7 @@ static void kv_size(const struct otlp_attr *a, struct kv_sizes *z)
 {
 	z->klen = strlen(a->key);
 	z->key = utf8_len(a->key, z->klen);
-	z->str = a->type == OTLP_STR ? utf8_len(a->s, a->slen) : 0;
+	z->str = a->type == OTLP_STR || a->type == OTLP_STR_ARRAY ? utf8_len(a->s, a->slen) : 0;
 	z->value = value_len(a, z->str);
 	z->kv = field_len(z->key) + field_len(z->value);
 }
@@ -165,6 +167,10 @@ static uint8_t *put_kv(uint8_t *p, int field, const struct otlp_attr *a, const s
 	p = put_len(p, 2, z->value);
 	switch (a->type) {
 	case OTLP_STR:
+		return put_str(p, 1, a->s, a->slen, z->str);
+	case OTLP_STR_ARRAY:
+		p = put_len(p, 5, field_len(field_len(z->str)));
+		p = put_len(p, 1, field_len(z->str));
 		return put_str(p, 1, a->s, a->slen, z->str);
 	case OTLP_INT:
 		*p++ = TAG(3, WT_VARINT);
@@ -425,7 +431,8 @@ void otlp_span_json(struct buf *out, const struct otlp_span *s)
 		buf_puts(out, i ? "," : "");
 		buf_json_str(out, a->key, strlen(a->key));
 		buf_puts(out, ":");
-		if (a->type == OTLP_STR)
+		buf_puts(out, a->type == OTLP_STR_ARRAY ? "[" : "");
+		if (a->type == OTLP_STR || a->type == OTLP_STR_ARRAY)
 			buf_json_str(out, a->s, a->slen);
 		else if (a->type == OTLP_INT)
 			buf_printf(out, "%lld", (long long)a->i);
@@ -437,6 +444,7 @@ void otlp_span_json(struct buf *out, const struct otlp_span *s)
 			buf_puts(out, isnan(a->d) ? "\"NaN\""
 				      : a->d > 0  ? "\"Infinity\""
 						  : "\"-Infinity\"");
+		buf_puts(out, a->type == OTLP_STR_ARRAY ? "]" : "");
 	}
 	buf_puts(out, "}}\n");
 }

@@ -25,12 +25,13 @@ enum otlp_value_type {
 	OTLP_INT,
 	OTLP_BOOL,
 	OTLP_DOUBLE,
+	OTLP_STR_ARRAY, /* an array of one string, s[0..slen) */
 };
 
 struct otlp_attr {
 	const char *key;
 	enum otlp_value_type type;
-	const char *s; /* OTLP_STR: s[0..slen), not necessarily NUL-terminated */
+	const char *s; /* OTLP_STR, OTLP_STR_ARRAY: s[0..slen), not necessarily NUL-terminated */
 	size_t slen;
 	int64_t i; /* OTLP_INT, OTLP_BOOL (0 or 1) */
 	double d;  /* OTLP_DOUBLE */

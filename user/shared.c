@@ -70,6 +70,7 @@ struct shared *shared__new(const struct config *cfg, int *errp, char *err, size_
 	}
 	for (int i = 0; i < SERIES_KINDS; i++)
 		series_init(&sh->series[i]);
+	genai_done_init(&sh->genai_done);
 	rc = load(sh, cfg, err, len);
 	if (rc) {
 		*errp = rc;
@@ -85,6 +86,7 @@ void shared__free(struct shared *sh)
 		return;
 	for (int i = 0; i < SERIES_KINDS; i++)
 		series_fini(&sh->series[i]);
+	genai_done_fini(&sh->genai_done);
 	mapped_close(&sh->targets);
 	spans_bpf__destroy(sh->skel);
 	free(sh);

@@ -4,7 +4,8 @@
  * maps of bpf/spans.bpf.c (the span ring and its configuration, the open
  * slots, the followed processes, the compat build's locks), which each
  * family's object reuses, and the label sets of the probe programs (user/
- * series.h), which the scrape and the span consumer read.
+ * series.h), which the scrape and the span consumer read, and the model
+ * calls ended (user/genai_span.h), which their spans take.
  */
 #ifndef AET_SHARED_H
 #define AET_SHARED_H
@@ -15,6 +16,7 @@
 #include <linux/types.h>
 
 #include "config.h"
+#include "genai_span.h"
 #include "mapdump.h"
 #include "series.h"
 
@@ -25,6 +27,7 @@ struct shared {
 	struct spans_bpf *skel;
 	struct mapped targets; /* the followed processes, a bit per tgid */
 	struct series series[SERIES_KINDS];
+	struct genai_done genai_done; /* model calls ended, for their spans */
 };
 
 /* Creates the maps, sized from cfg. Returns NULL with err naming the cause

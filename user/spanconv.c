@@ -102,6 +102,9 @@ static void probe_span(struct span_conv *c, const struct span_record *r, const c
 		add_str(c, "aet.agent", s, strnlen(s, SPAN_NAME_LEN - 1));
 		s = c->labels[1] ?: "";
 		add_str(c, second[r->kind], s, strnlen(s, SPAN_NAME_LEN - 1));
+		s = c->labels[0] ?: "";
+		if (r->kind == SPAN_AGENT)
+			add_str(c, "gen_ai.agent.name", s, strnlen(s, SPAN_NAME_LEN - 1));
 		break;
 	case SPAN_CUSTOM:
 		s = field(text, avail, 0, SPAN_NAME_LEN, &n);
@@ -179,8 +182,43 @@ static void db_span(struct span_conv *c, const struct span_record *r, const char
 	}
 }
 
+static void add_model(struct span_conv *c, const char *key, const char *s)
+{
+	size_t n = strnlen(s, GENAI_MODEL_LEN - 1);
+
+	if (n)
+		add_str(c, key, s, n);
+}
+
+/* A model call's span: OpenTelemetry's GenAI client span, named
+ * "{gen_ai.operation.name} {gen_ai.request.model}"; no prompt, no text. */
+static void genai_attrs(struct span_conv *c, const struct genai_span *g)
+{
+	const char *model = g->request_model[0] ? g->request_model : g->response_model;
+	struct otlp_attr *a;
+
+	snprintf(c->name, sizeof(c->name), "%s%s%.*s", g->operation, *model ? " " : "",
+		 GENAI_MODEL_LEN - 1, model);
+	c->span.name = c->name;
+	add_str(c, "gen_ai.operation.name", g->operation, strlen(g->operation));
+	add_str(c, "gen_ai.provider.name", g->provider, strlen(g->provider));
+	add_model(c, "gen_ai.request.model", g->request_model);
+	add_model(c, "gen_ai.response.model", g->response_model);
+	if (g->finish[0] && c->span.nattrs < SPAN_MAX_ATTRS) {
+		a = &c->attrs[c->span.nattrs++];
+		*a = (struct otlp_attr){ .key = "gen_ai.response.finish_reasons",
+					 .type = OTLP_STR_ARRAY,
+					 .s = g->finish,
+					 .slen = strnlen(g->finish, GENAI_FINISH_LEN - 1) };
+	}
+	if (g->input_tokens >= 0)
+		add_int(c, "gen_ai.usage.input_tokens", g->input_tokens);
+	if (g->output_tokens >= 0)
+		add_int(c, "gen_ai.usage.output_tokens", g->output_tokens);
+}
+
 /* An HTTP client request: OpenTelemetry's HTTP client span, named by its
- * method. */
+ * method; a model call's is its GenAI client span too. */
 static void http_span(struct span_conv *c, const struct span_record *r, const char *text,
 		      size_t avail)
 {
@@ -202,6 +240,8 @@ static void http_span(struct span_conv *c, const struct span_record *r, const ch
 	if (avail >= sizeof(*t) && t->port)
 		add_int(c, "server.port", t->port);
 	add_str(c, "network.protocol.version", "1.1", 3);
+	if (c->genai)
+		genai_attrs(c, c->genai);
 	if (r->status > 0)
 		add_int(c, "http.response.status_code", r->status);
 	if (r->status >= 400) {
@@ -209,6 +249,8 @@ static void http_span(struct span_conv *c, const struct span_record *r, const ch
 		s = c->rc;
 	} else if (r->status <= 0) {
 		s = errors[r->id > HE_NONE && r->id < HE_MAX ? r->id : HE_CLOSED];
+	} else if (r->id > HE_NONE && r->id < HE_MAX) { /* a response cut short */
+		s = errors[r->id];
 	} else {
 		return;
 	}

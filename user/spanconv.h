@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
+#include "genai_span.h"
 #include "otlp.h"
 #include "spans_maps.h"
 
@@ -23,10 +24,13 @@ struct span_conv {
 	/* Set by the caller for a task or agent request: the labels of its
 	 * series (record op), each up to its NUL or 63 bytes; NULL: empty. */
 	const char *labels[2];
+	/* Set by the caller for an HTTP span of a model call: what the call
+	 * said (user/genai_span.h); NULL: not one, or not known. */
+	const struct genai_span *genai;
 	struct otlp_span span;
 	struct otlp_attr attrs[SPAN_MAX_ATTRS];
-	char text[SPAN_ATTRS_LEN + 1]; /* a custom span's attributes, split */
-	char name[24];
+	char text[SPAN_ATTRS_LEN + 1];	 /* a custom span's attributes, split */
+	char name[GENAI_MODEL_LEN + 24]; /* "{operation} {model}" at most */
 	char rc[16];
 };
 

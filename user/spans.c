@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "expo.h"
 #include "export.h"
+#include "http_maps.h"
 #include "mapdump.h"
 #include "otelenv.h"
 #include "otlp.h"
@@ -35,6 +36,8 @@
 #define DRAIN_NS      1000000 /* 1 ms: a 1 MiB ring then holds 4M records/s */
 #define FLUSH_MS      3000    /* at exit, for the exporter to send what is queued */
 #define RES_ATTRS_MAX (OTELENV_MAX_RESOURCE + 8)
+#define PARKED_MAX    64	 /* model call spans waiting for what their call said */
+#define PARKED_NS     1000000000 /* past it, a span goes as a plain HTTP span */
 
 static const char *const kind_names[SPAN_KIND_MAX] = { "cycle", "task", "agent", "custom",
 						       "file",	"db",	"http" };
@@ -58,6 +61,15 @@ struct spans {
 	_Atomic uint64_t malformed;
 	_Atomic uint64_t oom_dropped; /* batches out of memory: counted as queue_full */
 	struct labels2 labels;	      /* of the task or agent request converted */
+	struct genai_span genai;      /* what the model call of the span converted said */
+	/* HTTP spans of model calls whose call the model call consumer has
+	 * not ended yet (it drains its own ring): a copy of their records. */
+	struct parked {
+		uint64_t since; /* CLOCK_MONOTONIC ns; 0: a free slot */
+		uint32_t size;
+		uint64_t rec[(sizeof(struct span_record) + sizeof(struct http_span_text)) / 8];
+	} parked[PARKED_MAX];
+	_Atomic uint64_t unjoined; /* model call spans sent without what their call said */
 	char host[256], instance[40];
 };
 
@@ -185,10 +197,11 @@ static void submit_batch(struct spans *s)
 	exporter__submit(s->exp, alloc, body, len, n);
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+/* Converts record r and adds it to the batch; genai: what its model call
+ * said, or NULL. */
+static void emit(struct spans *s, const void *data, size_t size, const struct genai_span *genai)
 {
 	const struct span_record *r = data;
-	struct spans *s = ctx;
 
 	if (size >= sizeof(*r) && (r->kind == SPAN_TASK || r->kind == SPAN_AGENT)) {
 		int kind = r->kind == SPAN_AGENT ? SERIES_AGENT : SERIES_TASKS;
@@ -197,9 +210,10 @@ static int on_record(void *ctx, void *data, size_t size)
 		s->conv.labels[0] = s->labels.l1;
 		s->conv.labels[1] = s->labels.l2;
 	}
+	s->conv.genai = genai;
 	if (span_convert(&s->conv, data, size, s->mono_to_unix)) {
 		atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
-		return 0;
+		return;
 	}
 	atomic_fetch_add_explicit(&s->received[((const struct span_record *)data)->kind], 1,
 				  memory_order_relaxed);
@@ -212,6 +226,71 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (s->batch.nspans >= s->otel.max_batch)
 			submit_batch(s);
 	}
+}
+
+/* The model call of an HTTP span record: its number, 0 for none. */
+static uint64_t call_of(const void *data, size_t size)
+{
+	const struct span_record *r = data;
+	const struct http_span_text *t = (const void *)(r + 1);
+
+	if (size < sizeof(*r) + sizeof(*t) || r->kind != SPAN_HTTP)
+		return 0;
+	return t->call;
+}
+
+/* Sends the parked spans whose call ended, or that waited too long (all
+ * of them when flush). */
+static void unpark(struct spans *s, bool flush)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	for (int i = 0; i < PARKED_MAX; i++) {
+		struct parked *p = &s->parked[i];
+		bool ended;
+
+		if (!p->since)
+			continue;
+		ended = genai_done_take(&s->shared->genai_done, call_of(p->rec, p->size),
+					&s->genai);
+		if (!ended && !flush && now - p->since < PARKED_NS)
+			continue;
+		if (!ended)
+			atomic_fetch_add_explicit(&s->unjoined, 1, memory_order_relaxed);
+		emit(s, p->rec, p->size, ended ? &s->genai : NULL);
+		p->since = 0;
+	}
+}
+
+/* A model call's span waits for what the call said, in a free slot. */
+static bool park(struct spans *s, const void *data, size_t size)
+{
+	for (int i = 0; i < PARKED_MAX; i++) {
+		struct parked *p = &s->parked[i];
+
+		if (p->since || size > sizeof(p->rec))
+			continue;
+		memcpy(p->rec, data, size);
+		p->size = size;
+		p->since = clock_ns(CLOCK_MONOTONIC);
+		return true;
+	}
+	return false;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	uint64_t call = call_of(data, size);
+	struct spans *s = ctx;
+
+	if (!call) {
+		emit(s, data, size, NULL);
+	} else if (genai_done_take(&s->shared->genai_done, call, &s->genai)) {
+		emit(s, data, size, &s->genai);
+	} else if (!park(s, data, size)) {
+		atomic_fetch_add_explicit(&s->unjoined, 1, memory_order_relaxed);
+		emit(s, data, size, NULL);
+	}
 	return 0;
 }
 
@@ -220,6 +299,7 @@ static void drain(struct spans *s)
 {
 	s->mono_to_unix = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	ring_buffer__consume(s->rb);
+	unpark(s, false);
 	if (s->console.len) {
 		fwrite(s->console.data, 1, s->console.len, stdout);
 		fflush(stdout);
@@ -240,6 +320,7 @@ static void *consume(void *arg)
 		nanosleep(&period, NULL);
 	}
 	drain(s);
+	unpark(s, true);
 	submit_batch(s);
 	return NULL;
 }
@@ -304,6 +385,10 @@ static int write_export(const struct spans *s, const struct export_stats *st, st
 		  (double)st->retries },
 		{ "aet_collector_tracing_enabled", "Whether the programs emit spans.", METRIC_GAUGE,
 		  s->kcfg.enabled },
+		{ "aet_collector_gen_ai_spans_unjoined_total",
+		  "Model call spans sent as plain HTTP spans: what their call said had not "
+		  "come after a second, or too many waited.",
+		  METRIC_COUNTER, (double)atomic_load(&s->unjoined) },
 	};
 
 	return expo_write_unlabelled(out, ones, sizeof(ones) / sizeof(ones[0]));

@@ -9,8 +9,11 @@ aet_gen_ai_requests_total and aet_gen_ai_tokens_total; the duration and
 time-to-first-chunk histograms count every call and every stream.
 
 The agent of a call is the agent whose request is open on the thread that
-makes it: spans are on (the collector follows what is open on a thread
-from them).
+makes it, with tracing on or off. With tracing on, each call's HTTP client
+span is its GenAI span: named "{operation} {request model}", with the
+provider, the models, the finish reason and the tokens its answer gave,
+the child of the agent request span that names its agent; each is compared
+with the truth's calls, and none carries the prompt.
 """
 import collections
 import os
@@ -99,11 +102,68 @@ def settled(col, truth, timeout=10):
         time.sleep(0.2)
 
 
-def test_model_calls_match_the_plan(start, servers, receiver):
+def span_status(a):
+    """A span's call status as the metrics' status label says it."""
+    code, error = a.get("http.response.status_code"), a.get("error.type")
+    if error is None:
+        return "success" if 200 <= code < 300 else "%dxx" % (code // 100)
+    return "%dxx" % (code // 100) if error == str(code) else error
+
+
+def span_calls(spans):
+    """The model call spans as the truth's call rows say them, and what
+    else is wrong with them."""
+    by_id = {s["span_id"]: s for s in spans}
+    got, wrong = collections.Counter(), []
+    for s in spans:
+        a = s["attributes"]
+        if "gen_ai.operation.name" not in a:
+            continue
+        agent, up = None, by_id.get(s["parent_span_id"])
+        while up and agent is None:  # the agent request it is in (maybe in a custom span)
+            agent = up["attributes"].get("gen_ai.agent.name")
+            up = by_id.get(up["parent_span_id"])
+        status = span_status(a)
+        key = (agent, a["gen_ai.provider.name"], a["gen_ai.operation.name"],
+               a.get("gen_ai.request.model"), status)
+        if status == "success":
+            finish = a.get("gen_ai.response.finish_reasons") or [""]
+            key += (a.get("gen_ai.response.model", ""), finish[0],
+                    a.get("gen_ai.usage.input_tokens", -1), a.get("gen_ai.usage.output_tokens", -1))
+        else:
+            key += ("", "", -1, -1)
+        got[key] += 1
+        if s["name"] != "%s %s" % (key[2], key[3]) or s["kind"] != 3:
+            wrong.append("span %r of kind %d" % (s["name"], s["kind"]))
+        if any("say" in str(v) for v in a.values()):
+            wrong.append("span %r carries the prompt: %r" % (s["name"], a))
+    return got, wrong
+
+
+def check_spans(receiver, truth, timeout=10):
+    want = collections.Counter()
+    for r in truth["genai"]["calls"]:
+        want[(r["agent"], r["provider"], r["operation"], r["request_model"], r["status"],
+              r["response_model"], r["finish"], r["input"], r["output"])] += r["count"]
+    deadline = time.monotonic() + timeout
+    while True:
+        got, wrong = span_calls(receiver.spans)
+        if got == want or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not wrong, wrong[:5]
+    names = collections.Counter(s["name"] for s in receiver.spans)
+    assert got == want, "spans named %s; of the spans, not in the truth: %s; missing: %s" % (
+        dict(names), sorted((got - want).items())[:5], sorted((want - got).items())[:5])
+
+
+@pytest.mark.parametrize("tracing", [True, False], ids=["tracing", "no_tracing"])
+def test_model_calls_match_the_plan(start, servers, receiver, tracing):
     wl = start.workload("--seed", "5", "--threads", "2", "--tasks", "120", "--genai",
                         "%s,%s" % (servers.plain_url, servers.tls_url), "--http-ca",
                         servers.cafile)
-    col = start.collector(wl.pid, env=otel_env(receiver, OTEL_TRACES_SAMPLER="always_on"))
+    env = otel_env(receiver, OTEL_TRACES_SAMPLER="always_on") if tracing else otel_env()
+    col = start.collector(wl.pid, env=env)
     truth = wl.go()
     check_coverage(truth)
     samples, types, wrong = settled(col, truth)
@@ -113,5 +173,9 @@ def test_model_calls_match_the_plan(start, servers, receiver):
     # Every stream with more than one chunk observed its gaps.
     assert sum(by_labels(samples, PER_CHUNK + "_count").values()) > 0
     assert not any(v for v in by_labels(samples, "aet_collector_gen_ai_bytes_lost_total").values())
+    if tracing:
+        check_spans(receiver, truth)
+        samples, _ = parse_exposition(col.metrics())
+        assert samples[("aet_collector_gen_ai_spans_unjoined_total", frozenset())] == 0
     code, err = col.stop()
     assert code == 0, err

@@ -409,7 +409,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char text[SPAN_TEXT_CUSTOM] = { 0 };
 	char *labels[2] = { NULL, NULL };
 	const uint8_t *f;
-	struct span_conv c;
+	struct span_conv c = { 0 };
+	struct genai_span g = { .provider = "openai", .operation = "chat" };
 	size_t len, rsize;
 	uint8_t ctl, m;
 	void *rec;
@@ -435,6 +436,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(labels[i], f, len);
 		if (len < 63)
 			labels[i][len] = '\0';
+	}
+	if (in_byte(&in) & 1) { /* what a model call said, its strings maybe without a NUL */
+		f = in_field(&in, GENAI_MODEL_LEN, &len);
+		memcpy(g.request_model, f, len);
+		f = in_field(&in, GENAI_MODEL_LEN, &len);
+		memcpy(g.response_model, f, len);
+		f = in_field(&in, GENAI_FINISH_LEN, &len);
+		memcpy(g.finish, f, len);
+		g.input_tokens = (int8_t)in_byte(&in);
+		g.output_tokens = (int8_t)in_byte(&in);
+		c.genai = &g;
 	}
 	m = in_byte(&in);
 	/* the record as the ring gave it: whole, or cut anywhere */

@@ -122,6 +122,7 @@ Test(otlp, attribute_values)
 		{ .key = "i", .type = OTLP_INT, .i = -1 },
 		{ .key = "b", .type = OTLP_BOOL, .i = 1 },
 		{ .key = "d", .type = OTLP_DOUBLE, .d = 1.0 },
+		{ .key = "a", .type = OTLP_STR_ARRAY, .s = "v", .slen = 1 },
 	};
 	const uint8_t s_kv[] = { 0x4a, 8, 0x0a, 1, 's', 0x12, 3, 0x0a, 1, 'v' };
 	const uint8_t i_kv[] = { 0x4a, 16,   0x0a, 1,	 'i',  0x12, 11,   0x18, 0xff,
@@ -130,7 +131,9 @@ Test(otlp, attribute_values)
 	const uint8_t d_kv[] = {
 		0x4a, 14, 0x0a, 1, 'd', 0x12, 9, 0x21, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f
 	};
-	struct otlp_span s = span(a, 4);
+	/* array_value { values { string_value: "v" } } */
+	const uint8_t a_kv[] = { 0x4a, 12, 0x0a, 1, 'a', 0x12, 7, 0x2a, 5, 0x0a, 3, 0x0a, 1, 'v' };
+	struct otlp_span s = span(a, 5);
 	struct otlp_batch b;
 	const uint8_t *got;
 	uint8_t *req;
@@ -147,6 +150,8 @@ Test(otlp, attribute_values)
 	cr_assert_arr_eq(got, b_kv, sizeof(b_kv));
 	got += sizeof(b_kv);
 	cr_assert_arr_eq(got, d_kv, sizeof(d_kv));
+	got += sizeof(d_kv);
+	cr_assert_arr_eq(got, a_kv, sizeof(a_kv));
 	free(req);
 }
 

@@ -53,7 +53,7 @@ Test(spanconv, ids_times_and_flags)
 {
 	const uint8_t trace[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 	struct rec x = make(SPAN_CYCLE);
-	struct span_conv c;
+	struct span_conv c = {};
 
 	x.r.id = 9;
 	x.r.flags |= SPAN_F_REMOTE_PARENT | SPAN_F_HAS_PARENT;
@@ -75,7 +75,7 @@ Test(spanconv, ids_times_and_flags)
 Test(spanconv, task_labels_and_status)
 {
 	struct rec x = make(SPAN_TASK);
-	struct span_conv c;
+	struct span_conv c = {};
 
 	c.labels[0] = "coder";
 	c.labels[1] = "generation";
@@ -92,7 +92,7 @@ Test(spanconv, task_labels_and_status)
 Test(spanconv, unknown_status_is_failure)
 {
 	struct rec x = make(SPAN_AGENT);
-	struct span_conv c;
+	struct span_conv c = {};
 
 	x.r.status = 42;
 	c.labels[0] = c.labels[1] = NULL;
@@ -104,7 +104,7 @@ Test(spanconv, unknown_status_is_failure)
 Test(spanconv, custom_attributes)
 {
 	struct rec x = make(SPAN_CUSTOM);
-	struct span_conv c;
+	struct span_conv c = {};
 
 	strcpy(x.text, "model.call");
 	strcpy(x.text + SPAN_NAME_LEN, "model=big;tokens=12;flag;=skipped;k=a=b");
@@ -121,7 +121,7 @@ Test(spanconv, custom_attributes)
 Test(spanconv, text_bounded_by_the_record)
 {
 	struct rec x = make(SPAN_CUSTOM);
-	struct span_conv c;
+	struct span_conv c = {};
 
 	memset(x.text, 'n', sizeof(x.text)); /* no NUL anywhere */
 	cr_assert_eq(span_convert(&c, &x, sizeof(x.r) + 10, 0), 0);
@@ -134,7 +134,7 @@ Test(spanconv, text_bounded_by_the_record)
 Test(spanconv, file_operations)
 {
 	struct rec x = make(SPAN_FILE);
-	struct span_conv c;
+	struct span_conv c = {};
 
 	x.r.op = FOP_READ;
 	x.r.id = 4096;
@@ -159,7 +159,7 @@ Test(spanconv, file_operations)
 Test(spanconv, database_operations)
 {
 	struct rec x = make(SPAN_DB);
-	struct span_conv c;
+	struct span_conv c = {};
 
 	x.r.op = VERB_SELECT;
 	span_convert(&c, &x, sizeof(x.r) + SPAN_SQL_LEN, 0);
@@ -194,7 +194,7 @@ Test(spanconv, http_requests)
 	struct rec x = make(SPAN_HTTP);
 	struct http_span_text *t = (void *)x.text;
 	size_t size = sizeof(x.r) + sizeof(*t);
-	struct span_conv c;
+	struct span_conv c = {};
 
 	x.r.op = HM_POST;
 	x.r.status = 200;
@@ -227,12 +227,74 @@ Test(spanconv, http_requests)
 	assert_str(&c, "error.type", "connection_reset");
 	cr_assert_str_eq(c.span.status_msg, "connection_reset");
 
+	/* A response cut short: its status, and the connection's fate. */
+	x.r.status = 200;
+	span_convert(&c, &x, size, 0);
+	assert_int(&c, "http.response.status_code", 200);
+	assert_str(&c, "error.type", "connection_reset");
+	cr_assert_eq(c.span.status, OTLP_STATUS_ERROR);
+
 	/* A method outside the standard set: "_OTHER", the span named "HTTP". */
 	x.r.op = HM_OTHER;
 	x.r.status = 204;
+	x.r.id = HE_NONE;
 	t->port = 0;
 	span_convert(&c, &x, size, 0);
 	cr_assert_str_eq(c.span.name, "HTTP");
 	assert_str(&c, "http.request.method", "_OTHER");
 	cr_assert_null(attr(&c, "server.port"));
+}
+
+Test(spanconv, model_calls)
+{
+	struct genai_span g = { .provider = "openai",
+				.operation = "chat",
+				.request_model = "gpt-4o-mini",
+				.response_model = "gpt-4o-mini-2025",
+				.finish = "stop",
+				.input_tokens = 12,
+				.output_tokens = -1 };
+	struct rec x = make(SPAN_HTTP);
+	struct http_span_text *t = (void *)x.text;
+	size_t size = sizeof(x.r) + sizeof(*t);
+	struct span_conv c = { .genai = &g };
+	const struct otlp_attr *a;
+
+	x.r.op = HM_POST;
+	x.r.status = 200;
+	strcpy(t->host, "api.example.com");
+	strcpy(t->path, "/v1/chat/completions");
+	cr_assert_eq(span_convert(&c, &x, size, 0), 0);
+	cr_assert_str_eq(c.span.name, "chat gpt-4o-mini");
+	cr_assert_eq(c.span.kind, OTLP_KIND_CLIENT);
+	assert_str(&c, "gen_ai.operation.name", "chat");
+	assert_str(&c, "gen_ai.provider.name", "openai");
+	assert_str(&c, "gen_ai.request.model", "gpt-4o-mini");
+	assert_str(&c, "gen_ai.response.model", "gpt-4o-mini-2025");
+	assert_str(&c, "server.address", "api.example.com");
+	assert_int(&c, "gen_ai.usage.input_tokens", 12);
+	cr_assert_null(attr(&c, "gen_ai.usage.output_tokens"), "not given: not guessed");
+	a = attr(&c, "gen_ai.response.finish_reasons");
+	cr_assert(a && a->type == OTLP_STR_ARRAY && a->slen == 4 && !memcmp(a->s, "stop", 4));
+
+	/* No model known, no finish reason: the operation alone names it. */
+	memset(g.request_model, 0, sizeof(g.request_model));
+	memset(g.response_model, 0, sizeof(g.response_model));
+	g.finish[0] = '\0';
+	span_convert(&c, &x, size, 0);
+	cr_assert_str_eq(c.span.name, "chat");
+	cr_assert_null(attr(&c, "gen_ai.request.model"));
+	cr_assert_null(attr(&c, "gen_ai.response.finish_reasons"));
+}
+
+Test(spanconv, agent_requests_name_their_agent)
+{
+	struct rec x = make(SPAN_AGENT);
+	struct span_conv c = { .labels = { "coder", "review" } };
+
+	cr_assert_eq(span_convert(&c, &x, sizeof(x.r), 0), 0);
+	assert_str(&c, "gen_ai.agent.name", "coder");
+	x.r.kind = SPAN_TASK;
+	span_convert(&c, &x, sizeof(x.r), 0);
+	cr_assert_null(attr(&c, "gen_ai.agent.name"));
 }

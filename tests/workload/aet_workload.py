@@ -732,8 +732,8 @@ class GenaiCalls:
     by a reset. The request's "aet_test" member tells the server what to
     answer, so the truth is the plan: calls per (agent, provider, operation,
     model, status), tokens per (agent, provider, model, token type), the
-    successful calls whose usage the answer does not give, and the streams
-    (each with a first chunk)."""
+    successful calls whose usage the answer does not give, the streams
+    (each with a first chunk), and each call as its span must say it."""
 
     PROVIDERS = {"/v1/chat/completions": ("openai", "chat", ("gpt-4o-mini", "gpt-test")),
                  "/v1/messages": ("anthropic", "chat", ("claude-test",))}
@@ -822,14 +822,19 @@ class GenaiCalls:
         tally.add(("genai_requests", agent, c.provider, c.operation, model, outcome))
         if want == 200 and c.body["stream"]:
             tally.add(("genai_streams", c.provider, model))
+        call = (agent, c.provider, c.operation, c.body["model"], outcome)
         if outcome != "success":
+            tally.add(("genai_calls",) + call + ("", "", -1, -1))
             return
         tokens = dict(zip(("input", "output", "cached_input", "reasoning"), test["tokens"]))
         if c.provider == "anthropic":
             del tokens["reasoning"]
+        finish = "end_turn" if c.provider == "anthropic" else "stop"
         if c.body["stream"] and c.provider == "openai" and not test["usage"]:
+            tally.add(("genai_calls",) + call + (model, finish, -1, -1))
             tally.add(("genai_missing", "not_given"))
             return
+        tally.add(("genai_calls",) + call + (model, finish, tokens["input"], tokens["output"]))
         for kind, n in tokens.items():
             if n:
                 tally.add(("genai_tokens", agent, c.provider, model, kind), n)
@@ -841,7 +846,11 @@ class GenaiCalls:
                 "tokens": tally.rows("genai_tokens", ("agent", "provider", "model",
                                                       "token_type"), amount="tokens"),
                 "missing": tally.rows("genai_missing", ("reason",)),
-                "streams": tally.rows("genai_streams", ("provider", "model"))}
+                "streams": tally.rows("genai_streams", ("provider", "model")),
+                # each call as its span says it: what a failed one said is not compared
+                "calls": tally.rows("genai_calls", (
+                    "agent", "provider", "operation", "request_model", "status",
+                    "response_model", "finish", "input", "output"))}
 
 
 class Workload:
