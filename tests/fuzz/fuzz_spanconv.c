@@ -29,7 +29,7 @@
 struct decoded_attr {
 	const uint8_t *key, *s;
 	size_t klen, slen;
-	int type; /* the AnyValue field: 1 string, 2 bool, 3 int, 4 double */
+	int type; /* the AnyValue field: 1 string, 2 bool, 3 int, 4 double, 5 array */
 	uint64_t v;
 };
 
@@ -112,6 +112,8 @@ static void pb_string(const struct pb *s)
 	CHECK(utf8_valid(s->p, (size_t)(s->end - s->p)), "string field is not UTF-8");
 }
 
+static void walk_array(struct pb m, struct decoded_attr *a);
+
 /* AnyValue */
 static void walk_any(struct pb m, struct decoded_attr *a)
 {
@@ -122,8 +124,12 @@ static void walk_any(struct pb m, struct decoded_attr *a)
 	while (m.p < m.end) {
 		uint32_t f = pb_field(&m, &wt, &sub, &v);
 
-		CHECK(f >= 1 && f <= 4, "AnyValue field %u", f);
-		EXPECT_WT(f, f == 1 ? WT_LEN : f == 4 ? WT_I64 : WT_VARINT);
+		CHECK(f >= 1 && f <= 5, "AnyValue field %u", f);
+		EXPECT_WT(f, f == 1 || f == 5 ? WT_LEN : f == 4 ? WT_I64 : WT_VARINT);
+		if (f == 5) {
+			walk_array(sub, a);
+			continue;
+		}
 		a->type = (int)f;
 		a->v = v;
 		if (f == 1) {
@@ -132,6 +138,26 @@ static void walk_any(struct pb m, struct decoded_attr *a)
 			a->slen = (size_t)(sub.end - sub.p);
 		}
 	}
+}
+
+/* ArrayValue: spanconv's hold one string (the finish reasons). */
+static void walk_array(struct pb m, struct decoded_attr *a)
+{
+	struct pb sub;
+	uint64_t v;
+	int wt, n = 0;
+
+	while (m.p < m.end) {
+		uint32_t f = pb_field(&m, &wt, &sub, &v);
+
+		CHECK(f == 1, "ArrayValue field %u", f);
+		EXPECT_WT(f, WT_LEN);
+		walk_any(sub, a);
+		CHECK(a->type == 1, "an array of AnyValue field %d", a->type);
+		n++;
+	}
+	CHECK(n == 1, "an array of %d values", n);
+	a->type = 5;
 }
 
 /* KeyValue */
@@ -346,9 +372,10 @@ static void check_span(const struct decoded_span *d, const struct otlp_span *s)
 
 		n = utf8_sanitize((const uint8_t *)a->key, strlen(a->key), want);
 		CHECK(x->klen == n && !memcmp(x->key, want, n), "attribute %zu: key", i);
-		if (a->type == OTLP_STR) {
+		if (a->type == OTLP_STR || a->type == OTLP_STR_ARRAY) {
 			n = utf8_sanitize((const uint8_t *)a->s, a->slen, want);
-			CHECK(x->type == 1 && x->slen == n && !memcmp(x->s, want, n),
+			CHECK(x->type == (a->type == OTLP_STR ? 1 : 5) && x->slen == n &&
+				      !memcmp(x->s, want, n),
 			      "attribute %zu: value", i);
 		} else {
 			CHECK(a->type == OTLP_INT && x->type == 3 && x->v == (uint64_t)a->i,
