@@ -729,8 +729,10 @@ def genai_stream():
             return [float(x) for x in f[1:]]
         res = {m: [] for m in GENAI_MODES}
         checks = []
-        for _ in range(ROUNDS):
-            for mode in GENAI_MODES:
+        for i in range(ROUNDS):
+            # Each round in another order: no mode always follows another
+            # (an attach, a detach) or comes first.
+            for mode in GENAI_MODES[i % 3:] + GENAI_MODES[:i % 3]:
                 r, check = genai_round(mode, pid, call, gs.TOKENS)
                 res[mode].append(r)
                 if check:
