@@ -38,7 +38,16 @@ push): the ratios are the claims, the absolutes belong to their machine.
    program on one CPU while the collector's consumer (spanconv + otlp, the
    daemon's code) drains and encodes on the other; spans/s without a drop,
    and gzip throughput beside it.
+8. Streamed model calls: a Python client (bench/genai_stream.py, the probe
+   library preloaded) makes OpenAI-shaped streamed calls of 200 chunks
+   and a usage event, over HTTP and HTTPS, to a local server that sends
+   each event apart; detached, on the floor (empty programs on the http
+   and files families' points) and with the collector (default families,
+   metrics only), alternately: the client's CPU and wall time per call,
+   their ratios to detached, the collector's CPU per call, the reads per
+   call; the collector's counts checked against the calls made.
 """
+import contextlib
 import http.client
 import http.server
 import signal
@@ -54,7 +63,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from harness import fdinfo, map_memlock, wait_loaded, wait_until  # noqa: E402 - the e2e tests' helpers
+from harness import (by_labels, fdinfo, map_memlock, parse_exposition,  # noqa: E402 - the
+                     wait_loaded, wait_until)  # e2e tests' helpers
 BUILD = os.path.join(ROOT, "build")
 LIB = os.path.join(BUILD, "libaetprobe.so")
 PYTHON = "/usr/bin/python3"
@@ -62,6 +72,8 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CALLS = int(os.environ.get("BENCH_CALLS", "1000000"))
 WORKLOAD_TASKS = int(os.environ.get("BENCH_TASKS", "3000"))
 FOOTPRINT_SECONDS = int(os.environ.get("BENCH_FOOTPRINT_SECONDS", "30"))
+GENAI_CALLS = int(os.environ.get("BENCH_GENAI_CALLS", "40"))
+GENAI_PACE_US = int(os.environ.get("BENCH_GENAI_PACE_US", "100"))
 
 
 # Tracing configurations of the collector (environment).
@@ -578,6 +590,209 @@ def span_drain():
     print(out.stdout, end="")
 
 
+GENAI_KINDS = ("http", "https")
+GENAI_MODES = ("detached", "floor", "collector")
+GENAI_PORT = 9592
+
+
+def cpu_ns(pid):
+    """CPU time of pid's threads, ns, from their schedstat: /proc/PID/stat's
+    utime + stime count ticks of 10 ms, a few calls' worth."""
+    total = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass  # a thread gone: the collector's live as long as it
+    return total
+
+
+def start_genai_floor(pid):
+    """Empty programs on the points of the two families a call's syscalls
+    and SSL functions pass: http's and files' (both trace read and write)."""
+    out = []
+    for cmd in (["bench-floor-http", "--pid", str(pid)], ["bench-floor-files"]):
+        p = subprocess.Popen([os.path.join(BUILD, cmd[0]), *cmd[1:]], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        if p.stdout.readline().strip() != "attached":
+            sys.exit("%s did not attach" % cmd[0])
+        out.append(p)
+    return out
+
+
+def genai_check(port, made, tokens):
+    """What the collector counted, once it has counted made calls (each
+    call's end is drained within 10 ms) or after 10 s: (calls counted,
+    made, what differs from what was made)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port) as r:
+            samples, _ = parse_exposition(r.read().decode())
+        calls = by_labels(samples, "aet_gen_ai_requests_total")
+        n = sum(calls.values())
+        if n >= made or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    bad = []
+    if n != made:
+        bad.append("aet_gen_ai_requests_total %d, calls made %d" % (n, made))
+    want = {"provider": "openai", "operation": "chat", "model": "gpt-bench-2025",
+            "status": "success"}
+    bad += ["a series %s" % dict(k) for k in calls if want.items() - dict(k).items()]
+    got = {}
+    for k, v in by_labels(samples, "aet_gen_ai_tokens_total").items():
+        t = dict(k)["token_type"]
+        got[t] = got.get(t, 0) + v
+    want = dict(zip(("input", "output", "cached_input", "reasoning"), (made * t for t in tokens)))
+    if got != want:
+        bad.append("aet_gen_ai_tokens_total %s, made %s" % (got, want))
+    for m in ("aet_gen_ai_usage_missing_total", "aet_collector_gen_ai_bytes_lost_total"):
+        if sum(by_labels(samples, m).values()):
+            bad.append("%s %s" % (m, by_labels(samples, m)))
+    return n, made, bad
+
+
+def genai_round(mode, pid, call, tokens):
+    """One mode's runs of each kind: {kind: {figure: value}}, and with the
+    collector what it counted (genai_check())."""
+    floors = start_genai_floor(pid) if mode == "floor" else []
+    col = start_collector(pid, GENAI_PORT) if mode == "collector" else None
+    out, made = {}, 0
+    for kind in GENAI_KINDS:
+        call(kind, 2)  # the first calls after an attach pay for it
+        c0, t0 = cpu_ns(col.pid) if col else 0, time.monotonic()
+        wall, cpu = call(kind, GENAI_CALLS)[:2]
+        x = out[kind] = dict(wall=wall, cpu=cpu, secs=time.monotonic() - t0, collector=0,
+                             idle=0, uprobes=0)
+        if col:
+            x["collector"] = (cpu_ns(col.pid) - c0) / GENAI_CALLS / 1000
+        # Counted apart: with bpf_stats_enabled each program run reads the clock.
+        with bpf_stats() if col else contextlib.nullcontext():
+            runs = uprobe_runs(col.pid) if col else 0
+            x["reads"], x["bytes"], x["gcs"] = call(kind, 5, 1)[2:5]
+            if col:
+                x["uprobes"] = (uprobe_runs(col.pid) - runs) / 5
+        made += 3 + GENAI_CALLS + 1 + 6  # each command's first call is outside its measure
+    check = None
+    if col:
+        # Its pace with no call (timers, drains), to say what of its CPU
+        # per call the calls took.
+        c0, t0 = cpu_ns(col.pid), time.monotonic()
+        time.sleep(0.5)
+        idle = (cpu_ns(col.pid) - c0) / (time.monotonic() - t0) / 1000
+        for x in out.values():
+            x["idle"] = idle * x["secs"] / GENAI_CALLS
+        check = genai_check(GENAI_PORT, made, tokens)
+        stop(col)
+    for fl in floors:
+        stop_floor(fl)
+    return out, check
+
+
+class bpf_stats:
+    """kernel.bpf_stats_enabled on while within: programs count their runs."""
+    PATH = "/proc/sys/kernel/bpf_stats_enabled"
+
+    def __enter__(self):
+        with open(self.PATH) as f:
+            self.was = f.read().strip()
+        with open(self.PATH, "w") as f:
+            f.write("1")
+
+    def __exit__(self, *exc):
+        with open(self.PATH, "w") as f:
+            f.write(self.was)
+
+
+def genai_stream():
+    import genai_stream as gs  # bench/genai_stream.py: the server and the client
+    start = time.monotonic()
+    from httpd import make_cert
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = make_cert(tmp)
+        srv = subprocess.Popen(["taskset", "-c", "0", PYTHON, gs.__file__, "--serve", cert, key,
+                                str(GENAI_PACE_US)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+        ports = srv.stdout.readline().split()[1:]
+        cl = subprocess.Popen(["taskset", "-c", "1", PYTHON, gs.__file__, "--client", *ports,
+                               cert], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, LD_PRELOAD=LIB))
+        pid = int(cl.stdout.readline().split()[1])
+
+        def call(kind, n, count=0):
+            cl.stdin.write("%s %d %d\n" % (kind, n, count))
+            cl.stdin.flush()
+            f = cl.stdout.readline().split()
+            if not f or f[0] != "done":
+                sys.exit("genai_stream: the client failed")
+            return [float(x) for x in f[1:]]
+        res = {m: [] for m in GENAI_MODES}
+        checks = []
+        for i in range(ROUNDS):
+            # Each round in another order: no mode always follows another
+            # (an attach, a detach) or comes first.
+            for mode in GENAI_MODES[i % 3:] + GENAI_MODES[:i % 3]:
+                r, check = genai_round(mode, pid, call, gs.TOKENS)
+                res[mode].append(r)
+                if check:
+                    checks.append(check)
+        for p in (cl, srv):
+            p.stdin.close()
+            p.wait()
+    genai_report(res, checks, gs)
+    print("  (%d s)" % (time.monotonic() - start))
+
+
+def genai_report(res, checks, gs):
+    def med(m, k, f):
+        return statistics.median(x[k][f] for x in res[m])
+
+    def added(m, k, f):
+        return statistics.median(x[k][f] - d[k][f] for d, x in zip(res["detached"], res[m]))
+
+    def ratio(m, k, f, base="detached"):
+        return statistics.median(x[k][f] / d[k][f] for d, x in zip(res[base], res[m]))
+
+    def row(name, fmt, fn):
+        print("  %-38s" % name + "".join(fmt % fn(k) for k in GENAI_KINDS))
+
+    print("streamed model calls: POST %s, a text/event-stream of %d chunks, the usage and "
+          "[DONE],\n each event a write %d us apart; us per call, median of %d rounds of %d calls"
+          % (gs.PATH, gs.CHUNKS, GENAI_PACE_US, ROUNDS, GENAI_CALLS))
+    row("", "%12s", lambda k: k)
+    for f, what in (("cpu", "client CPU"), ("wall", "wall")):
+        for m in GENAI_MODES:
+            row("%s, %s" % (what, m), "%12.1f", lambda k: med(m, k, f))
+        for m in GENAI_MODES[1:]:
+            row("%s added, %s" % (what, m), "%12.1f", lambda k: added(m, k, f))
+        for m in GENAI_MODES[1:]:
+            row("%s, %s / detached" % (what, m), "%11.3fx", lambda k: ratio(m, k, f))
+        row("%s, collector / floor" % what, "%11.3fx",
+            lambda k: ratio("collector", k, f, "floor"))
+        row("%s, collector's added / floor's" % what, "%11.2fx",
+            lambda k: added("collector", k, f) / added("floor", k, f))
+    row("collector CPU per call (its threads)", "%12.1f",
+        lambda k: med("collector", k, "collector"))
+    row("  its pace without calls, as long", "%12.1f", lambda k: med("collector", k, "idle"))
+    for m in GENAI_MODES:
+        row("reads per call (bytes a read), %s" % m, "%12s", lambda k: "%.1f (%d)" % (
+            med(m, k, "reads"), med(m, k, "bytes") / med(m, k, "reads")))
+    row("gc collections per call, collector", "%12.2f", lambda k: med("collector", k, "gcs"))
+    row("collector's uprobe runs per call", "%12.1f", lambda k: med("collector", k, "uprobes"))
+    for k in GENAI_KINDS:
+        print("  client CPU by round, %s: %s" % (k, "; ".join("%s %s" % (m, " ".join(
+            "%.0f" % x[k]["cpu"] for x in res[m])) for m in GENAI_MODES)))
+    bad = [b for _, _, bs in checks for b in bs]
+    print("  counted by the collector (aet_gen_ai_requests_total), each round: %s calls of %s "
+          "made; tokens, labels, usage: %s" % (" ".join("%d" % n for n, _, _ in checks),
+                                               " ".join("%d" % m for _, m, _ in checks),
+                                               "as made" if not bad else "NOT as made"))
+    if bad:
+        sys.exit("genai_stream: the collector did not count the calls made:\n  " +
+                 "\n  ".join(bad))
+
+
 def read_first(path, default="?"):
     try:
         with open(path) as f:
@@ -627,7 +842,8 @@ def main():
     only = os.environ.get("BENCH_ONLY", "").split(",")
     for name, run in (("probe_hit", lambda: probe_hit(sink)), ("syscall", syscall_cost),
                       ("sqlite", sqlite_cost), ("workload", lambda: workload(sink)),
-                      ("footprint", footprint), ("scrape", scrape), ("span_drain", span_drain)):
+                      ("footprint", footprint), ("scrape", scrape), ("span_drain", span_drain),
+                      ("genai_stream", genai_stream)):
         if only == [""] or name in only:
             run()
 
