@@ -11,6 +11,12 @@ time-to-first-chunk histograms count every call and every stream.
 The agent of a call is the agent whose request is open on the thread that
 makes it: spans are on (the collector follows what is open on a thread
 from them).
+
+The collector is given prices (--gen-ai-prices) for two of the models that
+answer: aet_gen_ai_cost_usd_total per (agent, model) is the truth's tokens
+at those prices, and the calls of every other model (the third, and the
+requests' models that errors keep) count in
+aet_gen_ai_cost_unpriced_requests_total.
 """
 import collections
 import os
@@ -30,6 +36,16 @@ DURATION = "aet_gen_ai_client_operation_duration_seconds"
 FIRST = "aet_gen_ai_client_time_to_first_chunk_seconds"
 PER_CHUNK = "aet_gen_ai_client_time_per_output_chunk_seconds"
 MISSING = "aet_gen_ai_usage_missing_total"
+COST = "aet_gen_ai_cost_usd_total"
+UNPRICED = "aet_gen_ai_cost_unpriced_requests_total"
+
+# USD per million tokens: input, output, cached input. Anthropic counts its
+# cache reads beside the input, OpenAI as part of it (README, "Model calls").
+PRICES = {"gpt-4o-mini-2025": (0.15, 0.6, 0.075), "claude-test-2025": (3.0, 15.0, 0.3)}
+PRICES_FILE = """# model  input  output  cached input (USD per million tokens)
+gpt-4o-mini-2025\t0.15 0.60 0.075   # OpenAI-shaped
+claude-test-2025  3 15 .3
+"""
 
 
 @pytest.fixture
@@ -71,6 +87,42 @@ def want(truth):
     return out
 
 
+def want_cost(truth):
+    """{(agent, model): USD} of the truth's tokens, and {model: calls} of
+    the models not priced."""
+    tokens = collections.defaultdict(collections.Counter)
+    provider = {}
+    for r in truth["genai"]["tokens"]:
+        tokens[r["agent"], r["model"]][r["token_type"]] += r["tokens"]
+        provider[r["agent"], r["model"]] = r["provider"]
+    cost = {}
+    for key, t in tokens.items():
+        if key[1] not in PRICES:
+            continue
+        pin, pout, pcached = PRICES[key[1]]
+        uncached = t["input"] if provider[key] == "anthropic" else t["input"] - t["cached_input"]
+        cost[key] = (uncached * pin + t["cached_input"] * pcached + t["output"] * pout) / 1e6
+    unpriced = collections.Counter()
+    for r in truth["genai"]["requests"]:
+        if r["model"] not in PRICES:
+            unpriced[r["model"]] += r["count"]
+    return cost, unpriced
+
+
+def check_cost(samples, types, truth):
+    cost, unpriced = want_cost(truth)
+    assert types[COST] == types[UNPRICED] == "counter"
+    # Both providers priced, one model not, and calls of it to count.
+    assert {m for _, m in cost} == set(PRICES) and "gpt-test-2025" in unpriced, (cost, unpriced)
+    got = {(dict(k)["agent"], dict(k)["model"]): v for k, v in by_labels(samples, COST).items()}
+    assert set(got) == {(render_label(a), m) for a, m in cost}, (got, cost)
+    for (agent, model), usd in cost.items():
+        assert got[render_label(agent), model] == pytest.approx(usd, rel=1e-12, abs=0), (
+            agent, model)
+    got = {dict(k)["model"]: v for k, v in by_labels(samples, UNPRICED).items()}
+    assert got == unpriced
+
+
 def check_coverage(truth):
     rows = truth["genai"]["requests"]
     assert {r["provider"] for r in rows} == {"openai", "anthropic"}
@@ -99,11 +151,14 @@ def settled(col, truth, timeout=10):
         time.sleep(0.2)
 
 
-def test_model_calls_match_the_plan(start, servers, receiver):
+def test_model_calls_match_the_plan(start, servers, receiver, tmp_path):
+    prices = tmp_path / "prices.txt"
+    prices.write_text(PRICES_FILE)
     wl = start.workload("--seed", "5", "--threads", "2", "--tasks", "120", "--genai",
                         "%s,%s" % (servers.plain_url, servers.tls_url), "--http-ca",
                         servers.cafile)
-    col = start.collector(wl.pid, env=otel_env(receiver, OTEL_TRACES_SAMPLER="always_on"))
+    col = start.collector(wl.pid, "--gen-ai-prices", str(prices),
+                          env=otel_env(receiver, OTEL_TRACES_SAMPLER="always_on"))
     truth = wl.go()
     check_coverage(truth)
     samples, types, wrong = settled(col, truth)
@@ -113,5 +168,6 @@ def test_model_calls_match_the_plan(start, servers, receiver):
     # Every stream with more than one chunk observed its gaps.
     assert sum(by_labels(samples, PER_CHUNK + "_count").values()) > 0
     assert not any(v for v in by_labels(samples, "aet_collector_gen_ai_bytes_lost_total").values())
+    check_cost(samples, types, truth)
     code, err = col.stop()
     assert code == 0, err
