@@ -9,9 +9,10 @@
 
 #define FIELDS_MAX 4 /* MODEL INPUT OUTPUT CACHED_INPUT */
 
-/* A price: digits and at most one dot, nothing else. strtod() alone would
- * take "inf", "nan", "-1", "0x1p4" and "1e3", none of which a price list
- * means. Returns 0 or -EINVAL. */
+/* A price: digits and at most one dot, nothing else, at most
+ * GENAI_PRICE_MAX. strtod() alone would take "inf", "nan", "-1", "0x1p4" and
+ * "1e3", none of which a price list means; 400 digits would be inf, and a
+ * cost of a price past the bound could be. Returns 0 or -EINVAL. */
 static int parse_price(const char *s, double *out)
 {
 	int digits = 0, dots = 0;
@@ -27,7 +28,7 @@ static int parse_price(const char *s, double *out)
 	if (!digits)
 		return -EINVAL;
 	*out = strtod(s, NULL);
-	return 0;
+	return *out <= GENAI_PRICE_MAX ? 0 : -EINVAL;
 }
 
 /* Splits line (modified) into at most FIELDS_MAX + 1 fields, the comment
@@ -73,8 +74,8 @@ static int parse_fields(char **f, int n, const struct genai_prices *ps, struct g
 		if (parse_price(f[i], v[i - 1])) {
 			snprintf(err, len,
 				 "'%.40s' is not a price: USD per million tokens, a decimal "
-				 "number such as 0.15",
-				 f[i]);
+				 "number such as 0.15, at most %d",
+				 f[i], GENAI_PRICE_MAX);
 			return -EINVAL;
 		}
 	}

@@ -7,8 +7,8 @@
  * The file: a model a line, "MODEL INPUT OUTPUT [CACHED_INPUT]", fields
  * separated by spaces or tabs; "#" begins a comment, to the end of the line;
  * blank lines are skipped. MODEL is the model label exactly (at most 63
- * bytes); the prices are decimal numbers, 0 or more. CACHED_INPUT defaults
- * to INPUT.
+ * bytes); the prices are decimal numbers from 0 to GENAI_PRICE_MAX.
+ * CACHED_INPUT defaults to INPUT.
  */
 #ifndef AET_GENAI_PRICES_H
 #define AET_GENAI_PRICES_H
@@ -20,6 +20,7 @@
 #include "genai_body.h"
 
 #define GENAI_PRICES_MAX_BYTES (1 << 20) /* a file larger is refused */
+#define GENAI_PRICE_MAX	       1000000	 /* USD per million tokens: more is a typo */
 
 struct genai_price {
 	char model[GENAI_MODEL_LEN];

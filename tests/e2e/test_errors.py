@@ -99,7 +99,7 @@ def test_prices_file_with_a_wrong_line_stops_the_start(preloaded, tmp_path):
     prices.write_text("# USD per million tokens\ngpt-4o 2.50 10\ngpt-4o-mini 0,15 0.60\n")
     line = one_line(run_collector("--pid", str(p.pid), "--gen-ai-prices", str(prices)))
     assert line == ("aet-collector: --gen-ai-prices %s:3: '0,15' is not a price: USD per "
-                    "million tokens, a decimal number such as 0.15" % prices)
+                    "million tokens, a decimal number such as 0.15, at most 1000000" % prices)
     line = one_line(run_collector("--pid", str(p.pid), "--gen-ai-prices", str(tmp_path / "no")))
     assert line == ("aet-collector: --gen-ai-prices %s: No such file or directory"
                     % (tmp_path / "no"))

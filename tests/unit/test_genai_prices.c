@@ -68,6 +68,9 @@ Test(genai_prices, refusals_name_the_file_and_line)
 		{ "a . 2\n", "prices.txt:1: '.' is not a price" },
 		{ "a 1.2.3 2\n", "prices.txt:1: '1.2.3' is not a price" },
 		{ "a 1 2 $3\n", "prices.txt:1: '$3' is not a price" },
+		{ "a 1000000.5 2\n",
+		  "prices.txt:1: '1000000.5' is not a price: USD per million tokens, a decimal "
+		  "number such as 0.15, at most 1000000" },
 		{ "a 1 2\nmodel-name-of-sixty-four-bytes-is-one-past-the-label-bound-x-xxx 1 2\n",
 		  "prices.txt:2: model name of 64 bytes: a model label has at most 63" },
 		{ "", "prices.txt: prices no model" },
@@ -95,6 +98,20 @@ Test(genai_prices, a_model_of_63_bytes_is_priced)
 	cr_assert(p, "%s", err);
 	cr_assert(genai_prices_find(p, m));
 	genai_prices_free(p);
+}
+
+Test(genai_prices, prices_are_bounded)
+{
+	char text[512] = "a 1000000 2\nb 1 2 ";
+	struct genai_prices *p = parse(text);
+
+	cr_assert(p, "%s", err);
+	cr_assert_eq(genai_prices_find(p, "a")->input, 1000000);
+	genai_prices_free(p);
+	/* 400 digits: strtod() says inf */
+	memset(text + strlen(text), '9', 400);
+	cr_assert_null(parse(text));
+	cr_assert(!strncmp(err, "prices.txt:2: '9999", 19), "%s", err);
 }
 
 Test(genai_prices, a_nul_byte_is_refused)
