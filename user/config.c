@@ -48,6 +48,10 @@ const char config_usage[] =
 	"      --span-sql-text    add db.query.text (127 bytes at most) to SQLite spans\n"
 	"      --span-ring-size N bytes of the span ring buffer, a power of two\n"
 	"                         (default 1 MiB)\n"
+	"      --gen-ai-prices FILE\n"
+	"                         model prices: lines \"MODEL INPUT OUTPUT\n"
+	"                         [CACHED_INPUT]\", USD per million tokens; adds\n"
+	"                         aet_gen_ai_cost_usd_total (README, \"Model calls\")\n"
 	"      --http-max-connections N\n"
 	"                         HTTP connections served at once (default 64); past\n"
 	"                         it the one waiting longest for its request is closed\n"
@@ -121,6 +125,7 @@ enum {
 	OPT_DISABLE,
 	OPT_CHECK,
 	OPT_JSON,
+	OPT_GEN_AI_PRICES,
 };
 
 static const struct option long_opts[] = {
@@ -148,6 +153,7 @@ static const struct option long_opts[] = {
 	{ "span-min-io-us", required_argument, NULL, OPT_SPAN_MIN_IO },
 	{ "span-sql-text", no_argument, NULL, OPT_SPAN_SQL_TEXT },
 	{ "span-ring-size", required_argument, NULL, OPT_SPAN_RING_SIZE },
+	{ "gen-ai-prices", required_argument, NULL, OPT_GEN_AI_PRICES },
 	{ "http-max-connections", required_argument, NULL, OPT_HTTP_MAX_CONNS },
 	{ "http-max-per-ip", required_argument, NULL, OPT_HTTP_MAX_PER_IP },
 	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
@@ -480,6 +486,9 @@ static int set_other(struct config *cfg, int opt, const char *arg)
 	case OPT_BTF:
 		cfg->btf_path = arg;
 		return 0;
+	case OPT_GEN_AI_PRICES: /* read at start (user/main.c) */
+		cfg->gen_ai_prices_path = arg;
+		return *arg ? 0 : -EINVAL;
 	case OPT_SPAN_SQL_TEXT:
 		cfg->span_sql_text = true;
 		return 0;

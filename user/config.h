@@ -43,6 +43,8 @@ enum probe_family {
 #define DEFAULT_REQUIRE (1u << PFAM_PROBES)
 extern const char *const probe_family_names[PFAM_MAX];
 
+struct genai_prices; /* user/genai_prices.h */
+
 /* --bpf-build: which build of the BPF objects to load (bpf/compat.bpf.h). */
 enum bpf_build { BUILD_AUTO, BUILD_NATIVE, BUILD_COMPAT };
 
@@ -84,6 +86,10 @@ struct config {
 	int log_level;
 	bool check; /* --check: say what would work, attach nothing */
 	bool json;  /* --json: --check's report as JSON */
+
+	const char *gen_ai_prices_path; /* --gen-ai-prices FILE, or NULL */
+	/* Read from it at start (user/main.c), not by parsing: parsing has no side effects. */
+	const struct genai_prices *gen_ai_prices;
 };
 
 enum config_result {

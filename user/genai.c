@@ -16,6 +16,7 @@
 #include "genai.h"
 #include "genai_body.h"
 #include "genai_maps.h"
+#include "genai_prices.h"
 #include "genai_span.h"
 #include "hist_map.h"
 #include "probes_maps.h"
@@ -63,6 +64,7 @@ struct gseries {
 	__u64 requests;
 	__u64 tokens[GT_MAX];
 	struct hist duration, first_chunk, per_chunk;
+	const struct genai_price *price; /* of its model, or NULL */
 };
 
 struct call {
@@ -87,6 +89,7 @@ struct genai {
 	__u64 overflow; /* calls past max_series label sets */
 	__u64 missing[MISS_MAX];
 	_Atomic unsigned long long seen, open;
+	const struct genai_prices *prices; /* --gen-ai-prices, or NULL */
 };
 
 static void hist_put(struct hist *h, __u64 ns)
@@ -171,6 +174,7 @@ static struct gseries *series_of(struct genai *g, const struct gseries *key)
 	if (g->nseries == g->max_series)
 		return NULL;
 	g->series[g->nseries] = *key;
+	g->series[g->nseries].price = genai_prices_find(g->prices, key->model);
 	return &g->series[g->nseries++];
 }
 
@@ -359,6 +363,11 @@ void genai__free(struct genai *g)
 	free(g);
 }
 
+void genai__set_prices(struct genai *g, const struct genai_prices *prices)
+{
+	g->prices = prices;
+}
+
 void genai__counts(struct genai *g, unsigned long long *calls, unsigned long long *open)
 {
 	*calls = atomic_load(&g->seen);
@@ -467,6 +476,42 @@ static int write_tokens(struct genai *g, struct buf *out)
 	return rc;
 }
 
+/* The cost of each label set's tokens, from their totals at the scrape:
+ * exact, and nothing to add up per call. Calls of a model without a price
+ * are counted by model instead, so that a cost short of them is seen. */
+static int write_cost(struct genai *g, struct buf *out)
+{
+	static const char *const names[] = { "agent", "model" };
+	struct metric *cost = metric__new("aet_gen_ai_cost_usd_total",
+					  "What the tokens of model calls cost, in USD, at the "
+					  "prices of --gen-ai-prices, by agent and model.",
+					  METRIC_COUNTER, 2, names);
+	struct metric *unpriced = metric__new(
+		"aet_gen_ai_cost_unpriced_requests_total",
+		"Model calls whose model --gen-ai-prices does not price: not in the cost.",
+		METRIC_COUNTER, 1, &names[1]);
+	int rc = cost && unpriced ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < g->nseries && !rc; i++) {
+		const struct gseries *s = &g->series[i];
+		const char *v[2] = { s->agent, s->model };
+
+		if (!s->price)
+			rc = metric__add(unpriced, &v[1], (double)s->requests);
+		else if (s->tokens[GT_INPUT] || s->tokens[GT_OUTPUT] || s->tokens[GT_CACHED_INPUT])
+			rc = metric__add(cost, v,
+					 genai_price_cost(s->price, (const uint64_t *)s->tokens,
+							  s->api == GA_ANTHROPIC_MESSAGES));
+	}
+	if (!rc) {
+		metric__write(cost, out);
+		metric__write(unpriced, out);
+	}
+	metric__free(cost);
+	metric__free(unpriced);
+	return rc;
+}
+
 static int write_counts(struct genai *g, const __u64 *stats, struct buf *out)
 {
 	static const char *const lost[GSTAT_MAX] = { "ring_full", "bound" };
@@ -518,6 +563,8 @@ int genai__write_metrics(struct genai *g, const __u64 *stats, struct buf *out)
 				"the next, for every chunk after the first.",
 				offsetof(struct gseries, per_chunk), w_pm, pm, 2);
 	rc = rc ?: write_counts(g, stats, out);
+	if (g->prices)
+		rc = rc ?: write_cost(g, out);
 	pthread_mutex_unlock(&g->lock);
 	return rc;
 }

@@ -28,6 +28,10 @@ void genai__free(struct genai *g);
 /* aet_gen_ai_*; stats are genai_stats' counters (GSTAT_MAX of them).
  * Returns 0 or -ENOMEM. */
 int genai__write_metrics(struct genai *g, const __u64 *stats, struct buf *out);
+/* The prices of --gen-ai-prices (NULL: none), which must outlive g: with
+ * them, aet_gen_ai_cost_usd_total. Before genai__run(). */
+struct genai_prices;
+void genai__set_prices(struct genai *g, const struct genai_prices *prices);
 /* Model calls seen, and in progress, for /status. */
 void genai__counts(struct genai *g, unsigned long long *calls, unsigned long long *open);
 

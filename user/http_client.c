@@ -250,6 +250,8 @@ static void *http_open(const struct family_env *env, int *errp, char *err, size_
 		h->genai = genai__new(s->maps.genai_paths, s->maps.genai_ring, env->shared,
 				      env->cfg->max_series, err, len);
 		rc = h->genai ? 0 : -ENOMEM;
+		if (h->genai)
+			genai__set_prices(h->genai, env->cfg->gen_ai_prices);
 	}
 	if (rc) {
 		*errp = rc;

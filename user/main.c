@@ -19,6 +19,7 @@
 #include "check.h"
 #include "collector.h"
 #include "endpoints.h"
+#include "genai_prices.h"
 #include "host.h"
 #include "log.h"
 #include "start.h"
@@ -138,6 +139,24 @@ static void announce(struct collector *c)
 			 attached(c, PFAM_FILES), attached(c, PFAM_SQLITE), cfg->listen_str);
 }
 
+/* --gen-ai-prices: read once, before anything is loaded, so that a wrong
+ * line stops the start with its file and number. Returns 0 or -EINVAL. */
+static int load_prices(struct config *cfg, struct genai_prices **prices, char *err, size_t len)
+{
+	char why[512];
+
+	*prices = NULL;
+	if (!cfg->gen_ai_prices_path)
+		return 0;
+	*prices = genai_prices_load(cfg->gen_ai_prices_path, why, sizeof(why));
+	if (!*prices) {
+		snprintf(err, len, "--gen-ai-prices %s", why);
+		return -EINVAL;
+	}
+	cfg->gen_ai_prices = *prices;
+	return 0;
+}
+
 /* The signals serve() takes, blocked in every thread; SIGPIPE ignored: a
  * console exporter whose reader went away, a client that hung up, is an
  * error to handle, not a reason to die. */
@@ -155,6 +174,7 @@ static void block_signals(sigset_t *sigs)
 
 int main(int argc, char **argv)
 {
+	struct genai_prices *prices;
 	struct http *http = NULL;
 	struct collector c;
 	struct config cfg;
@@ -177,8 +197,15 @@ int main(int argc, char **argv)
 	}
 	log_level = cfg.log_level;
 	libbpf_set_print(libbpf_print);
-	if (cfg.check)
-		return check_run(&cfg);
+	if (load_prices(&cfg, &prices, err, sizeof(err))) {
+		log_err("%s\n", err);
+		return EXIT_START_FAILED;
+	}
+	if (cfg.check) {
+		rc = check_run(&cfg);
+		genai_prices_free(prices);
+		return rc;
+	}
 
 	/* Before any thread starts, so that every thread inherits the mask. */
 	block_signals(&sigs);
@@ -203,6 +230,7 @@ int main(int argc, char **argv)
 	http__free(http);
 	collector_free_families(&c);
 	collector_fini(&c);
+	genai_prices_free(prices);
 	if (rc) {
 		log_err("%s\n", err);
 		return EXIT_START_FAILED;

@@ -92,6 +92,20 @@ def test_file_root_that_does_not_exist_stops_the_start(preloaded, tmp_path):
     assert programs_added(before) == []
 
 
+def test_prices_file_with_a_wrong_line_stops_the_start(preloaded, tmp_path):
+    p = preloaded()
+    before = our_programs()
+    prices = tmp_path / "prices.txt"
+    prices.write_text("# USD per million tokens\ngpt-4o 2.50 10\ngpt-4o-mini 0,15 0.60\n")
+    line = one_line(run_collector("--pid", str(p.pid), "--gen-ai-prices", str(prices)))
+    assert line == ("aet-collector: --gen-ai-prices %s:3: '0,15' is not a price: USD per "
+                    "million tokens, a decimal number such as 0.15, at most 1000000" % prices)
+    line = one_line(run_collector("--pid", str(p.pid), "--gen-ai-prices", str(tmp_path / "no")))
+    assert line == ("aet-collector: --gen-ai-prices %s: No such file or directory"
+                    % (tmp_path / "no"))
+    assert programs_added(before) == []
+
+
 def test_taken_port_is_said_before_loading(preloaded):
     p = preloaded()
     before = our_programs()

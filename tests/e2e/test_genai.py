@@ -14,6 +14,12 @@ span is its GenAI span: named "{operation} {request model}", with the
 provider, the models, the finish reason and the tokens its answer gave,
 the child of the agent request span that names its agent; each is compared
 with the truth's calls, and none carries the prompt.
+
+The collector is given prices (--gen-ai-prices) for two of the models that
+answer: aet_gen_ai_cost_usd_total per (agent, model) is the truth's tokens
+at those prices, and the calls of every other model (the third, and the
+requests' models that errors keep) count in
+aet_gen_ai_cost_unpriced_requests_total.
 """
 import collections
 import os
@@ -33,6 +39,16 @@ DURATION = "aet_gen_ai_client_operation_duration_seconds"
 FIRST = "aet_gen_ai_client_time_to_first_chunk_seconds"
 PER_CHUNK = "aet_gen_ai_client_time_per_output_chunk_seconds"
 MISSING = "aet_gen_ai_usage_missing_total"
+COST = "aet_gen_ai_cost_usd_total"
+UNPRICED = "aet_gen_ai_cost_unpriced_requests_total"
+
+# USD per million tokens: input, output, cached input. Anthropic counts its
+# cache reads beside the input, OpenAI as part of it (README, "Model calls").
+PRICES = {"gpt-4o-mini-2025": (0.15, 0.6, 0.075), "claude-test-2025": (3.0, 15.0, 0.3)}
+PRICES_FILE = """# model  input  output  cached input (USD per million tokens)
+gpt-4o-mini-2025\t0.15 0.60 0.075   # OpenAI-shaped
+claude-test-2025  3 15 .3
+"""
 
 
 @pytest.fixture
@@ -72,6 +88,42 @@ def want(truth):
     for r in g["missing"]:
         out[MISSING][labels(reason=r["reason"])] += r["count"]
     return out
+
+
+def want_cost(truth):
+    """{(agent, model): USD} of the truth's tokens, and {model: calls} of
+    the models not priced."""
+    tokens = collections.defaultdict(collections.Counter)
+    provider = {}
+    for r in truth["genai"]["tokens"]:
+        tokens[r["agent"], r["model"]][r["token_type"]] += r["tokens"]
+        provider[r["agent"], r["model"]] = r["provider"]
+    cost = {}
+    for key, t in tokens.items():
+        if key[1] not in PRICES:
+            continue
+        pin, pout, pcached = PRICES[key[1]]
+        uncached = t["input"] if provider[key] == "anthropic" else t["input"] - t["cached_input"]
+        cost[key] = (uncached * pin + t["cached_input"] * pcached + t["output"] * pout) / 1e6
+    unpriced = collections.Counter()
+    for r in truth["genai"]["requests"]:
+        if r["model"] not in PRICES:
+            unpriced[r["model"]] += r["count"]
+    return cost, unpriced
+
+
+def check_cost(samples, types, truth):
+    cost, unpriced = want_cost(truth)
+    assert types[COST] == types[UNPRICED] == "counter"
+    # Both providers priced, one model not, and calls of it to count.
+    assert {m for _, m in cost} == set(PRICES) and "gpt-test-2025" in unpriced, (cost, unpriced)
+    got = {(dict(k)["agent"], dict(k)["model"]): v for k, v in by_labels(samples, COST).items()}
+    assert set(got) == {(render_label(a), m) for a, m in cost}, (got, cost)
+    for (agent, model), usd in cost.items():
+        assert got[render_label(agent), model] == pytest.approx(usd, rel=1e-12, abs=0), (
+            agent, model)
+    got = {dict(k)["model"]: v for k, v in by_labels(samples, UNPRICED).items()}
+    assert got == unpriced
 
 
 def check_coverage(truth):
@@ -158,12 +210,14 @@ def check_spans(receiver, truth, timeout=10):
 
 
 @pytest.mark.parametrize("tracing", [True, False], ids=["tracing", "no_tracing"])
-def test_model_calls_match_the_plan(start, servers, receiver, tracing):
+def test_model_calls_match_the_plan(start, servers, receiver, tmp_path, tracing):
+    prices = tmp_path / "prices.txt"
+    prices.write_text(PRICES_FILE)
     wl = start.workload("--seed", "5", "--threads", "2", "--tasks", "120", "--genai",
                         "%s,%s" % (servers.plain_url, servers.tls_url), "--http-ca",
                         servers.cafile)
     env = otel_env(receiver, OTEL_TRACES_SAMPLER="always_on") if tracing else otel_env()
-    col = start.collector(wl.pid, env=env)
+    col = start.collector(wl.pid, "--gen-ai-prices", str(prices), env=env)
     truth = wl.go()
     check_coverage(truth)
     samples, types, wrong = settled(col, truth)
@@ -173,6 +227,7 @@ def test_model_calls_match_the_plan(start, servers, receiver, tracing):
     # Every stream with more than one chunk observed its gaps.
     assert sum(by_labels(samples, PER_CHUNK + "_count").values()) > 0
     assert not any(v for v in by_labels(samples, "aet_collector_gen_ai_bytes_lost_total").values())
+    check_cost(samples, types, truth)
     if tracing:
         check_spans(receiver, truth)
         samples, _ = parse_exposition(col.metrics())

@@ -3,7 +3,9 @@
 Debian's prometheus scrapes the collector attached to the reference workload
 (on loopback, temporary storage, a one-second interval), the workload making
 HTTP and HTTPS calls to local servers (--http, tests/e2e/httpd.py) for the
-"Outbound calls" row, and forcing garbage collections of each generation
+"Outbound calls" row, model calls to the same servers (--genai) for the
+"Model calls" dashboard, the collector given prices (--gen-ai-prices) for
+its cost panels, and forcing garbage collections of each generation
 (--gc) for the "Python runtime" row. Every query of every panel and every recording rule
 must return data: a panel showing nothing is a failure, not a warning.
 """
@@ -21,6 +23,9 @@ from harness import ROOT, free_port, promtool_check
 from httpd import Servers
 
 RULES = os.path.join(ROOT, "dashboards", "rules.yml")
+# Two of the three models that answer (tests/workload/aet_workload.py,
+# GenaiCalls): the third's calls count as unpriced.
+PRICES = "gpt-4o-mini-2025 0.15 0.60 0.075\nclaude-test-2025 3 15\n"
 PROMETHEUS = "/usr/bin/prometheus"
 
 
@@ -44,12 +49,16 @@ def panel_targets(panels):
 @pytest.fixture
 def prometheus(start, tmp_path):
     """Prometheus scraping a collector attached to the workload in a loop,
-    calling a plain and a TLS server."""
+    calling a plain and a TLS server, and their model APIs."""
     srv = Servers(str(tmp_path / "httpd"))
     start.stops.append(srv.stop)  # after the workload's, as stops run in reverse
+    urls = "%s,%s" % (srv.plain_url, srv.tls_url)
     wl = start.workload("--loop", "--pause", "0.05", "--threads", "2", "--gc",
-                        "--http", "%s,%s" % (srv.plain_url, srv.tls_url), "--http-ca", srv.cafile)
-    col = start.collector(wl.pid, "--file-root", os.path.join(str(tmp_path), "work"))
+                        "--http", urls, "--genai", urls, "--http-ca", srv.cafile)
+    prices = tmp_path / "prices.txt"
+    prices.write_text(PRICES)
+    col = start.collector(wl.pid, "--file-root", os.path.join(str(tmp_path), "work"),
+                          "--gen-ai-prices", str(prices))
     wl.proc.stdin.write("go\n")
     wl.proc.stdin.flush()
     port = free_port()
@@ -71,7 +80,8 @@ def prometheus(start, tmp_path):
         while time.monotonic() < deadline:
             try:
                 if (query(url, "count_over_time(up[1m]) >= 15")
-                        and query(url, "aet:task_failure_ratio:rate5m")):
+                        and query(url, "aet:task_failure_ratio:rate5m")
+                        and query(url, "aet:gen_ai_tokens:rate5m")):
                     break
             except OSError:
                 pass
@@ -121,6 +131,18 @@ def test_every_panel_and_rule_returns_data(prometheus):
         want = ({("direction", "request"), ("direction", "response")} if "direction" in expr
                 else {("server_address", "127.0.0.1"), ("server_address", "localhost")})
         assert want <= labels, (title, ref, expr, got)
+    # The cost is the priced models', both providers'; the unpriced model's
+    # calls are counted apart.
+    with open(os.path.join(ROOT, "dashboards", "aet-model-calls.json")) as f:
+        exprs = [e for _, _, e in panel_targets(json.load(f)["panels"])]
+    cost = [e for e in exprs if "aet_gen_ai_cost_usd_total" in e and "vector(0)" not in e]
+    assert len(cost) == 2
+    for expr in cost:
+        got = query(url, expr.replace("$__rate_interval", "1m"))
+        assert {r["metric"]["model"] for r in got} == {"gpt-4o-mini-2025", "claude-test-2025"}
+        assert all(float(r["value"][1]) > 0 for r in got), (expr, got)
+    unpriced = query(url, "sum by (model) (aet_gen_ai_cost_unpriced_requests_total)")
+    assert "gpt-test-2025" in {r["metric"]["model"] for r in unpriced}, unpriced
     # The exposition itself passes promtool's checks.
     ok, out = promtool_check(col.metrics())
     assert ok, out

@@ -29,3 +29,5 @@ def test_every_family_scraped_is_in_the_metrics_table(start, tmp_path):
                if f not in table and not any(f.startswith(p) and p in table
                                              for p in ("process_", "aet_custom_"))}
     assert not missing, "families served, not in the README's Metrics table: %s" % missing
+    # The cost of model calls is served with --gen-ai-prices only.
+    assert "aet_gen_ai_cost_usd_total" in table and "aet_gen_ai_cost_usd_total" not in families

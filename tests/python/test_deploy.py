@@ -144,7 +144,7 @@ def test_privileges_agree():
 
 
 DASHBOARDS = ("aet-system-overview", "aet-agent-performance", "aet-error-tracking",
-              "aet-resource-usage", "aet-collector")
+              "aet-resource-usage", "aet-collector", "aet-model-calls")
 
 
 def panels(items):

@@ -34,6 +34,8 @@ Test(config, defaults)
 	cr_assert_eq(config_open_slots(&cfg), DEFAULT_MAX_OPEN); /* already a power of two */
 	cr_assert_eq(cfg.log_level, LOG_INFO);
 	cr_assert_null(cfg.btf_path);
+	cr_assert_null(cfg.gen_ai_prices_path);
+	cr_assert_null(cfg.gen_ai_prices);
 	cr_assert_eq(cfg.http_max_conns, DEFAULT_HTTP_MAX_CONNS);
 	cr_assert_eq(cfg.http_max_per_ip, DEFAULT_HTTP_MAX_PER_IP);
 	cr_assert_eq(cfg.http_timeout_s, DEFAULT_HTTP_TIMEOUT_S);
@@ -92,6 +94,18 @@ Test(config, every_option)
 	cr_assert_eq(cfg.open_ttl_s, 0);
 	cr_assert_str_eq(cfg.btf_path, "/tmp/btf");
 	cr_assert_eq(cfg.log_level, LOG_DEBUG);
+}
+
+/* The path only: the file is read at start (user/main.c), not by parsing. */
+Test(config, gen_ai_prices)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("-p", "1", "--gen-ai-prices", "/nonexistent")),
+		     CONFIG_RUN, "%s", err);
+	cr_assert_str_eq(cfg.gen_ai_prices_path, "/nonexistent");
+	cr_assert_null(cfg.gen_ai_prices);
 }
 
 Test(config, file_roots)
@@ -358,6 +372,12 @@ ParameterizedTestParameters(config, errors)
 		{ 5,
 		  { "c", "-p", "1", "--pid", "2" },
 		  "--pid given twice ('1', then '2'): give it once (see --help)" },
+		{ 4,
+		  { "c", "-p", "1", "--gen-ai-prices=" },
+		  "invalid value '' for --gen-ai-prices: a value that is not empty (see --help)" },
+		{ 5,
+		  { "c", "-p", "1", "--gen-ai-prices=a", "--gen-ai-prices=b" },
+		  "--gen-ai-prices given twice ('a', then 'b'): give it once (see --help)" },
 
 	};
 

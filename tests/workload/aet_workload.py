@@ -739,6 +739,7 @@ class GenaiCalls:
                  "/v1/messages": ("anthropic", "chat", ("claude-test",))}
 
     def __init__(self, wl, bases, cafile):
+        import http.client
         import ssl
         import urllib.request
         import requests
@@ -751,7 +752,9 @@ class GenaiCalls:
         self.session = requests.Session()
         self.session.trust_env = False
         self.session.verify = cafile if cafile else True
-        self.errors = (OSError, requests.RequestException)
+        # A stream cut by a reset: urllib's read of its chunks raises
+        # IncompleteRead, an HTTPException (not an OSError).
+        self.errors = (OSError, http.client.HTTPException, requests.RequestException)
 
     def plan(self, t):
         rng = random.Random("%s/%d/genai" % (t.key, t.request_index))
