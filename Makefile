@@ -29,7 +29,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS)) \
 	$(patsubst bpf/%.bpf.c,$(OUTPUT)/%.compat.bpf.o,$(BPF_SRCS))
 # Pure modules: no libbpf, unit-tested on their own.
 PURE := buf expo procfs config log sqlverb otlp otelenv spanconv traceparent privs samples custom_expo \
-	genai_body genai_prices
+	genai_body genai_prices genai_api
 PURE_OBJS := $(patsubst %,$(OUTPUT)/user/%.o,$(PURE))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(wildcard user/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))

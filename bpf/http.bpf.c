@@ -570,7 +570,11 @@ static __always_inline void genai_agent(struct genai_rec *r)
  * to a model API's path; then its GR_BEGIN. Returns whether it is one. */
 __noinline int genai_begin(__u64 id, __u64 owner)
 {
-	struct genai_rec r = { .type = GR_BEGIN, .series = ~0u };
+	struct {
+		struct genai_rec r;
+		struct genai_server s;
+	} b = { .r = { .type = GR_BEGIN, .len = sizeof(b.s), .series = ~0u } };
+	struct genai_rec *r = &b.r;
 	struct conn_key k;
 	struct conn *c = conn_of(id, owner, &k);
 	__u32 *api;
@@ -585,12 +589,14 @@ __noinline int genai_begin(__u64 id, __u64 owner)
 	c->call = span_seq_next() + 1; /* unique in the run; no fetching atomics before 5.12 */
 	c->sent_req = c->sent_resp = 0;
 	c->lost = 0;
-	r.call = c->call;
-	r.ts_ns = c->start_ns;
-	r.api = c->api;
-	r.tgid = bpf_get_current_pid_tgid() >> 32;
-	genai_agent(&r);
-	if (bpf_ringbuf_output(&genai_ring, &r, sizeof(r), BPF_RB_NO_WAKEUP))
+	r->call = c->call;
+	r->ts_ns = c->start_ns;
+	r->api = c->api;
+	r->tgid = bpf_get_current_pid_tgid() >> 32;
+	genai_agent(r);
+	__builtin_memcpy(b.s.host, c->host, HTTP_HOST_LEN);
+	b.s.port = c->port;
+	if (bpf_ringbuf_output(&genai_ring, &b, sizeof(b), BPF_RB_NO_WAKEUP))
 		genai_stat(c, GSTAT_RING_FULL);
 	return 1;
 }

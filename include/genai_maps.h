@@ -35,7 +35,7 @@ enum genai_api {
 
 /* What a genai_ring record is. */
 enum genai_rec_type {
-	GR_BEGIN, /* a model call's request head was written: no data */
+	GR_BEGIN, /* a model call's request head was written: its server */
 	GR_REQ,	  /* request body bytes */
 	GR_RESP,  /* response bytes */
 	GR_END,	  /* the call ended (http_done): no data */
@@ -49,7 +49,8 @@ enum genai_stat {
 };
 
 /* A genai_ring record: this header, then for GR_REQ and GR_RESP len bytes
- * of data (in a room of GENAI_SMALL or GENAI_PIECE bytes). */
+ * of data (in a room of GENAI_SMALL or GENAI_PIECE bytes), for GR_BEGIN a
+ * struct genai_server. */
 struct genai_rec {
 	__u64 call;  /* the call's number, unique in the run */
 	__u64 ts_ns; /* CLOCK_MONOTONIC: the bytes' syscall's end, the call's start or end */
@@ -64,6 +65,14 @@ struct genai_rec {
 	__u32 error;  /* enum http_error */
 	__u16 status; /* the HTTP status, 0: none */
 	__u16 lost;   /* 1: bytes of the call were not sent (genai_stats) */
+};
+
+/* GR_BEGIN's data: the server, as the request's Host header names it
+ * (a provider is known by its host: user/genai_api.c). */
+struct genai_server {
+	char host[HTTP_HOST_LEN];
+	__u16 port; /* 0: none given */
+	__u16 pad[3];
 };
 
 #endif /* AET_GENAI_MAPS_H */

@@ -14,6 +14,7 @@
 
 #include "expo.h"
 #include "genai.h"
+#include "genai_api.h"
 #include "genai_body.h"
 #include "genai_maps.h"
 #include "genai_prices.h"
@@ -61,6 +62,7 @@ static const char *const missing_names[MISS_MAX] = {
 struct gseries {
 	char agent[LABEL_LEN], model[GENAI_MODEL_LEN], status[24];
 	__u32 api;
+	const char *provider; /* static: user/genai_api.h */
 	__u64 requests;
 	__u64 tokens[GT_MAX];
 	struct hist duration, first_chunk, per_chunk;
@@ -71,6 +73,7 @@ struct call {
 	__u64 call; /* 0: a free slot */
 	__u64 start_ns;
 	__u32 api;
+	const char *provider;
 	char agent[LABEL_LEN];
 	struct genai_body *req, *resp;
 	struct hist gaps; /* between chunks after the first */
@@ -142,14 +145,18 @@ static struct call *call_new(struct genai *g)
 	return old;
 }
 
-static void begin(struct genai *g, const struct genai_rec *r)
+static void begin(struct genai *g, const struct genai_rec *r, size_t size)
 {
+	const struct genai_server *srv = (const void *)(r + 1);
 	struct call *c = call_new(g);
 	struct labels2 l = {};
 
 	c->call = r->call;
 	c->start_ns = r->ts_ns;
 	c->api = r->api < GA_MAX ? r->api : GA_NONE;
+	c->provider = apis[c->api].provider ?: "";
+	if (size >= sizeof(*r) + sizeof(*srv) && memchr(srv->host, '\0', sizeof(srv->host)))
+		c->provider = genai_provider(c->provider, srv->host, srv->port);
 	if (r->series != ~0u)
 		series_labels(
 			&g->shared->series[r->kind == KIND_AGENT ? SERIES_AGENT : SERIES_TASKS],
@@ -167,8 +174,9 @@ static struct gseries *series_of(struct genai *g, const struct gseries *key)
 	for (size_t i = 0; i < g->nseries; i++) {
 		struct gseries *s = &g->series[i];
 
-		if (s->api == key->api && !strcmp(s->agent, key->agent) &&
-		    !strcmp(s->model, key->model) && !strcmp(s->status, key->status))
+		if (s->api == key->api && !strcmp(s->provider, key->provider) &&
+		    !strcmp(s->agent, key->agent) && !strcmp(s->model, key->model) &&
+		    !strcmp(s->status, key->status))
 			return s;
 	}
 	if (g->nseries == g->max_series)
@@ -207,7 +215,7 @@ static enum missing missing_of(const struct genai_rec *r, const struct genai_res
 static void count(struct genai *g, const struct call *c, const struct genai_rec *r,
 		  const struct genai_result *req, const struct genai_result *res)
 {
-	struct gseries key = { .api = c->api }, *s;
+	struct gseries key = { .api = c->api, .provider = c->provider }, *s;
 	bool tokens = false;
 
 	memcpy(key.agent, c->agent, sizeof(key.agent));
@@ -240,7 +248,7 @@ static void put_span(struct genai *g, const struct call *c, const struct genai_r
 		     const struct genai_result *res)
 {
 	struct genai_span s = {
-		.provider = apis[c->api].provider ?: "",
+		.provider = c->provider,
 		.operation = apis[c->api].operation ?: "",
 		.input_tokens = res->tokens[GT_INPUT],
 		.output_tokens = res->tokens[GT_OUTPUT],
@@ -261,7 +269,7 @@ static int on_rec(void *ctx, void *data, size_t size)
 	if (size < sizeof(*r))
 		return 0;
 	if (r->type == GR_BEGIN) {
-		begin(g, r);
+		begin(g, r, size);
 		return 0;
 	}
 	c = call_of(g, r->call);
@@ -385,7 +393,7 @@ static void pick(const struct gseries *s, const enum pick *which, int n, const c
 			out[i] = s->agent;
 			break;
 		case P_PROVIDER:
-			out[i] = apis[s->api].provider ?: "";
+			out[i] = s->provider;
 			break;
 		case P_OPERATION:
 			out[i] = apis[s->api].operation ?: "";

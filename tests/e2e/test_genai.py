@@ -128,7 +128,7 @@ def check_cost(samples, types, truth):
 
 def check_coverage(truth):
     rows = truth["genai"]["requests"]
-    assert {r["provider"] for r in rows} == {"openai", "anthropic"}
+    assert {r["provider"] for r in rows} == {"openai", "anthropic", "groq"}
     assert {"success", "4xx", "5xx", "connection_reset"} <= {r["status"] for r in rows}, rows
     assert truth["genai"]["streams"] and truth["genai"]["missing"]
     assert len({r["agent"] for r in rows}) > 1

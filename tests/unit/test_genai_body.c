@@ -7,6 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "genai_api.h"
 #include "genai_body.h"
 
 struct gaps {
@@ -247,4 +248,19 @@ Test(genai_body, faults)
 	cr_assert_eq(
 		parse_str(1, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n{}", 0).status,
 		200);
+}
+
+Test(genai_api, providers_by_host_then_shape)
+{
+	cr_assert_str_eq(genai_provider("openai", "api.openai.com", 443), "openai");
+	cr_assert_str_eq(genai_provider("openai", "API.Groq.com", 0), "groq");
+	cr_assert_str_eq(genai_provider("openai", "myres.openai.azure.com", 443),
+			 "azure.ai.openai");
+	/* a name under a suffix only, not the suffix itself nor a look-alike */
+	cr_assert_str_eq(genai_provider("openai", "openai.azure.com", 443), "openai");
+	cr_assert_str_eq(genai_provider("openai", "api.openai.com.evil", 443), "openai");
+	cr_assert_str_eq(genai_provider("anthropic", "api.openai.com", 443), "openai");
+	cr_assert_str_eq(genai_provider("openai", "localhost", 11434), "ollama");
+	cr_assert_str_eq(genai_provider("openai", "gpu-box", 8000), "openai"); /* vLLM: its shape */
+	cr_assert_str_eq(genai_provider("anthropic", "", 0), "anthropic");
 }

@@ -781,7 +781,10 @@ class GenaiCalls:
             "stream": stream, "aet_test": test}
         if stream and provider == "openai":
             body["stream_options"] = {"include_usage": test["usage"]}
-        return SimpleNamespace(base=rng.choice(self.bases), path=path, provider=provider,
+        # An OpenAI-shaped API served by another provider, known by its host.
+        host = "api.groq.com" if provider == "openai" and rng.random() < 0.2 else None
+        return SimpleNamespace(base=rng.choice(self.bases), path=path,
+                               shape=provider, provider="groq" if host else provider, host=host,
                                operation=operation, body=body, test=test,
                                client="requests" if rng.random() < 0.6 else "urllib")
 
@@ -789,6 +792,8 @@ class GenaiCalls:
         c = self.plan(t)
         data = json.dumps(c.body).encode()
         headers = {"Content-Type": "application/json"}
+        if c.host:
+            headers["Host"] = c.host
         got = status = None
         if c.client == "urllib":
             headers["Accept-Encoding"] = "gzip"
@@ -830,10 +835,10 @@ class GenaiCalls:
             tally.add(("genai_calls",) + call + ("", "", -1, -1))
             return
         tokens = dict(zip(("input", "output", "cached_input", "reasoning"), test["tokens"]))
-        if c.provider == "anthropic":
+        if c.shape == "anthropic":
             del tokens["reasoning"]
-        finish = "end_turn" if c.provider == "anthropic" else "stop"
-        if c.body["stream"] and c.provider == "openai" and not test["usage"]:
+        finish = "end_turn" if c.shape == "anthropic" else "stop"
+        if c.body["stream"] and c.shape == "openai" and not test["usage"]:
             tally.add(("genai_calls",) + call + (model, finish, -1, -1))
             tally.add(("genai_missing", "not_given"))
             return
