@@ -31,6 +31,7 @@
 #ifndef AET_PROBE_H
 #define AET_PROBE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -112,6 +113,24 @@ void aet_probe_gauge_add(const char *name, const char *labels, int64_t delta);
  * BPF programs have no floating point, and uprobes do not see the SSE
  * registers a double is passed in). Buckets: those of the durations. */
 void aet_probe_observe(const char *name, const char *labels, int64_t value_micros);
+
+/*
+ * Declares the buckets of histogram name: n (1 to AET_PROBE_BUCKETS_MAX)
+ * finite upper bounds, strictly increasing once rounded to millionths (as
+ * observe's values are), each within +-9e12; +Inf is implied. Returns 0, or
+ * -1 with nothing done when the bounds are not so. A name's first call
+ * decides its buckets: declare before its first observe. A declaration
+ * after an observation, or with other bounds than the name's, is counted
+ * by the collector and ignored; the same bounds again change nothing (a
+ * collector attached later than the first declaration sees the next one).
+ * Without a declaration the buckets are those of the durations.
+ */
+#define AET_PROBE_BUCKETS_MAX 16
+int aet_probe_histogram_buckets(const char *name, const double *bounds, size_t n);
+/* What aet_probe_histogram_buckets calls once the bounds are checked: the
+ * bounds in millionths, where the collector reads them. Not for
+ * applications: it does not check them, the collector does. */
+void aet_probe_histogram_bounds(const char *name, const int64_t *bounds_micros, uint32_t n);
 
 #ifdef __cplusplus
 }
