@@ -10,10 +10,11 @@
  * order and the argument types below are a contract and never change within
  * an ABI version.
  *
- * Every function starts with the 5-byte NOP `nopl 0x0(%rax,%rax,1)`
- * (0f 1f 44 00 00) followed by `push %rbp` (55): recent kernels execute a
- * uprobe on the NOP on an optimized path, older ones emulate the push
- * cheaply. The build checks these bytes.
+ * Every function but aet_probe_histogram_buckets (C, below) starts with the
+ * 5-byte NOP `nopl 0x0(%rax,%rax,1)` (0f 1f 44 00 00) followed by
+ * `push %rbp` (55): recent kernels execute a uprobe on the NOP on an
+ * optimized path, older ones emulate the push cheaply. The build checks
+ * these bytes.
  *
  * Conventions:
  *  - status: AET_STATUS_SUCCESS (0), AET_STATUS_FAILURE (1),
@@ -111,7 +112,8 @@ void aet_probe_gauge_set(const char *name, const char *labels, int64_t value);
 void aet_probe_gauge_add(const char *name, const char *labels, int64_t delta);
 /* Observes value_micros / 1e6 in histogram name{labels} (fixed point:
  * BPF programs have no floating point, and uprobes do not see the SSE
- * registers a double is passed in). Buckets: those of the durations. */
+ * registers a double is passed in). Buckets: those of the durations, or
+ * those name declared (aet_probe_histogram_buckets). */
 void aet_probe_observe(const char *name, const char *labels, int64_t value_micros);
 
 /*
