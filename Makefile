@@ -106,9 +106,11 @@ $(OUTPUT)/aet-collector: $(USER_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The probe functions must begin with nop5; push %rbp (docs/DESIGN.md, 3. The probe ABI).
-$(OUTPUT)/libaetprobe.so: probe/aetprobe.S probe/check-entry.sh | $(OUTPUT)
+$(OUTPUT)/libaetprobe.so: probe/aetprobe.S probe/buckets.c include/aet/probe.h \
+		probe/check-entry.sh | $(OUTPUT)
 	$(call msg,LIB,$@)
-	$(Q)$(CC) -shared -fPIC -Wl,-z,noexecstack -Wl,-soname,libaetprobe.so -o $@ $<
+	$(Q)$(CC) -shared -fPIC -O2 -Wall -Wextra -Iinclude -Wl,-z,noexecstack \
+		-Wl,-soname,libaetprobe.so -o $@ probe/aetprobe.S probe/buckets.c
 	$(Q)sh probe/check-entry.sh $@
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libaetpure.a | $(OUTPUT)/tests

@@ -44,6 +44,7 @@ static const struct {
 	{ "aet_probe_span_end", EMPTY },
 	{ "aet_probe_trace_context", EMPTY },
 	{ "aet_probe_counter_add", EMPTY },
+	{ "aet_probe_observe", EMPTY },
 };
 
 /* The sets of --sqlite-set; a bit of each probe's sets. */

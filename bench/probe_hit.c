@@ -2,9 +2,12 @@
 /*
  * bench-probe-hit: calls the probe functions in a loop and prints the cost
  * of one call. It prints "ready PID", then for each line "N" on stdin runs
- * N iterations and prints "pair NS event NS counter NS": the nanoseconds
- * of one task_begin + task_end pair, of one event call and of one
- * counter_add (probe ABI version 2). A line "series N" sends
+ * N iterations and prints "pair NS event NS counter NS observe NS declared
+ * NS": the nanoseconds of one task_begin + task_end pair, of one event
+ * call, of one counter_add and of one observe (probe ABI version 2) of a
+ * histogram with the default buckets, then of one whose name declared five
+ * (declared again before each run, so that a collector attached since has
+ * seen it), its value past them all. A line "series N" sends
  * N distinct event types, once each (N series of aet_events_total), and
  * prints "done"; "agents N" N tasks begun and ended by N distinct agents;
  * "leak N" N tasks begun and never ended; "threads T N" N tasks begun and
@@ -68,6 +71,7 @@ static void threads(const char *args, uint64_t *id)
 
 int main(void)
 {
+	static const double declared[] = { 0.005, 0.1, 0.5, 1, 2.5 };
 	char line[32];
 	uint64_t id = 1;
 
@@ -75,7 +79,7 @@ int main(void)
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {
 		long n = atol(line);
-		double t0, t1, t2, t3;
+		double t0, t1, t2, t3, t4, t5;
 
 		if (!strncmp(line, "threads ", 8)) {
 			threads(line + 8, &id);
@@ -113,8 +117,15 @@ int main(void)
 		for (long i = 0; i < n; i++)
 			aet_probe_counter_add("tokens_used", "agent=coder", 812);
 		t3 = now_ns();
-		printf("pair %.1f event %.1f counter %.1f\n", (t1 - t0) / n, (t2 - t1) / n,
-		       (t3 - t2) / n);
+		for (long i = 0; i < n; i++)
+			aet_probe_observe("tokens_per_request", "operation=plan", 812000);
+		t4 = now_ns();
+		aet_probe_histogram_buckets("reply_seconds", declared, 5);
+		for (long i = 0; i < n; i++)
+			aet_probe_observe("reply_seconds", "agent=coder", 3000000);
+		t5 = now_ns();
+		printf("pair %.1f event %.1f counter %.1f observe %.1f declared %.1f\n",
+		       (t1 - t0) / n, (t2 - t1) / n, (t3 - t2) / n, (t4 - t3) / n, (t5 - t4) / n);
 		fflush(stdout);
 	}
 	return 0;

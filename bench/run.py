@@ -168,7 +168,7 @@ def probe_hit(sink):
         hit.stdin.write("%d\n" % CALLS)
         hit.stdin.flush()
         f = hit.stdout.readline().split()
-        return float(f[1]), float(f[3]), float(f[5])
+        return tuple(float(f[i]) for i in range(1, 11, 2))
 
     res = {"detached": [], "floor (empty program)": [], "floor + reads (labels, clock)": [],
            "collector, metrics": [], "collector, span per pair": [],
@@ -193,7 +193,7 @@ def probe_hit(sink):
         stop(col)
     hit.stdin.close()
     hit.wait()
-    med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3))
+    med = {k: tuple(statistics.median(r[i] for r in v) for i in range(5))
            for k, v in res.items()}
 
     # Each round measures its configurations back to back: the median of
@@ -202,13 +202,15 @@ def probe_hit(sink):
         return statistics.median(n[i] / d[i] for d, n in zip(res[den], res[num]))
 
     print("probe hit, ns per call (median of %d rounds of %d calls)" % (ROUNDS, CALLS))
-    print("  %-28s %10s %10s %10s" % ("", "begin+end", "event", "counter"))
+    print("  %-28s %10s %10s %10s %10s %10s" % ("", "begin+end", "event", "counter", "observe",
+                                                "declared"))
     for k in res:
-        print("  %-28s %10.1f %10.1f %10.1f" % (k, *med[k]))
-    metrics = tuple(ratio("collector, metrics", "floor (empty program)", i) for i in range(3))
+        print("  %-28s %10.1f %10.1f %10.1f %10.1f %10.1f" % (k, *med[k]))
+    metrics = tuple(ratio("collector, metrics", "floor (empty program)", i) for i in range(5))
     reads = [ratio("floor + reads (labels, clock)", "floor (empty program)", i) for i in (0, 1)]
     span = ratio("collector, span per pair", "collector, metrics", 0)
-    print("  %-28s %9.2fx %9.2fx %9.2fx   (goal <= 1.3x)" % ("metrics / floor", *metrics))
+    print("  %-28s %9.2fx %9.2fx %9.2fx %9.2fx %9.2fx   (goal <= 1.3x)" % (
+        "metrics / floor", *metrics))
     print("  %-28s %9.2fx %9.2fx   (what reading alone costs)" % ("reads / floor", *reads))
     print("  %-28s %9.2fx %10s   (goal <= 1.5x)" % ("span / metrics", span, ""))
     compat = [ratio("compat build, metrics", "collector, metrics", i) for i in (0, 1)]

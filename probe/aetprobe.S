@@ -62,5 +62,7 @@ aet_probe_abi_version:
 	PROBE aet_probe_gauge_set
 	PROBE aet_probe_gauge_add
 	PROBE aet_probe_observe
+	/* called by aet_probe_histogram_buckets (probe/buckets.c) */
+	PROBE aet_probe_histogram_bounds
 
 	.section .note.GNU-stack, "", @progbits

@@ -16,7 +16,7 @@
 #include "probes.h"
 #include "variant.h"
 
-#define NCUSTOM 4
+#define NCUSTOM 5
 
 struct custom {
 	struct custom_bpf *skel;
@@ -29,11 +29,14 @@ static void set_points(struct custom *c)
 {
 	struct custom_bpf *s = c->skel;
 	const char *syms[NCUSTOM] = { "aet_probe_counter_add", "aet_probe_gauge_set",
-				      "aet_probe_gauge_add", "aet_probe_observe" };
+				      "aet_probe_gauge_add", "aet_probe_observe",
+				      "aet_probe_histogram_bounds" };
 	struct bpf_program *progs[NCUSTOM] = { s->progs.counter_add, s->progs.gauge_set,
-					       s->progs.gauge_add, s->progs.observe };
+					       s->progs.gauge_add, s->progs.observe,
+					       s->progs.histogram_bounds };
 	struct bpf_link **links[NCUSTOM] = { &s->links.counter_add, &s->links.gauge_set,
-					     &s->links.gauge_add, &s->links.observe };
+					     &s->links.gauge_add, &s->links.observe,
+					     &s->links.histogram_bounds };
 
 	memcpy(c->syms, syms, sizeof(syms));
 	memcpy(c->progs, progs, sizeof(progs));
@@ -142,6 +145,7 @@ struct samples {
 	struct custom_sample *s;
 	size_t n, cap;
 	struct custom_left_out left;
+	int names_fd; /* custom_names: the bounds a histogram declared */
 	int err;
 };
 
@@ -161,14 +165,31 @@ static struct custom_sample *sample_next(struct samples *ss)
 	return &ss->s[ss->n++];
 }
 
+/* The bounds name declared, in s when its series has them (nbounds): the
+ * names map is only added to, so they are there. */
+static void set_bounds(struct samples *ss, struct custom_sample *s, const char *name)
+{
+	char key[CUSTOM_NAME_LEN] = {};
+	struct custom_name n = {};
+
+	if (!s->v.nbounds)
+		return;
+	memcpy(key, name, sizeof(key));
+	if (bpf_map_lookup_elem(ss->names_fd, key, &n) || n.nbounds != s->v.nbounds)
+		ss->err = -EIO;
+	else
+		custom_sample_bounds(s, n.le, n.nbounds);
+}
+
 static void on_series(const void *key, const void *value, void *ctx)
 {
 	const struct custom_key *k = key;
 	struct custom_sample *s = sample_next(ctx);
 
-	if (s)
-		custom_sample_set(s, k->type, k->name, k->labels, value,
-				  &((struct samples *)ctx)->left);
+	if (!s)
+		return;
+	custom_sample_set(s, k->type, k->name, k->labels, value, &((struct samples *)ctx)->left);
+	set_bounds(ctx, s, k->name);
 }
 
 static void on_overflow(const void *key, const void *value, void *ctx)
@@ -176,8 +197,10 @@ static void on_overflow(const void *key, const void *value, void *ctx)
 	const struct custom_name_key *k = key;
 	struct custom_sample *s = sample_next(ctx);
 
-	if (s)
-		custom_sample_set(s, k->type, k->name, NULL, value, &((struct samples *)ctx)->left);
+	if (!s)
+		return;
+	custom_sample_set(s, k->type, k->name, NULL, value, &((struct samples *)ctx)->left);
+	set_bounds(ctx, s, k->name);
 }
 
 static long dump(struct bpf_map *m, map_entry_fn fn, struct samples *ss)
@@ -202,14 +225,15 @@ static int write_stats(struct custom *c, const struct custom_left_out *left, str
 	return expo_write_by_label(out, "aet_collector_custom_calls_total",
 				   "Custom metric calls by what befell them: series_overflow and "
 				   "name_overflow counted under \"__overflow__\" (--max-series, "
-				   "--max-custom-names), truncated cut and counted, type_conflict "
-				   "and invalid ignored.",
+				   "--max-custom-names), truncated cut and counted, type_conflict, "
+				   "invalid and buckets_conflict (histogram bounds declared "
+				   "late or twice differently) ignored.",
 				   METRIC_COUNTER, "reason", reasons, v, CSTAT_MAX)
 		       ?: expo_write_by_label(
 				  out, "aet_collector_custom_left_out",
 				  "What this scrape left out of the custom metrics: label pairs "
 				  "(malformed, past the fourth, a key given twice) and series of "
-				  "a name another type has.",
+				  "a name another type, or other histogram bounds, has.",
 				  METRIC_GAUGE, "what", what, l, 2);
 }
 
@@ -221,6 +245,7 @@ static int custom_write_metrics(void *o, struct buf *out)
 
 	if (!c)
 		return 0;
+	ss.names_fd = bpf_map__fd(c->skel->maps.custom_names);
 	rc = dump(c->skel->maps.custom_series, on_series, &ss);
 	if (rc >= 0)
 		rc = dump(c->skel->maps.custom_overflow, on_overflow, &ss);

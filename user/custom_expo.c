@@ -143,6 +143,24 @@ void custom_sample_set(struct custom_sample *s, __u32 type, const char *name, co
 		snprintf(s->labels, sizeof(s->labels), "series=\"" CUSTOM_OVERFLOW "\"");
 }
 
+void custom_sample_bounds(struct custom_sample *s, const __s64 *le, __u32 n)
+{
+	s->v.nbounds = n < CUSTOM_BOUNDS_MAX ? n : CUSTOM_BOUNDS_MAX;
+	memset(s->le, 0, sizeof(s->le));
+	memcpy(s->le, le, s->v.nbounds * sizeof(*le));
+}
+
+/* Orders by bounds: the default ones (none declared) first. */
+static int bounds_cmp(const struct custom_sample *x, const struct custom_sample *y)
+{
+	if (x->v.nbounds != y->v.nbounds)
+		return x->v.nbounds < y->v.nbounds ? -1 : 1;
+	for (__u32 i = 0; i < x->v.nbounds && i < CUSTOM_BOUNDS_MAX; i++)
+		if (x->le[i] != y->le[i])
+			return x->le[i] < y->le[i] ? -1 : 1;
+	return 0;
+}
+
 static int sample_cmp(const void *a, const void *b)
 {
 	const struct custom_sample *x = a, *y = b;
@@ -152,7 +170,8 @@ static int sample_cmp(const void *a, const void *b)
 		return c;
 	if (x->type != y->type)
 		return x->type < y->type ? -1 : 1;
-	return strcmp(x->labels, y->labels);
+	c = bounds_cmp(x, y);
+	return c ?: strcmp(x->labels, y->labels);
 }
 
 static void value_add(struct custom_value *sum, const struct custom_value *v)
@@ -167,15 +186,18 @@ static void write_hist(const struct custom_sample *s, struct buf *out)
 {
 	static const __u64 bounds[HIST_FINITE] = HIST_BOUNDS_NS;
 	const char *sep = s->labels[0] ? "," : "";
+	__u32 nb = s->v.nbounds ? s->v.nbounds : HIST_FINITE;
 	__u64 n = 0;
 
-	for (int i = 0; i < HIST_BUCKETS; i++) {
+	for (__u32 i = 0; i <= nb && i < HIST_BUCKETS; i++) {
 		n += s->v.buckets[i];
 		buf_printf(out, "%s_bucket{%s%sle=\"", s->family, s->labels, sep);
-		if (i < HIST_FINITE)
-			expo_value(out, bounds[i] / 1e9);
-		else
+		if (i == nb)
 			buf_puts(out, "+Inf");
+		else if (s->v.nbounds)
+			expo_value(out, s->le[i] / 1e6);
+		else
+			expo_value(out, bounds[i] / 1e9);
 		buf_printf(out, "\"} %llu\n", (unsigned long long)n);
 	}
 	buf_printf(out, "%s_sum%s%s%s ", s->family, s->labels[0] ? "{" : "", s->labels,
@@ -215,11 +237,12 @@ int custom_samples_write(struct custom_sample *s, size_t n, struct buf *out,
 		size_t j = i + 1;
 		bool head = true;
 
-		/* One family: its first type's series, the others left out. */
+		/* One family: its first type's (and bounds') series, the others
+		 * left out. */
 		while (j < n && !strcmp(s[j].family, s[i].family))
 			j++;
 		for (size_t k = i; k < j; k++) {
-			if (s[k].type != s[i].type) {
+			if (s[k].type != s[i].type || bounds_cmp(&s[k], &s[i])) {
 				left->series++;
 				continue;
 			}

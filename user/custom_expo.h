@@ -12,9 +12,14 @@
  *    left out (counted); a key's bytes outside [A-Za-z0-9_] become "_",
  *    one beginning with a digit or "__" (reserved) gets an "x" in front, and
  *    a histogram's "le" becomes "x_le"; values as expo.h renders them;
+ *  - a histogram's buckets: include/hist.h's, or the bounds its name
+ *    declared (custom_sample_bounds), each written as expo.h renders a
+ *    value (0.005, 2.5, 10), then +Inf;
  *  - series that render the same are merged (values added); names that
  *    render the same for two types keep the first type in enum
- *    custom_type's order, and the others' series are left out (counted).
+ *    custom_type's order, and the others' series are left out (counted);
+ *    so are a histogram's series whose bounds are not those the first
+ *    (in that order: default first, then by bounds) has.
  */
 #ifndef AET_CUSTOM_EXPO_H
 #define AET_CUSTOM_EXPO_H
@@ -34,6 +39,7 @@ struct custom_sample {
 	char family[CUSTOM_FAMILY_MAX];
 	char labels[CUSTOM_RENDER_MAX]; /* k="v",k="v", sorted by key */
 	struct custom_value v;
+	__s64 le[CUSTOM_BOUNDS_MAX]; /* v.nbounds declared bounds, in millionths */
 };
 
 /* What a scrape left out, with the reason (not kept: counted anew each scrape). */
@@ -47,6 +53,10 @@ struct custom_left_out {
  * their NUL or bound (CUSTOM_NAME_LEN, CUSTOM_LABELS_LEN). */
 void custom_sample_set(struct custom_sample *s, __u32 type, const char *name, const char *labels,
 		       const struct custom_value *v, struct custom_left_out *out);
+
+/* Gives s the n (at most CUSTOM_BOUNDS_MAX) declared bounds le, in
+ * millionths, and sets s->v.nbounds to n. */
+void custom_sample_bounds(struct custom_sample *s, const __s64 *le, __u32 n);
 
 /* Sorts the n samples, merges those that render the same and appends the
  * exposition. Returns 0 or -ENOMEM. */

@@ -10,10 +10,11 @@
  * order and the argument types below are a contract and never change within
  * an ABI version.
  *
- * Every function starts with the 5-byte NOP `nopl 0x0(%rax,%rax,1)`
- * (0f 1f 44 00 00) followed by `push %rbp` (55): recent kernels execute a
- * uprobe on the NOP on an optimized path, older ones emulate the push
- * cheaply. The build checks these bytes.
+ * Every function but aet_probe_histogram_buckets (C, below) starts with the
+ * 5-byte NOP `nopl 0x0(%rax,%rax,1)` (0f 1f 44 00 00) followed by
+ * `push %rbp` (55): recent kernels execute a uprobe on the NOP on an
+ * optimized path, older ones emulate the push cheaply. The build checks
+ * these bytes.
  *
  * Conventions:
  *  - status: AET_STATUS_SUCCESS (0), AET_STATUS_FAILURE (1),
@@ -31,6 +32,7 @@
 #ifndef AET_PROBE_H
 #define AET_PROBE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -110,8 +112,27 @@ void aet_probe_gauge_set(const char *name, const char *labels, int64_t value);
 void aet_probe_gauge_add(const char *name, const char *labels, int64_t delta);
 /* Observes value_micros / 1e6 in histogram name{labels} (fixed point:
  * BPF programs have no floating point, and uprobes do not see the SSE
- * registers a double is passed in). Buckets: those of the durations. */
+ * registers a double is passed in). Buckets: those of the durations, or
+ * those name declared (aet_probe_histogram_buckets). */
 void aet_probe_observe(const char *name, const char *labels, int64_t value_micros);
+
+/*
+ * Declares the buckets of histogram name: n (1 to AET_PROBE_BUCKETS_MAX)
+ * finite upper bounds, strictly increasing once rounded to millionths (as
+ * observe's values are), each within +-9e12; +Inf is implied. Returns 0, or
+ * -1 with nothing done when the bounds are not so. A name's first call
+ * decides its buckets: declare before its first observe. A declaration
+ * after an observation, or with other bounds than the name's, is counted
+ * by the collector and ignored; the same bounds again change nothing (a
+ * collector attached later than the first declaration sees the next one).
+ * Without a declaration the buckets are those of the durations.
+ */
+#define AET_PROBE_BUCKETS_MAX 16
+int aet_probe_histogram_buckets(const char *name, const double *bounds, size_t n);
+/* What aet_probe_histogram_buckets calls once the bounds are checked: the
+ * bounds in millionths, where the collector reads them. Not for
+ * applications: it does not check them, the collector does. */
+void aet_probe_histogram_bounds(const char *name, const int64_t *bounds_micros, uint32_t n);
 
 #ifdef __cplusplus
 }

@@ -32,10 +32,18 @@ aet_custom_NAME:
     aetprobe.counter("tokens_used", agent="coder").add(812)
     aetprobe.gauge("queue_depth", queue="tasks").set(3)
     aetprobe.histogram("reply_seconds", agent="coder").observe(0.25)
+    aetprobe.histogram("latency_seconds", buckets=[0.1, 0.5, 1, 5], agent="coder")
 
 Labels are keyword arguments (at most 4), sent as "k=v;k=v". A histogram
-value is sent in millionths (fixed point). A library of ABI version 1 makes
-the custom metrics no-ops and everything else works.
+value is sent in millionths (fixed point). A histogram's buckets are those
+of the durations unless its name declares its own, buckets= (or
+histogram_buckets(name, buckets)): 1 to 16 finite upper bounds, strictly
+increasing once rounded to millionths, a last +Inf allowed and implied;
+others raise ValueError, library or not. The declaration is made each time
+buckets= is given, and must come before the name's first observe: the
+collector ignores (and counts) a late one or one with other bounds, and
+the same bounds again are what a collector attached later needs. A library
+of ABI version 1 makes the custom metrics no-ops and everything else works.
 
 String arguments are str, sent as UTF-8 (lone surrogates from
 surrogateescape become the bytes they stand for), or bytes, sent as they
@@ -44,6 +52,7 @@ are.
 import ctypes
 import ctypes.util
 import itertools
+import math
 import os
 from types import SimpleNamespace
 
@@ -72,6 +81,11 @@ _SIGNATURES_2 = {
     "gauge_add": (None, (_str, _str, _i64)),
     "observe": (None, (_str, _str, _i64)),
 }
+# Added to version 2 later: a library without it still has the rest.
+_SIGNATURES_2_LATER = {
+    "histogram_buckets": (ctypes.c_int, (_str, ctypes.POINTER(ctypes.c_double), ctypes.c_size_t)),
+}
+BUCKETS_MAX = 16
 
 
 def _noop(*args):
@@ -96,15 +110,20 @@ def _load():
         table = _bind(lib, _SIGNATURES)
         version = table["abi_version"]()
         if version == 1:
-            table.update(dict.fromkeys(_SIGNATURES_2, _noop))
+            table.update(dict.fromkeys(list(_SIGNATURES_2) + list(_SIGNATURES_2_LATER), _noop))
             return SimpleNamespace(**table), None
         if version == ABI_VERSION:
             table.update(_bind(lib, _SIGNATURES_2))
+            try:
+                table.update(_bind(lib, _SIGNATURES_2_LATER))
+            except AttributeError:
+                table.update(dict.fromkeys(_SIGNATURES_2_LATER, _noop))
             return SimpleNamespace(**table), None
         reason = "%s speaks probe ABI version %d, not 1 or %d" % (path, version, ABI_VERSION)
     except Exception as e:  # whatever goes wrong here must not stop the application
         reason = "cannot load %s: %s" % (path or "libaetprobe", e)
-    table = dict.fromkeys(list(_SIGNATURES) + list(_SIGNATURES_2), _noop)
+    table = dict.fromkeys(list(_SIGNATURES) + list(_SIGNATURES_2) + list(_SIGNATURES_2_LATER),
+                          _noop)
     table["abi_version"] = lambda: 0
     return SimpleNamespace(**table), reason
 
@@ -239,6 +258,31 @@ def observe(name, labels, value):
     _c.observe(_b(name), _b(labels), round(value * 1000000))
 
 
+def _bounds(buckets):
+    """The bounds as floats, a last +Inf dropped; ValueError unless
+    aet_probe_histogram_buckets (include/aet/probe.h) would take them."""
+    b = [float(x) for x in buckets]
+    if b and b[-1] == math.inf:
+        b.pop()
+    if not 1 <= len(b) <= BUCKETS_MAX:
+        raise ValueError("histogram buckets: 1 to %d finite bounds, not %d" % (BUCKETS_MAX, len(b)))
+    micros = []
+    for d in b:
+        if not -9e12 <= d <= 9e12:
+            raise ValueError("histogram bucket %r: not finite, or past 9e12" % d)
+        m = d * 1e6  # as the library rounds: the nearest millionth, halves away from zero
+        micros.append(int(m - 0.5 if m < 0 else m + 0.5))
+        if len(micros) > 1 and micros[-1] <= micros[-2]:
+            raise ValueError("histogram buckets: not strictly increasing in millionths: %r" % b)
+    return b
+
+
+def histogram_buckets(name, buckets):
+    """Declares the buckets of histogram name (see the module docstring)."""
+    b = _bounds(buckets)
+    _c.histogram_buckets(_b(name), (ctypes.c_double * len(b))(*b), len(b))
+
+
 def _labels(kw):
     return b";".join(_b(k) + b"=" + _b(v) for k, v in kw.items())
 
@@ -284,5 +328,8 @@ def gauge(name, **labels):
     return _Gauge(name, labels)
 
 
-def histogram(name, **labels):
+def histogram(name, buckets=None, **labels):
+    """buckets: declares them (histogram_buckets) first."""
+    if buckets is not None:
+        histogram_buckets(name, buckets)
     return _Histogram(name, labels)

@@ -13,6 +13,8 @@ from harness import by_labels, parse_exposition, promtool_check, render_label
 NAME_MAX, LABELS_MAX = 63, 127
 TYPES = {"counter_add": "counter", "gauge_set": "gauge", "gauge_add": "gauge",
          "observe": "histogram"}
+# What the workload declares each round (aet_workload.DECLARED_BUCKETS).
+DECLARED = ("reply_seconds", (5000, 100000, 500000, 1000000, 2500000))
 BOUNDS_MICROS = (100, 500, 1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
                  1000000, 2500000, 5000000, 10000000, 30000000, 60000000)
 
@@ -49,15 +51,35 @@ def label_set(labels, kind):
     return frozenset(pairs.items()), left
 
 
-def expected(custom):
+def declared_bounds(declared, first, ignored):
+    """{name as cut: bounds in millionths} of the declarations the collector
+    takes, those it ignores counted in ignored: the bounds a name declared
+    before its first observation; another type's name, or other bounds, or
+    any once observed with the default ones, are ignored."""
+    taken = {}
+    for r in declared:
+        if not r["observed_before"]:
+            name = raw(r["name"])[:NAME_MAX]
+            assert taken.setdefault(name, r["micros"]) == r["micros"], "order unknown"
+    for r in declared:
+        name = raw(r["name"])[:NAME_MAX]
+        if first.get(name, "histogram") != "histogram":
+            ignored["type_conflict"] += r["count"]
+        elif taken.get(name) != r["micros"]:
+            ignored["buckets_conflict"] += r["count"]
+    return {n: m for n, m in taken.items() if first.get(n, "histogram") == "histogram"}
+
+
+def expected(custom, declared=()):
     """{metric: {labels: value}}, the calls ignored by reason and the label
-    pairs left out, from the truth's custom section."""
+    pairs left out, from the truth's custom section and declarations."""
     first = {}  # name as cut -> the kind of its first call: counters come first
     for kind in ("counter_add", "gauge_add", "gauge_set", "observe"):
         for r in custom[kind]:
             first.setdefault(raw(r["name"])[:NAME_MAX], TYPES[kind])
     out = collections.defaultdict(collections.Counter)
     ignored = collections.Counter()
+    bounds = declared_bounds(declared, first, ignored)
     left = {}
     for kind, rows in custom.items():
         for r in rows:
@@ -73,8 +95,9 @@ def expected(custom):
             f = family(r["name"], kind)
             lbls, left[(f, r["labels"])] = label_set(r["labels"], kind)
             if kind == "observe":
-                for i, b in enumerate(BOUNDS_MICROS + (float("inf"),)):
-                    out[f + "_bucket"][lbls | {("le", le_of(i))}] += n if r["micros"] <= b else 0
+                les = tuple(bounds.get(raw(r["name"])[:NAME_MAX], BOUNDS_MICROS))
+                for b in les + (float("inf"),):
+                    out[f + "_bucket"][lbls | {("le", le_of(b))}] += n if r["micros"] <= b else 0
                 out[f + "_count"][lbls] += n
                 out[f + "_sum"][lbls] += n * r["micros"] / 1e6
             else:
@@ -82,12 +105,12 @@ def expected(custom):
     return out, ignored, sum(left.values())
 
 
-def le_of(i):
-    return "+Inf" if i == len(BOUNDS_MICROS) else "%g" % (BOUNDS_MICROS[i] / 1e6)
+def le_of(micros):
+    return "+Inf" if micros == float("inf") else "%g" % (micros / 1e6)
 
 
 def check(samples, types, truth):
-    want, ignored, left = expected(truth["custom"])
+    want, ignored, left = expected(truth["custom"], truth["custom_declared"])
     got_names = {name for name, _ in samples if name.startswith("aet_custom_")}
     assert got_names == set(want)
     for metric, series in want.items():
@@ -106,7 +129,8 @@ def check(samples, types, truth):
              by_labels(samples, "aet_collector_custom_calls_total").items()}
     assert calls == {"series_overflow": 0, "name_overflow": 0,
                      "type_conflict": ignored["type_conflict"],
-                     "truncated": ignored["truncated"], "invalid": ignored["invalid"]}
+                     "truncated": ignored["truncated"], "invalid": ignored["invalid"],
+                     "buckets_conflict": ignored["buckets_conflict"]}
     left_out = {dict(k)["what"]: v for k, v in
                 by_labels(samples, "aet_collector_custom_left_out").items()}
     assert left_out == {"label_pairs": left, "series": 0}
@@ -124,6 +148,15 @@ def test_custom_metrics_match_the_truth(start):
     assert sum(by_labels(samples, "aet_custom_tokens_used_total").values()) == sum(
         r["value"] for r in truth["custom"]["counter_add"])
     assert by_labels(samples, "aet_custom_open_requests") == {frozenset(): 0}
+    # The declared buckets, and nothing else, with every observation in them.
+    name, micros = DECLARED
+    les = {dict(k)["le"] for k in by_labels(samples, "aet_custom_%s_bucket" % name)}
+    assert les == {"0.005", "0.1", "0.5", "1", "2.5", "+Inf"}
+    assert truth["custom_declared"] == [
+        dict(name=name, micros=list(micros), observed_before=False, count=1)]
+    count = by_labels(samples, "aet_custom_%s_count" % name)
+    assert sum(count.values()) == sum(
+        r["count"] for r in truth["custom"]["observe"] if r["name"] == name) > 0
 
 
 def test_hostile_custom_names_and_labels(start):
@@ -136,6 +169,9 @@ def test_hostile_custom_names_and_labels(start):
     calls = {dict(k)["reason"]: v for k, v in
              by_labels(samples, "aet_collector_custom_calls_total").items()}
     assert calls["type_conflict"] > 0 and calls["truncated"] > 0 and calls["invalid"] > 0
+    # Each round: other bounds for reply_seconds, and bounds for
+    # tokens_per_request, observed already with the default ones.
+    assert calls["buckets_conflict"] == 2 * truth["unmatched"]["task"]
     assert (family('tokens used/\u00fc"', "counter_add"), frozenset(
         {("x9key", "v"), ("x__t__", "x"), ("a_b", 'say "hi"\\n'),
          ("bad", "\ufffd\ufffd")})) in samples
@@ -169,8 +205,8 @@ def test_the_family_loads_on_its_own(start):
     st = json.loads(col.get("/status")[2])
     fams = {f["name"]: f for f in st["families"]}
     assert fams["custom"] == {"name": "custom", "required": True, "disabled": False,
-                              "attached": True, "detail": "4 of 4 attached"}
-    assert st["custom"]["programs"] == st["custom"]["attached"] == 4
+                              "attached": True, "detail": "5 of 5 attached"}
+    assert st["custom"]["programs"] == st["custom"]["attached"] == 5
     assert [c["name"] for c in json.loads(col.get("/ready")[2])["checks"]] == [
         "enabled", "target_alive", "custom"]
     truth = wl.go()

@@ -46,6 +46,8 @@ EXERCISE = textwrap.dedent("""
     a.counter("tokens", agent="coder").add(812); a.counter_add("x", b"k=\\xff", 1)
     a.gauge("depth", q="t").set(-3); a.gauge("depth").add(2); a.gauge_set("g", "", 1)
     a.histogram("h", a="b").observe(0.25); a.observe("h", "", -1.5)
+    a.histogram("hb", buckets=[0.1, 1, float("inf")], a="b").observe(0.5)
+    a.histogram_buckets(b"hc", (1, 2))
     with a.cycle():
         with a.task(None, "coder", "analysis") as t:
             with a.agent(None, "coder", "plan"):
@@ -109,14 +111,20 @@ def test_real_library_is_version_2_and_every_function_can_be_called():
 def test_signatures_match_the_header():
     """argtypes and restype are those of include/aet/probe.h, function by function."""
     ctype = {"void": None, "int": ctypes.c_int, "uint64_t": ctypes.c_uint64,
-             "int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "const char *": ctypes.c_char_p}
+             "int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "const char *": ctypes.c_char_p,
+             "const double *": ctypes.POINTER(ctypes.c_double), "size_t": ctypes.c_size_t,
+             "const int64_t *": ctypes.POINTER(ctypes.c_int64), "uint32_t": ctypes.c_uint32}
     header = open(HEADER).read()
     declared = {}
     for ret, name, params in re.findall(r"^(\w+) aet_probe_(\w+)\(([^)]*)\);", header, re.M):
         params = [] if params == "void" else [
             re.match(r"(.*?)\s*\w+$", p.strip()).group(1) for p in params.split(",")]
         declared[name] = (ctype[ret], tuple(ctype[p] for p in params))
-    assert declared == dict(aetprobe._SIGNATURES, **aetprobe._SIGNATURES_2)
+    # What histogram_buckets calls in the library: not the binding's.
+    assert declared.pop("histogram_bounds") == (
+        None, (ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_uint32))
+    assert declared == dict(aetprobe._SIGNATURES, **aetprobe._SIGNATURES_2,
+                            **aetprobe._SIGNATURES_2_LATER)
     for name in declared:
         assert callable(getattr(aetprobe, name))
 
@@ -126,7 +134,8 @@ def calls(monkeypatch):
     """Records every call the binding makes into the library."""
     log = []
     table = {name: (lambda name: lambda *args: log.append((name,) + args))(name)
-             for name in list(aetprobe._SIGNATURES) + list(aetprobe._SIGNATURES_2)}
+             for name in list(aetprobe._SIGNATURES) + list(aetprobe._SIGNATURES_2)
+             + list(aetprobe._SIGNATURES_2_LATER)}
     monkeypatch.setattr(aetprobe, "_c", SimpleNamespace(**table))
     return log
 
@@ -371,3 +380,34 @@ def test_version_1_library_makes_custom_metrics_noops(tmp_path):
     out = run_binding(EXERCISE.replace("(2 if a.available", "(1 if a.available"), library)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True None"
+
+
+def test_histogram_buckets_declared_as_doubles_each_time_given(calls):
+    aetprobe.histogram("lat", buckets=[0.005, 1, 2.5, float("inf")], agent="coder").observe(2)
+    aetprobe.histogram("lat", agent="coder").observe(3)
+    aetprobe.histogram_buckets("lat", (0.005, 1, 2.5))
+    sent = [(c[0], c[1], list(c[2][:c[3]]), c[3]) if c[0] == "histogram_buckets" else c
+            for c in calls]
+    assert sent == [("histogram_buckets", b"lat", [0.005, 1.0, 2.5], 3),
+                    ("observe", b"lat", b"agent=coder", 2000000),
+                    ("observe", b"lat", b"agent=coder", 3000000),
+                    ("histogram_buckets", b"lat", [0.005, 1.0, 2.5], 3)]
+
+
+@pytest.mark.parametrize("buckets", [
+    [], [float("inf")], list(range(1, 18)), [1, float("nan")], [float("-inf"), 1], [1, 9.1e12],
+    [2, 1], [1, 1], [1, 1.0000001], [1, float("inf"), 2]])
+def test_invalid_histogram_buckets_raise_and_send_nothing(calls, buckets):
+    with pytest.raises(ValueError):
+        aetprobe.histogram("lat", buckets=buckets)
+    assert calls == []
+
+
+@needs_library
+def test_the_library_refuses_what_the_binding_refuses():
+    lib = ctypes.CDLL(LIBRARY)
+    fn = lib.aet_probe_histogram_buckets
+    fn.restype, fn.argtypes = aetprobe._SIGNATURES_2_LATER["histogram_buckets"]
+    for b, rc in (([0.005, 1, 2.5], 0), (list(range(1, 17)), 0), (list(range(1, 18)), -1),
+                  ([1, 1.0000001], -1), ([2, 1], -1), ([1, float("nan")], -1)):
+        assert fn(b"lat", (ctypes.c_double * len(b))(*b), len(b)) == rc, b

@@ -99,3 +99,51 @@ Test(custom_expo, overflow_of_names_one_per_type)
 	cr_assert_str_eq(s[0].family, "aet_custom___overflow_histogram__");
 	cr_assert_str_eq(s[0].labels, "series=\"__overflow__\"");
 }
+
+Test(custom_expo, declared_bounds_written_as_values_then_inf)
+{
+	static const __s64 le[] = { 5000, 100000, 2500000, 10000000 };
+	struct custom_value v = { .sum = -250000, .nbounds = 4 };
+	char *out;
+
+	memset(&left, 0, sizeof(left));
+	v.buckets[0] = 2; /* two at or below 0.005 */
+	v.buckets[2] = 1;
+	v.buckets[4] = 3; /* +Inf: bucket nbounds */
+	custom_sample_set(&s[0], CUSTOM_HISTOGRAM, "lat", "a=1", &v, &left);
+	custom_sample_bounds(&s[0], le, 4);
+	out = written(1);
+	cr_assert_str_eq(out, "# HELP aet_custom_lat Custom histogram of the application (probe "
+			      "ABI version 2).\n# TYPE aet_custom_lat histogram\n"
+			      "aet_custom_lat_bucket{a=\"1\",le=\"0.005\"} 2\n"
+			      "aet_custom_lat_bucket{a=\"1\",le=\"0.1\"} 2\n"
+			      "aet_custom_lat_bucket{a=\"1\",le=\"2.5\"} 3\n"
+			      "aet_custom_lat_bucket{a=\"1\",le=\"10\"} 3\n"
+			      "aet_custom_lat_bucket{a=\"1\",le=\"+Inf\"} 6\n"
+			      "aet_custom_lat_sum{a=\"1\"} -0.25\n"
+			      "aet_custom_lat_count{a=\"1\"} 6\n");
+	free(out);
+}
+
+Test(custom_expo, other_bounds_of_a_family_left_out_same_merged)
+{
+	static const __s64 a[] = { 1000000 }, b[] = { 2000000 };
+	struct custom_value v = { .nbounds = 1 };
+	char *out;
+
+	memset(&left, 0, sizeof(left));
+	v.buckets[0] = 1;
+	/* "x-y" and "x_y" render the same: merged when their bounds are. */
+	custom_sample_set(&s[0], CUSTOM_HISTOGRAM, "x-y", "", &v, &left);
+	custom_sample_bounds(&s[0], b, 1);
+	custom_sample_set(&s[1], CUSTOM_HISTOGRAM, "x_y", "", &v, &left);
+	custom_sample_bounds(&s[1], a, 1);
+	custom_sample_set(&s[2], CUSTOM_HISTOGRAM, "x.y", "", &v, &left);
+	custom_sample_bounds(&s[2], a, 1);
+	out = written(3);
+	cr_assert(strstr(out, "aet_custom_x_y_bucket{le=\"1\"} 2\n"
+			      "aet_custom_x_y_bucket{le=\"+Inf\"} 2\n"));
+	cr_assert(!strstr(out, "le=\"2\""));
+	cr_assert_eq(left.series, 1);
+	free(out);
+}

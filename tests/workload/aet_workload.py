@@ -131,6 +131,15 @@ HOSTILE_CUSTOM = (
     ("observe", "tokens_per_request", (("operation", "hostile"), ("le", "x")), -0.5),
     ("observe", "tokens_per_request", (("operation", "hostile"), ("le", "x")), 100.0),
 )
+# Declared at the start of every round (probe ABI version 2,
+# aet_probe_histogram_buckets): a histogram with buckets of its own, observed
+# by every agent request, values (request id % 13) / 4 that fall on the
+# bounds, between them and past the last. With --hostile-labels, after the
+# round, declarations the collector ignores and counts: other bounds, a name
+# observed with the default buckets, a counter's name.
+DECLARED_BUCKETS = ("reply_seconds", (0.005, 0.1, 0.5, 1, 2.5))
+HOSTILE_BUCKETS = (("reply_seconds", (1, 2)), ("tokens_per_request", (1, 2)),
+                   ("tokens_used", (1,)))
 
 STATUS = {"success": 0, "failure": 1, "timeout": 2, "cancelled": 3}
 END_EVENT = {"success": "task_completed", "failure": "task_failed",
@@ -868,6 +877,7 @@ class Workload:
         self.file_hook = getattr(probe, "file_op", None)
         self.tally = Tally()
         self.gauge_sets = {}  # custom gauges set: (name, labels) -> value
+        self.observed = set()  # custom histogram names observed
         self.spans = SpanTruth(args.truth is not None, args.traceparent)
         self.ids = itertools.count(1)  # task, request and cycle ids, unique in the process
         self.queue = queue.Queue()
@@ -942,6 +952,7 @@ class Workload:
         """The truth starts again from nothing (the workers are idle)."""
         self.tally = Tally()
         self.gauge_sets = {}
+        self.observed = set()
         self.spans = SpanTruth(self.args.truth is not None, self.args.traceparent)
         self.rounds = self.tasks_done = 0
 
@@ -962,10 +973,21 @@ class Workload:
         key = (text(name), text(raw))
         if fn == "observe":  # in millionths, as the binding sends it
             self.tally.add(("custom_observe",) + key + (round(value * 1000000),))
+            self.observed.add(key[0])
         elif fn == "gauge_set":  # the orchestrator's alone: the last is the value
             self.gauge_sets[key] = value
         else:
             self.tally.add(("custom_" + fn,) + key, value)
+
+    def declare(self, name, bounds):
+        """Declares the buckets of histogram name, and its truth: the bounds
+        in millionths and whether the name was observed before."""
+        declare = getattr(self.probe, "histogram_buckets", None)
+        if declare is None:  # --no-probe, --prom-client
+            return
+        declare(name, bounds)
+        micros = tuple(int(b * 1000000 + 0.5) for b in bounds)
+        self.tally.add(("custom_declare", text(name), micros, text(name) in self.observed))
 
     def fs(self, operation, fn, *args, path=None, held=None):
         """One syscall (fn is an os function), counted as the collector sees it.
@@ -1017,6 +1039,7 @@ class Workload:
 
     def _round(self, rnd):
         self.rounds += 1
+        self.declare(*DECLARED_BUCKETS)
         self._housekeeping(rnd)
         start = time.monotonic()
         size = self.args.tasks_per_cycle
@@ -1029,6 +1052,8 @@ class Workload:
         if self.args.hostile_labels:
             for fn, name, labels, value in HOSTILE_CUSTOM:
                 self.custom(fn, name, labels, value)
+            for name, bounds in HOSTILE_BUCKETS:
+                self.declare(name, bounds)
         if self.held:
             self.held.round(rnd)
         if self.gc:
@@ -1185,6 +1210,7 @@ class Workload:
         self.custom("gauge_add", "open_requests", (), 1)
         self.custom("observe", "tokens_per_request", (("operation", operation),),
                     request_id % 1000 / 1000)
+        self.custom("observe", DECLARED_BUCKETS[0], (("agent", t.agent),), request_id % 13 / 4)
         self.spans.custom({"id": span_id, "name": "model.call",
                            "attributes": {"model": model, "tokens": tokens}})
         with self.probe.span(span_id, "model.call", "model=%s;tokens=%s" % (model, tokens)):
@@ -1311,6 +1337,11 @@ class Workload:
                                              amount="value"),
                 "observe": self.tally.rows("custom_observe", ("name", "labels", "micros")),
             },
+            # Histogram buckets declared: bounds in millionths, and whether
+            # the name had been observed before (then the collector ignores
+            # bounds its name does not have already).
+            "custom_declared": self.tally.rows(
+                "custom_declare", ("name", "micros", "observed_before")),
             "registry_dir": self.registry,
             "db_path": self.db_path,
             "spans": self.spans.truth(),
