@@ -43,3 +43,16 @@ int enter_close(void *ctx)
 {
 	return 0;
 }
+
+/* poll and ppoll: their exits only, as the family's. */
+SEC("tracepoint/syscalls/sys_exit_poll")
+int exit_poll(void *ctx)
+{
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_ppoll")
+int exit_ppoll(void *ctx)
+{
+	return 0;
+}

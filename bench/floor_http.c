@@ -5,7 +5,8 @@
  * SSL_write_ex, SSL_read and SSL_read_ex, a uprobe on SSL_shutdown and
  * SSL_free, in the libssl.so.3 process PID maps (by pid), and the
  * sys_enter and sys_exit tracepoints of write, writev, sendto, sendmsg,
- * read, readv, recvfrom and recvmsg, and sys_enter_close (system-wide). Prints
+ * read, readv, recvfrom and recvmsg, sys_enter_close, sys_exit_poll and
+ * sys_exit_ppoll (system-wide). Prints
  * "attached" and holds until stdin closes. The floor of what an HTTP(S)
  * request pays for being observed.
  */

@@ -145,6 +145,15 @@ struct {
 THREAD_MAP(sys_calls, struct call);
 THREAD_MAP(ssl_calls, struct call);
 
+/* When the thread's last poll timed out (0: it did not); a close of a
+ * connection awaiting its response within TIMEOUT_CLOSE_NS of it is the
+ * client's timeout. Made at a target thread's first poll that times out. */
+struct poll_state {
+	__u64 timed_out_ns;
+};
+THREAD_MAP(poll_states, struct poll_state);
+#define TIMEOUT_CLOSE_NS 1000000000ULL
+
 /* Starts call c on the current thread, in map calls. */
 static __always_inline void call_begin(void *calls, struct call *c)
 {
@@ -1310,6 +1319,40 @@ int exit_recv_any(struct trace_event_raw_sys_exit *ctx)
 	return ret;
 }
 
+/* The exits of poll and ppoll: whether the thread's last wait timed out
+ * (a socket with a timeout is polled before each read, and a poll that
+ * returns 0 is the client's timeout: Python raises, and closes). */
+SEC("tracepoint")
+int exit_poll_any(struct trace_event_raw_sys_exit *ctx)
+{
+	struct poll_state *p;
+
+	if (is_target(bpf_get_current_pid_tgid() >> 32)) {
+		p = thread_state(&poll_states, ctx->ret == 0);
+		if (p)
+			p->timed_out_ns = ctx->ret == 0 ? bpf_ktime_get_ns() : 0;
+	}
+	OWN_STACK(ctx);
+	return 0;
+}
+
+/* Why the client ends connection c before its response ended: its wait
+ * for the response timed out just before, or not. */
+static __always_inline __u32 close_error(const struct conn *c)
+{
+	struct poll_state *p;
+	__u64 t;
+
+	if (c->state == CONN_IDLE)
+		return HE_CLOSED;
+	p = thread_state(&poll_states, false);
+	t = p ? p->timed_out_ns : 0;
+	if (!t || bpf_ktime_get_ns() - t > TIMEOUT_CLOSE_NS)
+		return HE_CLOSED;
+	p->timed_out_ns = 0;
+	return HE_TIMEOUT;
+}
+
 /* A connection closed: a request under way ends without its response, and
  * the descriptor's number is free for another. */
 SEC("tracepoint/syscalls/sys_enter_close")
@@ -1317,9 +1360,10 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct conn_key k = { .id = (int)ctx->args[0], .tgid = pid_tgid >> 32 };
+	const struct conn *c;
 
-	if (is_target(k.tgid) && conn_get(&k)) {
-		http_end(k.id, OWNER(&k), HE_CLOSED);
+	if (is_target(k.tgid) && (c = conn_get(&k))) {
+		http_end(k.id, OWNER(&k), close_error(c));
 		bpf_map_delete_elem(&conns, &k);
 	}
 	OWN_STACK(ctx);
@@ -1420,9 +1464,10 @@ static __always_inline int ssl_end(void *ssl)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct conn_key k = { .id = (__u64)ssl, .tgid = pid_tgid >> 32, .tls = 1 };
+	const struct conn *c;
 
-	if (k.tgid == targ_tgid && conn_get(&k)) {
-		http_end(k.id, OWNER(&k), HE_CLOSED);
+	if (k.tgid == targ_tgid && (c = conn_get(&k))) {
+		http_end(k.id, OWNER(&k), close_error(c));
 		bpf_map_delete_elem(&conns, &k);
 	}
 	return 0;

@@ -37,14 +37,15 @@ enum http_method {
 /* error.type of a request that got no (whole) response. */
 enum http_error {
 	HE_NONE,
-	HE_RESET,  /* a read failed: the connection was reset, or TLS failed */
-	HE_CLOSED, /* end of stream, or the connection closed, before the response ended */
+	HE_RESET,   /* a read failed: the connection was reset, or TLS failed */
+	HE_CLOSED,  /* end of stream, or the connection closed, before the response ended */
+	HE_TIMEOUT, /* closed by the client just after its wait for the response timed out */
 	HE_MAX,
 };
 
-#define HTTP_ERROR_NAMES                                    \
-	{                                                   \
-		"", "connection_reset", "connection_closed" \
+#define HTTP_ERROR_NAMES                                               \
+	{                                                              \
+		"", "connection_reset", "connection_closed", "timeout" \
 	}
 
 /* A series of aet_http_client_requests_total: the key of http_series. */

@@ -30,7 +30,7 @@ struct point {
 	struct bpf_link *link;
 };
 
-#define NPOINTS 27
+#define NPOINTS 29
 
 struct http_client {
 	struct http_bpf *skel;
@@ -67,6 +67,8 @@ static void set_points(struct http_client *h)
 		{ .kind = TP, .name = "sys_enter_readv", .prog = k->progs.enter_readv },
 		{ .kind = TP, .name = "sys_enter_recvmsg", .prog = k->progs.enter_recvmsg },
 		{ .kind = TP, .name = "sys_enter_close", .prog = k->progs.enter_close },
+		{ .kind = TP, .name = "sys_exit_poll", .prog = k->progs.exit_poll_any },
+		{ .kind = TP, .name = "sys_exit_ppoll", .prog = k->progs.exit_poll_any },
 		/* Uretprobes first: a call whose entry is seen has its return seen. */
 		{ .kind = URETPROBE, .name = "SSL_write", .prog = k->progs.ssl_write_ret },
 		{ .kind = URETPROBE, .name = "SSL_write_ex", .prog = k->progs.ssl_write_ret },

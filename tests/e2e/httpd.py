@@ -228,8 +228,12 @@ class Handler(BaseHTTPRequestHandler):
     def _model(self, path, req):
         """A model API's answer (model_answer()): a JSON body, gzip'd or not,
         or an event stream, one chunk an event; cut: half of the events, then
-        a reset."""
+        a reset; delay: none, the connection closed after that many seconds."""
         t = req["aet_test"]
+        if t.get("delay"):  # no answer before the client's timeout: then none
+            time.sleep(t["delay"])
+            self.close_connection = True
+            return
         code, stream, events, obj = model_answer(path, req)
         if code != 200 or not stream:
             data = json.dumps(obj).encode()

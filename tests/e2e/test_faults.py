@@ -391,7 +391,7 @@ def test_sigterm_under_load_leaves_nothing_attached(start, tmp_path):
         held = kernel_objects(col.proc.pid)
         progs = held["progs"]
         # probes, processes, files, SQLite, HTTP, Python (its USDT probes), custom
-        assert len(progs) == attached_programs(col) == 10 + 2 + 59 + 9 + 18 + 2 + 5, progs
+        assert len(progs) == attached_programs(col) == 10 + 2 + 59 + 9 + 19 + 2 + 5, progs
         # HTTP's shared exits: one program on 4 send and 4 receive
         # tracepoints, one on SSL_read and SSL_read_ex, SSL_write and
         # SSL_write_ex, SSL_shutdown and SSL_free

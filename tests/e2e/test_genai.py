@@ -2,7 +2,8 @@
 OpenAI-shaped and Anthropic-shaped APIs (tests/e2e/httpd.py), plain and
 over TLS, through urllib.request and a requests.Session: JSON answers,
 gzip'd or not, event streams with and without a final usage event, 429 and
-500 answers, a stream cut by a reset. The workload's truth is its plan:
+500 answers, a stream cut by a reset, an answer that does not come before
+the client's timeout. The workload's truth is its plan:
 calls per (agent, provider, operation, model, status) and tokens per
 (agent, provider, model, token type), compared exactly with
 aet_gen_ai_requests_total and aet_gen_ai_tokens_total; the duration and
@@ -129,7 +130,8 @@ def check_cost(samples, types, truth):
 def check_coverage(truth):
     rows = truth["genai"]["requests"]
     assert {r["provider"] for r in rows} == {"openai", "anthropic", "groq"}
-    assert {"success", "4xx", "5xx", "connection_reset"} <= {r["status"] for r in rows}, rows
+    assert {"success", "4xx", "5xx", "connection_reset", "timeout"} <= {
+        r["status"] for r in rows}, rows
     assert truth["genai"]["streams"] and truth["genai"]["missing"]
     assert len({r["agent"] for r in rows}) > 1
 

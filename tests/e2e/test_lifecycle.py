@@ -167,7 +167,7 @@ def test_sigterm_and_sigint_detach_everything(start):
         # probes, processes, files, SQLite, HTTP (the workload maps libssl:
         # asyncio imports ssl), Python (its interpreter's USDT probes),
         # custom
-        assert len(loaded) == attached_programs(col) == 10 + 2 + 59 + 9 + 18 + 2 + 5
+        assert len(loaded) == attached_programs(col) == 10 + 2 + 59 + 9 + 19 + 2 + 5
         code, err = col.stop(sig)
         assert code == 0, err
         assert programs_left(loaded) == []

@@ -738,12 +738,13 @@ class GenaiCalls:
     model APIs (OpenAI's /v1/chat/completions and Anthropic's /v1/messages
     shapes), through urllib.request or a requests.Session: a JSON answer,
     gzip'd or not, an event stream, an error status (429, 500), a stream cut
-    by a reset. The request's "aet_test" member tells the server what to
-    answer, so the truth is the plan: calls per (agent, provider, operation,
+    by a reset, no answer before the client's timeout. The request's
+    "aet_test" member tells the server what to answer, so the truth is the plan: calls per (agent, provider, operation,
     model, status), tokens per (agent, provider, model, token type), the
     successful calls whose usage the answer does not give, the streams
     (each with a first chunk), and each call as its span must say it."""
 
+    TIMEOUT_S = 0.3  # the client's timeout of a call the server does not answer in time
     PROVIDERS = {"/v1/chat/completions": ("openai", "chat", ("gpt-4o-mini", "gpt-test")),
                  "/v1/messages": ("anthropic", "chat", ("claude-test",))}
 
@@ -779,6 +780,8 @@ class GenaiCalls:
             test["status"] = 429
         elif r < 0.15:
             test["status"] = 500
+        elif r < 0.17:
+            test["delay"] = self.TIMEOUT_S * 3
         elif stream and provider == "openai" and r < 0.23:
             test["cut"] = True
         if stream and provider == "openai":
@@ -799,6 +802,7 @@ class GenaiCalls:
 
     def call(self, t, agent):
         c = self.plan(t)
+        timeout = self.TIMEOUT_S if c.test.get("delay") else 30
         data = json.dumps(c.body).encode()
         headers = {"Content-Type": "application/json"}
         if c.host:
@@ -808,7 +812,7 @@ class GenaiCalls:
             headers["Accept-Encoding"] = "gzip"
             req = self.urllib.request.Request(c.base + c.path, data=data, headers=headers)
             try:
-                with self.opener.open(req, timeout=30) as r:
+                with self.opener.open(req, timeout=timeout) as r:
                     status, got = r.status, r.read()
             except self.urllib.error.HTTPError as e:
                 with e:
@@ -817,7 +821,8 @@ class GenaiCalls:
                 pass
         else:
             try:
-                r = self.session.post(c.base + c.path, data=data, headers=headers, timeout=30)
+                r = self.session.post(c.base + c.path, data=data, headers=headers,
+                                      timeout=timeout)
                 status, got = r.status_code, r.content
             except self.errors:
                 pass
@@ -830,14 +835,19 @@ class GenaiCalls:
             if status is not None and got is not None and b"[DONE]" in got:
                 raise RuntimeError("genai: a cut stream came whole")
             outcome = "connection_reset"
+        elif test.get("delay"):
+            if status is not None:
+                raise RuntimeError("genai: a call planned to time out was answered")
+            outcome = "timeout"
         elif status != want:
             raise RuntimeError("genai: %s through %s: %r, planned %d" % (
                 c.path, c.client, status, want))
         else:
             outcome = "success" if want == 200 else "%dxx" % (want // 100)
-        model = c.body["model"] + ("-2025" if want == 200 else "")
+        answered = want == 200 and outcome != "timeout"
+        model = c.body["model"] + ("-2025" if answered else "")
         tally.add(("genai_requests", agent, c.provider, c.operation, model, outcome))
-        if want == 200 and c.body["stream"]:
+        if answered and c.body["stream"]:
             tally.add(("genai_streams", c.provider, model))
         call = (agent, c.provider, c.operation, c.body["model"], outcome)
         if outcome != "success":
