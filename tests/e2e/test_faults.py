@@ -393,9 +393,9 @@ def test_sigterm_under_load_leaves_nothing_attached(start, tmp_path):
         # probes, processes, files, SQLite, HTTP, Python (its USDT probes), custom
         assert len(progs) == attached_programs(col) == 10 + 2 + 59 + 9 + 19 + 2 + 5, progs
         # HTTP's shared exits: one program on 4 send and 4 receive
-        # tracepoints, one on SSL_read and SSL_read_ex, SSL_write and
-        # SSL_write_ex, SSL_shutdown and SSL_free
-        assert len(held["links"]) == len(held["perf"]) == len(progs) + 3 + 3 + 1 + 1 + 1
+        # tracepoints, one on poll and ppoll, one on SSL_read and
+        # SSL_read_ex, SSL_write and SSL_write_ex, SSL_shutdown and SSL_free
+        assert len(held["links"]) == len(held["perf"]) == len(progs) + 3 + 3 + 1 + 1 + 1 + 1
         assert held["maps"]
         s, _ = parse_exposition(col.metrics())
         tasks_before = total(s, "aet_tasks_total")

@@ -83,7 +83,7 @@ def test_libssl_replaced_on_disk_is_still_observed(start, tmp_path):
         col = start.collector(target.pid)
         st = status(col)
         assert st["deleted"] is True and "/map_files/" in st["tls_library"], st
-        assert st["attached"] == st["programs"] == 18, st
+        assert st["attached"] == st["programs"] == 19, st
         target.run()
         s, _ = parse_exposition(col.metrics())
         got = {tuple(sorted(dict(k).items())): v
