@@ -36,12 +36,12 @@ import os
 import socket
 import ssl
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tests", "e2e"))
 from httpd import model_answer  # noqa: E402 - the e2e tests' model APIs
+import http_io  # noqa: E402 - its server, bench/ being this script's directory
 
 CHUNKS = 200
 # input, output, cached input, reasoning: what the final usage event says
@@ -86,16 +86,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def serve(cert, key, pace_us):
     Handler.pace = pace_us / 1e6
-    plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-    for srv in (plain, tls):
-        srv.daemon_threads = True
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-    print("ports %d %d" % (plain.server_address[1], tls.server_address[1]), flush=True)
-    sys.stdin.read()
+    http_io.serve(cert, key, Handler)
 
 
 def call(conn):

@@ -66,11 +66,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def serve(cert, key):
-    """The server: HTTP and HTTPS, a thread per connection; prints its ports."""
+def serve(cert, key, handler=Handler):
+    """The server: HTTP and HTTPS, a thread per connection, each request
+    answered by handler; prints its ports and serves until stdin ends."""
     import threading
-    plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
