@@ -6,6 +6,8 @@ import subprocess
 import pytest
 
 from harness import BUILD, Collector, Workload, require_root
+from httpd import Servers
+from otlp import Receiver
 
 # A collector left running by a test is killed, except under another build
 # (AET_COLLECTOR, make test-asan): that one is stopped with SIGTERM, so that
@@ -58,3 +60,19 @@ def target(request):
     request.addfinalizer(hit.kill)
     hit.pid_ = int(hit.stdout.readline().split()[1])
     return hit
+
+
+@pytest.fixture
+def servers(tmp_path):
+    """tests/e2e/httpd.py's HTTP and HTTPS servers, stopped after the test."""
+    s = Servers(os.path.join(str(tmp_path), "httpd"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def receiver():
+    """An OTLP/HTTP receiver (tests/e2e/otlp.py), stopped after the test."""
+    rx = Receiver()
+    yield rx
+    rx.stop()

@@ -187,6 +187,11 @@ def render_label(value):
     return "".join(out)
 
 
+def labels(**kw):
+    """A sample's label set as by_labels() keys it, from raw label values."""
+    return frozenset((k, render_label(v)) for k, v in kw.items())
+
+
 def _utf8_len(raw, i):
     """Length of the valid UTF-8 sequence at raw[i], or 0."""
     for n in (1, 2, 3, 4):

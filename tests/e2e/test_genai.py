@@ -23,14 +23,11 @@ requests' models that errors keep) count in
 aet_gen_ai_cost_unpriced_requests_total.
 """
 import collections
-import os
 import time
 
 import pytest
 
-from harness import by_labels, parse_exposition, render_label
-from httpd import Servers
-from otlp import Receiver
+from harness import by_labels, labels, parse_exposition, render_label
 from test_late_attach import differences
 from test_spans import otel_env
 
@@ -50,24 +47,6 @@ PRICES_FILE = """# model  input  output  cached input (USD per million tokens)
 gpt-4o-mini-2025\t0.15 0.60 0.075   # OpenAI-shaped
 claude-test-2025  3 15 .3
 """
-
-
-@pytest.fixture
-def servers(tmp_path):
-    s = Servers(os.path.join(str(tmp_path), "httpd"))
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def receiver():
-    rx = Receiver()
-    yield rx
-    rx.stop()
-
-
-def labels(**kw):
-    return frozenset((k, render_label(v)) for k, v in kw.items())
 
 
 def want(truth):

@@ -36,10 +36,9 @@ import time
 
 import pytest
 
-from harness import (LIBRARY, PYTHON, WAIT_S, by_labels, fd_links, mapped, parse_exposition,
-                     render_label)
-from httpd import Servers
-from otlp import Receiver, wait_for
+from harness import (LIBRARY, PYTHON, WAIT_S, by_labels, fd_links, labels, mapped,
+                     parse_exposition)
+from otlp import wait_for
 from test_families import attached, families, uprobe_files
 from test_late_attach import LateWorkload, differences
 from test_spans import TIME_SLACK_NS, otel_env, wait_sent
@@ -59,29 +58,11 @@ PATHS = ("/ok", "/chunked", "/big", "/notfound", "/busy", "/fail", "/close", "/r
          "/reset-body", "/truncated", "/echo")
 
 
-@pytest.fixture
-def servers(tmp_path):
-    s = Servers(os.path.join(str(tmp_path), "httpd"))
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def receiver():
-    rx = Receiver()
-    yield rx
-    rx.stop()
-
-
 def http_args(servers):
     return ("--http", "%s,%s" % (servers.plain_url, servers.tls_url), "--http-ca", servers.cafile)
 
 
 # -- the truth --
-
-def labels(**kw):
-    return frozenset((k, render_label(v)) for k, v in kw.items())
-
 
 def want_requests(truth):
     out = collections.Counter()

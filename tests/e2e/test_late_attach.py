@@ -23,8 +23,8 @@ import sys
 
 import pytest
 
-from harness import (LIBRARY, PYTHON, WORKLOAD, by_labels, fd_links, parse_exposition,
-                     render_label)
+from harness import (LIBRARY, PYTHON, WORKLOAD, by_labels, fd_links, labels,
+                     parse_exposition)
 
 OPS = ("open", "read", "write", "fsync", "unlink", "rename", "mkdir", "rmdir")
 VERBS = ("select", "insert", "update", "delete", "begin", "commit", "rollback", "other")
@@ -90,10 +90,6 @@ def expected(rows, key, value=lambda r: r["count"]):
     for r in rows:
         out[key(r)] += value(r)
     return out
-
-
-def labels(**kw):
-    return frozenset((k, render_label(v)) for k, v in kw.items())
 
 
 def number(v):

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from harness import (STATUSES, by_labels, parse_exposition, promtool_check, render_label,
-                     wait_ticks)
+from harness import (STATUSES, by_labels, labels, parse_exposition, promtool_check,
+                     render_label, wait_ticks)
 
 
 def expected(truth_rows, key_fn, value_fn=lambda r: r["count"]):
@@ -15,10 +15,6 @@ def expected(truth_rows, key_fn, value_fn=lambda r: r["count"]):
     for r in truth_rows:
         out[key_fn(r)] += value_fn(r)
     return dict(out)
-
-
-def labels(**kw):
-    return frozenset((k, render_label(v)) for k, v in kw.items())
 
 
 def check_histogram(samples, name, counts, sums, truth_sums):
