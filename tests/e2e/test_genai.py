@@ -28,7 +28,8 @@ import time
 import pytest
 
 from harness import by_labels, labels, parse_exposition, render_label
-from test_late_attach import differences
+from test_http_client import established
+from test_late_attach import LateWorkload, differences
 from test_spans import otel_env
 
 REQUESTS = "aet_gen_ai_requests_total"
@@ -39,6 +40,7 @@ PER_CHUNK = "aet_gen_ai_client_time_per_output_chunk_seconds"
 MISSING = "aet_gen_ai_usage_missing_total"
 COST = "aet_gen_ai_cost_usd_total"
 UNPRICED = "aet_gen_ai_cost_unpriced_requests_total"
+MODEL_PATHS = ("/v1/chat/completions", "/v1/messages")  # the workload's model APIs
 
 # USD per million tokens: input, output, cached input. Anthropic counts its
 # cache reads beside the input, OpenAI as part of it (README, "Model calls").
@@ -213,5 +215,32 @@ def test_model_calls_match_the_plan(start, servers, receiver, tmp_path, tracing)
         check_spans(receiver, truth)
         samples, _ = parse_exposition(col.metrics())
         assert samples[("aet_collector_gen_ai_spans_unjoined_total", frozenset())] == 0
+    code, err = col.stop()
+    assert code == 0, err
+
+
+def test_late_attach_counts_model_calls_exactly(start, servers, receiver):
+    """A target that made model calls before the collector came, its
+    kept-alive connections and TLS sessions set up: what follows the attach
+    is counted exactly, and its spans are whole, over those connections."""
+    wl = LateWorkload(start.tmp_path, "--warm", "2", "--seed", "43", "--threads", "2",
+                      "--tasks", "120", "--genai", "%s,%s" % (servers.plain_url, servers.tls_url),
+                      "--http-ca", servers.cafile)
+    start.stops.append(wl.kill)
+    ports = {servers.plain_port, servers.tls_port}
+    before = established(wl.pid, ports)
+    assert set(before.values()) == ports, before
+    assert sum(e["path"] in MODEL_PATHS for e in servers.log()) > 2  # the warm-up's calls
+    col = start.collector(wl.pid, "--require", "http",
+                          env=otel_env(receiver, OTEL_TRACES_SAMPLER="always_on"))
+    t_go = time.time()
+    truth = wl.go()
+    check_coverage(truth)
+    reused = {e["tls"] for e in servers.log()
+              if e["time"] >= t_go and e["path"] in MODEL_PATHS and e["peer"] in before}
+    assert reused == {False, True}, reused
+    samples, _, wrong = settled(col, truth)
+    assert not wrong, "%d series differ from the truth:\n%s" % (len(wrong), "\n".join(wrong))
+    check_spans(receiver, truth)
     code, err = col.stop()
     assert code == 0, err

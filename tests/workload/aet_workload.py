@@ -58,7 +58,8 @@ traceparent of that trace. The truth's "http" section: requests per method
 rules of the http family; body bytes per server address and direction; each
 call, with the agent request it was made in and the traceparent it sent.
 With --warm, the warm-up leaves a kept-alive connection to each server in
-the session's pool, reused after the go line.
+the session's pool, reused after the go line; with --genai too, in the model
+calls' session, after a model call on each.
 
 --gc forces collections of each generation after each round (gc.collect(0),
 (1), (2), each with garbage cycles to find) and counts every collection the
@@ -766,6 +767,17 @@ class GenaiCalls:
         # IncompleteRead, an HTTPException (not an OSError).
         self.errors = (OSError, http.client.HTTPException, requests.RequestException)
 
+    def prime(self):
+        """--warm: a model call through the session to each server, leaving a
+        kept-alive connection to each (not counted)."""
+        body = json.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}],
+                           "aet_test": {"chunks": 1, "tokens": [1, 1, 0, 0]}}).encode()
+        for base in self.bases:
+            r = self.session.post(base + "/v1/chat/completions", data=body, timeout=30,
+                                  headers={"Content-Type": "application/json"})
+            if r.status_code != 200 or not r.content:
+                raise RuntimeError("genai: the warm-up call answered %d" % r.status_code)
+
     def plan(self, t):
         rng = random.Random("%s/%d/genai" % (t.key, t.request_index))
         path = rng.choice(sorted(self.PROVIDERS))
@@ -940,6 +952,8 @@ class Workload:
             self._prime()
             if self.http:
                 self.http.prime()
+            if self.genai:
+                self.genai.prime()
         finally:
             self.compact()  # files of a round a signal cut short
             self.forget()
