@@ -72,10 +72,11 @@ struct {
 	__type(value, __u64);
 } table_gens SEC(".maps");
 
-/* The timed syscall (or close) a target thread is in, by pid_tgid: a
- * thread is in one syscall at a time, so the bound is the targets' thread
- * count (sized by --max-open). A hash: an update, a lookup and a delete
- * cost less here than task storage's lookups. */
+/* The timed syscall (or close) a target thread is in, by pid_tgid, from
+ * its first to the thread's exit (on_exit()): a syscall writes its entry in
+ * place and its exit empties it (start_ns and closing zero and -1), since
+ * a lookup costs a third of an update and a delete (bench/RESULTS.md). So
+ * the bound is the targets' threads (sized by --max-open). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -314,15 +315,31 @@ static __always_inline void span_begin_io(struct inflight *in, const char *path)
 		t->io_path[0] = '\0';
 }
 
+/* Writes in as the calling thread's entry of inflight: in place when it
+ * has one. */
+static __always_inline void inflight_set(__u64 pid_tgid, const struct inflight *in)
+{
+	struct inflight *p = bpf_map_lookup_elem(&inflight, &pid_tgid);
+
+	if (p)
+		__builtin_memcpy(p, in, sizeof(*in));
+	else if (bpf_map_update_elem(&inflight, &pid_tgid, in, BPF_ANY))
+		counter_inc(&file_stats, FSTAT_INFLIGHT_FULL);
+}
+
+static __always_inline void inflight_clear(struct inflight *p)
+{
+	p->start_ns = 0;
+	p->closing = -1;
+}
+
 static __always_inline void begin(__u32 op, int fd, int out_fd, const char *path)
 {
-	struct inflight in = { .op = op, .fd = fd, .out_fd = out_fd };
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct inflight in = { .op = op, .fd = fd, .out_fd = out_fd, .closing = -1 };
 
 	span_begin_io(&in, path);
 	in.start_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&inflight, &pid_tgid, &in, BPF_ANY))
-		counter_inc(&file_stats, FSTAT_INFLIGHT_FULL);
+	inflight_set(bpf_get_current_pid_tgid(), &in);
 }
 
 /* read, write, fsync and the like: timed when fd is a followed file. */
@@ -433,13 +450,11 @@ static __always_inline int exit_any(__u32 op, long ret)
 	if (op == FOP_OPEN && ret >= 0)
 		forget_fd(ret);
 	p = bpf_map_lookup_elem(&inflight, &pid_tgid);
-	if (!p)
+	if (!p || !p->start_ns) /* none, or a close's whose exit was not seen */
 		return 0;
 	now = bpf_ktime_get_ns();
 	__builtin_memcpy(&in, p, sizeof(in));
-	bpf_map_delete_elem(&inflight, &pid_tgid);
-	if (!in.start_ns) /* a close's, whose exit was not seen */
-		return 0;
+	inflight_clear(p);
 	/* A directory, a device, a FIFO opened: no file operation at all. */
 	if (op == FOP_OPEN && ret >= 0 && !file_regular(fd_file(ret)))
 		return 0;
@@ -523,8 +538,8 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct inflight in = { .closing = (int)ctx->args[0] };
 
-	if (is_target(pid_tgid >> 32) && bpf_map_update_elem(&inflight, &pid_tgid, &in, BPF_ANY))
-		counter_inc(&file_stats, FSTAT_INFLIGHT_FULL);
+	if (is_target(pid_tgid >> 32))
+		inflight_set(pid_tgid, &in);
 	OWN_STACK(ctx);
 	return 0;
 }
@@ -535,9 +550,10 @@ int exit_close(struct trace_event_raw_sys_exit *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct inflight *in;
 
-	if (is_target(pid_tgid >> 32) && (in = bpf_map_lookup_elem(&inflight, &pid_tgid))) {
+	if (is_target(pid_tgid >> 32) && (in = bpf_map_lookup_elem(&inflight, &pid_tgid)) &&
+	    in->closing >= 0) {
 		forget_fd(in->closing);
-		bpf_map_delete_elem(&inflight, &pid_tgid);
+		inflight_clear(in);
 	}
 	OWN_STACK(ctx);
 	return 0;

@@ -61,7 +61,7 @@ struct inflight {
 	__u32 op;      /* enum file_op; FOP_MAX: a copy, fd to out_fd */
 	__s32 fd;      /* read, write, fsync: the file; a copy: its source, if followed; else -1 */
 	__s32 out_fd;  /* a copy: its destination, if followed; else -1 */
-	__s32 closing; /* a close: the descriptor it closes (start_ns 0) */
+	__s32 closing; /* a close: the descriptor it closes (start_ns 0); else -1 */
 };
 
 #endif /* AET_FILES_MAPS_H */

@@ -192,8 +192,8 @@ static int files_write_metrics(void *o, struct buf *out)
 		return rc;
 	over = metric__new(
 		"aet_collector_file_overflow_total",
-		"File operations not counted: inflight_full, no memory for the state of a "
-		"thread in a syscall.",
+		"File operations not counted: inflight_full, more threads doing file "
+		"syscalls than --max-open.",
 		METRIC_COUNTER, 1, l_reason);
 	if (!over)
 		return -ENOMEM;
