@@ -5,12 +5,13 @@
  * (type, name, labels) as the application wrote them. User space reads it
  * at scrape time and makes names and labels valid Prometheus ones then.
  *
- * A call finds its series with one lookup. A new series first checks its
- * name's type (the first call of a name decides it: another type is a
- * conflict, counted and ignored), then takes a place in the series map; a
- * full map (--max-series, --max-custom-names) sends the call to the
- * overflow map, by (type, name) or (type, "__overflow__"): counted there,
- * never dropped.
+ * A call finds its series with one lookup: in custom_short when its labels
+ * are short (include/custom_maps.h), else in custom_series. A new series
+ * first checks its name's type (the first call of a name decides it:
+ * another type is a conflict, counted and ignored), then takes one of the
+ * --max-series places of both maps and a place in its map; no place left
+ * (--max-series, --max-custom-names) sends the call to the overflow map, by
+ * (type, name) or (type, "__overflow__"): counted there, never dropped.
  *
  * A histogram's buckets are include/hist.h's unless its name declared its
  * own (histogram_bounds) before its first call: the name's entry then holds
@@ -36,6 +37,19 @@ struct {
 	__type(key, struct custom_key);
 	__type(value, struct custom_value);
 } custom_series SEC(".maps");
+
+/* The series of labels shorter than CUSTOM_SHORT_LABELS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096); /* --max-series */
+	__type(key, struct custom_short_key);
+	__type(value, struct custom_value);
+} custom_short SEC(".maps");
+
+/* Places taken in custom_series and custom_short together. */
+__u64 series_made = 0;
+const volatile __u64 max_series = 4096; /* --max-series */
 
 /* Metric name -> its type and declared bounds. */
 struct {
@@ -108,8 +122,17 @@ static __always_inline struct custom_value *overflow_of(__u32 type, const char *
 	return v ?: value_new(&custom_overflow, &o, nb);
 }
 
-/* The value of a series not seen yet: NULL on a type conflict. */
-static __always_inline struct custom_value *series_new(const struct custom_key *k)
+/* Takes one of the --max-series places of both series maps. One taken by
+ * a CPU that lost the race to insert the same series stays taken, as in
+ * bpf/probes.bpf.c: a place fewer, never one more. */
+static __always_inline bool series_place(void)
+{
+	/* ~0 too: the compat build's lock not had */
+	return fetch_add64(&series_made, 1, LOCK_CUSTOM) < max_series;
+}
+
+/* The value of a series not seen yet, in map m: NULL on a type conflict. */
+static __always_inline struct custom_value *series_new(void *m, const struct custom_key *k)
 {
 	static const char overflow[CUSTOM_NAME_LEN] = CUSTOM_OVERFLOW;
 	struct custom_name *named = bpf_map_lookup_elem(&custom_names, k->name);
@@ -133,7 +156,7 @@ static __always_inline struct custom_value *series_new(const struct custom_key *
 	nb = named->nbounds;
 	if (nb > CUSTOM_BOUNDS_MAX)
 		return NULL;
-	v = value_new(&custom_series, k, nb);
+	v = series_place() ? value_new(m, k, nb) : NULL;
 	if (v)
 		return v;
 	counter_inc(&custom_stats, CSTAT_SERIES_OVERFLOW);
@@ -147,6 +170,7 @@ static __always_inline struct custom_value *series_of(struct custom_key *k, cons
 						      const char *labels)
 {
 	struct custom_value *v;
+	long n;
 
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return NULL;
@@ -154,10 +178,16 @@ static __always_inline struct custom_value *series_of(struct custom_key *k, cons
 		counter_inc(&custom_stats, CSTAT_INVALID);
 		return NULL;
 	}
-	if (read_str(k->labels, sizeof(k->labels), labels) < 0)
+	n = read_str(k->labels, sizeof(k->labels), labels);
+	if (n < 0)
 		__builtin_memset(k->labels, 0, sizeof(k->labels));
+	/* A lookup per map: one call of two maps is not inlined. */
+	if (n < CUSTOM_SHORT_LABELS) {
+		v = bpf_map_lookup_elem(&custom_short, k);
+		return v ?: series_new(&custom_short, k);
+	}
 	v = bpf_map_lookup_elem(&custom_series, k);
-	return v ?: series_new(k);
+	return v ?: series_new(&custom_series, k);
 }
 
 SEC("uprobe")

@@ -57,6 +57,8 @@ static int load(struct custom *c, const struct family_env *env, char *err, size_
 		return rc;
 	}
 	bpf_map__set_max_entries(s->maps.custom_series, cfg->max_series);
+	bpf_map__set_max_entries(s->maps.custom_short, cfg->max_series);
+	s->rodata->max_series = cfg->max_series;
 	bpf_map__set_max_entries(s->maps.custom_names, cfg->max_custom_names);
 	bpf_map__set_max_entries(s->maps.custom_overflow, cfg->max_custom_names + CUSTOM_TYPES);
 	return family_load(s->skeleton, env->shared, "the custom metric programs", err, len);
@@ -192,6 +194,15 @@ static void on_series(const void *key, const void *value, void *ctx)
 	set_bounds(ctx, s, k->name);
 }
 
+/* A series of short labels: its key's first bytes, the rest zero. */
+static void on_short(const void *key, const void *value, void *ctx)
+{
+	struct custom_key k = {};
+
+	memcpy(&k, key, sizeof(struct custom_short_key));
+	on_series(&k, value, ctx);
+}
+
 static void on_overflow(const void *key, const void *value, void *ctx)
 {
 	const struct custom_name_key *k = key;
@@ -248,6 +259,8 @@ static int custom_write_metrics(void *o, struct buf *out)
 	ss.names_fd = bpf_map__fd(c->skel->maps.custom_names);
 	rc = dump(c->skel->maps.custom_series, on_series, &ss);
 	if (rc >= 0)
+		rc = dump(c->skel->maps.custom_short, on_short, &ss);
+	if (rc >= 0)
 		rc = dump(c->skel->maps.custom_overflow, on_overflow, &ss);
 	rc = rc < 0 ? rc : ss.err;
 	if (!rc)
@@ -260,7 +273,7 @@ static int custom_write_metrics(void *o, struct buf *out)
 static void custom_write_status(void *o, const char *why, struct buf *out)
 {
 	struct custom *c = o;
-	struct bpf_map *maps[3];
+	struct bpf_map *maps[4];
 
 	(void)why;
 	if (!c) {
@@ -270,9 +283,10 @@ static void custom_write_status(void *o, const char *why, struct buf *out)
 	maps[0] = c->skel->maps.custom_series;
 	maps[1] = c->skel->maps.custom_names;
 	maps[2] = c->skel->maps.custom_overflow;
+	maps[3] = c->skel->maps.custom_short;
 	buf_printf(out, "\"custom\":{\"programs\":%d,\"attached\":%d,\"maps\":[", custom_count(c),
 		   custom_attached(c));
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		buf_printf(out, "%s{\"name\":\"%s\",\"entries\":%ld,\"max_entries\":%u}",
 			   i ? "," : "", bpf_map__name(maps[i]), dump(maps[i], NULL, NULL),
 			   bpf_map__max_entries(maps[i]));

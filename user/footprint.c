@@ -41,6 +41,7 @@ static const struct {
 	{ "genai_ring", "fixed: model call bytes, drained every 10 ms" },
 	{ "genai_paths", "fixed: the model APIs' paths" },
 	{ "custom_series", "--max-series, allocated as used" },
+	{ "custom_short", "--max-series, allocated as used" },
 	{ "custom_names", "--max-custom-names, allocated as used" },
 	{ "custom_overflow", "--max-custom-names + 3, allocated as used" },
 	{ "blank", "fixed, per CPU" },

@@ -136,12 +136,29 @@ def check(samples, types, truth):
     assert left_out == {"label_pairs": left, "series": 0}
 
 
+def series_kept(custom):
+    """{short: number} of the series the collector keeps, by whether their
+    labels as cut are shorter than 31 bytes (the map of short keys)."""
+    first, keys = {}, set()
+    for kind in ("counter_add", "gauge_add", "gauge_set", "observe"):
+        for r in custom[kind]:
+            name = raw(r["name"])[:NAME_MAX]
+            if name and first.setdefault(name, TYPES[kind]) == TYPES[kind]:
+                keys.add((TYPES[kind], name, raw(r["labels"])[:LABELS_MAX]))
+    return collections.Counter(len(labels) < 32 for _, _, labels in keys)
+
+
 def test_custom_metrics_match_the_truth(start):
     wl = start.workload("--seed", "11", "--threads", "4", "--tasks", "200")
     col = start.collector(wl.pid)
     truth = wl.go()
     samples, types = parse_exposition(col.metrics())
     check(samples, types, truth)
+    # Each series in one map: by its labels' length.
+    maps = {m["name"]: m["entries"] for m in json.loads(col.get("/status")[2])["custom"]["maps"]}
+    kept = series_kept(truth["custom"])
+    assert kept[True] > 0 and kept[False] > 0
+    assert (maps["custom_short"], maps["custom_series"]) == (kept[True], kept[False])
     assert types["aet_custom_tokens_used_total"] == "counter"
     assert types["aet_custom_tokens_left"] == "gauge"
     assert types["aet_custom_tokens_per_request"] == "histogram"
