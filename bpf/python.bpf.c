@@ -11,6 +11,13 @@
  * gc_collect_main(); collected is the unreachable objects freed plus the
  * uncollectable ones). A collection is counted at its gc__done, with the
  * generation and time of its thread's gc__start.
+ *
+ * audit(const char *event, PyObject *args), with --audit only: each
+ * audit event CPython raises (PySys_Audit). The interpreter builds the
+ * event's arguments only when a hook or this probe's semaphore asks for
+ * them, so the program is not even loaded without --audit. Events the
+ * filter does not match leave after reading their name and a hash lookup
+ * per dot in it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -51,6 +58,22 @@ struct {
 	__type(value, __u64);
 } python_stats SEC(".maps");
 
+/* --audit's entries (include/python_maps.h), written by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PY_AUDIT_FILTERS);
+	__type(key, char[PY_AUDIT_NAME_LEN]);
+	__type(value, __u32);
+} audit_filter SEC(".maps");
+
+/* aet_python_audit_events_total: by the event's name. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PY_AUDIT_COUNTS);
+	__type(key, char[PY_AUDIT_NAME_LEN]);
+	__type(value, __u64);
+} audit_counts SEC(".maps");
+
 SEC("usdt")
 int BPF_USDT(gc_start, int generation)
 {
@@ -85,5 +108,49 @@ int BPF_USDT(gc_done, long collected)
 		__sync_fetch_and_add(&g->collected, collected);
 	}
 	bpf_map_delete_elem(&gc_starts, &tid);
+	return 0;
+}
+
+/* Whether event name (NUL-padded) matches an entry of the filter: it, or
+ * its part before a dot. key, zero, is filled as name is walked, so that
+ * it is each such part zero-padded. A name that fills name may have been
+ * cut: only its parts before a dot are looked up. */
+static __always_inline bool audit_matches(const char *name, char *key)
+{
+	for (int i = 0; i < PY_AUDIT_NAME_LEN - 1; i++) {
+		char c = name[i];
+
+		if ((c == '.' || !c) && bpf_map_lookup_elem(&audit_filter, key))
+			return true;
+		if (!c)
+			return false;
+		key[i] = c;
+	}
+	return false;
+}
+
+/* Counts event name: overflow when its name is not there and cannot be. */
+static __always_inline void audit_count(const char *name)
+{
+	__u64 zero = 0, *n = bpf_map_lookup_elem(&audit_counts, name);
+
+	if (!n) {
+		bpf_map_update_elem(&audit_counts, name, &zero, BPF_NOEXIST);
+		n = bpf_map_lookup_elem(&audit_counts, name);
+	}
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		counter_inc(&python_stats, PY_STAT_AUDIT_OVERFLOW);
+}
+
+SEC("usdt")
+int BPF_USDT(audit, const char *event, void *args)
+{
+	char name[PY_AUDIT_NAME_LEN] = {}, key[PY_AUDIT_NAME_LEN] = {};
+
+	if (bpf_probe_read_user_str(name, sizeof(name), event) <= 1 || !audit_matches(name, key))
+		return 0;
+	audit_count(name);
 	return 0;
 }

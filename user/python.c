@@ -22,10 +22,14 @@
 
 #define NT_STAPSDT 3 /* a SystemTap SDT note (its name is "stapsdt") */
 
+_Static_assert(CONFIG_MAX_AUDIT == PY_AUDIT_FILTERS && CONFIG_AUDIT_LEN == PY_AUDIT_NAME_LEN,
+	       "--audit's bounds are the audit_filter map's");
+
 struct python {
 	struct python_bpf *skel;
-	char path[PATH_MAX]; /* the file with the probes: executable or libpython */
-	bool deleted;	     /* replaced on disk: path is in map_files */
+	const struct config *cfg; /* --audit */
+	char path[PATH_MAX];	  /* the file with the probes: executable or libpython */
+	bool deleted;		  /* replaced on disk: path is in map_files */
 };
 
 /* Whether SDT note desc (descsz bytes; addresses of addr bytes each)
@@ -133,13 +137,15 @@ static int attach(struct python *p, int pid, char *err, size_t len)
 	} usdt[] = {
 		{ k->progs.gc_done, &k->links.gc_done, "gc__done" },
 		{ k->progs.gc_start, &k->links.gc_start, "gc__start" },
+		{ k->progs.audit, &k->links.audit, "audit" },
 	};
 
 	/* gc__done first: a collection whose start is seen has its end seen. */
 	for (size_t i = 0; i < sizeof(usdt) / sizeof(usdt[0]); i++) {
 		int rc;
 
-		if (*usdt[i].link)
+		/* audit, without --audit: never loaded, its semaphore left at 0 */
+		if (*usdt[i].link || !bpf_program__autoload(usdt[i].prog))
 			continue;
 		*usdt[i].link = bpf_program__attach_usdt(usdt[i].prog, pid, p->path, PY_PROVIDER,
 							 usdt[i].probe, NULL);
@@ -186,6 +192,25 @@ static void python_free(void *o)
 	free(p);
 }
 
+/* --audit's names into audit_filter, before anything is attached. */
+static int fill_filter(struct python *p, char *err, size_t len)
+{
+	for (int i = 0; i < p->cfg->naudit; i++) {
+		char key[PY_AUDIT_NAME_LEN] = {};
+		__u32 v = i;
+		int rc;
+
+		strncpy(key, p->cfg->audit[i], sizeof(key) - 1);
+		rc = bpf_map__update_elem(p->skel->maps.audit_filter, key, sizeof(key), &v,
+					  sizeof(v), BPF_ANY);
+		if (rc) {
+			snprintf(err, len, "failed to set the audit filter: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static void *python_open(const struct family_env *env, int *errp, char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = env->cfg->btf_path);
@@ -204,6 +229,7 @@ static void *python_open(const struct family_env *env, int *errp, char *err, siz
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
+	p->cfg = env->cfg;
 	rc = find_interpreter(p, env->target, err, len);
 	if (!rc) {
 		p->skel = VARIANT_OPEN(python_bpf, &opts);
@@ -211,7 +237,10 @@ static void *python_open(const struct family_env *env, int *errp, char *err, siz
 		if (rc)
 			snprintf(err, len, "failed to open the Python programs: %s", strerror(-rc));
 	}
+	if (!rc)
+		bpf_program__set_autoload(p->skel->progs.audit, p->cfg->naudit > 0);
 	rc = rc ?: family_load(p->skel->skeleton, env->shared, "the Python programs", err, len);
+	rc = rc ?: fill_filter(p, err, len);
 	if (rc) {
 		*errp = rc;
 		python_free(p);
@@ -241,6 +270,42 @@ static __u64 python_stat(const struct python *p, __u32 i)
 
 	bpf_map__lookup_elem(p->skel->maps.python_stats, &i, sizeof(i), &n, sizeof(n), 0);
 	return n;
+}
+
+/* aet_python_audit_events_total: a series per event name counted, and
+ * "__overflow__" for those past PY_AUDIT_COUNTS names. */
+static int write_audit(struct python *p, struct buf *out)
+{
+	static const char *const l_event[] = { "event" };
+	char key[PY_AUDIT_NAME_LEN], next[PY_AUDIT_NAME_LEN];
+	const char *over = "__overflow__", *v = key;
+	struct bpf_map *m = p->skel->maps.audit_counts;
+	__u64 overflow = python_stat(p, PY_STAT_AUDIT_OVERFLOW);
+	struct metric *total;
+	void *prev = NULL;
+	int rc = 0;
+
+	total = metric__new("aet_python_audit_events_total",
+			    "CPython audit events of the target that --audit matches, by event "
+			    "(its USDT probe audit).",
+			    METRIC_COUNTER, 1, l_event);
+	if (!total)
+		return -ENOMEM;
+	while (!rc && !bpf_map__get_next_key(m, prev, next, sizeof(next))) {
+		__u64 n = 0;
+
+		memcpy(key, next, sizeof(key));
+		key[sizeof(key) - 1] = '\0';
+		prev = key;
+		if (!bpf_map__lookup_elem(m, next, sizeof(next), &n, sizeof(n), 0))
+			rc = metric__add(total, &v, n);
+	}
+	if (!rc && overflow)
+		rc = metric__add(total, &over, overflow);
+	if (!rc)
+		metric__write(total, out);
+	metric__free(total);
+	return rc;
 }
 
 static int python_write_metrics(void *o, struct buf *out)
@@ -281,6 +346,8 @@ static int python_write_metrics(void *o, struct buf *out)
 		metric__write(objs, out);
 		metric__write(pause, out);
 	}
+	if (!rc && p->cfg->naudit)
+		rc = write_audit(p, out);
 	metric__free(total);
 	metric__free(objs);
 	metric__free(pause);
@@ -300,9 +367,18 @@ static void python_write_status(void *o, const char *why, struct buf *out)
 	}
 	buf_json_str(out, p->path, strlen(p->path));
 	buf_printf(out,
-		   ",\"usdt\":true,\"deleted\":%s,\"probes\":[\"%s:gc__start\",\"%s:gc__done\"],"
-		   "\"unstarted_collections\":%llu,\"programs\":%d,\"attached\":%d}",
+		   ",\"usdt\":true,\"deleted\":%s,\"probes\":[\"%s:gc__start\",\"%s:gc__done\"%s",
 		   p->deleted ? "true" : "false", PY_PROVIDER, PY_PROVIDER,
+		   p->cfg->naudit ? ",\"" PY_PROVIDER ":audit\"" : "");
+	buf_puts(out, "],\"audit\":[");
+	for (int i = 0; i < p->cfg->naudit; i++) {
+		buf_puts(out, i ? "," : "");
+		buf_json_str(out, p->cfg->audit[i], strlen(p->cfg->audit[i]));
+	}
+	buf_printf(out,
+		   "],\"audit_overflow\":%llu,\"unstarted_collections\":%llu,\"programs\":%d,"
+		   "\"attached\":%d}",
+		   (unsigned long long)python_stat(p, PY_STAT_AUDIT_OVERFLOW),
 		   (unsigned long long)python_stat(p, PY_STAT_UNSTARTED), python_count(p),
 		   python_attached(p));
 }

@@ -8,6 +8,10 @@ family is attached, so CPython runs the probes' code, and back to zero when
 it is not (detached, or disabled), so the interpreter pays nothing. An
 interpreter without the probes (Debian's python3.11 with its SDT notes
 removed) is said so in /status and by --check, and the collector starts.
+
+The audit probe is attached with --audit only (its semaphore stays 0
+without): its events the filter matches are counted by name, exactly as the
+workload's own audit hook counts them (--audit).
 """
 import json
 import os
@@ -20,6 +24,11 @@ from test_check import check, families
 
 BUCKETS = 17  # the other families' 16 bounds and +Inf
 GENERATIONS = ("0", "1", "2")
+GC_PROBES = ("gc__start", "gc__done")
+# What the workload's requests raise: subprocess.Popen, socket.connect and
+# open matched; socket.__new__ and socket.getaddrinfo, raised by the same
+# calls, not (nor os.remove, os.rename of the files they work on).
+AUDIT = "subprocess,socket.connect,open"
 
 
 def python_status(col):
@@ -32,14 +41,15 @@ def per_generation(samples, name):
     return {dict(k)["generation"]: v for k, v in by_labels(samples, name).items()}
 
 
-def semaphores(pid):
-    """{probe: value} of the semaphores of the python:gc__* probes in
+def semaphores(pid, probes=GC_PROBES):
+    """{probe: value} of the semaphores of the python:PROBE probes in
     process pid's interpreter, read from its memory."""
     exe = os.readlink("/proc/%d/exe" % pid)
     notes = subprocess.run(["readelf", "-nW", exe], capture_output=True, text=True,
                            check=True).stdout
-    sems = dict(re.findall(r"Name: (gc__\w+)\n.*Semaphore: (0x[0-9a-f]+)", notes))
-    assert set(sems) == {"gc__start", "gc__done"}, notes
+    sems = {name: addr for name, addr in
+            re.findall(r"Name: (\w+)\n.*Semaphore: (0x[0-9a-f]+)", notes) if name in probes}
+    assert set(sems) == set(probes), notes
     loads = subprocess.run(["readelf", "-lW", exe], capture_output=True, text=True,
                            check=True).stdout
     first_vaddr = int(re.search(r"^\s+LOAD\s+\S+\s+(0x[0-9a-f]+)", loads, re.M).group(1), 16)
@@ -81,10 +91,13 @@ def test_gc_counted_exactly(start):
     st = python_status(col)
     assert st["interpreter"] == "/proc/%d/exe" % wl.pid and st["usdt"] is True
     assert (st["programs"], st["attached"]) == (2, 2)
-    assert semaphores(wl.pid) == {"gc__start": 1, "gc__done": 1}
+    assert semaphores(wl.pid, GC_PROBES + ("audit",)) == {
+        "gc__start": 1, "gc__done": 1, "audit": 0}
+    assert st["audit"] == [] and st["probes"] == ["python:gc__start", "python:gc__done"]
     truth = wl.go()
     samples, types = parse_exposition(col.metrics())
     assert types["aet_python_gc_pause_seconds"] == "histogram"
+    assert "aet_python_audit_events_total" not in types
     check_gc(samples, truth["gc"])
     assert python_status(col)["unstarted_collections"] == 0
 
@@ -124,3 +137,49 @@ def test_an_interpreter_without_usdt_is_said_so(start, tmp_path):
     r = run_collector("--pid", str(wl.pid), "--require", "python", "--listen",
                       "127.0.0.1:%d" % free_port())
     assert r.returncode == 2 and "has no USDT probes" in r.stderr, r.stderr
+
+
+def audit_counts(samples):
+    return {dict(k)["event"]: v
+            for k, v in by_labels(samples, "aet_python_audit_events_total").items()}
+
+
+def test_audit_events_counted_exactly(start):
+    wl = start.workload("--audit", AUDIT, "--threads", "2", "--tasks", "20")
+    col = start.collector(wl.pid, "--audit", AUDIT)
+    st = python_status(col)
+    assert st["audit"] == AUDIT.split(",") and st["probes"][-1] == "python:audit"
+    assert (st["programs"], st["attached"]) == (3, 3)
+    assert semaphores(wl.pid, GC_PROBES + ("audit",)) == {
+        "gc__start": 1, "gc__done": 1, "audit": 1}
+    whole = wl.go()
+    truth, requests = whole["audit"], len(whole["spans"]["requests"])
+    matched, others = truth["matched"], truth["others"]
+    assert requests >= 20  # 1 to 3 a task
+    assert matched["subprocess.Popen"] == matched["socket.connect"] == requests
+    assert matched["open"] >= 3 * requests  # the long path's and the registry's
+    assert others["socket.__new__"] >= requests and others["socket.getaddrinfo"] >= requests
+    samples, types = parse_exposition(col.metrics())
+    assert types["aet_python_audit_events_total"] == "counter"
+    assert audit_counts(samples) == matched
+    assert python_status(col)["audit_overflow"] == 0
+
+
+def test_audit_filter_matches_names_and_their_parts_before_a_dot(start):
+    """"socket" matches every socket.* event, "sub" nothing, "socket.conn"
+    nothing; the rest of the events, not matched, are nowhere."""
+    wl = start.workload("--audit", "socket,sub,socket.conn", "--tasks", "10")
+    col = start.collector(wl.pid, "--audit", "socket,sub,socket.conn")
+    truth = wl.go()["audit"]
+    assert set(truth["matched"]) == {"socket.connect", "socket.__new__", "socket.getaddrinfo"}
+    assert "subprocess.Popen" in truth["others"]
+    samples, _ = parse_exposition(col.metrics())
+    assert audit_counts(samples) == truth["matched"]
+
+
+def test_audit_refused(start):
+    for bad in ("", "a,", ".socket", "socket.", "a b", "x" * 64, ",".join("e%d" % i
+                                                                        for i in range(17))):
+        r = run_collector("--pid", "1", "--audit", bad)
+        assert r.returncode == 2 and "invalid value" in r.stderr and "--audit" in r.stderr, (
+            bad, r.stderr)
