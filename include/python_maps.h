@@ -47,4 +47,20 @@ enum py_stat {
 #define PY_AUDIT_ARG_LEN  128 /* a span event's argument (127 bytes) */
 #define PY_AUDIT_COUNTS	  256 /* event names counted; the rest are counted as overflow */
 
+/* The one entry of audit_config, written by user space at attach. */
+struct py_audit_config {
+	/* The interpreter's layout is CPython 3.11's on x86_64: the
+	 * argument of a span event may be read (bpf/python.bpf.c). */
+	__u32 read_arg;
+	__u32 pad;
+};
+
+/* What follows the span_record (kind SPAN_EVENT) of an audit event: the
+ * span open on its thread is the record's span_id, its time start_ns;
+ * op is 1 when arg holds the event's first argument. */
+struct py_audit_text {
+	char name[PY_AUDIT_NAME_LEN];
+	char arg[PY_AUDIT_ARG_LEN];
+};
+
 #endif /* AET_PYTHON_MAPS_H */

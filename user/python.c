@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Loading bpf/python.bpf.c on the USDT probes of the target's interpreter. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -30,6 +31,7 @@ struct python {
 	const struct config *cfg; /* --audit */
 	char path[PATH_MAX];	  /* the file with the probes: executable or libpython */
 	bool deleted;		  /* replaced on disk: path is in map_files */
+	bool known_layout;	  /* CPython 3.11 on x86_64: an audit event's argument is read */
 };
 
 /* Whether SDT note desc (descsz bytes; addresses of addr bytes each)
@@ -86,6 +88,24 @@ static bool has_usdt(const char *path, const char *provider, const char *name)
 	return found;
 }
 
+/* Whether file (an interpreter's executable or libpython) is CPython 3.11's,
+ * by its name (python3.11, libpython3.11.so...), on x86_64: the layout
+ * bpf/python.bpf.c reads an audit event's argument with. */
+static bool known_layout(const char *file)
+{
+#if defined(__x86_64__)
+	const char *base = strrchr(file, '/');
+
+	base = base ? base + 1 : file;
+	if (!strncmp(base, "lib", 3))
+		base += 3;
+	return !strncmp(base, "python3.11", 10) && !isdigit((unsigned char)base[10]);
+#else
+	(void)file;
+	return false;
+#endif
+}
+
 /* A libpython3.N.so the target maps, with the probes; 0 or -ENOENT. */
 static int find_libpython(struct python *p, const struct target *t)
 {
@@ -117,8 +137,14 @@ static int find_interpreter(struct python *p, const struct target *t, char *err,
 	snprintf(p->path, sizeof(p->path), "/proc/%d/exe", t->pid);
 	n = readlink(p->path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	if (has_usdt(p->path, PY_PROVIDER, "gc__start") || !find_libpython(p, t))
+	if (has_usdt(p->path, PY_PROVIDER, "gc__start")) {
+		p->known_layout = known_layout(exe);
 		return 0;
+	}
+	if (!find_libpython(p, t)) {
+		p->known_layout = known_layout(p->path);
+		return 0;
+	}
 	snprintf(err, len,
 		 "process %d's interpreter (%s) has no USDT probes %s:gc__start, nor a libpython "
 		 "it maps: a CPython built without --with-dtrace (Debian's and Ubuntu's "
@@ -159,6 +185,17 @@ static int attach(struct python *p, int pid, char *err, size_t len)
 	return 0;
 }
 
+/* Whether the audit program may read an event's argument: the
+ * interpreter's layout is the one it knows. */
+static int set_audit_config(struct python *p)
+{
+	struct py_audit_config c = { .read_arg = p->known_layout };
+	__u32 zero = 0;
+
+	return bpf_map__update_elem(p->skel->maps.audit_config, &zero, sizeof(zero), &c, sizeof(c),
+				    BPF_ANY);
+}
+
 static int python_attach(void *o, const struct family_env *env, char *err, size_t len)
 {
 	return attach(o, env->target->pid, err, len);
@@ -177,6 +214,10 @@ static int python_retarget(void *o, const struct family_env *env, bool attach_no
 
 	skel_detach(p->skel->skeleton);
 	rc = find_interpreter(p, env->target, err, len);
+	if (!rc && set_audit_config(p)) {
+		rc = -EIO;
+		snprintf(err, len, "failed to configure the audit program");
+	}
 	return rc ?: attach_now ? attach(p, env->target->pid, err, len) : 0;
 }
 
@@ -241,6 +282,10 @@ static void *python_open(const struct family_env *env, int *errp, char *err, siz
 		bpf_program__set_autoload(p->skel->progs.audit, p->cfg->naudit > 0);
 	rc = rc ?: family_load(p->skel->skeleton, env->shared, "the Python programs", err, len);
 	rc = rc ?: fill_filter(p, err, len);
+	if (!rc && set_audit_config(p)) {
+		rc = -EIO;
+		snprintf(err, len, "failed to configure the audit program");
+	}
 	if (rc) {
 		*errp = rc;
 		python_free(p);
@@ -375,8 +420,9 @@ static void python_write_status(void *o, const char *why, struct buf *out)
 		buf_puts(out, i ? "," : "");
 		buf_json_str(out, p->cfg->audit[i], strlen(p->cfg->audit[i]));
 	}
+	buf_printf(out, "],\"audit_argument\":%s", p->known_layout ? "true" : "false");
 	buf_printf(out,
-		   "],\"audit_overflow\":%llu,\"unstarted_collections\":%llu,\"programs\":%d,"
+		   ",\"audit_overflow\":%llu,\"unstarted_collections\":%llu,\"programs\":%d,"
 		   "\"attached\":%d}",
 		   (unsigned long long)python_stat(p, PY_STAT_AUDIT_OVERFLOW),
 		   (unsigned long long)python_stat(p, PY_STAT_UNSTARTED), python_count(p),

@@ -11,16 +11,22 @@ removed) is said so in /status and by --check, and the collector starts.
 
 The audit probe is attached with --audit only (its semaphore stays 0
 without): its events the filter matches are counted by name, exactly as the
-workload's own audit hook counts them (--audit).
+workload's own audit hook counts them (--audit). With tracing, each is an
+event of the agent request span open on its thread, with its first argument
+when an ASCII str, cut at 127 bytes: decoded from the OTLP bytes received.
 """
 import json
 import os
 import re
 import subprocess
 
-from harness import (PYTHON, by_labels, free_port, parse_exposition, run_collector,
+import pytest
+
+from harness import (PYTHON, WAIT_S, by_labels, free_port, parse_exposition, run_collector,
                      wait_until)
+from otlp import Receiver, wait_for
 from test_check import check, families
+from test_spans import otel_env, wait_sent
 
 BUCKETS = 17  # the other families' 16 bounds and +Inf
 GENERATIONS = ("0", "1", "2")
@@ -183,3 +189,45 @@ def test_audit_refused(start):
         r = run_collector("--pid", "1", "--audit", bad)
         assert r.returncode == 2 and "invalid value" in r.stderr and "--audit" in r.stderr, (
             bad, r.stderr)
+
+
+@pytest.fixture
+def receiver():
+    rx = Receiver()
+    yield rx
+    rx.stop()
+
+
+def test_audit_events_are_span_events(start, receiver):
+    wl = start.workload("--audit", AUDIT, "--threads", "2", "--tasks", "20")
+    col = start.collector(wl.pid, "--audit", AUDIT,
+                          env=otel_env(receiver, OTEL_TRACES_SAMPLER="always_on"))
+    assert python_status(col)["audit_argument"] is True
+    whole = wl.go()
+    requests = whole["spans"]["requests"]
+    wait_for(lambda: sum(s["name"] == "aet.agent_request" for s in receiver.spans)
+             >= len(requests), WAIT_S)
+    wait_sent(col)
+    spans = {s["attributes"]["aet.request.id"]: s for s in receiver.spans
+             if s["name"] == "aet.agent_request"}
+    long_args = 0
+    for r in requests:
+        span = spans[r["id"]]
+        want = [(name, None if arg is None else arg[:127]) for name, arg in r["audit"]]
+        got = [(e["name"], e["attributes"].get("python.audit.argument"))
+               for e in span["events"]]
+        assert got == want, r["id"]
+        assert all(span["start"] <= e["time"] <= span["end"] for e in span["events"])
+        assert all(len(e["attributes"]) == (a is not None) for e, (_, a) in
+                   zip(span["events"], want))
+        assert span["dropped_events"] == 0
+        long_args += sum(a is not None and len(a) == 127 for _, a in got)
+        assert ("subprocess.Popen", "/bin/true") in got and ("socket.connect", None) in got
+    assert long_args == len(requests)  # the file opened by a path of more than 127 bytes
+    others = [e for s in receiver.spans if s["name"] != "aet.agent_request"
+              for e in s["events"]]
+    in_spans = sum(len(s["events"]) for s in spans.values()) + len(others)
+    samples, _ = parse_exposition(col.metrics())
+    assert samples[("aet_collector_span_events_total", frozenset())] == in_spans
+    assert sum(by_labels(samples, "aet_collector_span_events_dropped_total").values()) == 0
+    assert in_spans <= sum(whole["audit"]["matched"].values())
