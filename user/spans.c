@@ -227,7 +227,7 @@ static void keep_event(struct spans *s, const void *data, size_t size)
 		atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
 		return;
 	}
-	for (int i = 0; i < EVENTS_MAX; i++) {
+	for (int i = 0; i < EVENTS_MAX && s->nevents < EVENTS_MAX; i++) {
 		struct pending_event *e = &s->events[i];
 
 		if (e->since)

@@ -22,8 +22,8 @@ import subprocess
 
 import pytest
 
-from harness import (PYTHON, WAIT_S, by_labels, free_port, parse_exposition, run_collector,
-                     wait_until)
+from harness import (LIBRARY, PYTHON, ROOT, WAIT_S, by_labels, free_port, parse_exposition,
+                     run_collector, wait_until)
 from otlp import Receiver, wait_for
 from test_check import check, families
 from test_spans import otel_env, wait_sent
@@ -231,3 +231,48 @@ def test_audit_events_are_span_events(start, receiver):
     assert samples[("aet_collector_span_events_total", frozenset())] == in_spans
     assert sum(by_labels(samples, "aet_collector_span_events_dropped_total").values()) == 0
     assert in_spans <= sum(whole["audit"]["matched"].values())
+
+
+# One agent request raising 300 audit events of its own (sys.audit), on a
+# line; then "done".
+MANY_EVENTS = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import aetprobe
+assert aetprobe.available, aetprobe.error
+print("READY", flush=True)
+sys.stdin.readline()
+with aetprobe.agent(1, "many", "audit"):
+    for i in range(300):
+        sys.audit("aet.test", "argument %d" % i)
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_span_events_past_the_bounds_are_counted(start, receiver):
+    """256 events wait for their span at most, the rest counted table_full;
+    32 go with the span, the rest its dropped_events_count and too_many;
+    every one is counted in the metric."""
+    child = subprocess.Popen([PYTHON, "-c", MANY_EVENTS, os.path.join(ROOT, "probe", "python")],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ, AETPROBE_LIBRARY=LIBRARY))
+    start.stops.append(child.kill)
+    assert child.stdout.readline() == "READY\n"
+    col = start.collector(child.pid, "--audit", "aet",
+                          env=otel_env(receiver, OTEL_TRACES_SAMPLER="always_on"))
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    assert child.stdout.readline() == "done\n"
+    wait_for(lambda: any(s["name"] == "aet.agent_request" for s in receiver.spans), WAIT_S)
+    [span] = [s for s in receiver.spans if s["name"] == "aet.agent_request"]
+    assert [e["attributes"] for e in span["events"]] == [
+        {"python.audit.argument": "argument %d" % i} for i in range(32)]
+    assert {e["name"] for e in span["events"]} == {"aet.test"}
+    assert span["dropped_events"] == 256 - 32
+    samples, _ = parse_exposition(col.metrics())
+    assert audit_counts(samples) == {"aet.test": 300}
+    assert samples[("aet_collector_span_events_total", frozenset())] == 32
+    assert {dict(k)["reason"]: v for k, v in by_labels(
+        samples, "aet_collector_span_events_dropped_total").items()} == {
+        "table_full": 300 - 256, "span_not_seen": 0, "too_many": 256 - 32}
