@@ -47,6 +47,11 @@ def attach(collector, pid):
     col = subprocess.Popen([collector, "--pid", str(pid), "--listen", "127.0.0.1:%d" % port,
                             "--disable", "probes,files,sqlite,http", "--require", "python"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return wait_ready(col, port)
+
+
+def wait_ready(col, port):
+    """col, once it answers /ready 200 on port."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if col.poll() is not None:

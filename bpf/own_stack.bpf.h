@@ -57,6 +57,8 @@ struct {
 
 #define OWN_STACK_KPROBE(name, args...) ___OWN_STACK_PROG(name, ___bpf_kprobe_args, args)
 #define OWN_STACK_KRETPROBE(name, args...) ___OWN_STACK_PROG(name, ___bpf_kretprobe_args, args)
+/* BPF_USDT of <bpf/usdt.bpf.h>, included before. */
+#define OWN_STACK_USDT(name, args...) ___OWN_STACK_PROG(name, ___bpf_usdt_args, args)
 /* clang-format on */
 
 #endif /* AET_OWN_STACK_BPF_H */

@@ -32,6 +32,12 @@ enum span_kind {
 	SPAN_KIND_MAX,
 };
 
+/* A record that is no span: an event of the span open on a thread (the
+ * record's span_id), which user space adds to that span when its record
+ * comes (after, since the span ends after its events). Its text is a
+ * struct py_audit_text (include/python_maps.h). */
+#define SPAN_EVENT 0x100
+
 /* span_record.flags */
 #define SPAN_F_SAMPLED	     0x1 /* W3C trace-flags bit 0 */
 #define SPAN_F_REMOTE_PARENT 0x2 /* the parent came from a W3C traceparent */
@@ -50,6 +56,7 @@ enum span_kind {
  *                write and fsync the name of the file (its dentry)
  *   SPAN_DB      sql[128] when db.query.text is enabled, else none
  *   SPAN_HTTP    struct http_span_text (include/http_maps.h)
+ *   SPAN_EVENT   struct py_audit_text (include/python_maps.h)
  */
 struct span_record {
 	__u64 trace_id[2]; /* [0] the high 64 bits */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -53,6 +54,12 @@ const char config_usage[] =
 	"                         model prices: lines \"MODEL INPUT OUTPUT\n"
 	"                         [CACHED_INPUT]\", USD per million tokens; adds\n"
 	"                         aet_gen_ai_cost_usd_total (README, \"Model calls\")\n"
+	"      --audit EVENTS     count the target's CPython audit events these\n"
+	"                         comma-separated names match (at most 16): an\n"
+	"                         event equal to a name, or whose part before a dot\n"
+	"                         is (\"socket\" matches socket.connect); with\n"
+	"                         tracing, each is an event of the span open on its\n"
+	"                         thread. Default: none, the probe not attached\n"
 	"      --http-max-connections N\n"
 	"                         HTTP connections served at once (default 64); past\n"
 	"                         it the one waiting longest for its request is closed\n"
@@ -127,6 +134,7 @@ enum {
 	OPT_CHECK,
 	OPT_JSON,
 	OPT_GEN_AI_PRICES,
+	OPT_AUDIT,
 };
 
 static const struct option long_opts[] = {
@@ -155,6 +163,7 @@ static const struct option long_opts[] = {
 	{ "span-sql-text", no_argument, NULL, OPT_SPAN_SQL_TEXT },
 	{ "span-ring-size", required_argument, NULL, OPT_SPAN_RING_SIZE },
 	{ "gen-ai-prices", required_argument, NULL, OPT_GEN_AI_PRICES },
+	{ "audit", required_argument, NULL, OPT_AUDIT },
 	{ "http-max-connections", required_argument, NULL, OPT_HTTP_MAX_CONNS },
 	{ "http-max-per-ip", required_argument, NULL, OPT_HTTP_MAX_PER_IP },
 	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
@@ -381,6 +390,12 @@ static void opt_expects(int opt, char *buf, size_t len)
 	case OPT_LOG_LEVEL:
 		snprintf(buf, len, "error, warn, info or debug");
 		break;
+	case OPT_AUDIT:
+		snprintf(buf, len,
+			 "at most %d comma-separated names of 1 to %d letters, digits, '_' and "
+			 "'.', not beginning or ending with '.'",
+			 CONFIG_MAX_AUDIT, CONFIG_AUDIT_LEN - 1);
+		break;
 	default:
 		snprintf(buf, len, "a value that is not empty");
 	}
@@ -455,6 +470,30 @@ static int set_choice(struct config *cfg, int opt, const char *arg)
 	return -EINVAL;
 }
 
+/* --audit's names, into cfg->audit. Returns 0 or -EINVAL. */
+static int set_audit(struct config *cfg, const char *arg)
+{
+	int n = 0;
+
+	for (const char *p = arg;; p++) {
+		size_t len = strcspn(p, ",");
+
+		if (!len || len >= CONFIG_AUDIT_LEN || n == CONFIG_MAX_AUDIT || p[0] == '.' ||
+		    p[len - 1] == '.')
+			return -EINVAL;
+		for (size_t i = 0; i < len; i++)
+			if (!isalnum((unsigned char)p[i]) && p[i] != '_' && p[i] != '.')
+				return -EINVAL;
+		memcpy(cfg->audit[n], p, len);
+		cfg->audit[n++][len] = '\0';
+		p += len;
+		if (!*p)
+			break;
+	}
+	cfg->naudit = n;
+	return 0;
+}
+
 /* The options that are no number. Returns 0 or -EINVAL. */
 static int set_other(struct config *cfg, int opt, const char *arg)
 {
@@ -493,6 +532,8 @@ static int set_other(struct config *cfg, int opt, const char *arg)
 	case OPT_SPAN_SQL_TEXT:
 		cfg->span_sql_text = true;
 		return 0;
+	case OPT_AUDIT:
+		return set_audit(cfg, arg);
 	case OPT_CHECK:
 		cfg->check = true;
 		return 0;

@@ -17,6 +17,8 @@
 #define CONFIG_MAX_ROOTS    8 /* MAX_FILE_ROOTS of include/files_maps.h */
 #define DEFAULT_MAX_TARGETS 64
 #define CONFIG_MAX_TARGETS  4096
+#define CONFIG_MAX_AUDIT    16 /* PY_AUDIT_FILTERS of include/python_maps.h */
+#define CONFIG_AUDIT_LEN    64 /* PY_AUDIT_NAME_LEN: a name and its NUL */
 
 /* Custom metric names kept (the custom family). */
 #define DEFAULT_MAX_CUSTOM_NAMES 256
@@ -86,6 +88,10 @@ struct config {
 	int log_level;
 	bool check; /* --check: say what would work, attach nothing */
 	bool json;  /* --json: --check's report as JSON */
+
+	/* --audit: CPython audit event names or their parts before a dot */
+	char audit[CONFIG_MAX_AUDIT][CONFIG_AUDIT_LEN];
+	int naudit; /* 0: the audit probe is not attached */
 
 	const char *gen_ai_prices_path; /* --gen-ai-prices FILE, or NULL */
 	/* Read from it at start (user/main.c), not by parsing: parsing has no side effects. */

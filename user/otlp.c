@@ -288,8 +288,53 @@ struct span_sizes {
 	size_t name, msg; /* the name and status message made valid UTF-8 */
 	size_t status;	  /* the Status message, 0 when left out */
 	size_t body;	  /* the Span message */
+	size_t nevents;	  /* events encoded */
+	uint32_t dropped_events;
 	bool parent;
 };
+
+/* A Span.Event message's body; *name: its name's bytes made valid UTF-8. */
+static size_t event_size(const struct otlp_event *e, size_t *name)
+{
+	size_t body, n = e->nattrs < SPAN_ATTRS_MAX ? e->nattrs : SPAN_ATTRS_MAX;
+	struct kv_sizes z;
+
+	*name = utf8_len(e->name, e->name_len);
+	body = FIXED64_LEN + field_len(*name);
+	for (size_t i = 0; i < n; i++) {
+		kv_size(&e->attrs[i], &z);
+		body += field_len(z.kv);
+	}
+	return body;
+}
+
+static uint8_t *put_event(uint8_t *p, const struct otlp_event *e)
+{
+	size_t name, n = e->nattrs < SPAN_ATTRS_MAX ? e->nattrs : SPAN_ATTRS_MAX;
+	struct kv_sizes z;
+
+	p = put_len(p, 11, event_size(e, &name));
+	p = put_fixed64(p, 1, e->time_unix_ns);
+	p = put_str(p, 2, e->name, e->name_len, name);
+	for (size_t i = 0; i < n; i++) {
+		kv_size(&e->attrs[i], &z);
+		p = put_kv(p, 3, &e->attrs[i], &z);
+	}
+	return p;
+}
+
+/* The events and dropped_events_count of a span: the first nevents, and
+ * dropped. */
+static size_t events_size(const struct otlp_span *s, size_t nevents, uint32_t dropped)
+{
+	size_t n = 0, name;
+
+	for (size_t i = 0; i < nevents; i++)
+		n += field_len(event_size(&s->events[i], &name));
+	if (dropped)
+		n += varint_field_len(dropped);
+	return n;
+}
 
 static void span_size(const struct otlp_span *s, struct span_sizes *z)
 {
@@ -305,6 +350,9 @@ static void span_size(const struct otlp_span *s, struct span_sizes *z)
 		kv_size(&s->attrs[i], &z->attrs[i]);
 		z->body += field_len(z->attrs[i].kv);
 	}
+	z->nevents = s->nevents < OTLP_EVENTS_MAX ? s->nevents : OTLP_EVENTS_MAX;
+	z->dropped_events = s->dropped_events + (s->nevents - z->nevents);
+	z->body += events_size(s, z->nevents, z->dropped_events);
 	z->status = (s->status_msg ? field_len(z->msg) : 0) +
 		    (s->status != OTLP_STATUS_UNSET ? varint_field_len(s->status) : 0);
 	if (z->status)
@@ -351,6 +399,12 @@ int otlp_append_span(const struct otlp *o, struct otlp_batch *b, const struct ot
 	p = put_fixed64(p, 8, s->end_unix_ns);
 	for (size_t i = 0; i < z.nattrs; i++)
 		p = put_kv(p, 9, &s->attrs[i], &z.attrs[i]);
+	for (size_t i = 0; i < z.nevents; i++)
+		p = put_event(p, &s->events[i]);
+	if (z.dropped_events) {
+		*p++ = TAG(12, WT_VARINT);
+		p = put_varint(p, z.dropped_events);
+	}
 	if (z.status)
 		p = put_status(p, s, &z);
 	if (s->flags) {
@@ -402,6 +456,34 @@ static void hex(struct buf *out, const uint8_t *id, size_t n)
 	buf_append(out, s, 2 * n);
 }
 
+/* Attributes as a JSON object. */
+static void json_attrs(struct buf *out, const struct otlp_attr *attrs, size_t n)
+{
+	buf_puts(out, "{");
+	for (size_t i = 0; i < n; i++) {
+		const struct otlp_attr *a = &attrs[i];
+
+		buf_puts(out, i ? "," : "");
+		buf_json_str(out, a->key, strlen(a->key));
+		buf_puts(out, ":");
+		buf_puts(out, a->type == OTLP_STR_ARRAY ? "[" : "");
+		if (a->type == OTLP_STR || a->type == OTLP_STR_ARRAY)
+			buf_json_str(out, a->s, a->slen);
+		else if (a->type == OTLP_INT)
+			buf_printf(out, "%lld", (long long)a->i);
+		else if (a->type == OTLP_BOOL)
+			buf_puts(out, a->i ? "true" : "false");
+		else if (isfinite(a->d))
+			buf_printf(out, "%.17g", a->d);
+		else /* JSON has no NaN or infinity: OTLP/JSON's strings */
+			buf_puts(out, isnan(a->d) ? "\"NaN\""
+				      : a->d > 0  ? "\"Infinity\""
+						  : "\"-Infinity\"");
+		buf_puts(out, a->type == OTLP_STR_ARRAY ? "]" : "");
+	}
+	buf_puts(out, "}");
+}
+
 void otlp_span_json(struct buf *out, const struct otlp_span *s)
 {
 	static const char *const codes[] = { "UNSET", "OK", "ERROR" };
@@ -424,27 +506,19 @@ void otlp_span_json(struct buf *out, const struct otlp_span *s)
 		   (unsigned long long)s->end_unix_ns, s->flags, codes[s->status % 3]);
 	buf_puts(out, ",\"message\":");
 	buf_json_str(out, s->status_msg ?: "", s->status_msg ? strlen(s->status_msg) : 0);
-	buf_puts(out, "},\"attributes\":{");
-	for (size_t i = 0; i < s->nattrs; i++) {
-		const struct otlp_attr *a = &s->attrs[i];
+	buf_puts(out, "},\"attributes\":");
+	json_attrs(out, s->attrs, s->nattrs);
+	if (s->nevents)
+		buf_puts(out, ",\"events\":[");
+	for (size_t i = 0; i < s->nevents; i++) {
+		const struct otlp_event *e = &s->events[i];
 
-		buf_puts(out, i ? "," : "");
-		buf_json_str(out, a->key, strlen(a->key));
-		buf_puts(out, ":");
-		buf_puts(out, a->type == OTLP_STR_ARRAY ? "[" : "");
-		if (a->type == OTLP_STR || a->type == OTLP_STR_ARRAY)
-			buf_json_str(out, a->s, a->slen);
-		else if (a->type == OTLP_INT)
-			buf_printf(out, "%lld", (long long)a->i);
-		else if (a->type == OTLP_BOOL)
-			buf_puts(out, a->i ? "true" : "false");
-		else if (isfinite(a->d))
-			buf_printf(out, "%.17g", a->d);
-		else /* JSON has no NaN or infinity: OTLP/JSON's strings */
-			buf_puts(out, isnan(a->d) ? "\"NaN\""
-				      : a->d > 0  ? "\"Infinity\""
-						  : "\"-Infinity\"");
-		buf_puts(out, a->type == OTLP_STR_ARRAY ? "]" : "");
+		buf_printf(out, "%s{\"time_unix_nano\":%llu,\"name\":", i ? "," : "",
+			   (unsigned long long)e->time_unix_ns);
+		buf_json_str(out, e->name, e->name_len);
+		buf_puts(out, ",\"attributes\":");
+		json_attrs(out, e->attrs, e->nattrs);
+		buf_puts(out, i + 1 == s->nevents ? "}]" : "}");
 	}
-	buf_puts(out, "}}\n");
+	buf_puts(out, "}\n");
 }

@@ -56,6 +56,18 @@ enum otlp_status_code {
 #define OTLP_FLAG_HAS_IS_REMOTE 0x100
 #define OTLP_FLAG_IS_REMOTE	0x200
 
+/* Span.Event: encoded of a span at most OTLP_EVENTS_MAX, the rest counted
+ * in its dropped_events_count. */
+#define OTLP_EVENTS_MAX 32
+
+struct otlp_event {
+	uint64_t time_unix_ns;
+	const char *name;
+	size_t name_len;
+	const struct otlp_attr *attrs;
+	size_t nattrs;
+};
+
 struct otlp_span {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
@@ -69,6 +81,9 @@ struct otlp_span {
 	enum otlp_status_code status;
 	const char *status_msg; /* NULL: none */
 	uint32_t flags;
+	const struct otlp_event *events;
+	size_t nevents;
+	uint32_t dropped_events; /* events the span had that are not in events */
 };
 
 /* The constant part of every request. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Loading bpf/python.bpf.c on the USDT probes of the target's interpreter. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -22,10 +23,15 @@
 
 #define NT_STAPSDT 3 /* a SystemTap SDT note (its name is "stapsdt") */
 
+_Static_assert(CONFIG_MAX_AUDIT == PY_AUDIT_FILTERS && CONFIG_AUDIT_LEN == PY_AUDIT_NAME_LEN,
+	       "--audit's bounds are the audit_filter map's");
+
 struct python {
 	struct python_bpf *skel;
-	char path[PATH_MAX]; /* the file with the probes: executable or libpython */
-	bool deleted;	     /* replaced on disk: path is in map_files */
+	const struct config *cfg; /* --audit */
+	char path[PATH_MAX];	  /* the file with the probes: executable or libpython */
+	bool deleted;		  /* replaced on disk: path is in map_files */
+	bool known_layout;	  /* CPython 3.11 on x86_64: an audit event's argument is read */
 };
 
 /* Whether SDT note desc (descsz bytes; addresses of addr bytes each)
@@ -82,6 +88,24 @@ static bool has_usdt(const char *path, const char *provider, const char *name)
 	return found;
 }
 
+/* Whether file (an interpreter's executable or libpython) is CPython 3.11's,
+ * by its name (python3.11, libpython3.11.so...), on x86_64: the layout
+ * bpf/python.bpf.c reads an audit event's argument with. */
+static bool known_layout(const char *file)
+{
+#if defined(__x86_64__)
+	const char *base = strrchr(file, '/');
+
+	base = base ? base + 1 : file;
+	if (!strncmp(base, "lib", 3))
+		base += 3;
+	return !strncmp(base, "python3.11", 10) && !isdigit((unsigned char)base[10]);
+#else
+	(void)file;
+	return false;
+#endif
+}
+
 /* A libpython3.N.so the target maps, with the probes; 0 or -ENOENT. */
 static int find_libpython(struct python *p, const struct target *t)
 {
@@ -113,8 +137,14 @@ static int find_interpreter(struct python *p, const struct target *t, char *err,
 	snprintf(p->path, sizeof(p->path), "/proc/%d/exe", t->pid);
 	n = readlink(p->path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	if (has_usdt(p->path, PY_PROVIDER, "gc__start") || !find_libpython(p, t))
+	if (has_usdt(p->path, PY_PROVIDER, "gc__start")) {
+		p->known_layout = known_layout(exe);
 		return 0;
+	}
+	if (!find_libpython(p, t)) {
+		p->known_layout = known_layout(p->path);
+		return 0;
+	}
 	snprintf(err, len,
 		 "process %d's interpreter (%s) has no USDT probes %s:gc__start, nor a libpython "
 		 "it maps: a CPython built without --with-dtrace (Debian's and Ubuntu's "
@@ -133,13 +163,15 @@ static int attach(struct python *p, int pid, char *err, size_t len)
 	} usdt[] = {
 		{ k->progs.gc_done, &k->links.gc_done, "gc__done" },
 		{ k->progs.gc_start, &k->links.gc_start, "gc__start" },
+		{ k->progs.audit, &k->links.audit, "audit" },
 	};
 
 	/* gc__done first: a collection whose start is seen has its end seen. */
 	for (size_t i = 0; i < sizeof(usdt) / sizeof(usdt[0]); i++) {
 		int rc;
 
-		if (*usdt[i].link)
+		/* audit, without --audit: never loaded, its semaphore left at 0 */
+		if (*usdt[i].link || !bpf_program__autoload(usdt[i].prog))
 			continue;
 		*usdt[i].link = bpf_program__attach_usdt(usdt[i].prog, pid, p->path, PY_PROVIDER,
 							 usdt[i].probe, NULL);
@@ -151,6 +183,17 @@ static int attach(struct python *p, int pid, char *err, size_t len)
 		return rc == -ENOENT ? -ENOEXEC : rc;
 	}
 	return 0;
+}
+
+/* Whether the audit program may read an event's argument: the
+ * interpreter's layout is the one it knows. */
+static int set_audit_config(struct python *p)
+{
+	struct py_audit_config c = { .read_arg = p->known_layout };
+	__u32 zero = 0;
+
+	return bpf_map__update_elem(p->skel->maps.audit_config, &zero, sizeof(zero), &c, sizeof(c),
+				    BPF_ANY);
 }
 
 static int python_attach(void *o, const struct family_env *env, char *err, size_t len)
@@ -171,6 +214,10 @@ static int python_retarget(void *o, const struct family_env *env, bool attach_no
 
 	skel_detach(p->skel->skeleton);
 	rc = find_interpreter(p, env->target, err, len);
+	if (!rc && set_audit_config(p)) {
+		rc = -EIO;
+		snprintf(err, len, "failed to configure the audit program");
+	}
 	return rc ?: attach_now ? attach(p, env->target->pid, err, len) : 0;
 }
 
@@ -184,6 +231,25 @@ static void python_free(void *o)
 		skel_detach(p->skel->skeleton);
 	python_bpf__destroy(p->skel);
 	free(p);
+}
+
+/* --audit's names into audit_filter, before anything is attached. */
+static int fill_filter(struct python *p, char *err, size_t len)
+{
+	for (int i = 0; i < p->cfg->naudit; i++) {
+		char key[PY_AUDIT_NAME_LEN] = {};
+		__u32 v = i;
+		int rc;
+
+		strncpy(key, p->cfg->audit[i], sizeof(key) - 1);
+		rc = bpf_map__update_elem(p->skel->maps.audit_filter, key, sizeof(key), &v,
+					  sizeof(v), BPF_ANY);
+		if (rc) {
+			snprintf(err, len, "failed to set the audit filter: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
 }
 
 static void *python_open(const struct family_env *env, int *errp, char *err, size_t len)
@@ -204,6 +270,7 @@ static void *python_open(const struct family_env *env, int *errp, char *err, siz
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
+	p->cfg = env->cfg;
 	rc = find_interpreter(p, env->target, err, len);
 	if (!rc) {
 		p->skel = VARIANT_OPEN(python_bpf, &opts);
@@ -211,7 +278,14 @@ static void *python_open(const struct family_env *env, int *errp, char *err, siz
 		if (rc)
 			snprintf(err, len, "failed to open the Python programs: %s", strerror(-rc));
 	}
+	if (!rc)
+		bpf_program__set_autoload(p->skel->progs.audit, p->cfg->naudit > 0);
 	rc = rc ?: family_load(p->skel->skeleton, env->shared, "the Python programs", err, len);
+	rc = rc ?: fill_filter(p, err, len);
+	if (!rc && set_audit_config(p)) {
+		rc = -EIO;
+		snprintf(err, len, "failed to configure the audit program");
+	}
 	if (rc) {
 		*errp = rc;
 		python_free(p);
@@ -241,6 +315,42 @@ static __u64 python_stat(const struct python *p, __u32 i)
 
 	bpf_map__lookup_elem(p->skel->maps.python_stats, &i, sizeof(i), &n, sizeof(n), 0);
 	return n;
+}
+
+/* aet_python_audit_events_total: a series per event name counted, and
+ * "__overflow__" for those past PY_AUDIT_COUNTS names. */
+static int write_audit(struct python *p, struct buf *out)
+{
+	static const char *const l_event[] = { "event" };
+	char key[PY_AUDIT_NAME_LEN], next[PY_AUDIT_NAME_LEN];
+	const char *over = "__overflow__", *v = key;
+	struct bpf_map *m = p->skel->maps.audit_counts;
+	__u64 overflow = python_stat(p, PY_STAT_AUDIT_OVERFLOW);
+	struct metric *total;
+	void *prev = NULL;
+	int rc = 0;
+
+	total = metric__new("aet_python_audit_events_total",
+			    "CPython audit events of the target that --audit matches, by event "
+			    "(its USDT probe audit).",
+			    METRIC_COUNTER, 1, l_event);
+	if (!total)
+		return -ENOMEM;
+	while (!rc && !bpf_map__get_next_key(m, prev, next, sizeof(next))) {
+		__u64 n = 0;
+
+		memcpy(key, next, sizeof(key));
+		key[sizeof(key) - 1] = '\0';
+		prev = key;
+		if (!bpf_map__lookup_elem(m, next, sizeof(next), &n, sizeof(n), 0))
+			rc = metric__add(total, &v, n);
+	}
+	if (!rc && overflow)
+		rc = metric__add(total, &over, overflow);
+	if (!rc)
+		metric__write(total, out);
+	metric__free(total);
+	return rc;
 }
 
 static int python_write_metrics(void *o, struct buf *out)
@@ -281,6 +391,8 @@ static int python_write_metrics(void *o, struct buf *out)
 		metric__write(objs, out);
 		metric__write(pause, out);
 	}
+	if (!rc && p->cfg->naudit)
+		rc = write_audit(p, out);
 	metric__free(total);
 	metric__free(objs);
 	metric__free(pause);
@@ -300,9 +412,19 @@ static void python_write_status(void *o, const char *why, struct buf *out)
 	}
 	buf_json_str(out, p->path, strlen(p->path));
 	buf_printf(out,
-		   ",\"usdt\":true,\"deleted\":%s,\"probes\":[\"%s:gc__start\",\"%s:gc__done\"],"
-		   "\"unstarted_collections\":%llu,\"programs\":%d,\"attached\":%d}",
+		   ",\"usdt\":true,\"deleted\":%s,\"probes\":[\"%s:gc__start\",\"%s:gc__done\"%s",
 		   p->deleted ? "true" : "false", PY_PROVIDER, PY_PROVIDER,
+		   p->cfg->naudit ? ",\"" PY_PROVIDER ":audit\"" : "");
+	buf_puts(out, "],\"audit\":[");
+	for (int i = 0; i < p->cfg->naudit; i++) {
+		buf_puts(out, i ? "," : "");
+		buf_json_str(out, p->cfg->audit[i], strlen(p->cfg->audit[i]));
+	}
+	buf_printf(out, "],\"audit_argument\":%s", p->known_layout ? "true" : "false");
+	buf_printf(out,
+		   ",\"audit_overflow\":%llu,\"unstarted_collections\":%llu,\"programs\":%d,"
+		   "\"attached\":%d}",
+		   (unsigned long long)python_stat(p, PY_STAT_AUDIT_OVERFLOW),
 		   (unsigned long long)python_stat(p, PY_STAT_UNSTARTED), python_count(p),
 		   python_attached(p));
 }

@@ -28,6 +28,7 @@
 #include "otelenv.h"
 #include "otlp.h"
 #include "probes_maps.h"
+#include "python_maps.h"
 #include "spanconv.h"
 #include "spans_maps.h"
 #include "spans.h"
@@ -36,8 +37,14 @@
 #define DRAIN_NS      1000000 /* 1 ms: a 1 MiB ring then holds 4M records/s */
 #define FLUSH_MS      3000    /* at exit, for the exporter to send what is queued */
 #define RES_ATTRS_MAX (OTELENV_MAX_RESOURCE + 8)
-#define PARKED_MAX    64	 /* model call spans waiting for what their call said */
-#define PARKED_NS     1000000000 /* past it, a span goes as a plain HTTP span */
+#define PARKED_MAX    64	     /* model call spans waiting for what their call said */
+#define PARKED_NS     1000000000     /* past it, a span goes as a plain HTTP span */
+#define EVENTS_MAX    256	     /* span events waiting for their span's record */
+#define EVENTS_NS     30000000000ULL /* past it, their span is taken not to come */
+
+/* Span events the table could not keep (aet_collector_span_events_dropped_total). */
+enum event_drop { EVD_FULL, EVD_SPAN_NOT_SEEN, EVD_TOO_MANY, EVD_MAX };
+static const char *const event_drop_names[EVD_MAX] = { "table_full", "span_not_seen", "too_many" };
 
 static const char *const kind_names[SPAN_KIND_MAX] = { "cycle", "task", "agent", "custom",
 						       "file",	"db",	"http" };
@@ -70,6 +77,19 @@ struct spans {
 		uint64_t rec[(sizeof(struct span_record) + sizeof(struct http_span_text)) / 8];
 	} parked[PARKED_MAX];
 	_Atomic uint64_t unjoined; /* model call spans sent without what their call said */
+	/* Events of spans not ended yet (records SPAN_EVENT): a span's record
+	 * comes after its events, and takes them. */
+	struct pending_event {
+		uint64_t since; /* CLOCK_MONOTONIC ns; 0: a free slot */
+		uint64_t span_id, ns;
+		struct py_audit_text text;
+		bool has_arg;
+	} events[EVENTS_MAX];
+	uint32_t nevents; /* slots taken */
+	struct otlp_event ev[OTLP_EVENTS_MAX];
+	struct otlp_attr ev_attr[OTLP_EVENTS_MAX];
+	_Atomic uint64_t events_added;
+	_Atomic uint64_t events_dropped[EVD_MAX];
 	char host[256], instance[40];
 };
 
@@ -197,6 +217,93 @@ static void submit_batch(struct spans *s)
 	exporter__submit(s->exp, alloc, body, len, n);
 }
 
+/* An event record: kept for its span, in a free slot. */
+static void keep_event(struct spans *s, const void *data, size_t size)
+{
+	const struct span_record *r = data;
+	const struct py_audit_text *t = (const void *)(r + 1);
+
+	if (size < sizeof(*r) + sizeof(*t)) {
+		atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
+		return;
+	}
+	for (int i = 0; i < EVENTS_MAX && s->nevents < EVENTS_MAX; i++) {
+		struct pending_event *e = &s->events[i];
+
+		if (e->since)
+			continue;
+		e->since = clock_ns(CLOCK_MONOTONIC);
+		e->span_id = r->span_id;
+		e->ns = r->start_ns;
+		e->text = *t;
+		e->text.name[sizeof(e->text.name) - 1] = '\0';
+		e->text.arg[sizeof(e->text.arg) - 1] = '\0';
+		e->has_arg = r->op != 0;
+		s->nevents++;
+		return;
+	}
+	atomic_fetch_add_explicit(&s->events_dropped[EVD_FULL], 1, memory_order_relaxed);
+}
+
+/* The events kept of span record r, as its span's (c->span), in the order
+ * they came; their slots are free again (the strings stay until a record
+ * takes them, after this span is encoded). */
+static void take_events(struct spans *s, const struct span_record *r, struct otlp_span *span)
+{
+	struct pending_event *mine[EVENTS_MAX];
+	size_t n = 0;
+
+	for (int i = 0; i < EVENTS_MAX && s->nevents; i++)
+		if (s->events[i].since && s->events[i].span_id == r->span_id)
+			mine[n++] = &s->events[i];
+	/* the oldest first: slots are reused in any order */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && mine[j - 1]->ns > mine[j]->ns; j--) {
+			struct pending_event *t = mine[j];
+
+			mine[j] = mine[j - 1];
+			mine[j - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++) {
+		struct pending_event *e = mine[i];
+
+		e->since = 0;
+		s->nevents--;
+		if (i >= OTLP_EVENTS_MAX) {
+			span->dropped_events++;
+			continue;
+		}
+		s->ev_attr[i] = str_attr("python.audit.argument", e->text.arg);
+		s->ev[i] = (struct otlp_event){ .time_unix_ns = e->ns + s->mono_to_unix,
+						.name = e->text.name,
+						.name_len = strlen(e->text.name),
+						.attrs = &s->ev_attr[i],
+						.nattrs = e->has_arg };
+		span->nevents++;
+	}
+	span->events = s->ev;
+	atomic_fetch_add_explicit(&s->events_added, span->nevents, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->events_dropped[EVD_TOO_MANY], span->dropped_events,
+				  memory_order_relaxed);
+}
+
+/* Drops the events whose span has not come in EVENTS_NS (all when flush). */
+static void expire_events(struct spans *s, bool flush)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+
+	for (int i = 0; i < EVENTS_MAX && s->nevents; i++) {
+		struct pending_event *e = &s->events[i];
+
+		if (!e->since || (!flush && now - e->since < EVENTS_NS))
+			continue;
+		e->since = 0;
+		s->nevents--;
+		atomic_fetch_add_explicit(&s->events_dropped[EVD_SPAN_NOT_SEEN], 1,
+					  memory_order_relaxed);
+	}
+}
+
 /* Converts record r and adds it to the batch; genai: what its model call
  * said, or NULL. */
 static void emit(struct spans *s, const void *data, size_t size, const struct genai_span *genai)
@@ -215,6 +322,8 @@ static void emit(struct spans *s, const void *data, size_t size, const struct ge
 		atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
 		return;
 	}
+	if (s->nevents)
+		take_events(s, data, &s->conv.span);
 	atomic_fetch_add_explicit(&s->received[((const struct span_record *)data)->kind], 1,
 				  memory_order_relaxed);
 	if (s->otel.console)
@@ -280,10 +389,13 @@ static bool park(struct spans *s, const void *data, size_t size)
 
 static int on_record(void *ctx, void *data, size_t size)
 {
+	const struct span_record *r = data;
 	uint64_t call = call_of(data, size);
 	struct spans *s = ctx;
 
-	if (!call) {
+	if (size >= sizeof(*r) && r->kind == SPAN_EVENT) {
+		keep_event(s, data, size);
+	} else if (!call) {
 		emit(s, data, size, NULL);
 	} else if (genai_done_take(&s->shared->genai_done, call, &s->genai)) {
 		emit(s, data, size, &s->genai);
@@ -300,6 +412,7 @@ static void drain(struct spans *s)
 	s->mono_to_unix = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	ring_buffer__consume(s->rb);
 	unpark(s, false);
+	expire_events(s, false);
 	if (s->console.len) {
 		fwrite(s->console.data, 1, s->console.len, stdout);
 		fflush(stdout);
@@ -321,6 +434,7 @@ static void *consume(void *arg)
 	}
 	drain(s);
 	unpark(s, true);
+	expire_events(s, true);
 	submit_batch(s);
 	return NULL;
 }
@@ -398,7 +512,12 @@ int spans__write_metrics(struct spans *s, struct buf *out)
 {
 	const char *reasons[DROP_MAX + 1] = { "ring_full" }; /* the kernel's, then the exporter's */
 	struct export_stats st = {};
-	double dropped[DROP_MAX + 1], kinds[SPAN_KIND_MAX];
+	double dropped[DROP_MAX + 1], kinds[SPAN_KIND_MAX], ev_dropped[EVD_MAX];
+	const struct expo_sample added = {
+		"aet_collector_span_events_total",
+		"Span events (--audit) added to the span open on their thread.", METRIC_COUNTER,
+		(double)atomic_load(&s->events_added)
+	};
 
 	if (s->exp)
 		exporter__stats(s->exp, &st);
@@ -410,7 +529,13 @@ int spans__write_metrics(struct spans *s, struct buf *out)
 	dropped[1 + DROP_QUEUE_FULL] += atomic_load(&s->oom_dropped);
 	for (int i = 0; i < SPAN_KIND_MAX; i++)
 		kinds[i] = atomic_load_explicit(&s->received[i], memory_order_relaxed);
-	return write_export(s, &st, out) ?:
+	for (int i = 0; i < EVD_MAX; i++)
+		ev_dropped[i] = atomic_load_explicit(&s->events_dropped[i], memory_order_relaxed);
+	return write_export(s, &st, out) ?: expo_write_unlabelled(out, &added, 1) ?:
+	       expo_write_by_label(out, "aet_collector_span_events_dropped_total",
+				   "Span events not added to their span: too many waiting for "
+				   "their span, their span not seen in 30 s, or past 32 of a span.",
+				   METRIC_COUNTER, "reason", event_drop_names, ev_dropped, EVD_MAX) ?:
 	       expo_write_by_label(out, "aet_collector_spans_total",
 				   "Sampled spans read from the ring buffer, by kind.",
 				   METRIC_COUNTER, "kind", kind_names, kinds, SPAN_KIND_MAX)

@@ -97,6 +97,10 @@ def decode(body, problems=None):
                     "status_code": s.status.code,
                     "status_message": s.status.message,
                     "flags": s.flags,
+                    "events": [{"time": e.time_unix_nano, "name": e.name,
+                                "attributes": attributes(e.attributes, problems)}
+                               for e in s.events],
+                    "dropped_events": s.dropped_events_count,
                     "resource": resource,
                     "scope": ss.scope.name,
                 })

@@ -423,6 +423,9 @@ def test_receiver_decodes_its_schema(receiver):
     kv.value.array_value.values.add().int_value = 3
     s.status.code, s.status.message = m.Status.STATUS_CODE_ERROR, "timeout"
     s.flags = 0x301
+    e = s.events.add(time_unix_nano=1 << 60, name="open")
+    e.attributes.add(key="k").value.string_value = "v"
+    s.dropped_events_count = 2
     ss.spans.add(trace_id=b"\xff" * 16, span_id=b"\x03" * 8, name="root")
     body = req.SerializeToString()
     url = receiver.url + "/v1/traces"
@@ -440,7 +443,8 @@ def test_receiver_decodes_its_schema(receiver):
         "attributes": {"aet.task.id": 7, "aet.agent": "x", "ok": True, "ratio": 0.5,
                        "list": [3]},
         "status_code": ERROR, "status_message": "timeout", "flags": 0x301,
-        "resource": {"service.name": "aet"}, "scope": "aet-collector"}
+        "events": [{"time": 1 << 60, "name": "open", "attributes": {"k": "v"}}],
+        "dropped_events": 2, "resource": {"service.name": "aet"}, "scope": "aet-collector"}
     assert (got[1]["parent_span_id"], got[1]["status_code"], got[1]["flags"]) == ("", UNSET, 0)
     [r] = receiver.requests
     assert r["gzip"] and r["headers"]["x-test"] == "a b" and r["answer"] == 200

@@ -125,6 +125,40 @@ Test(config, file_roots)
 	cr_assert_eq(cfg.max_files, DEFAULT_MAX_FILES);
 }
 
+Test(config, audit)
+{
+	static const char *const bad[] = {
+		"",	"a,",  ",a",
+		"a,,b", ".a",  "a.",
+		"a b",	"a-b", "e0,e1,e2,e3,e4,e5,e6,e7,e8,e9,e10,e11,e12,e13,e14,e15,e16"
+	};
+	char name64[65];
+	struct config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(parse(&cfg, err, 3, ARGV("-p", "1")), CONFIG_RUN);
+	cr_assert_eq(cfg.naudit, 0);
+	cr_assert_eq(
+		parse(&cfg, err, 5, ARGV("-p", "1", "--audit", "subprocess.Popen,open,os.exec")),
+		CONFIG_RUN, "%s", err);
+	cr_assert_eq(cfg.naudit, 3);
+	cr_assert_str_eq(cfg.audit[0], "subprocess.Popen");
+	cr_assert_str_eq(cfg.audit[1], "open");
+	cr_assert_str_eq(cfg.audit[2], "os.exec");
+	memset(name64, 'x', 63);
+	name64[63] = '\0';
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("-p", "1", "--audit", name64)), CONFIG_RUN);
+	cr_assert_str_eq(cfg.audit[0], name64);
+	name64[63] = 'x';
+	name64[64] = '\0';
+	cr_assert_eq(parse(&cfg, err, 5, ARGV("-p", "1", "--audit", name64)), CONFIG_ERROR);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(parse(&cfg, err, 5, ARGV("-p", "1", "--audit", (char *)bad[i])),
+			     CONFIG_ERROR, "%s", bad[i]);
+		cr_assert(strstr(err, "for --audit: at most 16 comma-separated names"), "%s", err);
+	}
+}
+
 Test(config, too_many_file_roots)
 {
 	char **argv = ARGV("-p", "1", "--file-root=/1", "--file-root=/2", "--file-root=/3",

@@ -115,6 +115,64 @@ Test(otlp, minimal_span_bytes)
 	free(req);
 }
 
+Test(otlp, event_bytes)
+{
+	const struct otlp_attr a = { .key = "k", .type = OTLP_STR, .s = "v", .slen = 1 };
+	const struct otlp_event e[] = {
+		{ .time_unix_ns = 3, .name = "open", .name_len = 4, .attrs = &a, .nattrs = 1 },
+		{ .time_unix_ns = 4, .name = "x", .name_len = 1 },
+	};
+	struct otlp_span s = span(NULL, 0);
+	/* Span.events (11): time (fixed64 1), name (2), attributes (3) */
+	const uint8_t want[] = {
+		0x5a, 25, 0x09, 3,   0,	  0,	0, 0,	 0, 0,	 0, /* the first event, its time */
+		0x12, 4,  'o',	'p', 'e', 'n',			    /* its name */
+		0x1a, 8,  0x0a, 1,   'k', 0x12, 3, 0x0a, 1, 'v',    /* its attribute */
+		0x5a, 12, 0x09, 4,   0,	  0,	0, 0,	 0, 0,	 0, /* the second */
+		0x12, 1,  'x',					    /* no attribute */
+		0x60, 7,					    /* dropped_events_count (12) */
+	};
+	const uint8_t *got;
+	struct otlp_batch b;
+	uint8_t *req;
+	size_t len, n, min = 51; /* minimal_span_bytes' */
+
+	s.events = e;
+	s.nevents = 2;
+	s.dropped_events = 7;
+	otlp_batch_init(&o, &b);
+	cr_assert_eq(otlp_append_span(&o, &b, &s), 0);
+	req = seal(&b, &len);
+	got = only_span(req, len, &n);
+	cr_assert_eq(n, min + sizeof(want));
+	cr_assert_arr_eq(got + min, want, sizeof(want));
+	free(req);
+}
+
+Test(otlp, events_past_the_most_are_dropped)
+{
+	struct otlp_event e[OTLP_EVENTS_MAX + 3];
+	struct otlp_span s = span(NULL, 0);
+	struct otlp_batch b;
+	const uint8_t *got;
+	uint8_t *req;
+	size_t len, n, min = 51;
+
+	for (size_t i = 0; i < OTLP_EVENTS_MAX + 3; i++)
+		e[i] = (struct otlp_event){ .time_unix_ns = i, .name = "e", .name_len = 1 };
+	s.events = e;
+	s.nevents = OTLP_EVENTS_MAX + 3;
+	otlp_batch_init(&o, &b);
+	cr_assert_eq(otlp_append_span(&o, &b, &s), 0);
+	req = seal(&b, &len);
+	got = only_span(req, len, &n);
+	/* each event: 5a 12 09 <8 bytes> 12 01 'e' */
+	cr_assert_eq(n, min + OTLP_EVENTS_MAX * 14 + 2);
+	cr_assert_eq(got[n - 2], 0x60);
+	cr_assert_eq(got[n - 1], 3);
+	free(req);
+}
+
 Test(otlp, attribute_values)
 {
 	const struct otlp_attr a[] = {

@@ -71,6 +71,20 @@ the go line and after the truth is taken, and the process then ends with
 os._exit(): the interpreter's finalization collects again, without
 gc.callbacks, and would be counted by a collector but not by the truth.
 
+--audit FILTER (comma-separated CPython audit event names, matched as the
+collector's --audit matches them: an event equal to a name, or whose part
+before one of its dots is) makes each agent request, after its model call,
+run /bin/true (subprocess.run), connect a socket to a port the workload
+listens on (and accept a connection there), and open a file of a path
+longer than 127 bytes. An audit hook (sys.addaudithook) counts every event
+the interpreter raises after the go line, to the end of the process (the
+truth's own file is opened before the truth is written, the work directory
+removed before; it ends with os._exit(), as finalization raises events
+too): the truth's "audit" section gives the filter, the events it matches
+and those it does not, by name; each request's "audit" list the events
+matched while its agent request was open on its thread, in order, each
+with its first argument when that is an ASCII str (else None).
+
 aetprobe comes from probe/python, and libaetprobe.so from $AETPROBE_LIBRARY,
 else build/libaetprobe.so when built. A --dir given is left in place; the
 default temporary directory is removed unless --keep.
@@ -95,7 +109,9 @@ import queue
 import random
 import shutil
 import signal
+import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -734,6 +750,68 @@ class GcTruth:
                 for g in range(3)}
 
 
+def audit_matches(filter_names, event):
+    """Whether the collector's --audit filter matches event: it names the
+    event, or the event's part before one of its dots."""
+    parts = event.split(".")
+    return any(".".join(parts[:i]) in filter_names for i in range(1, len(parts) + 1))
+
+
+class AuditTruth:
+    """--audit: every audit event the interpreter raises between start()
+    and the end of the process, from an audit hook (see the module's
+    docstring), and the actions that raise some in each agent request."""
+
+    def __init__(self, wl, filter_names):
+        self.filter = filter_names
+        self.counting = False
+        self.lock = threading.Lock()
+        self.matched = collections.Counter()
+        self.others = collections.Counter()
+        self.local = threading.local()  # .events: the agent request's list, or None
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.long_path = os.path.join(wl.dir, "audit-" + "p" * 150)
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event, args):
+        if not self.counting:
+            return
+        matched = audit_matches(self.filter, event)
+        with self.lock:
+            (self.matched if matched else self.others)[event] += 1
+        events = getattr(self.local, "events", None)
+        if matched and events is not None:
+            arg = args[0] if args and isinstance(args[0], str) and args[0].isascii() else None
+            events.append([event, arg])
+
+    def start(self):
+        self.counting = True
+
+    @contextlib.contextmanager
+    def request(self, entry):
+        """The events of the block are the agent request's (entry's)."""
+        entry["audit"] = self.local.events = []
+        try:
+            yield
+        finally:
+            self.local.events = None
+
+    def actions(self):
+        """A process, a connection, a file opened by a long path. Each
+        thread accepts one connection after its own is made: one is always
+        waiting, though maybe another thread's."""
+        subprocess.run(["/bin/true"], check=True)
+        with socket.create_connection(self.listener.getsockname()):
+            conn, _ = self.listener.accept()
+            conn.close()
+        with open(self.long_path, "w"):
+            pass
+
+    def truth(self):
+        """Live: what is counted after it is taken is in it when it is written."""
+        return {"filter": self.filter, "matched": self.matched, "others": self.others}
+
+
 class GenaiCalls:
     """--genai: a model call in each agent request, to tests/e2e/httpd.py's
     model APIs (OpenAI's /v1/chat/completions and Anthropic's /v1/messages
@@ -911,6 +989,7 @@ class Workload:
         self.held = None  # --warm: the held files and the child
         self.http = None  # --http: HttpCalls
         self.gc = GcTruth() if args.gc else None
+        self.audit = None  # --audit: AuditTruth, made in setup (the directory exists)
         self.genai = None  # --genai: GenaiCalls
         self.joining = None  # the trace id of the cycle being dispatched, when it joins one
         self.own_dir = args.dir is None
@@ -937,6 +1016,8 @@ class Workload:
             self.http = HttpCalls(self, self.args.http.split(","), self.args.http_ca)
         if self.args.genai:
             self.genai = GenaiCalls(self, self.args.genai.split(","), self.args.http_ca)
+        if self.args.audit:
+            self.audit = AuditTruth(self, self.args.audit.split(","))
         self.workers = [threading.Thread(target=self._worker, daemon=True, name="worker-%d" % i)
                         for i in range(self.args.threads)]
         for w in self.workers:
@@ -1220,7 +1301,9 @@ class Workload:
                     if t.handoff:  # the task was begun on the orchestrator: its child
                         self.probe.trace_context("aet:task:%d" % t.id)
                     with self.probe.agent(request_id, t.agent, operation):
-                        self._agent_work(t, request_id, operation, outcome)
+                        with self.audit.request(entry) if self.audit else \
+                                contextlib.nullcontext():
+                            self._agent_work(t, request_id, operation, outcome)
             finally:
                 self.tally.add(("agent_requests", text(t.agent), operation, outcome),
                                time.monotonic_ns() - t0)
@@ -1243,6 +1326,8 @@ class Workload:
             self.http.calls(t, request_id)
         if self.genai:
             self.genai.call(t, text(t.agent))
+        if self.audit:
+            self.audit.actions()
         self._files(t.rng, request_id)
         self._knowledge(t, request_id, operation)
         self.custom("gauge_add", "open_requests", (), -1)
@@ -1373,6 +1458,7 @@ class Workload:
             **({"http": self.http.truth()} if self.http else {}),
             **({"gc": self.gc.truth()} if self.gc else {}),
             **({"genai": self.genai.truth()} if self.genai else {}),
+            **({"audit": self.audit.truth()} if self.audit else {}),
         }
 
 
@@ -1431,6 +1517,10 @@ def parse_args(argv):
                    help="agent requests make a model call to these servers (GenaiCalls)")
     p.add_argument("--http-ca", metavar="FILE",
                    help="the certificate an https server's is checked with")
+    p.add_argument("--audit", metavar="FILTER",
+                   help="agent requests run a process, connect a socket and open a file;"
+                   " every audit event is counted, those FILTER matches by request"
+                   " (sys.addaudithook); ends with os._exit()")
     p.add_argument("--gc", action="store_true",
                    help="force collections of each generation after each round and count"
                    " every collection (gc.callbacks); ends with os._exit()")
@@ -1462,6 +1552,8 @@ def main(argv=None):
         start, cpu = time.monotonic(), time.process_time()
         if wl.gc:
             wl.gc.start()
+        if wl.audit:
+            wl.audit.start()
         try:
             wl.run()
         except Stopped:
@@ -1474,6 +1566,9 @@ def main(argv=None):
     if wl.gc:
         wl.gc.stop()
     truth = wl.truth(seconds, cpu)
+    if remove and wl.audit:  # its events, then the truth file's open, are in the truth
+        shutil.rmtree(wl.dir, ignore_errors=True)
+        remove = False
     if args.truth:
         with open(args.truth, "w") as f:
             json.dump(truth, f, ensure_ascii=True, indent=1)
@@ -1481,7 +1576,7 @@ def main(argv=None):
         shutil.rmtree(wl.dir, ignore_errors=True)
     print("done: %d tasks in %.3f s (%.1f tasks/s)"
           % (wl.tasks_done, seconds, truth["tasks_per_second"]), file=sys.stderr)
-    if wl.gc:  # no finalization: its collections are not in the truth
+    if wl.gc or wl.audit:  # no finalization: its collections and events are not in the truth
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
