@@ -190,11 +190,10 @@ static int files_write_metrics(void *o, struct buf *out)
 
 	if (rc || !f)
 		return rc;
-	over = metric__new(
-		"aet_collector_file_overflow_total",
-		"File operations not counted: inflight_full, more threads doing file "
-		"syscalls than --max-open.",
-		METRIC_COUNTER, 1, l_reason);
+	over = metric__new("aet_collector_file_overflow_total",
+			   "File operations not counted: inflight_full, more threads doing file "
+			   "syscalls than --max-open.",
+			   METRIC_COUNTER, 1, l_reason);
 	if (!over)
 		return -ENOMEM;
 	for (__u32 i = 0; i < sizeof(reasons) / sizeof(reasons[0]) && !rc; i++)
