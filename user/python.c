@@ -278,8 +278,12 @@ static void *python_open(const struct family_env *env, int *errp, char *err, siz
 		if (rc)
 			snprintf(err, len, "failed to open the Python programs: %s", strerror(-rc));
 	}
-	if (!rc)
-		bpf_program__set_autoload(p->skel->progs.audit, p->cfg->naudit > 0);
+	if (!rc && !p->cfg->naudit) {
+		/* no audit program: its maps as small as they go */
+		bpf_program__set_autoload(p->skel->progs.audit, false);
+		bpf_map__set_max_entries(p->skel->maps.audit_filter, 1);
+		bpf_map__set_max_entries(p->skel->maps.audit_counts, 1);
+	}
 	rc = rc ?: family_load(p->skel->skeleton, env->shared, "the Python programs", err, len);
 	rc = rc ?: fill_filter(p, err, len);
 	if (!rc && set_audit_config(p)) {

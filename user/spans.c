@@ -78,13 +78,14 @@ struct spans {
 	} parked[PARKED_MAX];
 	_Atomic uint64_t unjoined; /* model call spans sent without what their call said */
 	/* Events of spans not ended yet (records SPAN_EVENT): a span's record
-	 * comes after its events, and takes them. */
+	 * comes after its events, and takes them. EVENTS_MAX slots with
+	 * --audit, whose program alone makes such records; else NULL. */
 	struct pending_event {
 		uint64_t since; /* CLOCK_MONOTONIC ns; 0: a free slot */
 		uint64_t span_id, ns;
 		struct py_audit_text text;
 		bool has_arg;
-	} events[EVENTS_MAX];
+	} * events;
 	uint32_t nevents; /* slots taken */
 	struct otlp_event ev[OTLP_EVENTS_MAX];
 	struct otlp_attr ev_attr[OTLP_EVENTS_MAX];
@@ -175,6 +176,8 @@ struct spans *spans__new(const struct config *cfg, const struct target *t, struc
 		kernel_config(s, cfg);
 	if (!rc && s->kcfg.enabled) {
 		rc = init_otlp(s, t);
+		if (!rc && cfg->naudit && !(s->events = calloc(EVENTS_MAX, sizeof(*s->events))))
+			rc = -ENOMEM;
 		if (rc)
 			snprintf(err, len, "out of memory");
 	}
@@ -223,7 +226,7 @@ static void keep_event(struct spans *s, const void *data, size_t size)
 	const struct span_record *r = data;
 	const struct py_audit_text *t = (const void *)(r + 1);
 
-	if (size < sizeof(*r) + sizeof(*t)) {
+	if (size < sizeof(*r) + sizeof(*t) || !s->events) {
 		atomic_fetch_add_explicit(&s->malformed, 1, memory_order_relaxed);
 		return;
 	}
@@ -479,6 +482,7 @@ void spans__free(struct spans *s)
 	otlp_fini(&s->otlp);
 	buf_free(&s->console);
 	otel_config_free(&s->otel);
+	free(s->events);
 	free(s);
 }
 

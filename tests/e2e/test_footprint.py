@@ -68,7 +68,7 @@ def test_the_options_size_the_maps(start):
                               "--span-sql-text")
     by_name = {m["name"]: m for m in fp["maps"]}
     assert sum(m["bytes"] for m in fp["maps"]) == sum(kernel.values())
-    for name, entries in (("open_slots", 1024), ("span_texts", 1024), ("inflight", 1000),
+    for name, entries in (("open_slots", 1024), ("span_texts", 1024), ("inflight", 256),
                           ("stmts", 1000), ("stmt_texts", 1000), ("task_series", 101),
                           ("conns", 256), ("http_series", 100), ("custom_series", 100),
                           ("custom_short", 100), ("task_hist", 404), ("event_counts", 101),
