@@ -119,6 +119,14 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
  * programs index them with a mask. The probe and span objects must agree. */
 uint32_t config_open_slots(const struct config *cfg);
 
+/* A quarter of --max-open, at least 256: what is per connection or per
+ * thread (the http family's connections, the files family's threads in a
+ * syscall) rather than per begin. */
+static inline uint32_t config_open_quarter(const struct config *cfg)
+{
+	return cfg->max_open / 4 > 256 ? cfg->max_open / 4 : 256;
+}
+
 /* Parses "ADDR:PORT" (IPv4) or "[ADDR]:PORT" (IPv6). Returns 0 or -EINVAL. */
 int config_parse_listen(const char *s, struct sockaddr_storage *ss);
 

@@ -91,9 +91,8 @@ static int load(struct files *f, const struct config *cfg, struct shared *sh, ch
 	bpf_program__set_autoload(s->progs.files_exec, !raw);
 	bpf_program__set_autoload(s->progs.files_exec_raw, raw);
 	bpf_map__set_max_entries(s->maps.fd_slots, slots);
-	/* Threads doing file I/O: a quarter of --max-open, as connections. */
-	bpf_map__set_max_entries(s->maps.inflight,
-				 cfg->max_open / 4 > 256 ? cfg->max_open / 4 : 256);
+	/* Threads doing file I/O, not syscalls: fewer than begins. */
+	bpf_map__set_max_entries(s->maps.inflight, config_open_quarter(cfg));
 	s->rodata->fd_slots_mask = slots - 1;
 	s->rodata->table_slots_mask = bpf_map__max_entries(s->maps.table_gens) - 1;
 	rc = family_load(s->skeleton, sh, "the file programs", err, len);

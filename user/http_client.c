@@ -203,13 +203,6 @@ static void http_free(void *o)
 	free(h);
 }
 
-/* Connections followed at once: a quarter of --max-open, at least 256
- * (each is 304 bytes, preallocated). */
-static __u32 conns_max(const struct config *cfg)
-{
-	return cfg->max_open / 4 > 256 ? cfg->max_open / 4 : 256;
-}
-
 static void *http_open(const struct family_env *env, int *errp, char *err, size_t len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = env->cfg->btf_path);
@@ -233,7 +226,7 @@ static void *http_open(const struct family_env *env, int *errp, char *err, size_
 		/* Connections: a quarter of --max-open (the least recently used
 		 * forgotten past it); label sets: --max-series, allocated as
 		 * they come; calls in progress: per thread. */
-		bpf_map__set_max_entries(s->maps.conns, conns_max(env->cfg));
+		bpf_map__set_max_entries(s->maps.conns, config_open_quarter(env->cfg));
 		/* A target without libssl (--pid): plain HTTP only, the TLS
 		 * programs not even loaded. In follow mode the next target may
 		 * have it (retarget). */
