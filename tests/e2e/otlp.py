@@ -41,11 +41,14 @@ def pb2():
     """The generated module of otlp_trace.proto (compiled on first use)."""
     global _pb2
     if _pb2 is None:
-        out = tempfile.mkdtemp(prefix="aet-otlp-")
-        subprocess.run(["protoc", "--proto_path", HERE, "--python_out", out, PROTO],
-                       check=True, capture_output=True, text=True)
-        sys.path.insert(0, out)
-        _pb2 = importlib.import_module("otlp_trace_pb2")
+        with tempfile.TemporaryDirectory(prefix="aet-otlp-") as out:
+            subprocess.run(["protoc", "--proto_path", HERE, "--python_out", out, PROTO],
+                           check=True, capture_output=True, text=True)
+            sys.path.insert(0, out)
+            try:
+                _pb2 = importlib.import_module("otlp_trace_pb2")
+            finally:
+                sys.path.remove(out)
     return _pb2
 
 
