@@ -106,11 +106,11 @@ $(OUTPUT)/aet-collector: $(USER_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The probe functions must begin with nop5; push %rbp (docs/DESIGN.md, 3. The probe ABI).
-$(OUTPUT)/libaetprobe.so: probe/aetprobe.S probe/buckets.c include/aet/probe.h \
+$(OUTPUT)/libaetprobe.so: probe/aetprobe.S probe/buckets.c probe/custom.c include/aet/probe.h \
 		probe/check-entry.sh | $(OUTPUT)
 	$(call msg,LIB,$@)
 	$(Q)$(CC) -shared -fPIC -O2 -Wall -Wextra -Iinclude -Wl,-z,noexecstack \
-		-Wl,-soname,libaetprobe.so -o $@ probe/aetprobe.S probe/buckets.c
+		-Wl,-soname,libaetprobe.so -o $@ probe/aetprobe.S probe/buckets.c probe/custom.c
 	$(Q)sh probe/check-entry.sh $@
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libaetpure.a | $(OUTPUT)/tests
@@ -199,9 +199,9 @@ demo: all
 BENCH_BINS := $(OUTPUT)/bench-floor $(OUTPUT)/bench-probe-hit $(OUTPUT)/bench-floor-files \
 	$(OUTPUT)/bench-floor-http $(OUTPUT)/bench-syscall $(OUTPUT)/bench-span-drain
 
-$(OUTPUT)/bench-floor: bench/floor.c $(OUTPUT)/floor.skel.h
+$(OUTPUT)/bench-floor: bench/floor.c user/elfsym.c $(OUTPUT)/floor.skel.h
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $(filter %.c,$^) $(LDLIBS) -o $@
 
 $(OUTPUT)/bench-floor-files: bench/floor_files.c $(OUTPUT)/floor_files.skel.h
 	$(call msg,LINK,$@)

@@ -25,6 +25,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "elfsym.h"
 #include "floor.skel.h"
 
 enum floor_prog { EMPTY, CLOCK, LABELS2_CLOCK, LABEL1 };
@@ -43,8 +44,9 @@ static const struct {
 	{ "aet_probe_span_begin", EMPTY },
 	{ "aet_probe_span_end", EMPTY },
 	{ "aet_probe_trace_context", EMPTY },
-	{ "aet_probe_counter_add", EMPTY },
-	{ "aet_probe_observe", EMPTY },
+	/* with the counter of probe/custom.c, as the collector */
+	{ "aet_probe_keyed_counter_add", EMPTY },
+	{ "aet_probe_keyed_observe", EMPTY },
 };
 
 /* The sets of --sqlite-set; a bit of each probe's sets. */
@@ -75,7 +77,11 @@ static const struct {
 static struct bpf_link *attach(struct bpf_program *prog, int pid, const char *lib, const char *sym,
 			       bool ret, size_t off)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = sym, .retprobe = ret);
+	long ref = strncmp(sym, "aet_probe_keyed_", 16)
+			   ? 0
+			   : elfsym_path_offset(lib, "aet_probe_custom_attached");
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = sym, .retprobe = ret,
+		    .ref_ctr_offset = ref > 0 ? (size_t)ref : 0);
 	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, pid, lib, off, &opts);
 
 	if (!l)

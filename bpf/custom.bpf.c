@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Uprobes on the custom metric functions of probe ABI version 2
- * (include/aet/probe.h): aggregated here, in a hash map of series keyed by
- * (type, name, labels) as the application wrote them. User space reads it
- * at scrape time and makes names and labels valid Prometheus ones then.
+ * Uprobes on the keyed custom metric probes of probe ABI version 2
+ * (probe/custom.c): aggregated here, in a hash map of series keyed by the
+ * 64-bit key the library made of (type, name, labels). The first call of a
+ * key reads its name and labels, into custom_keys, which user space reads
+ * at scrape time and makes valid Prometheus names and labels of; every
+ * later call is one lookup of 8 bytes, no read (docs/DESIGN.md, 16. Custom
+ * metrics).
  *
- * A call finds its series with one lookup: in custom_short when its labels
- * are short (include/custom_maps.h), else in custom_series. A new series
- * first checks its name's type (the first call of a name decides it:
- * another type is a conflict, counted and ignored), then takes one of the
- * --max-series places of both maps and a place in its map; no place left
- * (--max-series, --max-custom-names) sends the call to the overflow map, by
- * (type, name) or (type, "__overflow__"): counted there, never dropped.
+ * A new series first checks its name's type (the first call of a name
+ * decides it: another type is a conflict, counted and ignored), then takes
+ * one of the --max-series places; no place left (--max-series,
+ * --max-custom-names) sends the call to the overflow map, by (type, name)
+ * or (type, "__overflow__"): counted there, never dropped. Such a call, as
+ * one ignored, reads its strings each time.
  *
  * A histogram's buckets are include/hist.h's unless its name declared its
  * own (histogram_bounds) before its first call: the name's entry then holds
@@ -30,26 +32,23 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
+/* The library's key -> the series' value. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096); /* --max-series */
-	__type(key, struct custom_key);
+	__type(key, __u64);
 	__type(value, struct custom_value);
 } custom_series SEC(".maps");
 
-/* The series of labels shorter than CUSTOM_SHORT_LABELS. */
+/* The library's key -> (type, name, labels) as the first call read them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096); /* --max-series */
-	__type(key, struct custom_short_key);
-	__type(value, struct custom_value);
-} custom_short SEC(".maps");
-
-/* Places taken in custom_series and custom_short together. */
-__u64 series_made = 0;
-const volatile __u64 max_series = 4096; /* --max-series */
+	__type(key, __u64);
+	__type(value, struct custom_key);
+} custom_keys SEC(".maps");
 
 /* Metric name -> its type and declared bounds. */
 struct {
@@ -122,17 +121,8 @@ static __always_inline struct custom_value *overflow_of(__u32 type, const char *
 	return v ?: value_new(&custom_overflow, &o, nb);
 }
 
-/* Takes one of the --max-series places of both series maps. One taken by
- * a CPU that lost the race to insert the same series stays taken, as in
- * bpf/probes.bpf.c: a place fewer, never one more. */
-static __always_inline bool series_place(void)
-{
-	/* ~0 too: the compat build's lock not had */
-	return fetch_add64(&series_made, 1, LOCK_CUSTOM) < max_series;
-}
-
-/* The value of a series not seen yet, in map m: NULL on a type conflict. */
-static __always_inline struct custom_value *series_new(void *m, const struct custom_key *k)
+/* The value of series k, of key h, not seen yet: NULL on a type conflict. */
+static __always_inline struct custom_value *series_new(__u64 h, const struct custom_key *k)
 {
 	static const char overflow[CUSTOM_NAME_LEN] = CUSTOM_OVERFLOW;
 	struct custom_name *named = bpf_map_lookup_elem(&custom_names, k->name);
@@ -156,45 +146,52 @@ static __always_inline struct custom_value *series_new(void *m, const struct cus
 	nb = named->nbounds;
 	if (nb > CUSTOM_BOUNDS_MAX)
 		return NULL;
-	v = series_place() ? value_new(m, k, nb) : NULL;
+	/* Its key first, so that a series found has its key. Both maps
+	 * have --max-series places and no series is ever removed: a key
+	 * whose series found no place finds none either. */
+	bpf_map_update_elem(&custom_keys, &h, k, BPF_NOEXIST);
+	v = value_new(&custom_series, &h, nb);
 	if (v)
 		return v;
 	counter_inc(&custom_stats, CSTAT_SERIES_OVERFLOW);
 	return overflow_of(k->type, k->name, nb);
 }
 
-/* The value of series (k->type, name, labels) of the calling process, NULL
- * when it is not followed or the call is ignored; k (zeroed, its type set)
- * is left holding the key. */
-static __always_inline struct custom_value *series_of(struct custom_key *k, const char *name,
-						      const char *labels)
+/* The value of the series of key h not found in custom_series: its name
+ * and labels read into k, then found or made; NULL when the call is
+ * ignored. */
+static __always_inline struct custom_value *series_first(__u32 type, __u64 h, const char *name,
+							 const char *labels, struct custom_key *k)
 {
-	struct custom_value *v;
-	long n;
-
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
-		return NULL;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->type = type;
 	if (read_str(k->name, sizeof(k->name), name) <= 0) {
 		counter_inc(&custom_stats, CSTAT_INVALID);
 		return NULL;
 	}
-	n = read_str(k->labels, sizeof(k->labels), labels);
-	if (n < 0)
+	if (read_str(k->labels, sizeof(k->labels), labels) < 0)
 		__builtin_memset(k->labels, 0, sizeof(k->labels));
-	/* A lookup per map: one call of two maps is not inlined. */
-	if (n < CUSTOM_SHORT_LABELS) {
-		v = bpf_map_lookup_elem(&custom_short, k);
-		return v ?: series_new(&custom_short, k);
-	}
-	v = bpf_map_lookup_elem(&custom_series, k);
-	return v ?: series_new(&custom_series, k);
+	return series_new(h, k);
+}
+
+/* The value of the series of key h of the calling process, NULL when it
+ * is not followed or the call is ignored. */
+static __always_inline struct custom_value *series_of(__u32 type, __u64 h, const char *name,
+						      const char *labels)
+{
+	struct custom_value *v;
+	struct custom_key k;
+
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return NULL;
+	v = bpf_map_lookup_elem(&custom_series, &h);
+	return v ?: series_first(type, h, name, labels, &k);
 }
 
 SEC("uprobe")
-int OWN_STACK_KPROBE(counter_add, const char *name, const char *labels, __u64 delta)
+int OWN_STACK_KPROBE(keyed_counter_add, __u64 h, const char *name, const char *labels, __u64 delta)
 {
-	struct custom_key k = { .type = CUSTOM_COUNTER };
-	struct custom_value *v = series_of(&k, name, labels);
+	struct custom_value *v = series_of(CUSTOM_COUNTER, h, name, labels);
 
 	if (v)
 		__sync_fetch_and_add(&v->count, delta);
@@ -202,10 +199,9 @@ int OWN_STACK_KPROBE(counter_add, const char *name, const char *labels, __u64 de
 }
 
 SEC("uprobe")
-int OWN_STACK_KPROBE(gauge_set, const char *name, const char *labels, __s64 value)
+int OWN_STACK_KPROBE(keyed_gauge_set, __u64 h, const char *name, const char *labels, __s64 value)
 {
-	struct custom_key k = { .type = CUSTOM_GAUGE };
-	struct custom_value *v = series_of(&k, name, labels);
+	struct custom_value *v = series_of(CUSTOM_GAUGE, h, name, labels);
 
 	if (v)
 		WRITE_ONCE(v->sum, value);
@@ -213,10 +209,9 @@ int OWN_STACK_KPROBE(gauge_set, const char *name, const char *labels, __s64 valu
 }
 
 SEC("uprobe")
-int OWN_STACK_KPROBE(gauge_add, const char *name, const char *labels, __s64 delta)
+int OWN_STACK_KPROBE(keyed_gauge_add, __u64 h, const char *name, const char *labels, __s64 delta)
 {
-	struct custom_key k = { .type = CUSTOM_GAUGE };
-	struct custom_value *v = series_of(&k, name, labels);
+	struct custom_value *v = series_of(CUSTOM_GAUGE, h, name, labels);
 
 	if (v)
 		__sync_fetch_and_add(&v->sum, delta);
@@ -252,17 +247,28 @@ static __always_inline __u32 declared_bucket(const char *name, __u32 nb, __s64 v
 	return nb;
 }
 
-/* value in millionths. */
+/* value in millionths. The name of a series of declared bounds: read at
+ * its first call, else its key's. */
 SEC("uprobe")
-int OWN_STACK_KPROBE(observe, const char *name, const char *labels, __s64 value)
+int OWN_STACK_KPROBE(keyed_observe, __u64 h, const char *name, const char *labels, __s64 value)
 {
-	struct custom_key k = { .type = CUSTOM_HISTOGRAM };
-	struct custom_value *v = series_of(&k, name, labels);
+	struct custom_key k, *known = NULL;
+	struct custom_value *v;
 	__u32 b;
 
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	v = bpf_map_lookup_elem(&custom_series, &h);
+	if (v)
+		known = bpf_map_lookup_elem(&custom_keys, &h);
+	else if ((v = series_first(CUSTOM_HISTOGRAM, h, name, labels, &k)))
+		known = &k;
 	if (!v)
 		return 0;
-	b = v->nbounds ? declared_bucket(k.name, v->nbounds, value) : default_bucket(value);
+	if (!v->nbounds)
+		b = default_bucket(value);
+	else
+		b = known ? declared_bucket(known->name, v->nbounds, value) : v->nbounds;
 	if (b < HIST_BUCKETS)
 		__sync_fetch_and_add(&v->buckets[b], 1);
 	__sync_fetch_and_add(&v->sum, value);

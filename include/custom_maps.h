@@ -19,25 +19,14 @@ enum custom_type {
 	CUSTOM_TYPES,
 };
 
-/* A series: (type, name, labels), zero past each string's NUL. */
+/* A series: (type, name, labels), zero past each string's NUL; in
+ * custom_keys under the 64-bit key the library made of them
+ * (probe/custom.c), its value in custom_series under the same. */
 struct custom_key {
 	__u32 type; /* enum custom_type */
 	__u32 pad;
 	char name[CUSTOM_NAME_LEN];
 	char labels[CUSTOM_LABELS_LEN];
-};
-
-/* A series whose labels are shorter than CUSTOM_SHORT_LABELS (NUL
- * included) is kept by the first bytes of its key alone, the rest being
- * zero: the kernel hashes a hash map's whole key, and 96 bytes fewer to
- * hash make a call about 40 ns cheaper (bench/RESULTS.md). */
-#define CUSTOM_SHORT_LABELS 32
-
-struct custom_short_key {
-	__u32 type;
-	__u32 pad;
-	char name[CUSTOM_NAME_LEN];
-	char labels[CUSTOM_SHORT_LABELS];
 };
 
 /* A counter is count; a gauge sum; a histogram buckets (per bucket, not
@@ -82,7 +71,7 @@ enum custom_stat {
 	CSTAT_SERIES_OVERFLOW,	/* a call of a series past --max-series */
 	CSTAT_NAME_OVERFLOW,	/* a call of a name past --max-custom-names */
 	CSTAT_CONFLICT,		/* a call whose type is not its name's: ignored */
-	CSTAT_TRUNCATED,	/* a name or labels longer than their bound, cut */
+	CSTAT_TRUNCATED,	/* a name or labels longer than their bound, cut, when read */
 	CSTAT_INVALID,		/* a name empty or unreadable, bounds invalid: ignored */
 	CSTAT_BUCKETS_CONFLICT, /* a declaration after its name's first call, or other bounds */
 	CSTAT_MAX,

@@ -15,7 +15,6 @@
 #define LOCK_SLOT(idx)	 (idx)		    /* open_slots[idx].state */
 #define LOCK_TARGETS(w)	 (1U << 30 | (w))   /* word w of the targets bitmap */
 #define LOCK_SERIES(fam) (2U << 30 | (fam)) /* next_series[fam] */
-#define LOCK_CUSTOM	 LOCK_SERIES(255)   /* series_made, bpf/custom.bpf.c */
 #define LOCK_BUSY_COUNT	 (3U << 30)	    /* not a lock: locks not had, counted */
 
 #endif /* AET_LOCKS_H */

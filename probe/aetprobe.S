@@ -57,11 +57,12 @@ aet_probe_abi_version:
 	PROBE aet_probe_span_begin
 	PROBE aet_probe_span_end
 	PROBE aet_probe_trace_context
-	/* ABI version 2: custom metrics */
-	PROBE aet_probe_counter_add
-	PROBE aet_probe_gauge_set
-	PROBE aet_probe_gauge_add
-	PROBE aet_probe_observe
+	/* ABI version 2: custom metrics, called by aet_probe_counter_add and
+	 * the others with their key first (probe/custom.c) */
+	PROBE aet_probe_keyed_counter_add
+	PROBE aet_probe_keyed_gauge_set
+	PROBE aet_probe_keyed_gauge_add
+	PROBE aet_probe_keyed_observe
 	/* called by aet_probe_histogram_buckets (probe/buckets.c) */
 	PROBE aet_probe_histogram_bounds
 

@@ -3,10 +3,12 @@
 # nopl 0x0(%rax,%rax,1); push %rbp (0f 1f 44 00 00 55): docs/DESIGN.md, 3. The probe ABI.
 set -eu
 lib=$1
-# aet_probe_histogram_buckets is C: it checks and converts the bounds, then
-# calls the probe aet_probe_histogram_bounds; no uprobe is placed on it.
+# The C functions (probe/buckets.c, probe/custom.c) call the probes; no
+# uprobe is placed on them: aet_probe_histogram_buckets, the four of the
+# custom metrics and their counter of attached programs.
+c='^aet_probe_(histogram_buckets|counter_add|gauge_set|gauge_add|observe|custom_attached)$'
 syms=$(nm -D --defined-only "$lib" |
-	awk '$3 ~ /^aet_probe_/ && $3 != "aet_probe_histogram_buckets" { print $3 }')
+	awk -v c="$c" '$3 ~ /^aet_probe_/ && $3 !~ c { print $3 }')
 [ -n "$syms" ] || { echo "$lib: no aet_probe_* symbols" >&2; exit 1; }
 n=0
 for s in $syms; do

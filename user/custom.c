@@ -11,6 +11,7 @@
 #include "custom.skel.h"
 #include "custom_expo.h"
 #include "detach.h"
+#include "elfsym.h"
 #include "expo.h"
 #include "mapdump.h"
 #include "probes.h"
@@ -28,14 +29,14 @@ struct custom {
 static void set_points(struct custom *c)
 {
 	struct custom_bpf *s = c->skel;
-	const char *syms[NCUSTOM] = { "aet_probe_counter_add", "aet_probe_gauge_set",
-				      "aet_probe_gauge_add", "aet_probe_observe",
+	const char *syms[NCUSTOM] = { "aet_probe_keyed_counter_add", "aet_probe_keyed_gauge_set",
+				      "aet_probe_keyed_gauge_add", "aet_probe_keyed_observe",
 				      "aet_probe_histogram_bounds" };
-	struct bpf_program *progs[NCUSTOM] = { s->progs.counter_add, s->progs.gauge_set,
-					       s->progs.gauge_add, s->progs.observe,
+	struct bpf_program *progs[NCUSTOM] = { s->progs.keyed_counter_add, s->progs.keyed_gauge_set,
+					       s->progs.keyed_gauge_add, s->progs.keyed_observe,
 					       s->progs.histogram_bounds };
-	struct bpf_link **links[NCUSTOM] = { &s->links.counter_add, &s->links.gauge_set,
-					     &s->links.gauge_add, &s->links.observe,
+	struct bpf_link **links[NCUSTOM] = { &s->links.keyed_counter_add, &s->links.keyed_gauge_set,
+					     &s->links.keyed_gauge_add, &s->links.keyed_observe,
 					     &s->links.histogram_bounds };
 
 	memcpy(c->syms, syms, sizeof(syms));
@@ -57,16 +58,21 @@ static int load(struct custom *c, const struct family_env *env, char *err, size_
 		return rc;
 	}
 	bpf_map__set_max_entries(s->maps.custom_series, cfg->max_series);
-	bpf_map__set_max_entries(s->maps.custom_short, cfg->max_series);
-	s->rodata->max_series = cfg->max_series;
+	bpf_map__set_max_entries(s->maps.custom_keys, cfg->max_series);
 	bpf_map__set_max_entries(s->maps.custom_names, cfg->max_custom_names);
 	bpf_map__set_max_entries(s->maps.custom_overflow, cfg->max_custom_names + CUSTOM_TYPES);
 	return family_load(s->skeleton, env->shared, "the custom metric programs", err, len);
 }
 
+/* The counter the kernel keeps of the programs on the keyed probes, in
+ * the library's file: the custom metric functions call them only while it
+ * is not 0 (probe/custom.c). */
+#define ATTACHED_SYM "aet_probe_custom_attached"
+
 static int custom_attach(void *o, const struct family_env *env, char *err, size_t len)
 {
 	struct custom *c = o;
+	long attached;
 
 	if (!env->lib_path && env->target->pid) {
 		snprintf(err, len, "process %d has not loaded libaetprobe.so: no custom metrics",
@@ -74,8 +80,20 @@ static int custom_attach(void *o, const struct family_env *env, char *err, size_
 		return -ENOENT;
 	}
 	/* Follow mode: none till a process has loaded the library. */
-	for (int i = 0; i < NCUSTOM && env->lib_path; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = c->syms[i]);
+	if (!env->lib_path)
+		return 0;
+	attached = elfsym_path_offset(env->lib_path, ATTACHED_SYM);
+	if (attached < 0) {
+		snprintf(err, len, "%s has no %s (probe ABI version 2): no custom metrics",
+			 env->lib_path, ATTACHED_SYM);
+		return -ENOENT;
+	}
+	for (int i = 0; i < NCUSTOM; i++) {
+		/* histogram_bounds, called whether or not: no counter */
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = c->syms[i],
+			    .ref_ctr_offset = c->progs[i] == c->skel->progs.histogram_bounds
+						      ? 0
+						      : (size_t)attached);
 		struct bpf_link *link;
 
 		if (*c->links[i])
@@ -148,6 +166,7 @@ struct samples {
 	size_t n, cap;
 	struct custom_left_out left;
 	int names_fd; /* custom_names: the bounds a histogram declared */
+	int keys_fd;  /* custom_keys: a series' name and labels */
 	int err;
 };
 
@@ -183,24 +202,22 @@ static void set_bounds(struct samples *ss, struct custom_sample *s, const char *
 		custom_sample_bounds(s, n.le, n.nbounds);
 }
 
+/* A series, by the library's key: its name and labels in custom_keys,
+ * put there before it (a key not there yet is a series made since the
+ * dump began: in the next scrape). */
 static void on_series(const void *key, const void *value, void *ctx)
 {
-	const struct custom_key *k = key;
-	struct custom_sample *s = sample_next(ctx);
+	struct samples *ss = ctx;
+	struct custom_sample *s;
+	struct custom_key k;
 
+	if (bpf_map_lookup_elem(ss->keys_fd, key, &k))
+		return;
+	s = sample_next(ss);
 	if (!s)
 		return;
-	custom_sample_set(s, k->type, k->name, k->labels, value, &((struct samples *)ctx)->left);
-	set_bounds(ctx, s, k->name);
-}
-
-/* A series of short labels: its key's first bytes, the rest zero. */
-static void on_short(const void *key, const void *value, void *ctx)
-{
-	struct custom_key k = {};
-
-	memcpy(&k, key, sizeof(struct custom_short_key));
-	on_series(&k, value, ctx);
+	custom_sample_set(s, k.type, k.name, k.labels, value, &ss->left);
+	set_bounds(ss, s, k.name);
 }
 
 static void on_overflow(const void *key, const void *value, void *ctx)
@@ -236,7 +253,8 @@ static int write_stats(struct custom *c, const struct custom_left_out *left, str
 	return expo_write_by_label(out, "aet_collector_custom_calls_total",
 				   "Custom metric calls by what befell them: series_overflow and "
 				   "name_overflow counted under \"__overflow__\" (--max-series, "
-				   "--max-custom-names), truncated cut and counted, type_conflict, "
+				   "--max-custom-names), truncated cut and counted (when read: a "
+				   "series' first call, each call ignored), type_conflict, "
 				   "invalid and buckets_conflict (histogram bounds declared "
 				   "late or twice differently) ignored.",
 				   METRIC_COUNTER, "reason", reasons, v, CSTAT_MAX)
@@ -257,9 +275,8 @@ static int custom_write_metrics(void *o, struct buf *out)
 	if (!c)
 		return 0;
 	ss.names_fd = bpf_map__fd(c->skel->maps.custom_names);
+	ss.keys_fd = bpf_map__fd(c->skel->maps.custom_keys);
 	rc = dump(c->skel->maps.custom_series, on_series, &ss);
-	if (rc >= 0)
-		rc = dump(c->skel->maps.custom_short, on_short, &ss);
 	if (rc >= 0)
 		rc = dump(c->skel->maps.custom_overflow, on_overflow, &ss);
 	rc = rc < 0 ? rc : ss.err;
@@ -283,7 +300,7 @@ static void custom_write_status(void *o, const char *why, struct buf *out)
 	maps[0] = c->skel->maps.custom_series;
 	maps[1] = c->skel->maps.custom_names;
 	maps[2] = c->skel->maps.custom_overflow;
-	maps[3] = c->skel->maps.custom_short;
+	maps[3] = c->skel->maps.custom_keys;
 	buf_printf(out, "\"custom\":{\"programs\":%d,\"attached\":%d,\"maps\":[", custom_count(c),
 		   custom_attached(c));
 	for (int i = 0; i < 4; i++)

@@ -41,7 +41,7 @@ static const struct {
 	{ "genai_ring", "fixed: model call bytes, drained every 10 ms" },
 	{ "genai_paths", "fixed: the model APIs' paths" },
 	{ "custom_series", "--max-series, allocated as used" },
-	{ "custom_short", "--max-series, allocated as used" },
+	{ "custom_keys", "--max-series, allocated as used" },
 	{ "custom_names", "--max-custom-names, allocated as used" },
 	{ "custom_overflow", "--max-custom-names + 3, allocated as used" },
 	{ "audit_filter", "--audit: 16 names, 1 without" },

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "detach.h"
+#include "elfsym.h"
 #include "expo.h"
 #include "family.h"
 #include "mapdump.h"
@@ -83,44 +84,6 @@ static void set_probes(struct sqlite *s)
 	s->nprobes = s->state_off < 0 ? NPROBES : NPROBES - 1;
 }
 
-/* The file offset of function name in the ELF file elf, or -1. */
-static long func_file_offset(Elf *elf, const char *name)
-{
-	Elf_Scn *scn = NULL;
-	size_t nph;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *n;
-
-			if (!gelf_getsym(d, (int)i, &sym) ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
-				continue;
-			n = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!n || strcmp(n, name))
-				continue;
-			/* The address to the offset in the file: its PT_LOAD segment. */
-			for (size_t k = 0; !elf_getphdrnum(elf, &nph) && k < nph; k++) {
-				GElf_Phdr ph;
-
-				if (gelf_getphdr(elf, (int)k, &ph) && ph.p_type == PT_LOAD &&
-				    sym.st_value >= ph.p_vaddr &&
-				    sym.st_value < ph.p_vaddr + ph.p_filesz)
-					return (long)(sym.st_value - ph.p_vaddr + ph.p_offset);
-			}
-			return -1;
-		}
-	}
-	return -1;
-}
-
 /* An offset into a statement, read from the code of function name of the
  * library by parse (user/sqlverb.h); -1 when its code has another shape. */
 static long stmt_offset(const char *lib_path, const char *name,
@@ -137,7 +100,7 @@ static long stmt_offset(const char *lib_path, const char *name,
 		return -1;
 	}
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	at = elf ? func_file_offset(elf, name) : -1;
+	at = elf ? elfsym_offset(elf, name) : -1;
 	if (at >= 0 && pread(fd, code, sizeof(code), at) == (ssize_t)sizeof(code))
 		off = parse(code, sizeof(code));
 	elf_end(elf);

@@ -10,11 +10,15 @@
  * order and the argument types below are a contract and never change within
  * an ABI version.
  *
- * Every function but aet_probe_histogram_buckets (C, below) starts with the
- * 5-byte NOP `nopl 0x0(%rax,%rax,1)` (0f 1f 44 00 00) followed by
- * `push %rbp` (55): recent kernels execute a uprobe on the NOP on an
- * optimized path, older ones emulate the push cheaply. The build checks
- * these bytes.
+ * Every function of version 1 starts with the 5-byte NOP
+ * `nopl 0x0(%rax,%rax,1)` (0f 1f 44 00 00) followed by `push %rbp` (55):
+ * recent kernels execute a uprobe on the NOP on an optimized path, older
+ * ones emulate the push cheaply. The build checks these bytes. The custom
+ * metric functions and aet_probe_histogram_buckets (below) are C: they
+ * call probes of the same prologue (probe/custom.c, probe/buckets.c), the
+ * custom metric ones only while a collector is attached, with a key of
+ * their strings first, so that the collector reads the strings once a
+ * series: a name or labels must be NULL or a valid string.
  *
  * Conventions:
  *  - status: AET_STATUS_SUCCESS (0), AET_STATUS_FAILURE (1),

@@ -11,8 +11,8 @@
         aetprobe.event("task_completed")
 
 Each function calls the aet_probe_* function of the same name in
-libaetprobe.so, which does nothing: aet-collector observes the calls with
-uprobes. The library is $AETPROBE_LIBRARY if set, else what
+libaetprobe.so, which does nothing but call a probe: aet-collector
+observes the calls with uprobes. The library is $AETPROBE_LIBRARY if set, else what
 ctypes.util.find_library("aetprobe") finds, else "libaetprobe.so". When it
 cannot be loaded or speaks another ABI version, `available` is False,
 `error` says why and every function is a no-op (abi_version() returns 0):

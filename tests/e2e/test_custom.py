@@ -7,8 +7,9 @@ bounds, sanitised names and keys, at most four pairs, merged series.
 import collections
 import json
 import re
+import subprocess
 
-from harness import by_labels, parse_exposition, promtool_check, render_label
+from harness import by_labels, parse_exposition, promtool_check, render_label, wait_until
 
 NAME_MAX, LABELS_MAX = 63, 127
 TYPES = {"counter_add": "counter", "gauge_set": "gauge", "gauge_add": "gauge",
@@ -81,17 +82,22 @@ def expected(custom, declared=()):
     ignored = collections.Counter()
     bounds = declared_bounds(declared, first, ignored)
     left = {}
+    made = set()  # series: their strings are read at their first call only
     for kind, rows in custom.items():
         for r in rows:
             n = r.get("count", 1)
-            ignored["truncated"] += n * ((len(raw(r["name"])) > NAME_MAX) +
-                                         (len(raw(r["labels"])) > LABELS_MAX))
+            cut = ((len(raw(r["name"])) > NAME_MAX) + (len(raw(r["labels"])) > LABELS_MAX))
             if not r["name"]:
                 ignored["invalid"] += n
+                ignored["truncated"] += n * cut
                 continue
             if first[raw(r["name"])[:NAME_MAX]] != TYPES[kind]:
                 ignored["type_conflict"] += n
+                ignored["truncated"] += n * cut
                 continue
+            key = (TYPES[kind], raw(r["name"])[:NAME_MAX], raw(r["labels"])[:LABELS_MAX])
+            ignored["truncated"] += cut * (key not in made)
+            made.add(key)
             f = family(r["name"], kind)
             lbls, left[(f, r["labels"])] = label_set(r["labels"], kind)
             if kind == "observe":
@@ -137,15 +143,15 @@ def check(samples, types, truth):
 
 
 def series_kept(custom):
-    """{short: number} of the series the collector keeps, by whether their
-    labels as cut are shorter than 31 bytes (the map of short keys)."""
+    """The number of series the collector keeps: (type, name, labels) as
+    cut, of a name's first type."""
     first, keys = {}, set()
     for kind in ("counter_add", "gauge_add", "gauge_set", "observe"):
         for r in custom[kind]:
             name = raw(r["name"])[:NAME_MAX]
             if name and first.setdefault(name, TYPES[kind]) == TYPES[kind]:
                 keys.add((TYPES[kind], name, raw(r["labels"])[:LABELS_MAX]))
-    return collections.Counter(len(labels) < 32 for _, _, labels in keys)
+    return len(keys)
 
 
 def test_custom_metrics_match_the_truth(start):
@@ -154,11 +160,10 @@ def test_custom_metrics_match_the_truth(start):
     truth = wl.go()
     samples, types = parse_exposition(col.metrics())
     check(samples, types, truth)
-    # Each series in one map: by its labels' length.
+    # Each series once, by the library's key, and its key's strings.
     maps = {m["name"]: m["entries"] for m in json.loads(col.get("/status")[2])["custom"]["maps"]}
     kept = series_kept(truth["custom"])
-    assert kept[True] > 0 and kept[False] > 0
-    assert (maps["custom_short"], maps["custom_series"]) == (kept[True], kept[False])
+    assert (maps["custom_series"], maps["custom_keys"]) == (kept, kept)
     assert types["aet_custom_tokens_used_total"] == "counter"
     assert types["aet_custom_tokens_left"] == "gauge"
     assert types["aet_custom_tokens_per_request"] == "histogram"
@@ -230,3 +235,37 @@ def test_the_family_loads_on_its_own(start):
     samples, types = parse_exposition(col.metrics())
     check(samples, types, truth)
     assert not {name for name, _ in samples} & {"aet_tasks_total", "aet_events_total"}
+
+
+def attached_counter(pid):
+    """aet_probe_custom_attached of the libaetprobe.so process pid maps,
+    read from its memory: the number of programs on the keyed probes."""
+    with open("/proc/%d/maps" % pid) as f:
+        start, lib = next((int(line.split("-")[0], 16), line.split()[-1]) for line in f
+                          if line.split()[-1].endswith("/libaetprobe.so")
+                          and int(line.split()[2], 16) == 0)
+    syms = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True,
+                          text=True, check=True).stdout
+    addr = int(re.search(r"^([0-9a-f]+) D aet_probe_custom_attached$", syms, re.M).group(1), 16)
+    with open("/proc/%d/mem" % pid, "rb") as mem:
+        mem.seek(start + addr)  # the library's first LOAD is at address 0
+        return int.from_bytes(mem.read(2), "little")
+
+
+def test_custom_calls_cost_a_load_unattached(start):
+    """The custom metric functions call their keyed probes only while the
+    kernel counts programs on them: none without a collector, or with the
+    family disabled, or after it stopped."""
+    wl = start.workload("--seed", "5", "--tasks", "20")
+    assert attached_counter(wl.pid) == 0
+    col = start.collector(wl.pid, "--disable", "custom")
+    assert attached_counter(wl.pid) == 0
+    col.stop()
+    col = start.collector(wl.pid)
+    assert attached_counter(wl.pid) == 4
+    col.stop()
+    wait_until(lambda: attached_counter(wl.pid) == 0, "the counter lowered at detach")
+    col = start.collector(wl.pid)
+    truth = wl.go()
+    samples, types = parse_exposition(col.metrics())
+    check(samples, types, truth)

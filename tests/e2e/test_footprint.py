@@ -71,7 +71,7 @@ def test_the_options_size_the_maps(start):
     for name, entries in (("open_slots", 1024), ("span_texts", 1024), ("inflight", 256),
                           ("stmts", 1000), ("stmt_texts", 1000), ("task_series", 101),
                           ("conns", 256), ("http_series", 100), ("custom_series", 100),
-                          ("custom_short", 100), ("task_hist", 404), ("event_counts", 101),
+                          ("custom_keys", 100), ("task_hist", 404), ("event_counts", 101),
                           ("fd_slots", 8192), ("span_ring", 65536)):
         assert by_name[name]["max_entries"] == entries, name
     assert by_name["span_ring"]["bytes"] < 128 << 10
