@@ -29,6 +29,11 @@ push): the ratios are the claims, the absolutes belong to their machine.
    and at 1%), and with the earlier in-process approach (prometheus_client
    in the workload), interleaved. BENCH_FAMILIES=1 adds the collector
    with --disable sqlite, files and both: each family's share.
+   workload_floor (BENCH_ONLY=workload_floor): a floor under the
+   collector's share of the workload's CPU found by counting, not timing:
+   the program runs a task costs with the collector (bpf_stats' counts),
+   each at the cheapest cost of its kind measured here, against a task's
+   CPU with the library detached.
 5. Footprint: the collector's RSS, CPU and BPF map memory while the
    workload loops on 4 threads and /metrics is scraped every second: each
    map's bytes (/status), their total, and RSS + maps (goal <= 24 MiB).
@@ -467,6 +472,90 @@ def workload(sink):
     print("  %-30s (goal: metrics <= 1%% of tasks/s, below prometheus_client)" % "")
 
 
+def prog_runs(pid):
+    """{(type, name): runs} of the BPF programs process pid holds that ran."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    return {(p["type"], p.get("name", "?")): p["run_cnt"] for p in json.loads(out)
+            if p.get("run_cnt") and any(x.get("pid") == pid for x in p.get("pids", []))}
+
+
+def tracepoint_run_ns(calls=200000):
+    """What one empty program on a syscall tracepoint adds to a syscall:
+    read()s of a process not followed with and without bench-floor-files
+    (an entry and an exit program a read), alternately, 3 rounds."""
+    sc = subprocess.Popen(["taskset", "-c", "1", os.path.join(BUILD, "bench-syscall")],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    sc.stdout.readline()
+
+    def run():
+        sc.stdin.write("%d\n" % calls)
+        sc.stdin.flush()
+        return float(sc.stdout.readline().split()[1])
+
+    added = []
+    run()
+    for _ in range(3):
+        none = run()
+        fl = subprocess.Popen([os.path.join(BUILD, "bench-floor-files")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+        if fl.stdout.readline().strip() != "attached":
+            sys.exit("bench-floor-files did not attach")
+        added.append((run() - none) / 2)
+        stop_floor(fl)
+    sc.stdin.close()
+    sc.wait()
+    return statistics.median(added)
+
+
+def workload_floor():
+    """A floor under the workload goal found by counting, not by timing the
+    workload (whose CPU a task moves by more than the goal between runs):
+    the program runs a task costs with the collector attached (bpf_stats'
+    run counts, which bpf_stats' own cost does not change), each at the
+    cheapest cost a run of its kind has here (a uprobe on a nop5, an empty
+    program on a syscall tracepoint, both measured in this run), against
+    a task's CPU with the library detached. Whatever the programs do, the
+    collector's cost is above it."""
+    spot, why = uprobe_spot()
+    if not spot:
+        sys.exit("bench: --check did not measure a uprobe hit: %s" % why)
+    tp_ns = tracepoint_run_ns()
+    with tempfile.TemporaryDirectory() as tmp:
+        cpu = statistics.median(workload_once(tmp, None, [])[1] for _ in range(3))
+        wl, pid, truth = start_workload(tmp, "--tasks", str(WORKLOAD_TASKS))
+        col = start_collector(pid, 9598)
+        subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
+        try:
+            wl.stdin.write("go\n")
+            wl.stdin.flush()
+            wl.wait()
+            runs = prog_runs(col.pid)
+        finally:
+            subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"], check=True)
+            stop(col)
+    per = {k: n / WORKLOAD_TASKS for k, n in runs.items()}
+    kinds = (("uprobe", "kprobe", spot["nop5_hit_ns"], "a nop5 hit"),
+             ("tracepoint", "tracepoint", tp_ns, "an empty tracepoint run"))
+    print("workload floor by counting (%d tasks, collector with metrics, bpf_stats run counts)"
+          % WORKLOAD_TASKS)
+    print("  %-44s %8.1f us" % ("CPU a task, library detached (median of 3)", cpu))
+    total = 0.0
+    for what, kind, ns, cheapest in kinds:
+        n = sum(v for (t, _), v in per.items() if t == kind)
+        us = n * ns / 1000
+        total += us
+        print("  %-10s runs a task %7.1f  x %-24s %5.0f ns = %6.1f us %6.2f%%"
+              % (what, n, cheapest, ns, us, us / cpu * 100))
+        top = sorted(((v, name) for (t, name), v in per.items() if t == kind), reverse=True)
+        print("    most: " + ", ".join("%s %.1f" % (name, v) for v, name in top[:6]))
+    others = sorted(t for t, _ in per if t not in ("kprobe", "tracepoint"))
+    if others:
+        print("  not counted (other kinds): %s" % ", ".join(sorted(set(others))))
+    print("  %-44s %8.1f us %6.2f%%   (goal: the collector <= 1%%)"
+          % ("floor under the collector's cost", total, total / cpu * 100))
+
+
 def map_memory(pid):
     """Bytes of the BPF maps process pid holds (their memlock), each once."""
     maps = map_memlock(pid)
@@ -803,6 +892,20 @@ def read_first(path, default="?"):
         return default
 
 
+def uprobe_spot():
+    """(aet-collector --check's uprobe_spot, with nop5_hit_ns and
+    push_hit_ns; None and why when it did not measure them)."""
+    out = subprocess.run([os.path.join(BUILD, "aet-collector"), "--check", "--json"],
+                         capture_output=True, text=True)
+    try:
+        spot = json.loads(out.stdout)["uprobe_spot"]
+        if "nop5_hit_ns" in spot and "push_hit_ns" in spot:
+            return spot, None
+    except (ValueError, KeyError):
+        pass
+    return None, out.stderr.strip()
+
+
 def machine_facts():
     """What moves the absolute figures below from one machine to the next:
     the kernel, the CPU, page-table isolation and the other mitigations
@@ -820,13 +923,9 @@ def machine_facts():
     vuln = "/sys/devices/system/cpu/vulnerabilities/"
     meltdown = read_first(vuln + "meltdown")
     mitig = [w for w in read_first("/proc/cmdline", "").split() if w.startswith("mitigations=")]
-    out = subprocess.run([os.path.join(BUILD, "aet-collector"), "--check", "--json"],
-                         capture_output=True, text=True)
-    try:
-        spot = json.loads(out.stdout)["uprobe_spot"]
-        hits = "nop5 %d ns, push %d ns" % (spot["nop5_hit_ns"], spot["push_hit_ns"])
-    except (ValueError, KeyError):
-        hits = "not measured (--check: %s)" % out.stderr.strip()
+    spot, why = uprobe_spot()
+    hits = ("nop5 %d ns, push %d ns" % (spot["nop5_hit_ns"], spot["push_hit_ns"]) if spot
+            else "not measured (--check: %s)" % why)
     print("machine: %s, %d cpus%s" % (cpu, os.cpu_count(), ", virtual" if virt else ""))
     print("  kernel %s; page-table isolation %s (meltdown: %s); spectre_v2: %s; %s" % (
         os.uname().release, "on" if "PTI" in meltdown else "off", meltdown,
@@ -844,6 +943,7 @@ def main():
     only = os.environ.get("BENCH_ONLY", "").split(",")
     for name, run in (("probe_hit", lambda: probe_hit(sink)), ("syscall", syscall_cost),
                       ("sqlite", sqlite_cost), ("workload", lambda: workload(sink)),
+                      ("workload_floor", workload_floor),
                       ("footprint", footprint), ("scrape", scrape), ("span_drain", span_drain),
                       ("genai_stream", genai_stream)):
         if only == [""] or name in only:

@@ -8,8 +8,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CHECK = os.path.join(ROOT, "probe", "check-entry.sh")
 LIBRARY = os.path.join(ROOT, "build", "libaetprobe.so")
 NAMES = ("abi_version cycle_begin cycle_end task_begin task_end agent_begin agent_end "
-         "event span_begin span_end trace_context keyed_counter_add keyed_gauge_set keyed_gauge_add "
-         "keyed_observe").split()
+         "event span_begin span_end trace_context keyed_counter_add keyed_gauge_set "
+         "keyed_gauge_add keyed_observe").split()
 
 
 def build(tmp_path, body):
