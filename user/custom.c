@@ -203,8 +203,7 @@ static void set_bounds(struct samples *ss, struct custom_sample *s, const char *
 }
 
 /* A series, by the library's key: its name and labels in custom_keys,
- * put there before it (a key not there yet is a series made since the
- * dump began: in the next scrape). */
+ * put there before it (bpf/custom.bpf.c). */
 static void on_series(const void *key, const void *value, void *ctx)
 {
 	struct samples *ss = ctx;
