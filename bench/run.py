@@ -31,9 +31,9 @@ push): the ratios are the claims, the absolutes belong to their machine.
    with --disable sqlite, files and both: each family's share.
    workload_floor (BENCH_ONLY=workload_floor): a floor under the
    collector's share of the workload's CPU found by counting, not timing:
-   the program runs a task costs with the collector (bpf_stats' counts),
-   each at the cheapest cost of its kind measured here, against a task's
-   CPU with the library detached.
+   the uprobe runs a task costs with the collector (bpf_stats' counts),
+   each at the cost of a nop5 hit measured here, against a task's CPU
+   with the library detached.
 5. Footprint: the collector's RSS, CPU and BPF map memory while the
    workload loops on 4 threads and /metrics is scraped every second: each
    map's bytes (/status), their total, and RSS + maps (goal <= 24 MiB).
@@ -53,6 +53,7 @@ push): the ratios are the claims, the absolutes belong to their machine.
    call; the collector's counts checked against the calls made.
 """
 import contextlib
+import functools
 import http.client
 import http.server
 import signal
@@ -491,34 +492,6 @@ def prog_runs(before):
     return runs
 
 
-def tracepoint_run_ns(calls=200000):
-    """What one empty program on a syscall tracepoint adds to a syscall:
-    read()s of a process not followed with and without bench-floor-files
-    (an entry and an exit program a read), alternately, 3 rounds."""
-    sc = subprocess.Popen(["taskset", "-c", "1", os.path.join(BUILD, "bench-syscall")],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    sc.stdout.readline()
-
-    def run():
-        sc.stdin.write("%d\n" % calls)
-        sc.stdin.flush()
-        return float(sc.stdout.readline().split()[1])
-
-    added = []
-    run()
-    for _ in range(3):
-        none = run()
-        fl = subprocess.Popen([os.path.join(BUILD, "bench-floor-files")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-        if fl.stdout.readline().strip() != "attached":
-            sys.exit("bench-floor-files did not attach")
-        added.append((run() - none) / 2)
-        stop_floor(fl)
-    sc.stdin.close()
-    sc.wait()
-    return statistics.median(added)
-
-
 def workload_floor():
     """A floor under the workload goal found by counting, not by timing the
     workload (whose CPU a task moves by more than the goal between runs):
@@ -527,12 +500,11 @@ def workload_floor():
     each at the cheapest cost of a uprobe here (a hit on a nop5, measured
     in this run), against a task's CPU with the library detached. Whatever
     the programs do, the collector's cost is above it. The syscall
-    tracepoints' runs are shown beside, at an empty program's cost, but
-    left out of the floor: they count every process of the host."""
+    tracepoints' runs are counted beside but left out of the floor: they
+    run for every process of the host, and syscall_cost() prices them."""
     spot, why = uprobe_spot()
     if not spot:
         sys.exit("bench: --check did not measure a uprobe hit: %s" % why)
-    tp_ns = tracepoint_run_ns()
     with tempfile.TemporaryDirectory() as tmp:
         cpu = statistics.median(workload_once(tmp, None, [])[1] for _ in range(3))
         wl, pid, _ = start_workload(tmp, "--tasks", str(WORKLOAD_TASKS))
@@ -552,18 +524,19 @@ def workload_floor():
           % WORKLOAD_TASKS)
     print("  %-44s %8.1f us" % ("CPU a task, library detached (median of 3)", cpu))
 
-    def line(kind, what, ns, cheapest):
-        n = sum(v for (t, _), v in per.items() if t == kind)
+    def most(kind):
         top = sorted(((v, name) for (t, name), v in per.items() if t == kind), reverse=True)
-        print("  %-10s runs a task %7.1f x %-22s %4.0f ns = %6.1f us %6.2f%%"
-              % (what, n, cheapest, ns, n * ns / 1000, n * ns / 1000 / cpu * 100))
-        print("    most: " + ", ".join("%s %.1f" % (name, v) for v, name in top[:6]))
-        return n * ns / 1000
+        return sum(v for v, _ in top), ", ".join("%s %.1f" % (name, v) for v, name in top[:6])
 
-    # The uprobes are on the workload's libraries: its runs only. The
-    # tracepoints run for every process of the host: not all the workload's.
-    floor = line("kprobe", "uprobe", spot["nop5_hit_ns"], "a nop5 hit")
-    line("tracepoint", "tracepoint", tp_ns, "an empty run (host)")
+    # The uprobes are on the workload's libraries: its runs only.
+    n, top = most("kprobe")
+    floor = n * spot["nop5_hit_ns"] / 1000
+    print("  uprobe runs a task %7.1f x a nop5 hit %4d ns = %6.1f us %6.2f%%"
+          % (n, spot["nop5_hit_ns"], floor, floor / cpu * 100))
+    print("    most: " + top)
+    n, top = most("tracepoint")
+    print("  tracepoint runs a task, any process's: %.1f (not in the floor)" % n)
+    print("    most: " + top)
     print("  %-44s %8.1f us %6.2f%%   (goal: the collector <= 1%%)"
           % ("floor: the uprobe runs alone", floor, floor / cpu * 100))
 
@@ -904,9 +877,11 @@ def read_first(path, default="?"):
         return default
 
 
+@functools.lru_cache(maxsize=None)
 def uprobe_spot():
     """(aet-collector --check's uprobe_spot, with nop5_hit_ns and
-    push_hit_ns; None and why when it did not measure them)."""
+    push_hit_ns; None and why when it did not measure them). Measured once
+    a run: the figures the machine facts print are those used after."""
     out = subprocess.run([os.path.join(BUILD, "aet-collector"), "--check", "--json"],
                          capture_output=True, text=True)
     try:
